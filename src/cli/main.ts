@@ -1,0 +1,66 @@
+/**
+ * The `tributary` command: a thin dispatcher. Each command group lives in its own file
+ * under src/cli/commands/ and exports `run(args)`, returning the process exit code.
+ */
+import { isTributaryError } from '../core/errors.ts';
+
+interface CommandModule {
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  table: {
+    summary: 'create | write | show | history | optimize | vacuum | checkpoint a Delta table',
+    load: () => import('./commands/table.ts'),
+  },
+  query: { summary: 'run DuckDB SQL over tables', load: () => import('./commands/query.ts') },
+  topics: { summary: 'create | list | describe | delete topics', load: () => import('./commands/topics.ts') },
+  produce: { summary: 'produce NDJSON lines from stdin to a topic', load: () => import('./commands/produce.ts') },
+  consume: { summary: 'print records of a topic', load: () => import('./commands/consume.ts') },
+  generate: { summary: 'generate a scenario’s events into its topic', load: () => import('./commands/generate.ts') },
+  run: { summary: 'run a scenario’s pipeline', load: () => import('./commands/run.ts') },
+  demo: { summary: 'run a scenario end to end on the embedded defaults', load: () => import('./commands/demo.ts') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: tributary <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'tributary <command> --help' for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    console.error(`tributary: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  let mod: CommandModule;
+  try {
+    mod = await command.load();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      console.error(`tributary: '${name}' is not available in this build yet`);
+      return 2;
+    }
+    throw err;
+  }
+  return mod.run(rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (isTributaryError(err)) {
+    console.error(`tributary: error [${err.code}]: ${err.message}`);
+    process.exitCode = err.domain === 'user' ? 2 : 1;
+  } else {
+    console.error('tributary: unexpected error (a bug in Tributary; please report it):');
+    console.error(err);
+    process.exitCode = 70;
+  }
+}

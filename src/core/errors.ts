@@ -1,0 +1,103 @@
+/**
+ * One error class for the whole project. Every error has a stable code from the
+ * catalog below (documented in docs/errors.md), a domain that says whose fault it is,
+ * and whether retrying the same operation can help.
+ *
+ * - `user`: bad input or configuration; the message says what to change.
+ * - `external`: a service or the storage misbehaved (network, broker, disk).
+ * - `internal`: a bug or a broken invariant in Tributary itself.
+ */
+export type ErrorDomain = 'user' | 'external' | 'internal';
+
+export interface ErrorSpec {
+  domain: ErrorDomain;
+  retryable: boolean;
+  summary: string;
+}
+
+export const ERROR_CODES = {
+  // storage
+  STORAGE_NOT_FOUND: { domain: 'user', retryable: false, summary: 'an object or file does not exist' },
+  STORAGE_ALREADY_EXISTS: {
+    domain: 'external',
+    retryable: false,
+    summary: 'put-if-absent found the object already there',
+  },
+  STORAGE_IO: { domain: 'external', retryable: true, summary: 'the storage backend failed' },
+  STORAGE_INVALID_PATH: { domain: 'user', retryable: false, summary: 'an object path is not valid' },
+  // table (Delta Lake)
+  TABLE_NOT_FOUND: { domain: 'user', retryable: false, summary: 'no Delta table at the location' },
+  TABLE_ALREADY_EXISTS: { domain: 'user', retryable: false, summary: 'a Delta table is already there' },
+  TABLE_CORRUPT_LOG: { domain: 'external', retryable: false, summary: 'the Delta log is unreadable' },
+  TABLE_MISSING_FILE: {
+    domain: 'external',
+    retryable: false,
+    summary: 'a data file the log references is missing',
+  },
+  TABLE_UNSUPPORTED_PROTOCOL: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the table needs a newer reader or writer',
+  },
+  TABLE_SCHEMA_MISMATCH: { domain: 'user', retryable: false, summary: 'data does not fit the table schema' },
+  TABLE_INVALID_SCHEMA: { domain: 'user', retryable: false, summary: 'a schema definition is invalid' },
+  TABLE_COMMIT_CONFLICT: {
+    domain: 'external',
+    retryable: true,
+    summary: 'a concurrent commit conflicts with this one',
+  },
+  TABLE_VERSION_NOT_FOUND: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the requested table version or timestamp does not exist',
+  },
+  TABLE_INVALID_ARGUMENT: {
+    domain: 'user',
+    retryable: false,
+    summary: 'an operation was called with invalid arguments',
+  },
+  // log (embedded log and Kafka)
+  LOG_TOPIC_NOT_FOUND: { domain: 'user', retryable: false, summary: 'the topic does not exist' },
+  LOG_TOPIC_EXISTS: { domain: 'user', retryable: false, summary: 'the topic already exists' },
+  LOG_PARTITION_NOT_FOUND: { domain: 'user', retryable: false, summary: 'the partition does not exist' },
+  LOG_OFFSET_OUT_OF_RANGE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the offset is before the earliest or after the latest',
+  },
+  LOG_CORRUPT: { domain: 'external', retryable: false, summary: 'a log segment failed its checksum' },
+  LOG_LOCKED: {
+    domain: 'external',
+    retryable: true,
+    summary: 'another process holds the partition write lock',
+  },
+  LOG_BROKER: { domain: 'external', retryable: true, summary: 'the Kafka broker failed or is unreachable' },
+  // input and configuration
+  INPUT_INVALID: { domain: 'user', retryable: false, summary: 'an input file or record is malformed' },
+  CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'a configuration value is invalid' },
+  // anything else
+  INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class TributaryError extends Error {
+  readonly code: ErrorCode;
+  readonly domain: ErrorDomain;
+  readonly retryable: boolean;
+  /** Structured context (table path, topic, offset, column, ...) for logs and APIs. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'TributaryError';
+    this.code = code;
+    this.domain = ERROR_CODES[code].domain;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.details = details;
+  }
+}
+
+export function isTributaryError(err: unknown, code?: ErrorCode): err is TributaryError {
+  return err instanceof TributaryError && (code === undefined || err.code === code);
+}

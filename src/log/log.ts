@@ -1,0 +1,122 @@
+/**
+ * The event log: topics of N partitions holding ordered, offset-addressed records.
+ * Two implementations pass one contract suite (test/log/contract.ts): the embedded
+ * durable log (src/log/embedded/, the default) and Apache Kafka (src/log/kafka/).
+ *
+ * Guarantees every implementation gives:
+ * - Records of one partition keep the order they were acknowledged in; offsets are
+ *   dense-increasing integers from 0 (Kafka may leave gaps after compaction or
+ *   transactions; readers must use the offsets handed back, never count).
+ * - A record whose `produce` promise resolved is durable per the log's flush policy and
+ *   is returned by every later fetch of its offset until retention removes it.
+ * - A record with a key and no explicit partition goes to
+ *   `murmur2(key) & 0x7fffffff % partitions` (Kafka's default partitioner), so a topic
+ *   keeps its key-to-partition mapping when it moves between implementations.
+ */
+export interface TopicConfig {
+  partitions: number;
+  /** Records older than this may be deleted (whole segments at a time). Undefined: forever. */
+  retentionMs?: number;
+  /** Per partition: oldest segments are deleted above this size. Undefined: unbounded. */
+  retentionBytes?: number;
+}
+
+export interface TopicInfo extends TopicConfig {
+  name: string;
+}
+
+export type Headers = Record<string, Uint8Array>;
+
+export interface ProduceRecord {
+  topic: string;
+  /** Explicit partition; otherwise chosen from the key (murmur2) or round-robin if no key. */
+  partition?: number;
+  key?: Uint8Array | null;
+  value: Uint8Array | null;
+  headers?: Headers;
+  /** Milliseconds since the epoch; defaults to the time of produce. */
+  timestamp?: number;
+}
+
+export interface ProduceResult {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface LogRecord {
+  offset: number;
+  timestamp: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Headers;
+}
+
+export interface FetchOptions {
+  /** At most this many records (default 10,000). */
+  maxRecords?: number;
+  /** Stop adding records once this many bytes of values are gathered (default 16 MiB; at least one record is returned). */
+  maxBytes?: number;
+  /** If nothing is available at `offset`, wait up to this long for new records (default 0: return at once). */
+  maxWaitMs?: number;
+}
+
+export interface FetchResult {
+  topic: string;
+  partition: number;
+  records: LogRecord[];
+  /** The offset to fetch next: last returned offset + 1, or the requested offset if none. */
+  nextOffset: number;
+  /** The partition's latest offset (the offset the next produced record will get) at fetch time. */
+  highWatermark: number;
+}
+
+/**
+ * A batch of record values as one contiguous buffer, each value followed by `\n`, with
+ * per-record metadata in parallel arrays: the runtime's fast path hands `values`
+ * straight to DuckDB's JSON reader without building an object per record.
+ * Values that are null are written as an empty line. A value that itself contains a
+ * newline byte cannot travel this way: implementations reject such a batch with
+ * INPUT_INVALID naming the offset, and callers fall back to `fetch`.
+ */
+export interface ValueBatch {
+  topic: string;
+  partition: number;
+  count: number;
+  values: Uint8Array;
+  /** offsets[i] is the offset of the i-th value. */
+  offsets: Float64Array;
+  /** timestamps[i] is the record timestamp (ms since the epoch) of the i-th value. */
+  timestamps: Float64Array;
+  /** ends[i] is the byte position in `values` just past the i-th value (before its `\n`). */
+  ends: Uint32Array;
+  nextOffset: number;
+  highWatermark: number;
+}
+
+export interface PartitionOffsets {
+  /** The oldest offset still held. */
+  earliest: number;
+  /** The offset the next produced record will get (Kafka's high watermark). */
+  latest: number;
+}
+
+export interface Log {
+  /** Human-readable description: `embedded:<dir>` or `kafka:<brokers>`. */
+  readonly description: string;
+  createTopic(name: string, config: TopicConfig): Promise<void>;
+  /** Creates the topic if it is missing; an existing topic is left as it is. */
+  ensureTopic(name: string, config: TopicConfig): Promise<TopicInfo>;
+  deleteTopic(name: string): Promise<void>;
+  listTopics(): Promise<TopicInfo[]>;
+  describeTopic(name: string): Promise<TopicInfo>;
+  /** Appends records (to one or several topics); resolves when all are acknowledged. Results are in input order. */
+  produce(records: ProduceRecord[]): Promise<ProduceResult[]>;
+  fetch(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<FetchResult>;
+  fetchValues(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<ValueBatch>;
+  offsets(topic: string, partition: number): Promise<PartitionOffsets>;
+  commitOffsets(group: string, offsets: { topic: string; partition: number; offset: number }[]): Promise<void>;
+  /** Committed offsets of a group for a topic, by partition (partitions never committed are absent). */
+  committedOffsets(group: string, topic: string): Promise<Map<number, number>>;
+  close(): Promise<void>;
+}
