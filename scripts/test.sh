@@ -29,4 +29,5 @@ npx biome ci --reporter=summary .
 npx tsc -p tsconfig.json
 
 echo "[test] tests"
-node --test --test-concurrency=2 --test-reporter=spec ${TEST_FILES:-'test/**/*.test.ts'}
+if [ "$#" -gt 0 ]; then files=("$@"); else files=('test/**/*.test.ts'); fi
+node --test --test-concurrency=2 "${files[@]}"

@@ -15,11 +15,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   },
   query: { summary: 'run DuckDB SQL over tables', load: () => import('./commands/query.ts') },
   topics: { summary: 'create | list | describe | delete topics', load: () => import('./commands/topics.ts') },
-  produce: { summary: 'produce NDJSON lines from stdin to a topic', load: () => import('./commands/produce.ts') },
+  produce: {
+    summary: 'produce NDJSON lines from stdin to a topic',
+    load: () => import('./commands/produce.ts'),
+  },
   consume: { summary: 'print records of a topic', load: () => import('./commands/consume.ts') },
-  generate: { summary: 'generate a scenario’s events into its topic', load: () => import('./commands/generate.ts') },
+  generate: {
+    summary: 'generate a scenario’s events into its topic',
+    load: () => import('./commands/generate.ts'),
+  },
   run: { summary: 'run a scenario’s pipeline', load: () => import('./commands/run.ts') },
-  demo: { summary: 'run a scenario end to end on the embedded defaults', load: () => import('./commands/demo.ts') },
+  demo: {
+    summary: 'run a scenario end to end on the embedded defaults',
+    load: () => import('./commands/demo.ts'),
+  },
 };
 
 function usage(): string {
