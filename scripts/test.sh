@@ -21,7 +21,8 @@ export TRIBUTARY_TEST_PYTHON="$root/.venv/bin/python"
 # Each start script prints `export NAME=value` lines for the services it started.
 for start in scripts/provision/*.start.sh; do
   [ -f "$start" ] || continue
-  eval "$(bash "$start")"
+  exports=$(bash "$start")
+  eval "$exports"
 done
 
 echo "[test] lint and type check"

@@ -8,6 +8,8 @@ import { alreadyExists, checkPath, notFound } from './paths.ts';
 
 /** Temporary files are written beside their target with this prefix and never listed. */
 const TEMP_PREFIX = '.tmp-';
+/** How many stat calls `list` keeps in flight. */
+const STAT_BATCH = 64;
 
 /**
  * An object store over a local directory.
@@ -66,6 +68,8 @@ export class LocalStore implements ObjectStore {
   async head(path: string): Promise<ObjectMeta> {
     try {
       const st = await fs.stat(this.localPath(path));
+      // A directory is only a prefix of other objects, as in S3, not an object.
+      if (!st.isFile()) throw notFound(this.url, path);
       return { path, size: st.size, lastModified: Math.floor(st.mtimeMs) };
     } catch (err) {
       throw this.translate(err, path);
@@ -78,8 +82,8 @@ export class LocalStore implements ObjectStore {
     try {
       await fs.rename(tmp, target);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw this.translate(err, path);
+      await fs.rm(tmp, { force: true }).catch(() => {});
+      throw this.translate(err, path, true);
     }
   }
 
@@ -89,8 +93,18 @@ export class LocalStore implements ObjectStore {
     try {
       await fs.link(tmp, target);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(this.url, path);
-      throw this.translate(err, path);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        // A directory there is a prefix of other objects, not an object: the write is
+        // impossible here, but saying "already exists" would be wrong.
+        const isDir = await fs.stat(target).then(
+          (st) => st.isDirectory(),
+          () => false,
+        );
+        if (isDir)
+          throw this.translate(Object.assign(new Error('is a directory'), { code: 'EISDIR' }), path, true);
+        throw alreadyExists(this.url, path);
+      }
+      throw this.translate(err, path, true);
     } finally {
       await fs.rm(tmp, { force: true });
     }
@@ -110,6 +124,9 @@ export class LocalStore implements ObjectStore {
     try {
       await fs.rm(this.localPath(path), { force: true });
     } catch (err) {
+      // A directory (a prefix of other objects) or a path below a file: no object to delete.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_FS_EISDIR' || code === 'EISDIR' || code === 'ENOTDIR') return;
       throw this.translate(err, path);
     }
   }
@@ -123,6 +140,7 @@ export class LocalStore implements ObjectStore {
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
       throw this.translate(err, relative(this.root, dir));
     }
+    const files: { full: string; rel: string }[] = [];
     for (const e of entries) {
       if (e.name.startsWith(TEMP_PREFIX)) continue;
       const full = join(dir, e.name);
@@ -132,32 +150,66 @@ export class LocalStore implements ObjectStore {
         if ((rel + '/').startsWith(prefix) || prefix.startsWith(rel + '/'))
           await this.walk(full, prefix, out);
       } else if (e.isFile() && rel.startsWith(prefix)) {
-        try {
-          const st = await fs.stat(full);
-          out.push({ path: rel, size: st.size, lastModified: Math.floor(st.mtimeMs) });
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, rel);
-        }
+        files.push({ full, rel });
       }
+    }
+    // Stats one at a time made listing a 1,000-file _delta_log ~3x slower (about 21 ms
+    // against 6-16 ms here); a few dozen in flight keep libuv's pool busy without
+    // queueing thousands of requests at once.
+    for (let i = 0; i < files.length; i += STAT_BATCH) {
+      await Promise.all(
+        files.slice(i, i + STAT_BATCH).map(async ({ full, rel }) => {
+          try {
+            const st = await fs.stat(full);
+            out.push({ path: rel, size: st.size, lastModified: Math.floor(st.mtimeMs) });
+          } catch (err) {
+            // Deleted between readdir and stat: no longer listed.
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, rel);
+          }
+        }),
+      );
     }
   }
 
   private async writeTemp(target: string, data: Uint8Array): Promise<string> {
     const tmp = join(dirname(target), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const rel = relative(this.root, target).split(sep).join('/');
     try {
       await fs.mkdir(dirname(target), { recursive: true });
+    } catch (err) {
+      // EEXIST from a recursive mkdir: a file stands where a parent folder must go.
+      const code = (err as NodeJS.ErrnoException).code;
+      throw this.translate(
+        code === 'EEXIST' ? Object.assign(err as Error, { code: 'ENOTDIR' }) : err,
+        rel,
+        true,
+      );
+    }
+    try {
       await fs.writeFile(tmp, data);
       return tmp;
     } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw this.translate(err, relative(this.root, target));
+      await fs.rm(tmp, { force: true }).catch(() => {}); // must not hide the real failure
+      throw this.translate(err, rel, true);
     }
   }
 
-  private translate(err: unknown, path: string): TributaryError {
+  private translate(err: unknown, path: string, writing = false): TributaryError {
     if (err instanceof TributaryError) return err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return notFound(this.url, path, err);
+    // EISDIR: the path is a directory, a prefix of other objects; ENOTDIR: a path below
+    // a file. Neither is an object (as in S3), but a directory cannot hold both.
+    if (code === 'EISDIR' || code === 'ENOTDIR') {
+      if (!writing) return notFound(this.url, path, err);
+      return new TributaryError(
+        'STORAGE_INVALID_PATH',
+        `cannot write '${path}' in ${this.root}: in a local directory a path cannot be both an object and ` +
+          'a prefix of other objects (like a file and a folder of one name); choose another path',
+        { path, root: this.root, errno: code },
+        err,
+      );
+    }
     return new TributaryError(
       'STORAGE_IO',
       `local storage failed on '${path}' in ${this.root}: ${(err as Error).message}`,
