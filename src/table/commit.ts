@@ -1,0 +1,177 @@
+/**
+ * Optimistic commits (PROTOCOL.md, "Requirements for Writers", "Creation of New Log
+ * Entries"). A commit is one put-if-absent of `_delta_log/%020d.json` at the version after
+ * the newest one we know. Needs from the store: put-if-absent that exactly one of
+ * several concurrent writers (in any process) wins, and consistent listing after a put.
+ *
+ * When the race is lost, the winning commits are read and checked against what this
+ * commit read and writes (conflicts.ts). Without a logical conflict the same actions are
+ * tried again at the next version, up to `maxAttempts`.
+ */
+import type { Clock } from '../core/clock.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { Action, CommitInfo, Metadata, Protocol } from './actions.ts';
+import { tableConfig } from './config.ts';
+import { checkConflict, type ReadScope, type WinningCommit } from './conflicts.ts';
+import { commitPath } from './log-files.ts';
+import { applyActions, cloneState } from './log-replay.ts';
+import { checkWritable, ENGINE_INFO } from './protocol.ts';
+import { parseSchema, validateSchema } from './schema-json.ts';
+import { Snapshot } from './snapshot.ts';
+import { readCommitsFrom } from './snapshot-load.ts';
+
+export interface CommitOptions {
+  readSnapshot: Snapshot;
+  operation: string;
+  operationParameters?: Record<string, unknown>;
+  operationMetrics?: Record<string, unknown>;
+  /**
+   * What the transaction read, for conflict checking (see conflicts.ts). Default: 'none'
+   * when the commit holds only adds and txns (an append), else 'all'.
+   */
+  readScope?: ReadScope;
+  /** Attempts at later versions when the race is lost without a logical conflict (default 100). */
+  maxAttempts?: number;
+}
+
+export interface CommitResult {
+  version: number;
+  attempts: number;
+}
+
+export interface CommitOutcome extends CommitResult {
+  /** The table right after this commit (read snapshot + winners + ours). */
+  snapshot: Snapshot;
+}
+
+const encoder = new TextEncoder();
+
+/** Newline-delimited JSON of the actions, commitInfo first (as Spark and delta-rs write it). */
+export function serializeCommit(actions: Action[], commitInfo: CommitInfo): Uint8Array {
+  const lines = [JSON.stringify({ commitInfo }), ...actions.map((a) => JSON.stringify(a))];
+  return encoder.encode(`${lines.join('\n')}\n`);
+}
+
+export function isAppendOnly(actions: Action[]): boolean {
+  return actions.every((a) => ('add' in a && a.add.dataChange) || 'txn' in a);
+}
+
+export async function commit(
+  store: ObjectStore,
+  table: string,
+  clock: Clock,
+  actions: Action[],
+  opts: CommitOptions,
+): Promise<CommitOutcome> {
+  const read = opts.readSnapshot;
+  validateActions(actions, read, table);
+  const readScope: ReadScope = opts.readScope ?? (isAppendOnly(actions) ? 'none' : 'all');
+  const blind = readScope === 'none' && isAppendOnly(actions);
+  const maxAttempts = opts.maxAttempts ?? 100;
+  const winners: WinningCommit[] = [];
+  let version = read.version + 1;
+  let prevTimestamp = read.timestamp;
+  for (let attempt = 1; ; attempt++) {
+    // Strictly increasing commit timestamps make time travel by timestamp unambiguous.
+    const timestamp = Math.max(clock.now(), prevTimestamp + 1);
+    const info: CommitInfo = {
+      timestamp,
+      operation: opts.operation,
+      operationParameters: opts.operationParameters ?? {},
+      ...(opts.operationMetrics === undefined ? {} : { operationMetrics: opts.operationMetrics }),
+      readVersion: read.version,
+      isolationLevel: 'WriteSerializable',
+      isBlindAppend: blind,
+      engineInfo: ENGINE_INFO,
+    };
+    try {
+      await store.putIfAbsent(commitPath(version), serializeCommit(actions, info));
+      const state = cloneState(read.state);
+      for (const w of winners) applyActions(state, w.actions);
+      applyActions(state, actions);
+      state.version = version;
+      return { version, attempts: attempt, snapshot: new Snapshot(state, timestamp, table) };
+    } catch (err) {
+      if (!isTributaryError(err, 'STORAGE_ALREADY_EXISTS')) throw err;
+    }
+    // Lost the race for `version`: check every commit we have not seen yet.
+    for (const c of await readCommitsFrom(store, table, version)) {
+      const w: WinningCommit = { version: c.version, actions: c.actions, commitInfo: c.commitInfo };
+      checkConflict({ actions, readScope, readSnapshot: read }, w, table);
+      winners.push(w);
+      prevTimestamp = Math.max(prevTimestamp, c.timestamp);
+      version = c.version + 1;
+    }
+    if (attempt >= maxAttempts) {
+      throw new TributaryError(
+        'TABLE_COMMIT_CONFLICT',
+        `table ${table}: gave up committing ${opts.operation} after ${attempt} attempts lost to concurrent writers (last tried version ${version}); retry later or raise maxAttempts`,
+        { table, attempts: attempt, version },
+      );
+    }
+  }
+}
+
+/** Rules a single commit must meet before it is written (PROTOCOL.md, "Delta Log Entries"). */
+function validateActions(actions: Action[], read: Snapshot, table: string): void {
+  const bad = (msg: string, extra: Record<string, unknown> = {}): never => {
+    throw new TributaryError('TABLE_INVALID_ARGUMENT', `table ${table}: ${msg}`, { table, ...extra });
+  };
+  checkWritable(read.protocol, table);
+  let metadata: Metadata | undefined;
+  let protocol: Protocol | undefined;
+  const txns = new Set<string>();
+  const paths = new Set<string>();
+  for (const a of actions) {
+    if ('commitInfo' in a) bad('pass commitInfo fields through the commit options, not as an action');
+    else if ('metaData' in a) {
+      if (metadata !== undefined) bad('a commit may hold only one metaData action');
+      metadata = a.metaData;
+    } else if ('protocol' in a) {
+      if (protocol !== undefined) bad('a commit may hold only one protocol action');
+      protocol = a.protocol;
+    } else if ('txn' in a) {
+      if (txns.has(a.txn.appId))
+        bad(`two txn actions for application '${a.txn.appId}'`, { appId: a.txn.appId });
+      txns.add(a.txn.appId);
+    } else if ('add' in a || 'remove' in a) {
+      const path = 'add' in a ? a.add.path : a.remove.path;
+      if (typeof path !== 'string' || path === '') bad('a file action has no path');
+      if (paths.has(path))
+        bad(`file ${path} appears in more than one add/remove action of one commit`, { path });
+      paths.add(path);
+    } else if ('cdc' in a || 'domainMetadata' in a) {
+      bad(`${Object.keys(a)[0]} actions need writer features Tributary does not implement`);
+    }
+  }
+  if (protocol !== undefined) checkWritable(protocol, table);
+  const meta = metadata ?? read.metadata;
+  if (metadata !== undefined) {
+    const schema = parseSchema(metadata.schemaString, `table ${table} new metaData`);
+    validateSchema(schema, metadata.partitionColumns ?? [], table);
+  }
+  // Strict for properties this commit sets; lenient for ones already in the table.
+  const config = tableConfig(meta.configuration ?? {}, { lenient: metadata === undefined });
+  const partitionColumns = meta.partitionColumns ?? [];
+  for (const a of actions) {
+    if ('remove' in a && a.remove.dataChange && config.appendOnly) {
+      bad(
+        `delta.appendOnly is true, so ${a.remove.path} cannot be removed with dataChange; set delta.appendOnly=false first`,
+        {
+          path: a.remove.path,
+        },
+      );
+    }
+    if ('add' in a) {
+      // "Values for all partition columns present in the schema MUST be present for all files."
+      const keys = Object.keys(a.add.partitionValues ?? {});
+      if (keys.length !== partitionColumns.length || !partitionColumns.every((c) => keys.includes(c))) {
+        bad(
+          `add ${a.add.path} has partition values for [${keys.join(', ')}] but the table is partitioned by [${partitionColumns.join(', ')}]`,
+          { path: a.add.path },
+        );
+      }
+    }
+  }
+}

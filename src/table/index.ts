@@ -1,0 +1,21 @@
+/**
+ * The table layer's public API: Delta tables (core: create/open, snapshots, commits,
+ * checkpoints, time travel, vacuum) and the data plane (writing Parquet files with
+ * stats, append/overwrite, MERGE/UPDATE/DELETE, OPTIMIZE, scans and reads).
+ */
+export type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
+export { type AppendOptions, append, overwrite, type WriteResult } from './ops/append.ts';
+export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from './ops/merge.ts';
+export { type OptimizeOptions, type OptimizeResult, optimize } from './ops/optimize.ts';
+export type { OpResult } from './ops/retry.ts';
+export { deleteWhere, type RewriteMetrics, update } from './ops/rewrite-where.ts';
+export { openConnection, withConnection } from './read/connection.ts';
+export type { Filter, FilterOp } from './read/filter.ts';
+export { type ReadOptions, readRows, snapshotQuery } from './read/read-rows.ts';
+export { FILE_COLUMN, type FileRef, filesRelation } from './read/relation.ts';
+export { clearCache, type ScanFile, scan } from './read/scan.ts';
+export type { DataType, StructField, StructType } from './schema.ts';
+export * from './table.ts';
+export type { SchemaMode } from './validate.ts';
+export { writeFiles } from './write/batch.ts';
+export type { DataSource } from './write/source.ts';

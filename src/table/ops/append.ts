@@ -1,0 +1,96 @@
+/**
+ * append and overwrite: one batch in one commit.
+ *
+ * append is a blind append (readScope 'none'): it never conflicts with other appends,
+ * so concurrent writers and stream workers simply retry at the next version. Optional
+ * `txn` actions ride in the same commit — the streaming exactly-once path: the offsets
+ * become visible atomically with the rows (PROTOCOL.md, "Transaction Identifiers").
+ * overwrite removes every current file and adds the new ones in one commit.
+ */
+import type { Clock } from '../../core/clock.ts';
+import type { Action, Txn } from '../actions.ts';
+import type { SchemaMode } from '../validate.ts';
+import { writeBatch } from '../write/batch.ts';
+import type { DataSource } from '../write/source.ts';
+import { type CommitOutcome, type TableHandle, tableClock } from '../write/table-handle.ts';
+import { deleteWrittenFiles } from '../write/write-files.ts';
+import { removeFor } from './remove.ts';
+
+export interface AppendOptions {
+  txn?: Txn[];
+  schemaMode?: SchemaMode;
+  targetFileSize?: number;
+  /** Sort rows within each new file by these columns. */
+  orderBy?: string[];
+  operationParameters?: Record<string, unknown>;
+  clock?: Clock;
+}
+
+export interface WriteResult extends CommitOutcome {
+  /** True when nothing needed committing (an empty batch without txn). */
+  noop?: boolean;
+  rows: number;
+  files: number;
+}
+
+async function writeAndCommit(
+  table: TableHandle,
+  data: DataSource,
+  opts: AppendOptions,
+  mode: 'Append' | 'Overwrite',
+): Promise<WriteResult> {
+  const clock = tableClock(table, opts.clock);
+  const snapshot = await table.snapshot();
+  const batch = await writeBatch(table, snapshot, data, {
+    schemaMode: opts.schemaMode,
+    targetFileSize: opts.targetFileSize,
+    orderBy: opts.orderBy,
+    clock,
+  });
+  const now = clock.now();
+  const actions: Action[] = [];
+  if (batch.metadata) actions.push({ metaData: batch.metadata });
+  if (mode === 'Overwrite')
+    for (const f of snapshot.files()) actions.push({ remove: removeFor(f, now, true) });
+  for (const add of batch.adds) actions.push({ add });
+  for (const t of opts.txn ?? []) actions.push({ txn: { ...t, lastUpdated: t.lastUpdated ?? now } });
+  if (actions.length === 0) {
+    return { version: snapshot.version, attempts: 0, noop: true, rows: 0, files: 0 };
+  }
+  try {
+    const res = await table.commit(actions, {
+      readSnapshot: snapshot,
+      operation: opts.txn?.length ? 'STREAMING UPDATE' : 'WRITE',
+      operationParameters: {
+        mode,
+        partitionBy: JSON.stringify(snapshot.partitionColumns),
+        ...opts.operationParameters,
+      },
+      operationMetrics: {
+        numFiles: String(batch.adds.length),
+        numOutputRows: String(batch.rows),
+        numOutputBytes: String(batch.bytes),
+        ...(mode === 'Overwrite' ? { numRemovedFiles: String(snapshot.files().length) } : {}),
+      },
+      readScope: mode === 'Append' ? 'none' : 'all',
+    });
+    return { ...res, rows: batch.rows, files: batch.adds.length };
+  } catch (err) {
+    await deleteWrittenFiles(table.store, batch.adds);
+    throw err;
+  }
+}
+
+/** Appends a batch in one commit (with optional txn actions for exactly-once). */
+export function append(table: TableHandle, data: DataSource, opts: AppendOptions = {}): Promise<WriteResult> {
+  return writeAndCommit(table, data, opts, 'Append');
+}
+
+/** Replaces the table's contents with a batch, in one commit. */
+export function overwrite(
+  table: TableHandle,
+  data: DataSource,
+  opts: AppendOptions = {},
+): Promise<WriteResult> {
+  return writeAndCommit(table, data, opts, 'Overwrite');
+}

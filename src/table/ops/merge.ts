@@ -1,0 +1,263 @@
+/**
+ * MERGE by key, copy-on-write (PROTOCOL.md: rewritten files are `remove` + `add` with
+ * dataChange=true; no deletion vectors, so reader 1 / writer 2 engines read the result).
+ *
+ * 1. The source batch is fitted to the table schema and materialized once. A source
+ *    with several rows for one key is refused (TABLE_INVALID_ARGUMENT): which one wins
+ *    would be arbitrary, so the caller deduplicates first (e.g. latest event per key).
+ * 2. Candidate files: partition pruning when every partition column is a merge key,
+ *    then per-file key min/max statistics (key-pruning.ts).
+ * 3. Touched files: candidates that actually hold a source key (reads key columns only).
+ * 4. Touched files are rewritten as: their rows without a match, plus matched rows
+ *    kept / updated / dropped per `whenMatched`, plus the source rows with no match
+ *    (whenNotMatched 'insert') — anti-joins + UNION ALL over the touched rows.
+ * 5. One commit: removes + adds (+ txn), readScope = the partitions read (or 'all');
+ *    on TABLE_COMMIT_CONFLICT the plan is recomputed on a fresh snapshot (retry.ts).
+ *
+ * Conditions are SQL over the aliases `source` and `target`, e.g.
+ * `source.event_time > target.event_time`.
+ */
+import type { Clock } from '../../core/clock.ts';
+import { TributaryError } from '../../core/errors.ts';
+import type { Action, Txn } from '../actions.ts';
+import { openConnection, queryJson } from '../read/connection.ts';
+import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
+import { localFiles } from '../read/scan.ts';
+import { quoteIdent } from '../types.ts';
+import { explainWriteError, prepareSelect } from '../validate.ts';
+import type { DataSource } from '../write/source.ts';
+import { sourceQuery } from '../write/source.ts';
+import { type ReadScope, type TableHandle, tableClock, tableName } from '../write/table-handle.ts';
+import { writeRelation } from '../write/write-files.ts';
+import { filesByKeyRange, partitionKey, sourcePartitions } from './key-pruning.ts';
+import { removeFor } from './remove.ts';
+import { DEFAULT_OP_RETRIES, type OpResult, runWithRetries } from './retry.ts';
+
+export type WhenMatched = 'update' | 'delete' | { update?: string; delete?: string };
+
+export interface MergeOptions {
+  /** Key columns: a source row matches a target row when all are equal (NULL never matches). */
+  on: string[];
+  /** Default 'update' (replace the whole row with the source row). */
+  whenMatched?: WhenMatched;
+  /** Default 'insert'. */
+  whenNotMatched?: 'insert' | 'ignore';
+  txn?: Txn[];
+  targetFileSize?: number;
+  /**
+   * Sort the rows of new files by these columns (default: no sort). File-level key
+   * ranges, which MERGE uses to skip files, do not depend on the order inside a file;
+   * sorting matters only when a rewrite is split into several files, and sorting a
+   * 1M-row rewrite costs more than the rest of the MERGE (bench/table-merge.ts).
+   */
+  orderBy?: string[];
+  /** Re-runs after TABLE_COMMIT_CONFLICT (default 3). */
+  maxRetries?: number;
+  clock?: Clock;
+}
+
+export interface MergeMetrics {
+  numSourceRows: number;
+  numTargetRowsInserted: number;
+  numTargetRowsUpdated: number;
+  numTargetRowsDeleted: number;
+  numTargetRowsCopied: number;
+  numTargetFilesAdded: number;
+  numTargetFilesRemoved: number;
+}
+
+function conditions(w: WhenMatched): { del: string; upd: string } {
+  if (w === 'update') return { del: 'false', upd: 'true' };
+  if (w === 'delete') return { del: 'true', upd: 'false' };
+  const c = (s: string | undefined) =>
+    s === undefined ? 'false' : s.trim() === '' ? 'true' : `coalesce((${s}), false)`;
+  return { del: c(w.delete), upd: c(w.update) };
+}
+
+export async function merge(
+  table: TableHandle,
+  data: DataSource,
+  opts: MergeOptions,
+): Promise<OpResult<MergeMetrics> & { metrics: MergeMetrics }> {
+  const name = tableName(table);
+  if (!opts.on?.length) {
+    throw new TributaryError(
+      'TABLE_INVALID_ARGUMENT',
+      `merge into ${name} needs at least one key column in 'on'`,
+      {},
+    );
+  }
+  const clock = tableClock(table, opts.clock);
+  const whenMatched = opts.whenMatched ?? 'update';
+  const insert = (opts.whenNotMatched ?? 'insert') === 'insert';
+  const { del, upd } = conditions(whenMatched);
+  const source = await sourceQuery(data);
+  const conn = await openConnection();
+  const src = `__merge_src_${Math.random().toString(36).slice(2)}`;
+  try {
+    const first = await table.snapshot();
+    const schema = first.schema;
+    const keys = opts.on.map((k) => {
+      const f =
+        schema.fields.find((x) => x.name === k) ??
+        schema.fields.find((x) => x.name.toLowerCase() === k.toLowerCase());
+      if (!f) {
+        throw new TributaryError(
+          'TABLE_INVALID_ARGUMENT',
+          `merge key '${k}' is not a column of table ${name}`,
+          { column: k },
+        );
+      }
+      return f.name;
+    });
+    if (source.empty) {
+      await conn.run(
+        `CREATE TEMP TABLE ${src} AS SELECT * FROM (${await filesRelation(conn, [], schema, [])})`,
+      );
+    } else {
+      if (source.conn) {
+        throw new TributaryError(
+          'TABLE_INVALID_ARGUMENT',
+          'merge takes its source as rows, a file, or SQL without a connection (it materializes the batch on its own connection)',
+          {},
+        );
+      }
+      const prepared = await prepareSelect(conn, source.sql, schema, { table: name });
+      try {
+        await conn.run(`CREATE TEMP TABLE ${src} AS ${prepared.sql}`);
+      } catch (err) {
+        throw await explainWriteError(err, prepared, conn, name);
+      }
+    }
+    const keyList = keys.map(quoteIdent).join(', ');
+    const dup = await queryJson(
+      conn,
+      `SELECT ${keyList}, count(*) AS __n FROM ${src} GROUP BY ALL HAVING count(*) > 1 LIMIT 1`,
+    );
+    if (dup.length > 0) {
+      const { __n, ...key } = dup[0];
+      throw new TributaryError(
+        'TABLE_INVALID_ARGUMENT',
+        `merge into ${name}: the source has ${String(__n)} rows for key ${JSON.stringify(key)}; MERGE needs at most one source row per key — deduplicate the batch first (e.g. keep the latest event per key)`,
+        { key, rows: Number(__n) },
+      );
+    }
+    const numSourceRows = Number((await queryJson(conn, `SELECT count(*) AS n FROM ${src}`))[0].n);
+    const on = keys.map((k) => `target.${quoteIdent(k)} = source.${quoteIdent(k)}`).join(' AND ');
+    const cols = schema.fields.map((f) => quoteIdent(f.name));
+    const targetCols = cols.map((c) => `target.${c}`).join(', ');
+    const sourceCols = cols.map((c) => `source.${c}`).join(', ');
+
+    return await runWithRetries<MergeMetrics>(
+      table,
+      'MERGE',
+      opts.maxRetries ?? DEFAULT_OP_RETRIES,
+      async (snapshot) => {
+        const parts = snapshot.partitionColumns;
+        let readScope: ReadScope = 'all';
+        let candidates = snapshot.files();
+        if (parts.length > 0 && parts.every((p) => keys.includes(p))) {
+          const tuples = await sourcePartitions(conn, src, snapshot.schema, parts);
+          const wanted = new Set(tuples.map((t) => partitionKey(t, parts)));
+          candidates = candidates.filter((a) => wanted.has(partitionKey(a.partitionValues, parts)));
+          readScope = { partitions: tuples };
+        }
+        candidates = await filesByKeyRange(conn, candidates, snapshot.schema, keys, parts, src);
+        const scanned = await localFiles(table.store, snapshot, candidates);
+        let touched: typeof scanned = [];
+        if (scanned.length > 0 && numSourceRows > 0) {
+          const rel = await filesRelation(conn, scanned, snapshot.schema, parts, { withFile: true });
+          const hit = await queryJson(
+            conn,
+            `SELECT DISTINCT target.${FILE_COLUMN} AS f FROM (${rel}) AS target SEMI JOIN ${src} AS source ON ${on}`,
+          );
+          const hitSet = new Set(hit.map((h) => String(h.f)));
+          touched = scanned.filter((s) => hitSet.has(s.path));
+        }
+        const target = `__merge_target_${Math.random().toString(36).slice(2)}`;
+        const targetRel = await filesRelation(conn, touched, snapshot.schema, parts);
+        await conn.run(`CREATE TEMP TABLE ${target} AS ${targetRel}`);
+        try {
+          const m = (
+            await queryJson(
+              conn,
+              `SELECT count(*) AS matched, count(*) FILTER (WHERE ${del}) AS deleted, count(*) FILTER (WHERE NOT (${del}) AND ${upd}) AS updated FROM ${target} AS target JOIN ${src} AS source ON ${on}`,
+            )
+          )[0];
+          const matched = Number(m.matched);
+          const deleted = Number(m.deleted);
+          const updated = Number(m.updated);
+          const targetRows = Number((await queryJson(conn, `SELECT count(*) AS n FROM ${target}`))[0].n);
+          const inserted = insert ? numSourceRows - matched : 0;
+          const metrics: MergeMetrics = {
+            numSourceRows,
+            numTargetRowsInserted: inserted,
+            numTargetRowsUpdated: updated,
+            numTargetRowsDeleted: deleted,
+            numTargetRowsCopied: targetRows - deleted - updated,
+            numTargetFilesAdded: 0,
+            numTargetFilesRemoved: touched.length,
+          };
+          if (deleted === 0 && updated === 0 && inserted === 0 && !opts.txn?.length)
+            return { nothing: metrics };
+          const branches = [
+            `SELECT ${targetCols} FROM ${target} AS target ANTI JOIN ${src} AS source ON ${on}`,
+            `SELECT ${sourceCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE NOT (${del}) AND ${upd}`,
+            `SELECT ${targetCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE NOT (${del}) AND NOT (${upd})`,
+          ];
+          if (insert)
+            branches.push(
+              `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}`,
+            );
+          // Nothing changed in the touched files' rows: don't rewrite them.
+          const rewrite = deleted > 0 || updated > 0;
+          const sql = rewrite ? branches.join(' UNION ALL ') : insert ? branches[3] : 'SELECT 1 WHERE false';
+          const adds =
+            rewrite || inserted > 0
+              ? await writeRelation({
+                  store: table.store,
+                  conn,
+                  sql,
+                  schema: snapshot.schema,
+                  partitionColumns: parts,
+                  clock,
+                  targetFileSize: opts.targetFileSize,
+                  orderBy: opts.orderBy,
+                })
+              : [];
+          const removed = rewrite ? touched : [];
+          metrics.numTargetFilesAdded = adds.length;
+          metrics.numTargetFilesRemoved = removed.length;
+          if (!rewrite) metrics.numTargetRowsCopied = 0;
+          const now = clock.now();
+          const actions: Action[] = [
+            ...removed.map((f) => ({ remove: removeFor(f.add, now, true) })),
+            ...adds.map((add) => ({ add })),
+            ...(opts.txn ?? []).map((t) => ({ txn: { ...t, lastUpdated: t.lastUpdated ?? now } })),
+          ];
+          return {
+            actions,
+            written: adds,
+            metrics,
+            commit: {
+              operation: 'MERGE',
+              operationParameters: {
+                predicate: JSON.stringify(keys),
+                matchedPredicates: JSON.stringify([whenMatched]),
+                notMatchedPredicates: JSON.stringify(insert ? [{ actionType: 'insert' }] : []),
+              },
+              operationMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
+              readScope,
+            },
+          };
+        } finally {
+          await conn.run(`DROP TABLE IF EXISTS ${target}`);
+        }
+      },
+    );
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${src}`).catch(() => {});
+    conn.closeSync();
+    await source.cleanup();
+  }
+}

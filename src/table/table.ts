@@ -1,0 +1,199 @@
+/**
+ * A Delta Lake table on an ObjectStore rooted at the table's directory: creation,
+ * snapshots (latest, by version, by timestamp), optimistic commits, history,
+ * checkpoints, VACUUM and log clean-up. Protocol: reader 1 / writer 2 (protocol.ts).
+ *
+ * The newest snapshot this object has seen is cached, so reading the latest version
+ * again only lists and reads the commits made since.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { Action, Metadata } from './actions.ts';
+import { writeCheckpoint } from './checkpoint.ts';
+import { type CommitOptions, type CommitResult, commit, serializeCommit } from './commit.ts';
+import { tableConfig } from './config.ts';
+import { type HistoryEntry, readHistory } from './history.ts';
+import { cleanupLog } from './log-cleanup.ts';
+import { commitPath, LOG_DIR } from './log-files.ts';
+import { checkCreatableConfiguration, ENGINE_INFO, newTableProtocol } from './protocol.ts';
+import type { StructType } from './schema.ts';
+import { serializeSchema, validateSchema } from './schema-json.ts';
+import type { Snapshot } from './snapshot.ts';
+import { loadLatest, loadVersion, versionAtTimestamp } from './snapshot-load.ts';
+import { vacuum } from './vacuum.ts';
+
+export type { CommitOptions, CommitResult } from './commit.ts';
+export type { ReadScope } from './conflicts.ts';
+export type { HistoryEntry } from './history.ts';
+export type { Snapshot } from './snapshot.ts';
+
+export interface CreateTableOptions {
+  schema: StructType;
+  partitionColumns?: string[];
+  /** Table properties, e.g. delta.checkpointInterval, delta.logRetentionDuration. */
+  configuration?: Record<string, string>;
+  name?: string;
+  description?: string;
+}
+
+export interface TableContext {
+  clock?: Clock;
+}
+
+export class DeltaTable {
+  readonly store: ObjectStore;
+  readonly clock: Clock;
+  private latest?: Snapshot;
+
+  private constructor(store: ObjectStore, clock: Clock) {
+    this.store = store;
+    this.clock = clock;
+  }
+
+  /** The table's location, for messages. */
+  get url(): string {
+    return this.store.url;
+  }
+
+  static async exists(store: ObjectStore): Promise<boolean> {
+    return (await store.list(LOG_DIR)).some((m) => /^_delta_log\/\d{20}\.(json|checkpoint\.)/.test(m.path));
+  }
+
+  /** Writes version 0 (protocol, metaData, commitInfo); TABLE_ALREADY_EXISTS if there is a log. */
+  static async create(
+    store: ObjectStore,
+    opts: CreateTableOptions,
+    ctx: TableContext = {},
+  ): Promise<DeltaTable> {
+    const table = new DeltaTable(store, ctx.clock ?? systemClock);
+    const partitionColumns = opts.partitionColumns ?? [];
+    const configuration = opts.configuration ?? {};
+    validateSchema(opts.schema, partitionColumns, store.url);
+    tableConfig(configuration);
+    checkCreatableConfiguration(configuration, store.url);
+    if (await DeltaTable.exists(store)) throw alreadyExists(store.url);
+    const now = table.clock.now();
+    const metaData: Metadata = {
+      id: randomUUID(),
+      ...(opts.name === undefined ? {} : { name: opts.name }),
+      ...(opts.description === undefined ? {} : { description: opts.description }),
+      format: { provider: 'parquet', options: {} },
+      schemaString: serializeSchema(opts.schema),
+      partitionColumns,
+      configuration,
+      createdTime: now,
+    };
+    const actions: Action[] = [{ protocol: newTableProtocol() }, { metaData }];
+    const body = serializeCommit(actions, {
+      timestamp: now,
+      operation: 'CREATE TABLE',
+      operationParameters: {
+        partitionBy: JSON.stringify(partitionColumns),
+        properties: JSON.stringify(configuration),
+        ...(opts.description === undefined ? {} : { description: opts.description }),
+      },
+      isolationLevel: 'WriteSerializable',
+      isBlindAppend: true,
+      engineInfo: ENGINE_INFO,
+    });
+    try {
+      await store.putIfAbsent(commitPath(0), body);
+    } catch (err) {
+      if (isTributaryError(err, 'STORAGE_ALREADY_EXISTS')) throw alreadyExists(store.url);
+      throw err;
+    }
+    return table;
+  }
+
+  /** Opens an existing table (reads its latest snapshot); TABLE_NOT_FOUND if there is none. */
+  static async open(store: ObjectStore, ctx: TableContext = {}): Promise<DeltaTable> {
+    const table = new DeltaTable(store, ctx.clock ?? systemClock);
+    await table.snapshot();
+    return table;
+  }
+
+  /** Latest snapshot by default; or at a version; or the last version committed at or before a timestamp (ms). */
+  async snapshot(at: { version?: number; timestamp?: number } = {}): Promise<Snapshot> {
+    if (at.version !== undefined && at.timestamp !== undefined) {
+      throw new TributaryError(
+        'TABLE_INVALID_ARGUMENT',
+        `table ${this.url}: give a version or a timestamp, not both`,
+        {
+          table: this.url,
+        },
+      );
+    }
+    let version = at.version;
+    if (at.timestamp !== undefined) {
+      version = await versionAtTimestamp(this.store, this.url, at.timestamp, this.clock.now());
+    }
+    if (version !== undefined) {
+      const base = this.latest !== undefined && this.latest.version <= version ? this.latest : undefined;
+      return loadVersion(this.store, this.url, version, base);
+    }
+    const snap = await loadLatest(this.store, this.url, this.latest);
+    this.remember(snap);
+    return snap;
+  }
+
+  /**
+   * Commits `actions` read from `opts.readSnapshot` (see commit.ts and conflicts.ts):
+   * TABLE_COMMIT_CONFLICT when a concurrent commit invalidates it. After a version
+   * divisible by delta.checkpointInterval a checkpoint is written; a failure there does
+   * not undo the commit and is reported as `checkpointError`.
+   */
+  async commit(actions: Action[], opts: CommitOptions): Promise<CommitResult & { checkpointError?: Error }> {
+    const out = await commit(this.store, this.url, this.clock, actions, opts);
+    this.remember(out.snapshot);
+    const result: CommitResult & { checkpointError?: Error } = {
+      version: out.version,
+      attempts: out.attempts,
+    };
+    if (out.version % out.snapshot.config.checkpointInterval === 0) {
+      try {
+        await this.checkpoint(out.snapshot);
+      } catch (err) {
+        result.checkpointError = err as Error;
+      }
+    }
+    return result;
+  }
+
+  async history(opts: { limit?: number } = {}): Promise<HistoryEntry[]> {
+    return readHistory(this.store, this.url, opts.limit);
+  }
+
+  /** The newest `txn.version` recorded for an application id, or undefined. */
+  async appTransactionVersion(appId: string): Promise<number | undefined> {
+    return (await this.snapshot()).txnVersion(appId);
+  }
+
+  /** Writes `%020d.checkpoint.parquet` for the snapshot (default: latest) and `_last_checkpoint`. */
+  async checkpoint(snapshot?: Snapshot): Promise<void> {
+    const snap = snapshot ?? (await this.snapshot());
+    await writeCheckpoint(this.store, snap.state, this.clock.now() - snap.config.deletedFileRetentionMs);
+  }
+
+  async vacuum(opts: { retentionMs?: number; dryRun?: boolean } = {}): Promise<{ deleted: string[] }> {
+    return vacuum(this.store, await this.snapshot(), this.clock, opts);
+  }
+
+  /** Deletes log files older than delta.logRetentionDuration behind a checkpoint (log-cleanup.ts). */
+  async cleanupLog(): Promise<{ deleted: string[] }> {
+    return cleanupLog(this.store, await this.snapshot(), this.clock);
+  }
+
+  private remember(snap: Snapshot): void {
+    if (this.latest === undefined || snap.version > this.latest.version) this.latest = snap;
+  }
+}
+
+function alreadyExists(url: string): TributaryError {
+  return new TributaryError(
+    'TABLE_ALREADY_EXISTS',
+    `a Delta table already exists at ${url}; open it instead, or choose another location`,
+    { table: url },
+  );
+}

@@ -1,0 +1,165 @@
+/**
+ * Writing rows as Delta data files: DuckDB's `COPY (...) TO ... (FORMAT parquet,
+ * COMPRESSION zstd, RETURN_STATS)` encodes the Parquet files and reports, per file, the
+ * row count, size and per-column min/max/null counts that become `add.stats`.
+ *
+ * Layout (PROTOCOL.md, "Data Files"; delta-writer-facts):
+ * - partition columns are not written into the files; each file holds one combination
+ *   of partition values, under Hive-style directories (partition-path.ts);
+ * - files are split to roughly a target size;
+ * - names are `part-<5 digits>-<uuid>-c000.zstd.parquet` like Spark's.
+ *
+ * DuckDB's own PARTITION_BY directory names are not Hive-escaped the way Delta needs, so
+ * each partition value is handed to DuckDB hex-encoded (`V<hex>` or `N` for null), read
+ * back from RETURN_STATS' partition_keys, and the file is moved to our own path.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Clock } from '../../core/clock.ts';
+import { TributaryError } from '../../core/errors.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import type { Add } from '../actions.ts';
+import { fromAddPath, partitionDir, partitionValueSql, toAddPath } from '../partition-path.ts';
+import type { StructType } from '../schema.ts';
+import { buildStats, columnStatisticsFromJson } from '../stats.ts';
+import { quoteIdent, sqlString } from '../types.ts';
+import { openStaging } from './stage.ts';
+
+export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
+
+export interface WriteRelationOptions {
+  store: ObjectStore;
+  conn: DuckDBConnection;
+  /** A query whose columns are the schema's, in order, already typed. */
+  sql: string;
+  schema: StructType;
+  partitionColumns: string[];
+  clock: Clock;
+  targetFileSize?: number;
+  dataChange?: boolean;
+  /** Sort rows inside each file (tight min/max per file on these columns helps MERGE skip files). */
+  orderBy?: string[];
+}
+
+interface StatRow {
+  filename: string;
+  count: string;
+  file_size_bytes: string;
+  column_statistics: unknown;
+  partition_keys: Array<{ key: string; value: string }> | null;
+}
+
+const COPY_OPTIONS = 'FORMAT parquet, COMPRESSION zstd, RETURN_STATS';
+
+function decodePartitionKey(encoded: string): string | null {
+  if (encoded === 'N') return null;
+  if (!encoded.startsWith('V')) throw new TributaryError('INTERNAL', `bad partition key '${encoded}'`, {});
+  return Buffer.from(encoded.slice(1), 'hex').toString('utf8');
+}
+
+/** Writes the rows of `sql` as data files into the store; returns their `add` actions. */
+export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> {
+  const { conn, schema, partitionColumns, store } = opts;
+  const target = opts.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE;
+  const partFields = partitionColumns.map((name) => {
+    const f = schema.fields.find((x) => x.name === name);
+    if (!f) {
+      throw new TributaryError('TABLE_INVALID_SCHEMA', `partition column '${name}' is not in the schema`, {
+        column: name,
+      });
+    }
+    return f;
+  });
+  const dataCols = schema.fields
+    .filter((f) => !partitionColumns.includes(f.name))
+    .map((f) => quoteIdent(f.name));
+  const order = opts.orderBy?.length ? ` ORDER BY ${opts.orderBy.map(quoteIdent).join(', ')}` : '';
+  const staging = await openStaging(store);
+  const published: string[] = [];
+  try {
+    let first: StatRow[];
+    if (partFields.length === 0) {
+      const sel = dataCols.length ? dataCols.join(', ') : '*';
+      first = (
+        await conn.runAndReadAll(
+          `COPY (SELECT ${sel} FROM (${opts.sql}) AS __w${order}) TO ${sqlString(join(staging.dir, 'unpartitioned.parquet'))} (${COPY_OPTIONS})`,
+        )
+      ).getRowObjectsJson() as unknown as StatRow[];
+    } else {
+      const keys = partFields.map((f, i) => {
+        const v = partitionValueSql(quoteIdent(f.name), f.type);
+        // Spark writes an empty string partition value as null; do the same.
+        return `CASE WHEN (${v}) IS NULL OR (${v}) = '' THEN 'N' ELSE 'V' || hex(${v}) END AS __tp${i}`;
+      });
+      const keyNames = partFields.map((_, i) => `__tp${i}`).join(', ');
+      first = (
+        await conn.runAndReadAll(
+          `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${sqlString(join(staging.dir, 'p'))} (${COPY_OPTIONS}, PARTITION_BY (${keyNames}))`,
+        )
+      ).getRowObjectsJson() as unknown as StatRow[];
+    }
+
+    // Split files past the target size: DuckDB cannot rotate files while partitioning.
+    const files: Array<{ row: StatRow; values: Record<string, string | null> }> = [];
+    let splitN = 0;
+    for (const row of first) {
+      const values: Record<string, string | null> = {};
+      for (const kv of row.partition_keys ?? []) {
+        const idx = Number(kv.key.slice('__tp'.length));
+        values[partitionColumns[idx]] = decodePartitionKey(kv.value);
+      }
+      const size = Number(row.file_size_bytes);
+      const count = Number(row.count);
+      if (count === 0) continue;
+      if (size > target * 1.1 && count > 1) {
+        const rowsPerFile = Math.max(1, Math.floor((count * target) / size));
+        const dir = join(staging.dir, `split-${splitN++}`);
+        const parts = (
+          await conn.runAndReadAll(
+            `COPY (SELECT * FROM read_parquet(${sqlString(row.filename)})) TO ${sqlString(dir)} (${COPY_OPTIONS}, FILE_SIZE_BYTES ${Math.floor(target)}, ROW_GROUP_SIZE ${Math.min(122880, Math.max(1024, rowsPerFile))})`,
+          )
+        ).getRowObjectsJson() as unknown as StatRow[];
+        for (const p of parts) if (Number(p.count) > 0) files.push({ row: p, values });
+      } else {
+        files.push({ row, values });
+      }
+    }
+
+    const adds: Add[] = [];
+    const modificationTime = opts.clock.now();
+    const runId = randomUUID();
+    for (let i = 0; i < files.length; i++) {
+      const { row, values } = files[i];
+      const dir = partitionDir(partitionColumns, values);
+      const name = `part-${String(i).padStart(5, '0')}-${runId}-c000.zstd.parquet`;
+      const objectPath = dir ? `${dir}/${name}` : name;
+      await staging.publish(row.filename, objectPath);
+      published.push(objectPath);
+      adds.push({
+        path: toAddPath(objectPath),
+        partitionValues: values,
+        size: Number(row.file_size_bytes),
+        modificationTime,
+        dataChange: opts.dataChange ?? true,
+        stats: buildStats(
+          schema,
+          partitionColumns,
+          Number(row.count),
+          columnStatisticsFromJson(row.column_statistics),
+        ),
+      });
+    }
+    return adds;
+  } catch (err) {
+    await Promise.all(published.map((p) => store.delete(p).catch(() => {})));
+    throw err;
+  } finally {
+    await staging.cleanup();
+  }
+}
+
+/** Deletes data files written for a commit that did not happen. */
+export async function deleteWrittenFiles(store: ObjectStore, adds: Add[]): Promise<void> {
+  await Promise.all(adds.map((a) => store.delete(fromAddPath(a.path)).catch(() => {})));
+}
