@@ -74,6 +74,8 @@ export const ERROR_CODES = {
   LOG_BROKER: { domain: 'external', retryable: true, summary: 'the Kafka broker failed or is unreachable' },
   // input and configuration
   INPUT_INVALID: { domain: 'user', retryable: false, summary: 'an input file or record is malformed' },
+  // query (SQL over tables)
+  QUERY_INVALID: { domain: 'user', retryable: false, summary: 'the SQL text is invalid or DuckDB rejected it' },
   CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'a configuration value is invalid' },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },

@@ -91,11 +91,11 @@ export async function merge(
   const whenMatched = opts.whenMatched ?? 'update';
   const insert = (opts.whenNotMatched ?? 'insert') === 'insert';
   const { del, upd } = conditions(whenMatched);
-  const source = await sourceQuery(data);
+  const first = await table.snapshot();
+  const source = await sourceQuery(data, first.schema);
   const conn = await openConnection();
   const src = `__merge_src_${Math.random().toString(36).slice(2)}`;
   try {
-    const first = await table.snapshot();
     const schema = first.schema;
     const keys = opts.on.map((k) => {
       const f =

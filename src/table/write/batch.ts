@@ -52,7 +52,7 @@ export async function writeBatch(
   data: DataSource,
   opts: BatchOptions = {},
 ): Promise<WrittenBatch> {
-  const source = await sourceQuery(data);
+  const source = await sourceQuery(data, snapshot.schema);
   try {
     if (source.empty) return { adds: [], schema: snapshot.schema, rows: 0, bytes: 0 };
     return await onConnection(source.conn, async (conn) => {

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { TributaryError } from '../../core/errors.ts';
-import { sqlString } from '../types.ts';
+import type { StructType } from '../schema.ts';
+import { quoteIdent, sqlString } from '../types.ts';
 
 export type DataSource =
   | { sql: string; conn?: DuckDBConnection }
@@ -59,11 +60,39 @@ function jsonValue(v: unknown): string | undefined {
   return JSON.stringify(v);
 }
 
-export function rowsToNdjson(rows: Record<string, unknown>[]): string {
-  return rows.map((r) => jsonValue(r)).join('\n') + '\n';
+/** A map value as a JSON list of {key, value} entries. */
+function mapEntries(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  const entries = v instanceof Map ? [...v.entries()] : Object.entries(v as Record<string, unknown>);
+  return `[${entries
+    .filter(([, x]) => x !== undefined)
+    .map(([k, x]) => `{"key":${JSON.stringify(String(k))},"value":${jsonValue(x)}}`)
+    .join(',')}]`;
 }
 
-export async function sourceQuery(data: DataSource): Promise<SourceQuery> {
+/**
+ * NDJSON for JS rows. Top-level map columns (named in `mapColumns`) are written as
+ * lists of {key, value} entries: as JSON objects, DuckDB would infer one STRUCT holding
+ * the keys of every row in the batch, and each map would gain the other rows' keys.
+ */
+export function rowsToNdjson(rows: Record<string, unknown>[], mapColumns: Set<string> = new Set()): string {
+  if (mapColumns.size === 0) return rows.map((r) => jsonValue(r)).join('\n') + '\n';
+  return (
+    rows
+      .map((r) => {
+        const parts: string[] = [];
+        for (const [k, x] of Object.entries(r)) {
+          const j = mapColumns.has(k) ? mapEntries(x) : jsonValue(x);
+          if (j !== undefined) parts.push(`${JSON.stringify(k)}:${j}`);
+        }
+        return `{${parts.join(',')}}`;
+      })
+      .join('\n') + '\n'
+  );
+}
+
+/** `schema`, when given, is the target table's: it tells which JS row fields are maps. */
+export async function sourceQuery(data: DataSource, schema?: StructType): Promise<SourceQuery> {
   const noop = async () => {};
   if ('sql' in data) return { sql: data.sql, conn: data.conn, empty: false, cleanup: noop };
   if ('file' in data) {
@@ -91,11 +120,20 @@ export async function sourceQuery(data: DataSource): Promise<SourceQuery> {
   if (data.rows.length === 0) return { sql: 'SELECT 1 WHERE false', empty: true, cleanup: noop };
   const dir = await fs.mkdtemp(join(tmpdir(), 'tributary-rows-'));
   const file = join(dir, `${randomUUID()}.ndjson`);
-  await fs.writeFile(file, rowsToNdjson(data.rows));
+  const mapColumns = new Set(
+    (schema?.fields ?? [])
+      .filter((f) => typeof f.type === 'object' && f.type.type === 'map')
+      .map((f) => f.name),
+  );
+  const present = [...mapColumns].filter((c) => data.rows.some((r) => r[c] !== undefined && r[c] !== null));
+  await fs.writeFile(file, rowsToNdjson(data.rows, mapColumns));
+  // sample_size=-1: infer types from every row, so a value late in the batch is not
+  // forced into a type guessed from the first ones.
+  const read = `read_json(${sqlString(file)}, format='newline_delimited', sample_size=-1)`;
+  const replace = present.map((c) => `map_from_entries(${quoteIdent(c)}) AS ${quoteIdent(c)}`);
   return {
-    // sample_size=-1: infer types from every row, so a value late in the batch is not
-    // forced into a type guessed from the first ones.
-    sql: `SELECT * FROM read_json(${sqlString(file)}, format='newline_delimited', sample_size=-1)`,
+    sql:
+      replace.length > 0 ? `SELECT * REPLACE (${replace.join(', ')}) FROM ${read}` : `SELECT * FROM ${read}`,
     empty: false,
     cleanup: () => fs.rm(dir, { recursive: true, force: true }),
   };

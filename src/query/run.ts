@@ -1,0 +1,121 @@
+/**
+ * SQL over Delta tables with DuckDB. Each table reference in the text (see
+ * references.ts) becomes a temporary view over one snapshot's Parquet files, so time
+ * travel and file selection are ours and DuckDB needs no Delta extension. Views live on
+ * a connection of their own, closed when the query ends.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Clock } from '../core/clock.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
+import { locateTable } from './locate.ts';
+import { type AsOf, findTableRefs, SqlReferenceError, type TableRef } from './references.ts';
+import { type QueryResult, toQueryResult } from './results.ts';
+import { sqlIdent } from './sql-tokens.ts';
+
+export interface RunQueryOptions {
+  /** Tables named without a path live in `<dataDir>/tables/<name>`. */
+  dataDir: string;
+  clock?: Clock;
+}
+
+export type { QueryColumn, QueryResult } from './results.ts';
+
+/**
+ * `'2026-01-01'`, `'2026-01-01 12:00:00'`, `'2026-01-01T12:00:00.5Z'`, `'...+02:00'`:
+ * milliseconds since the epoch; text without an offset is UTC.
+ */
+export function parseAsOfTimestamp(text: string): number {
+  const m =
+    /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i.exec(
+      text.trim(),
+    );
+  const ms = m ? Date.parse(`${m[1]}T${m[2] ?? '00:00:00'}${normalizeOffset(m[3])}`) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new TributaryError(
+      'QUERY_INVALID',
+      `TIMESTAMP AS OF '${text}' is not a timestamp; write it like '2026-01-01 00:00:00' (UTC) or '2026-01-01T00:00:00+02:00'`,
+      { timestamp: text },
+    );
+  }
+  return ms;
+}
+
+function normalizeOffset(offset: string | undefined): string {
+  if (offset === undefined || offset.toUpperCase() === 'Z') return 'Z';
+  const m = /^([+-]\d{2}):?(\d{2})?$/.exec(offset)!;
+  return `${m[1]}:${m[2] ?? '00'}`;
+}
+
+function snapshotSpec(asOf: AsOf | undefined): { version?: number; timestamp?: number } | undefined {
+  if (asOf === undefined) return undefined;
+  return 'version' in asOf ? { version: asOf.version } : { timestamp: parseAsOfTimestamp(asOf.timestamp) };
+}
+
+/** Creates the view over the snapshot one reference names (remote files are cached locally by scan). */
+async function createView(
+  conn: DuckDBConnection,
+  view: string,
+  ref: TableRef,
+  opts: RunQueryOptions,
+): Promise<void> {
+  const { store } = await locateTable(ref.target, opts.dataDir);
+  const table = await DeltaTable.open(store, { clock: opts.clock });
+  const snapshot = await table.snapshot(snapshotSpec(ref.asOf));
+  const relation = await snapshotQuery(table, snapshot, conn);
+  await conn.run(`CREATE TEMP VIEW ${sqlIdent(view)} AS ${relation}`);
+}
+
+/** Rewrites `sql` so each table reference reads a view; creates the views on `conn`. */
+export async function prepareQuery(
+  conn: DuckDBConnection,
+  sql: string,
+  opts: RunQueryOptions,
+): Promise<string> {
+  let refs: TableRef[];
+  try {
+    refs = findTableRefs(sql);
+  } catch (err) {
+    if (err instanceof SyntaxError || err instanceof SqlReferenceError) {
+      throw new TributaryError('QUERY_INVALID', `invalid SQL: ${err.message}`, { sql }, err);
+    }
+    throw err;
+  }
+  const views = new Map<string, string>();
+  let out = '';
+  let pos = 0;
+  for (const ref of refs) {
+    const key = JSON.stringify([ref.kind, ref.target, ref.asOf ?? null]);
+    let view = views.get(key);
+    if (view === undefined) {
+      view = `__tributary_${views.size}`;
+      await createView(conn, view, ref, opts);
+      views.set(key, view);
+    }
+    const alias = ref.implicitAlias === undefined ? '' : ` AS ${sqlIdent(ref.implicitAlias)}`;
+    out += `${sql.slice(pos, ref.start)}${sqlIdent(view)}${alias}`;
+    pos = ref.end;
+  }
+  return out + sql.slice(pos);
+}
+
+/** Runs one SQL text (several statements: the last one's result) over the tables. */
+export async function runQuery(sql: string, opts: RunQueryOptions): Promise<QueryResult> {
+  const conn = await openConnection();
+  try {
+    const rewritten = await prepareQuery(conn, sql, opts);
+    try {
+      return toQueryResult(await conn.runAndReadAll(rewritten));
+    } catch (err) {
+      if (isTributaryError(err)) throw err;
+      throw new TributaryError(
+        'QUERY_INVALID',
+        `DuckDB rejected the query: ${(err as Error).message}`,
+        { sql },
+        err,
+      );
+    }
+  } finally {
+    conn.closeSync();
+  }
+}
