@@ -115,7 +115,10 @@ export interface Log {
   fetch(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<FetchResult>;
   fetchValues(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<ValueBatch>;
   offsets(topic: string, partition: number): Promise<PartitionOffsets>;
-  commitOffsets(group: string, offsets: { topic: string; partition: number; offset: number }[]): Promise<void>;
+  commitOffsets(
+    group: string,
+    offsets: { topic: string; partition: number; offset: number }[],
+  ): Promise<void>;
   /** Committed offsets of a group for a topic, by partition (partitions never committed are absent). */
   committedOffsets(group: string, topic: string): Promise<Map<number, number>>;
   close(): Promise<void>;
