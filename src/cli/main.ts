@@ -39,9 +39,14 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // No command is a usage mistake: exit code 2, as docs/cli.md says.
+    console.error(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name === undefined ? 1 : 0;
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
@@ -60,6 +65,13 @@ async function main(argv: string[]): Promise<number> {
   }
   return mod.run(rest);
 }
+
+// A reader that stops early (`tributary consume t | head`) closes the pipe: stop quietly,
+// as other command-line tools do, instead of dying on an unhandled EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 try {
   process.exitCode = await main(process.argv.slice(2));

@@ -48,35 +48,58 @@ function csvField(value: unknown): string {
 
 const NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U\w*INT|FLOAT|DOUBLE|DECIMAL)/;
 
-function renderTable(result: QueryResult): string {
+/** The aligned text table, line by line. */
+function* tableLines(result: QueryResult): Generator<string> {
   const headers = result.columns.map((c) => c.name);
   const cells = result.rows.map((row) =>
     result.columns.map((c) => cellText(row[c.name]).replaceAll('\n', '\\n')),
   );
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
+  // A loop, not Math.max(...column): spreading a million cells overflows the call stack.
+  const widths = headers.map((h) => h.length);
+  for (const r of cells) for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i], r[i].length);
   const right = result.columns.map((c) => NUMERIC.test(c.type));
   const line = (vals: string[]) =>
     vals
       .map((v, i) => (right[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])))
       .join(' | ')
       .trimEnd();
-  const out = [line(headers), widths.map((w) => '-'.repeat(w)).join('-+-'), ...cells.map(line)];
-  out.push(`(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})`);
-  return out.join('\n');
+  yield line(headers);
+  yield widths.map((w) => '-'.repeat(w)).join('-+-');
+  for (const r of cells) yield line(r);
+  yield `(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})`;
+}
+
+/**
+ * The output, one line at a time (no trailing newlines): a caller writes large results
+ * in pieces instead of building one string, which V8 caps at about 512 MiB.
+ */
+export function* formatLines(result: QueryResult, format: OutputFormat): Generator<string> {
+  switch (format) {
+    case 'table':
+      yield* tableLines(result);
+      return;
+    case 'json': {
+      if (result.rows.length === 0) {
+        yield '[]';
+        return;
+      }
+      yield '[';
+      const last = result.rows.length - 1;
+      for (let i = 0; i <= last; i++)
+        yield i < last ? `${jsonText(result.rows[i])},` : jsonText(result.rows[i]);
+      yield ']';
+      return;
+    }
+    case 'ndjson':
+      for (const row of result.rows) yield jsonText(row);
+      return;
+    case 'csv':
+      yield result.columns.map((c) => csvField(c.name)).join(',');
+      for (const row of result.rows) yield result.columns.map((c) => csvField(row[c.name])).join(',');
+      return;
+  }
 }
 
 export function formatResult(result: QueryResult, format: OutputFormat): string {
-  switch (format) {
-    case 'table':
-      return renderTable(result);
-    case 'json':
-      return result.rows.length === 0 ? '[]' : `[\n${result.rows.map(jsonText).join(',\n')}\n]`;
-    case 'ndjson':
-      return result.rows.map(jsonText).join('\n');
-    case 'csv':
-      return [
-        result.columns.map((c) => csvField(c.name)).join(','),
-        ...result.rows.map((row) => result.columns.map((c) => csvField(row[c.name])).join(',')),
-      ].join('\n');
-  }
+  return [...formatLines(result, format)].join('\n');
 }

@@ -32,6 +32,22 @@ function child(root: string, parts: string[]): string {
   return URL_RE.test(root) ? [root, ...parts].join('/') : join(root, ...parts);
 }
 
+/**
+ * A bare table name must stay inside `<dataDir>/tables/` and must not be the tables
+ * folder itself: '' is `tables/`, '..' the data directory, and a table there would own
+ * every other table's files (a VACUUM of it deletes them all). Dots separate nesting
+ * levels (`gold.daily`), so no part between dots may be empty (`.x`, `x.`, `a..b`).
+ */
+function checkTableName(name: string): void {
+  if (name.split('.').some((part) => part.trim() === '') || /[\u0000-\u001f]/.test(name)) {
+    throw new TributaryError(
+      'TABLE_INVALID_ARGUMENT',
+      `'${name}' is not a table name: use letters, digits and the like, with dots only between parts (gold.daily); give a path such as ./dir/table for a table elsewhere`,
+      { table: name },
+    );
+  }
+}
+
 /** The candidate locations for a table name under `<dataDir>/tables`. */
 export function nameCandidates(dataDir: string, name: string): string[] {
   const root = tablesRoot(dataDir);
@@ -55,6 +71,7 @@ export async function locateTable(
   opts: { mustExist?: boolean } = {},
 ): Promise<TableLocation> {
   if (isLocation(ref)) return { store: openStore(ref), display: ref };
+  checkTableName(ref);
   const candidates = nameCandidates(dataDir, ref);
   for (const location of candidates) {
     const store = openStore(location);
@@ -69,6 +86,22 @@ export async function locateTable(
       '. Use --data-dir to look elsewhere, or give the table as a quoted path',
     { table: ref, dataDir, tables },
   );
+}
+
+/**
+ * True when a local `_delta_log` folder holds anything: an empty one (left by a create
+ * that was taken back) is no table, as `locateTable` agrees. One entry is read, not all.
+ */
+async function hasLocalLogEntry(dir: string): Promise<boolean> {
+  let handle: import('node:fs').Dir | undefined;
+  try {
+    handle = await fs.opendir(dir);
+    return (await handle.read()) !== null;
+  } catch {
+    return false;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
 }
 
 /** Names of the tables under `<dataDir>/tables` (nested directories give dotted names). */
@@ -95,10 +128,7 @@ export async function listTables(dataDir: string): Promise<string[]> {
     for (const e of entries) {
       if (!e.isDirectory() || e.name.startsWith('.') || e.name.startsWith('_')) continue;
       const full = join(dir, e.name);
-      const isTable = await fs.stat(join(full, '_delta_log')).then(
-        (s) => s.isDirectory(),
-        () => false,
-      );
+      const isTable = await hasLocalLogEntry(join(full, '_delta_log'));
       if (isTable) out.add([...prefix, e.name].join('.'));
       else if (depth < 2) await walk(full, [...prefix, e.name], depth + 1);
     }

@@ -4,7 +4,7 @@
  * travel and file selection are ours and DuckDB needs no Delta extension. Views live on
  * a connection of their own, closed when the query ends.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBResultReader } from '@duckdb/node-api';
 import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
@@ -99,13 +99,39 @@ export async function prepareQuery(
   return out + sql.slice(pos);
 }
 
+/**
+ * Runs each statement of `sql` in turn and returns the last one's result. (Given several
+ * statements at once, DuckDB's query call returns the *first* result, so
+ * `CREATE ...; SELECT ...` printed the CREATE's count instead of the rows.)
+ */
+async function runStatements(conn: DuckDBConnection, sql: string): Promise<DuckDBResultReader> {
+  // Comments, blanks and semicolons alone: DuckDB's extractor fails without a message.
+  const blank = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, '').replace(/[\s;]/g, '') === '';
+  const statements = blank ? undefined : await conn.extractStatements(sql);
+  if (statements === undefined || statements.count === 0) {
+    throw new TributaryError('QUERY_INVALID', 'the SQL text holds no statement; give a query like SELECT 1', {
+      sql,
+    });
+  }
+  let last: DuckDBResultReader | undefined;
+  for (let i = 0; i < statements.count; i++) {
+    const prepared = await statements.prepare(i);
+    try {
+      last = await prepared.runAndReadAll();
+    } finally {
+      prepared.destroySync();
+    }
+  }
+  return last!;
+}
+
 /** Runs one SQL text (several statements: the last one's result) over the tables. */
 export async function runQuery(sql: string, opts: RunQueryOptions): Promise<QueryResult> {
   const conn = await openConnection();
   try {
     const rewritten = await prepareQuery(conn, sql, opts);
     try {
-      return toQueryResult(await conn.runAndReadAll(rewritten));
+      return toQueryResult(await runStatements(conn, rewritten));
     } catch (err) {
       if (isTributaryError(err)) throw err;
       throw new TributaryError(

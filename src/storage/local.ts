@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { TributaryError } from '../core/errors.ts';
 import type { ObjectMeta, ObjectStore } from './object-store.ts';
@@ -8,8 +9,8 @@ import { alreadyExists, checkPath, notFound } from './paths.ts';
 
 /** Temporary files are written beside their target with this prefix and never listed. */
 const TEMP_PREFIX = '.tmp-';
-/** How many stat calls `list` keeps in flight. */
-const STAT_BATCH = 64;
+/** How many files `list` stats between two turns of the event loop. */
+const STAT_CHUNK = 256;
 
 /**
  * An object store over a local directory.
@@ -140,34 +141,37 @@ export class LocalStore implements ObjectStore {
       if (code === 'ENOENT' || code === 'ENOTDIR') return;
       throw this.translate(err, relative(this.root, dir));
     }
+    // Paths by concatenation: path.relative/join per entry cost more than the stat.
+    const relDir = relative(this.root, dir).split(sep).join('/');
+    const relBase = relDir === '' ? '' : `${relDir}/`;
     const files: { full: string; rel: string }[] = [];
     for (const e of entries) {
       if (e.name.startsWith(TEMP_PREFIX)) continue;
-      const full = join(dir, e.name);
-      const rel = relative(this.root, full).split(sep).join('/');
+      const rel = relBase + e.name;
       if (e.isDirectory()) {
         // Descend only where the prefix can still match.
         if ((rel + '/').startsWith(prefix) || prefix.startsWith(rel + '/'))
-          await this.walk(full, prefix, out);
+          await this.walk(join(dir, e.name), prefix, out);
       } else if (e.isFile() && rel.startsWith(prefix)) {
-        files.push({ full, rel });
+        files.push({ full: join(dir, e.name), rel });
       }
     }
-    // Stats one at a time made listing a 1,000-file _delta_log ~3x slower (about 21 ms
-    // against 6-16 ms here); a few dozen in flight keep libuv's pool busy without
-    // queueing thousands of requests at once.
-    for (let i = 0; i < files.length; i += STAT_BATCH) {
-      await Promise.all(
-        files.slice(i, i + STAT_BATCH).map(async ({ full, rel }) => {
-          try {
-            const st = await fs.stat(full);
-            out.push({ path: rel, size: st.size, lastModified: Math.floor(st.mtimeMs) });
-          } catch (err) {
-            // Deleted between readdir and stat: no longer listed.
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, rel);
-          }
-        }),
-      );
+    // Synchronous stats, a chunk at a time with a turn of the event loop between chunks.
+    // Measured on a 10,000-file _delta_log (bench/storage-list.ts): promise-per-file
+    // stats through libuv's pool took ~170-400 ms; sync stats take ~35 ms and, chunked,
+    // never hold the event loop for more than about a millisecond.
+    for (let i = 0; i < files.length; i += STAT_CHUNK) {
+      if (i > 0) await yieldToEventLoop();
+      for (const { full, rel } of files.slice(i, i + STAT_CHUNK)) {
+        let st: Stats | undefined;
+        try {
+          // undefined: deleted between readdir and stat, so no longer listed.
+          st = statSync(full, { throwIfNoEntry: false });
+        } catch (err) {
+          throw this.translate(err, rel);
+        }
+        if (st) out.push({ path: rel, size: st.size, lastModified: Math.floor(st.mtimeMs) });
+      }
     }
   }
 

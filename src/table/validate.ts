@@ -12,6 +12,7 @@
  */
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { TributaryError } from '../core/errors.ts';
+import { invariantCheck } from './invariants.ts';
 import type { StructField, StructType } from './schema.ts';
 import { deltaTypeOf, duckType, isIntegral, quoteIdent, sqlString } from './types.ts';
 
@@ -26,6 +27,8 @@ export interface PreparedSelect {
   added: StructField[];
   /** Runs after a failed write: a TABLE_SCHEMA_MISMATCH for the first bad value, if any. */
   diagnose(conn: DuckDBConnection): Promise<TributaryError | undefined>;
+  /** The column-invariant error a failed write's message names, if it names one. */
+  invariantError(message: string): TributaryError | undefined;
 }
 
 const NULL_MARKER = 'TRIBUTARY_NOT_NULL:';
@@ -108,7 +111,9 @@ export async function prepareSelect(
     }
     exprs.push(`${expr} AS ${quoteIdent(field.name)}`);
   }
-  const sql = `SELECT ${exprs.join(', ')} FROM (${sourceSql}) AS __src`;
+  const fitted = `SELECT ${exprs.join(', ')} FROM (${sourceSql}) AS __src`;
+  const invariants = await invariantCheck(conn, fitted, target, opts.table ?? '(being written)');
+  const sql = invariants?.sql ?? fitted;
 
   const diagnose = async (dconn: DuckDBConnection): Promise<TributaryError | undefined> => {
     for (const field of target.fields) {
@@ -154,9 +159,11 @@ export async function prepareSelect(
         }
       }
     }
-    return undefined;
+    // Values fit their columns: the failure, if it is ours, is a broken invariant.
+    return invariants?.findViolation(dconn);
   };
-  return { sql, schema: target, added, diagnose };
+  const invariantError = (message: string) => invariants?.fromMessage(message);
+  return { sql, schema: target, added, diagnose, invariantError };
 }
 
 /** Turns a DuckDB error of the write query into the clearest error we can give. */
@@ -167,9 +174,11 @@ export async function explainWriteError(
   table: string,
 ): Promise<Error> {
   if (err instanceof TributaryError) return err;
-  const found = await prepared.diagnose(conn);
-  if (found) return found;
   const message = (err as Error).message ?? String(err);
+  const found = await prepared.diagnose(conn).catch(() => undefined);
+  if (found) return found;
+  const broken = prepared.invariantError(message);
+  if (broken) return broken;
   const nullCol = message.indexOf(NULL_MARKER);
   if (nullCol >= 0) {
     const column = message.slice(nullCol + NULL_MARKER.length).split(/\s/)[0];

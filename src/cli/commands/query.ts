@@ -2,8 +2,10 @@
  * `tributary query "<SQL>"`: DuckDB SQL over the tables of a data directory, with time
  * travel (docs/sql.md). Prints an aligned table, JSON, NDJSON or CSV.
  */
+
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { formatResult, OUTPUT_FORMATS, type OutputFormat } from '../../query/format.ts';
+import { formatLines, OUTPUT_FORMATS, type OutputFormat } from '../../query/format.ts';
 import { runQuery } from '../../query/run.ts';
 import { DEFAULT_DATA_DIR, parseOrUsage } from './options.ts';
 
@@ -49,9 +51,27 @@ export async function run(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? (process.env.TRIBUTARY_DATA_DIR || DEFAULT_DATA_DIR);
   const sql = positionals[0] === '-' ? await readStdin() : positionals[0];
   const result = await runQuery(sql, { dataDir });
-  const text = formatResult(result, format);
-  if (text !== '') process.stdout.write(`${text}\n`);
+  await writeLines(formatLines(result, format));
   return 0;
+}
+
+/** Writes lines to stdout in pieces of about 1 MiB, waiting whenever the pipe is full. */
+async function writeLines(lines: Iterable<string>): Promise<void> {
+  let chunk: string[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const text = `${chunk.join('\n')}\n`;
+    chunk = [];
+    size = 0;
+    if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+  };
+  for (const line of lines) {
+    chunk.push(line);
+    size += line.length + 1;
+    if (size >= 1 << 20) await flush();
+  }
+  await flush();
 }
 
 async function readStdin(): Promise<string> {

@@ -9,6 +9,7 @@ import { formatResult, jsonText, OUTPUT_FORMATS, type OutputFormat } from '../..
 import { locateTable } from '../../query/locate.ts';
 import { DeltaTable, optimize } from '../../table/index.ts';
 import { csvList, DEFAULT_DATA_DIR, parseOrUsage, parseSize } from './options.ts';
+import { assertEmptyLocation } from './table/empty-location.ts';
 import { readSchemaArg } from './table/schema-arg.ts';
 import { historyResult, renderSummary, summarize } from './table/show.ts';
 import { type FileFormat, type WriteMode, writeFile } from './table/write-file.ts';
@@ -18,7 +19,7 @@ const USAGE = `usage: tributary table <subcommand> <name|path> [options]
 subcommands:
   create <table> --schema <json|file> [--partition-by a,b] [--property k=v ...]
   write <table> <file> [--format ndjson|csv|parquet] [--mode append|overwrite|merge]
-                       [--key k1,k2] [--partition-by a,b]
+                       [--key k1,k2] [--partition-by a,b] [--merge-schema]
   show <table> [--format text|json]
   history <table> [--limit N] [--format table|json|ndjson|csv]
   optimize <table> [--target-size 128MB]
@@ -43,6 +44,7 @@ const OPTIONS = {
   'target-size': { type: 'string' },
   'retention-hours': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'merge-schema': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -51,7 +53,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 /** Which options each subcommand takes, and how many positionals after the subcommand. */
 const SUBCOMMANDS: Record<string, { options: string[]; positionals: number }> = {
   create: { options: ['schema', 'partition-by', 'property'], positionals: 1 },
-  write: { options: ['format', 'mode', 'key', 'partition-by'], positionals: 2 },
+  write: { options: ['format', 'mode', 'key', 'partition-by', 'merge-schema'], positionals: 2 },
   show: { options: ['format'], positionals: 1 },
   history: { options: ['limit', 'format'], positionals: 1 },
   optimize: { options: ['target-size'], positionals: 1 },
@@ -170,6 +172,8 @@ async function create(store: DeltaTable['store'], display: string, values: Value
     configuration[p.slice(0, eq)] = p.slice(eq + 1);
   }
   const partitionColumns = csvList(values['partition-by']);
+  // An existing table is TABLE_ALREADY_EXISTS (from create); any other files are refused.
+  if (!(await DeltaTable.exists(store))) await assertEmptyLocation(store, display);
   await DeltaTable.create(store, { schema, partitionColumns, configuration });
   console.log(`created table ${display} at ${store.url}`);
   return 0;
@@ -190,10 +194,14 @@ async function write(
     mode,
     keys: csvList(values.key),
     partitionBy: csvList(values['partition-by']),
+    mergeSchema: values['merge-schema'] === true,
   });
   const stat = `${res.rows} row${res.rows === 1 ? '' : 's'}`;
+  const created = res.created ? `created table ${display}; ` : '';
   console.log(
-    `${res.created ? `created table ${display}; ` : ''}wrote ${stat} (${mode}) at version ${res.version}`,
+    res.committed || res.created
+      ? `${created}wrote ${stat} (${mode}) at version ${res.version}`
+      : `nothing to commit: ${res.rows === 0 ? 'the file has no rows' : 'every row is already in the table as it is'}; table ${display} stays at version ${res.version}`,
   );
   return 0;
 }

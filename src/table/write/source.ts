@@ -105,7 +105,14 @@ export async function sourceQuery(data: DataSource, schema?: StructType): Promis
           cleanup: noop,
         };
       case 'csv':
-        return { sql: `SELECT * FROM read_csv(${f}, header=true)`, empty: false, cleanup: noop };
+        // sample_size=-1: sniff types from every row, as for NDJSON; with DuckDB's
+        // default sample a value past the first ~20,000 rows that does not fit the
+        // guessed type fails the whole write.
+        return {
+          sql: `SELECT * FROM read_csv(${f}, header=true, sample_size=-1)`,
+          empty: false,
+          cleanup: noop,
+        };
       case 'parquet':
         return { sql: `SELECT * FROM read_parquet(${f})`, empty: false, cleanup: noop };
       default:

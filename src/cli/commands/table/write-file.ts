@@ -8,7 +8,7 @@
  * data file appears.
  */
 import { promises as fs } from 'node:fs';
-import { extname } from 'node:path';
+import { dirname, extname } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isTributaryError, TributaryError } from '../../../core/errors.ts';
 import type { ObjectStore } from '../../../storage/object-store.ts';
@@ -22,8 +22,9 @@ import {
   withConnection,
 } from '../../../table/index.ts';
 import { commitPath } from '../../../table/log-files.ts';
-import { deltaTypeOf } from '../../../table/types.ts';
+import { deltaTypeOf, sqlString } from '../../../table/types.ts';
 import { sourceQuery } from '../../../table/write/source.ts';
+import { assertEmptyLocation } from './empty-location.ts';
 
 export type FileFormat = 'ndjson' | 'csv' | 'parquet';
 export type WriteMode = 'append' | 'overwrite' | 'merge';
@@ -42,12 +43,16 @@ export interface WriteFileOptions {
   mode: WriteMode;
   keys: string[];
   partitionBy: string[];
+  /** Add the file's columns that the table lacks as nullable columns (schema evolution). */
+  mergeSchema?: boolean;
 }
 
 export interface WriteFileResult {
   version: number;
   rows: number;
   created: boolean;
+  /** False when the write changed nothing (no rows to append, or a merge changing no row). */
+  committed: boolean;
 }
 
 export function formatOf(file: string, given?: string): FileFormat {
@@ -68,25 +73,58 @@ export function formatOf(file: string, given?: string): FileFormat {
   return format;
 }
 
-/** Reads the whole file once; returns its schema as Delta types and its row count. */
+/**
+ * Reads the whole file once (DuckDB sniffs types from every row) and returns its schema
+ * as Delta types, and the query that reads the file from then on. For NDJSON that query
+ * names the sniffed column types (`columns={...}`), because every query over a bare
+ * `read_json(..., sample_size=-1)` sniffs the whole file again: ~1.3 s for a
+ * 1,000,000-line, 115 MB file, paid by each of the schema check and the write. The row
+ * count comes from the write itself (counting here was another full read).
+ *
+ * `textColumns` are the existing table's `string` columns (lower-cased): those are read
+ * as text, never sniffed. Sniffed, `1.50` became DOUBLE and was stored as `1.5`,
+ * `2026-01-01T10:00:00Z` became a timestamp stored as `2026-01-01 10:00:00+00`, and
+ * `TRUE` became `true` — the table must hold the file's text as it is.
+ */
 async function inspectFile(
   conn: DuckDBConnection,
   file: string,
   format: FileFormat,
-): Promise<{ schema: StructType; rows: number }> {
-  const source = await sourceQuery({ file, format });
+  textColumns: Set<string>,
+  jsonFormat: 'array' | 'newline_delimited',
+): Promise<{ schema: StructType; data: DataSource }> {
+  const f = sqlString(file);
+  const source =
+    format === 'ndjson'
+      ? {
+          sql: `SELECT * FROM read_json(${f}, format='${jsonFormat}', sample_size=-1)`,
+          cleanup: async () => {},
+        }
+      : await sourceQuery({ file, format });
   try {
     const reader = await conn.runAndReadAll(`SELECT * FROM (${source.sql}) LIMIT 0`);
     const names = reader.columnNames();
     const types = reader.columnTypes();
-    const count = await conn.runAndReadAll(`SELECT count(*) AS n FROM (${source.sql})`);
     const fields = names.map((name, i) => ({
       name,
       type: deltaTypeOf(types[i], name),
       nullable: true,
       metadata: {},
     }));
-    return { schema: { type: 'struct', fields }, rows: Number(count.getRowsJS()[0][0]) };
+    const typeOf = (i: number) => (textColumns.has(names[i].toLowerCase()) ? 'VARCHAR' : types[i].toString());
+    const spec = (only: (i: number) => boolean) =>
+      names
+        .map((n, i) => (only(i) ? `${sqlString(n)}: ${sqlString(typeOf(i))}` : undefined))
+        .filter((x) => x !== undefined)
+        .join(', ');
+    let data: DataSource = { file, format };
+    if (format === 'ndjson') {
+      data = { sql: `SELECT * FROM read_json(${f}, format='${jsonFormat}', columns={${spec(() => true)}})` };
+    } else if (format === 'csv' && names.some((n) => textColumns.has(n.toLowerCase()))) {
+      const text = spec((i) => textColumns.has(names[i].toLowerCase()));
+      data = { sql: `SELECT * FROM read_csv(${f}, header=true, sample_size=-1, types={${text}})` };
+    }
+    return { schema: { type: 'struct', fields }, data };
   } catch (err) {
     if (isTributaryError(err)) throw err;
     throw new TributaryError(
@@ -97,6 +135,24 @@ async function inspectFile(
     );
   } finally {
     await source.cleanup();
+  }
+}
+
+/** The first byte of a text file that is not whitespace, or undefined for a blank file. */
+async function firstNonBlankByte(file: string): Promise<number | undefined> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return undefined;
+      for (let i = 0; i < bytesRead; i++) {
+        const b = buf[i];
+        if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+      }
+    }
+  } finally {
+    await fh.close();
   }
 }
 
@@ -113,6 +169,20 @@ export async function writeFile(
       file,
     });
   }
+  if (opts.mode === 'merge' && opts.mergeSchema) {
+    throw new TributaryError(
+      'INPUT_INVALID',
+      '--merge-schema works with --mode append or overwrite; MERGE keeps the table schema',
+      { file },
+    );
+  }
+  if (opts.mode !== 'merge' && opts.keys.length > 0) {
+    throw new TributaryError(
+      'INPUT_INVALID',
+      `--key is for --mode merge; --mode ${opts.mode} does not match rows by key (drop --key, or use --mode merge)`,
+      { file },
+    );
+  }
   if (opts.mode === 'merge' && opts.keys.length === 0) {
     throw new TributaryError(
       'INPUT_INVALID',
@@ -122,11 +192,32 @@ export async function writeFile(
       },
     );
   }
-  const inspected = await withConnection((conn) => inspectFile(conn, file, format));
-  const data: DataSource = { file, format };
+  // DuckDB reads an empty NDJSON file as one column named `json`, which no table has:
+  // such a file is an empty batch (overwrite with it still empties the table).
+  const first = format === 'ndjson' ? await firstNonBlankByte(file) : 0;
+  const blank = first === undefined;
+  // A .json file holding one JSON array of objects: a row per element, not one row.
+  const jsonFormat = first === 0x5b ? 'array' : 'newline_delimited';
+  const exists = await DeltaTable.exists(store);
+  if (!exists && blank) {
+    throw new TributaryError(
+      'INPUT_INVALID',
+      `'${file}' has no rows, so there is nothing to infer the columns of table ${display} from; create the table first with 'tributary table create ${display} --schema ...' (nothing was written)`,
+      { file, table: display },
+    );
+  }
+  const textColumns = new Set<string>();
+  if (exists) {
+    const current = (await (await DeltaTable.open(store)).snapshot()).schema;
+    for (const f of current.fields) if (f.type === 'string') textColumns.add(f.name.toLowerCase());
+  }
+  const inspected = blank
+    ? undefined
+    : await withConnection((conn) => inspectFile(conn, file, format, textColumns, jsonFormat));
+  const data: DataSource = inspected?.data ?? { rows: [] };
   let created = false;
   let table: DeltaTable;
-  if (await DeltaTable.exists(store)) {
+  if (exists) {
     table = await DeltaTable.open(store);
     const current = (await table.snapshot()).partitionColumns;
     if (opts.partitionBy.length > 0 && opts.partitionBy.join(',') !== current.join(',')) {
@@ -137,25 +228,54 @@ export async function writeFile(
       );
     }
   } else {
-    table = await DeltaTable.create(store, { schema: inspected.schema, partitionColumns: opts.partitionBy });
+    await assertEmptyLocation(store, display);
+    table = await DeltaTable.create(store, { schema: inspected!.schema, partitionColumns: opts.partitionBy });
     created = true;
   }
   try {
-    if (opts.mode === 'merge' && !created) {
+    // Merge even into a table just created: it checks the keys (exist, one row each).
+    if (opts.mode === 'merge') {
       const res = await merge(table, data, {
         on: opts.keys,
         whenMatched: 'update',
         whenNotMatched: 'insert',
       });
       // No version when nothing changed (every row already there as it is).
-      return { version: res.version ?? (await table.snapshot()).version, rows: inspected.rows, created };
+      const committed = res.version !== undefined;
+      return {
+        version: res.version ?? (await table.snapshot()).version,
+        rows: res.metrics.numSourceRows,
+        created,
+        committed,
+      };
     }
+    const schemaMode = opts.mergeSchema ? 'merge' : 'strict';
     const res =
-      opts.mode === 'overwrite' && !created ? await overwrite(table, data) : await append(table, data);
-    return { version: res.version, rows: inspected.rows, created };
+      opts.mode === 'overwrite' && !created
+        ? await overwrite(table, data, { schemaMode })
+        : await append(table, data, { schemaMode });
+    return { version: res.version, rows: res.rows, created, committed: res.noop !== true };
   } catch (err) {
+    if (isTributaryError(err, 'TABLE_SCHEMA_MISMATCH') && err.message.includes("schemaMode 'merge'")) {
+      // Say it the way a command-line user can act on it.
+      err.message = err.message.replace("write with schemaMode 'merge'", 'write with --merge-schema');
+    }
     // The table was made for this file: take it away again, so a failed write leaves nothing.
-    if (created && (await table.snapshot()).version === 0) await store.delete(commitPath(0));
+    if (created && (await table.snapshot()).version === 0) {
+      await store.delete(commitPath(0));
+      await removeEmptyTableDir(store);
+    }
     throw err;
   }
+}
+
+/**
+ * After taking back commit 0: a local store keeps the emptied `_delta_log/` folder, which
+ * `listTables` and a user would take for a table. rmdir removes only an empty folder, so
+ * a commit someone else made meanwhile is never lost.
+ */
+async function removeEmptyTableDir(store: ObjectStore): Promise<void> {
+  const log = store.localPath?.('_delta_log/x');
+  if (log === undefined) return;
+  await fs.rmdir(dirname(log)).catch(() => {});
 }
