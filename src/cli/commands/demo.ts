@@ -1,0 +1,121 @@
+/**
+ * `tributary demo <scenario>`: generator + log + pipeline + maintenance in one process on
+ * the embedded defaults, with live progress every second.
+ */
+import { parseArgs } from 'node:util';
+import { generateOrders } from '../../scenarios/orders/generate.ts';
+import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
+import type { PipelineMetrics } from '../../stream/metrics.ts';
+import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
+import { DEFAULT_DATA_DIR, parseOrUsage } from './options.ts';
+
+const USAGE = `usage: tributary demo orders [options]
+
+Generates order events, runs the orders pipeline into DATA_DIR/tables/orders_events and
+orders_current, and prints progress every second (events/s, lag, latency, DLQ count).
+Ctrl-C stops cleanly; query the tables afterwards with 'tributary query'.
+
+options:
+  --events N   stop after N generated events (once the pipeline has caught up)
+  --rate R     generated events per second (default 50000, the seed's target)
+  --seed S     generator seed (default: from the clock)
+
+${LOG_OPTIONS_USAGE}`;
+
+const OPTIONS = {
+  ...LOG_OPTIONS,
+  events: { type: 'string' },
+  rate: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+function latency(m: PipelineMetrics, sink: string): string {
+  const h = m.sinks.get(sink)?.ingestLatencyMs;
+  return h ? `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms` : '-';
+}
+
+function progressLine(m: PipelineMetrics, produced: number, prevRows: number, secs: number): string {
+  const rows = m.sinks.get('orders_events')?.rows ?? 0;
+  const rate = Math.round((rows - prevRows) / secs);
+  return (
+    `generated ${produced}  committed ${rows}  ${rate} events/s  lag ${m.totalLag()}  ` +
+    `latency p50/p99 orders_events ${latency(m, 'orders_events')}, orders_current ${latency(m, 'orders_current')}  ` +
+    `DLQ ${m.dlqWritten}  duplicates ${m.sinks.get('orders_events')?.duplicates ?? 0}`
+  );
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseOrUsage(USAGE, () => parseArgs({ args, options: OPTIONS, allowPositionals: true }));
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals[0] !== 'orders') {
+    console.error(
+      `tributary demo: unknown scenario '${positionals[0] ?? ''}' (available: orders)\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const events = intOption('events', values.events, 1);
+  const rate = intOption('rate', values.rate, 1) ?? 50_000;
+  const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
+  const log = await openLogFromArgs(values);
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (!stop.signal.aborted) console.log('\nstopping after the batch in flight...');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const { pipeline } = await ordersPipeline({ dataDir, log });
+  console.log(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`);
+  let produced = 0;
+  let prevRows = 0;
+  let prevAt = Date.now();
+  const ticker = setInterval(async () => {
+    await pipeline.refreshLag().catch(() => {});
+    const now = Date.now();
+    console.log(progressLine(pipeline.metrics, produced, prevRows, (now - prevAt) / 1000));
+    prevRows = pipeline.metrics.sinks.get('orders_events')?.rows ?? 0;
+    prevAt = now;
+  }, 1000);
+  try {
+    const generating = generateOrders({
+      log,
+      count: events,
+      rate,
+      seed,
+      signal: stop.signal,
+      onProgress: (n) => {
+        produced = n;
+      },
+    });
+    const pipelineDone = new AbortController();
+    const stopPipeline = () => pipelineDone.abort();
+    stop.signal.addEventListener('abort', stopPipeline);
+    const running = pipeline.run({ signal: pipelineDone.signal });
+    await generating;
+    if (!stop.signal.aborted) {
+      // All events generated: let the pipeline drain, then stop.
+      pipelineDone.abort();
+      await running;
+      await pipeline.run({ untilCaughtUp: true });
+    } else {
+      await running;
+    }
+    await pipeline.refreshLag();
+    console.log(
+      progressLine(pipeline.metrics, produced, prevRows, Math.max(0.001, (Date.now() - prevAt) / 1000)),
+    );
+    return 0;
+  } finally {
+    clearInterval(ticker);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await pipeline.close();
+    await log.close();
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * Data contracts: what a valid record looks like (required fields, JSON types, enums,
+ * ranges, patterns, arrays of objects), compiled to DuckDB SQL so that a whole batch is
+ * validated in the engine, not record by record in JavaScript.
+ *
+ * Two compiled forms (measured: 200,000 order events, 2 cores, other work running):
+ * - the fast path reads records with DuckDB's JSON reader straight into typed columns
+ *   (`readType`, ~0.4 s) and checks them with vectorized predicates (`validRow`). The
+ *   reader converts leniently, so this path accepts a few things the precise path would
+ *   not: a number in a string field is taken as its text, and a numeric string or a
+ *   boolean in a number field as its number. `1.5` for an integer is still rejected.
+ *   (Reading numbers as JSON fragments to check their JSON type was 2-3x slower.)
+ * - the precise path (`preciseType` + `violation`) reads every field as a JSON fragment
+ *   and names the first broken rule. It is several times slower, so it runs only on the
+ *   few records the fast path rejected.
+ */
+import { TributaryError } from '../core/errors.ts';
+
+export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
+
+export interface FieldSpec {
+  name: string;
+  type: FieldType;
+  /** Absent or JSON null fails the record unless `required: false` (default true). */
+  required?: boolean;
+  /** Allowed string values. */
+  enum?: readonly string[];
+  /** Inclusive numeric bounds. */
+  min?: number;
+  max?: number;
+  /** A regular expression (RE2 syntax, DuckDB's `regexp_full_match`) the whole string must match. */
+  pattern?: string;
+  /** For arrays: the fields of each element (an object). */
+  items?: readonly FieldSpec[];
+  /** For arrays: at least this many elements. */
+  minItems?: number;
+}
+
+export interface DataContract {
+  name: string;
+  fields: readonly FieldSpec[];
+}
+
+/** JSON type names as DuckDB's `json_type` reports them, per contract type. */
+const JSON_TYPES: Record<FieldType, string[]> = {
+  string: ['VARCHAR'],
+  integer: ['BIGINT', 'UBIGINT'],
+  number: ['BIGINT', 'UBIGINT', 'DOUBLE'],
+  boolean: ['BOOLEAN'],
+  array: ['ARRAY'],
+  object: ['OBJECT'],
+};
+
+export const quoteIdent = (s: string): string => `"${s.replaceAll('"', '""')}"`;
+export const quoteString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+export function checkContract(c: DataContract): void {
+  const seen = new Set<string>();
+  for (const f of c.fields) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name)) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `contract '${c.name}': field name '${f.name}' must be an identifier`,
+        {
+          contract: c.name,
+        },
+      );
+    }
+    if (f.name.startsWith('_')) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `contract '${c.name}': field name '${f.name}' starts with '_', which the runtime reserves for record metadata (_p, _o, _t)`,
+        { contract: c.name },
+      );
+    }
+    if (seen.has(f.name)) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `contract '${c.name}': field '${f.name}' is declared twice`,
+        {
+          contract: c.name,
+        },
+      );
+    }
+    seen.add(f.name);
+    if (f.items && f.type !== 'array') {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `contract '${c.name}': field '${f.name}' has items but is not an array`,
+        {
+          contract: c.name,
+        },
+      );
+    }
+    if (f.items) checkContract({ name: `${c.name}.${f.name}[]`, fields: f.items });
+  }
+}
+
+/** The DuckDB type for `read_json(columns=...)` that splits a record into JSON fragments. */
+export function jsonStructType(c: DataContract): string {
+  return `STRUCT(${c.fields.map((f) => `${quoteIdent(f.name)} JSON`).join(', ')})`;
+}
+
+/** The DuckDB type the fast path reads a record as. */
+export function typedStructType(fields: readonly FieldSpec[]): string {
+  return `STRUCT(${fields.map((f) => `${quoteIdent(f.name)} ${readType(f)}`).join(', ')})`;
+}
+
+function readType(f: FieldSpec): string {
+  if (f.type === 'string') return 'VARCHAR';
+  if (f.type === 'boolean') return 'BOOLEAN';
+  if (f.type === 'integer' || f.type === 'number') return 'DOUBLE';
+  if (f.type === 'array' && f.items) return `${typedStructType(f.items)}[]`;
+  return 'JSON';
+}
+
+/** SQL that is true when field `f` (typed form, at `ref`) passes every rule. */
+function fastCheck(f: FieldSpec, ref: string): string {
+  const parts: string[] = [];
+  const required = f.required ?? true;
+  if (f.type === 'object' || (f.type === 'array' && !f.items)) {
+    const types = [...JSON_TYPES[f.type], ...(required ? [] : ['NULL'])].map(quoteString).join(', ');
+    parts.push(
+      required ? `json_type(${ref}) IN (${types})` : `coalesce(json_type(${ref}) IN (${types}), true)`,
+    );
+  } else if (required) parts.push(`${ref} IS NOT NULL`);
+  if (f.type === 'integer') parts.push(`${ref} = trunc(${ref})`);
+  if (f.enum) parts.push(`${ref} IN (${f.enum.map(quoteString).join(', ')})`);
+  if (f.pattern !== undefined) parts.push(`regexp_full_match(${ref}, ${quoteString(f.pattern)})`);
+  if (f.min !== undefined) parts.push(`${ref} >= ${f.min}`);
+  if (f.max !== undefined) parts.push(`${ref} <= ${f.max}`);
+  if (f.minItems !== undefined) parts.push(`len(${ref}) >= ${f.minItems}`);
+  if (f.items) {
+    const sub = f.items.map((s) => fastCheck(s, `x.${quoteIdent(s.name)}`)).join(' AND ');
+    parts.push(`list_bool_and(list_transform(${ref}, x -> coalesce(${sub}, false)))`);
+  }
+  if (parts.length === 0) return 'true';
+  const all = parts.join(' AND ');
+  // A present value must pass; an absent optional one passes (NULL rules count as passed
+  // only when the field is optional and missing).
+  return required ? `coalesce(${all}, false)` : `(${ref} IS NULL OR coalesce(${all}, false))`;
+}
+
+/** The typed value of a field in the fast path's form. */
+function typedFromRead(f: FieldSpec, ref: string): string {
+  if (f.type === 'integer') return `TRY_CAST(${ref} AS BIGINT)`;
+  if (f.type === 'array' && f.items) {
+    const members = f.items.map(
+      (s) => `${quoteString(s.name)}: ${typedFromRead(s, `x.${quoteIdent(s.name)}`)}`,
+    );
+    return `list_transform(${ref}, x -> {${members.join(', ')}})`;
+  }
+  return ref;
+}
+
+interface Check {
+  /** SQL that is true when the rule is broken (evaluated only if earlier checks passed). */
+  broken: string;
+  field: string;
+  rule: string;
+  /** SQL string expression: the message. */
+  message: string;
+}
+
+function fieldChecks(f: FieldSpec, ref: string, path: string): Check[] {
+  const checks: Check[] = [];
+  const t = `json_type(${ref})`;
+  const required = f.required ?? true;
+  const expected = JSON_TYPES[f.type];
+  if (required) {
+    checks.push({
+      broken: `${ref} IS NULL`,
+      field: path,
+      rule: 'required',
+      message: `'field is missing or null'`,
+    });
+    checks.push({ broken: `${t} = 'NULL'`, field: path, rule: 'required', message: `'field is null'` });
+  }
+  // Optional fields: absent or null passes; every other rule applies to present values.
+  const present = required ? '' : `${ref} IS NOT NULL AND ${t} <> 'NULL' AND `;
+  checks.push({
+    broken: `${present}${t} NOT IN (${expected.map(quoteString).join(', ')})`,
+    field: path,
+    rule: 'type',
+    message: `'expected ${f.type}, got ' || lower(${t}) || ': ' || left(${ref}::VARCHAR, 60)`,
+  });
+  const str = `json_extract_string(${ref}, '$')`;
+  const num = `TRY_CAST(${ref} AS DOUBLE)`;
+  if (f.enum) {
+    checks.push({
+      broken: `${present}${str} NOT IN (${f.enum.map(quoteString).join(', ')})`,
+      field: path,
+      rule: 'enum',
+      message: `${quoteString(`'`)} || left(${str}, 60) || ${quoteString(`' is not one of ${f.enum.join(', ')}`)}`,
+    });
+  }
+  if (f.pattern !== undefined) {
+    checks.push({
+      broken: `${present}NOT regexp_full_match(${str}, ${quoteString(f.pattern)})`,
+      field: path,
+      rule: 'pattern',
+      message: `${quoteString(`'`)} || left(${str}, 60) || ${quoteString(`' does not match ${f.pattern}`)}`,
+    });
+  }
+  if (f.min !== undefined) {
+    checks.push({
+      broken: `${present}${num} < ${f.min}`,
+      field: path,
+      rule: 'min',
+      message: `${ref}::VARCHAR || ${quoteString(` is below the minimum ${f.min}`)}`,
+    });
+  }
+  if (f.max !== undefined) {
+    checks.push({
+      broken: `${present}${num} > ${f.max}`,
+      field: path,
+      rule: 'max',
+      message: `${ref}::VARCHAR || ${quoteString(` is above the maximum ${f.max}`)}`,
+    });
+  }
+  if (f.minItems !== undefined) {
+    checks.push({
+      broken: `${present}json_array_length(${ref}) < ${f.minItems}`,
+      field: path,
+      rule: 'minItems',
+      message: `json_array_length(${ref})::VARCHAR || ${quoteString(` elements, at least ${f.minItems} required`)}`,
+    });
+  }
+  if (f.items) {
+    // Each element's fields as JSON fragments; a rule is broken if any element breaks it.
+    const elems = `from_json(${ref}, ${quoteString(`[${jsonStructShape(f.items)}]`)})`;
+    for (const sub of f.items) {
+      for (const c of fieldChecks(sub, `x.${quoteIdent(sub.name)}`, `${path}[].${sub.name}`)) {
+        checks.push({
+          broken: `${present}list_bool_or(list_transform(${elems}, x -> coalesce(${c.broken}, false)))`,
+          field: c.field,
+          rule: c.rule,
+          message: `'element ' || list_position(list_transform(${elems}, x -> coalesce(${c.broken}, false)), true)::VARCHAR || ': ' || list_filter(list_transform(${elems}, x -> CASE WHEN coalesce(${c.broken}, false) THEN ${c.message} END), m -> m IS NOT NULL)[1]`,
+        });
+      }
+    }
+  }
+  return checks;
+}
+
+function jsonStructShape(fields: readonly FieldSpec[]): string {
+  return `{${fields.map((f) => `${JSON.stringify(f.name)}:"JSON"`).join(',')}}`;
+}
+
+export interface CompiledContract {
+  /** `read_json` column type of the record for the fast path. */
+  readType: string;
+  /** SQL over the fast path's `v`: true when the record passes every rule. */
+  validRow: string;
+  /** SQL select-list items `typed_expr AS "name"` over the fast path's `v`, for valid records. */
+  typedColumns: string[];
+  /** `read_json` column type of the record for the precise path (every field a JSON fragment). */
+  preciseType: string;
+  /**
+   * SQL over the precise path's `v`: NULL for a valid record, or a STRUCT(field, rule,
+   * message) naming the first rule the record breaks.
+   */
+  violation: string;
+}
+
+export function compileContract(c: DataContract, row = 'v'): CompiledContract {
+  checkContract(c);
+  const ref = (f: FieldSpec) => `${row}.${quoteIdent(f.name)}`;
+  const checks = c.fields.flatMap((f) => fieldChecks(f, ref(f), f.name));
+  const whens = checks.map(
+    (k) =>
+      `WHEN ${k.broken} THEN {'field': ${quoteString(k.field)}, 'rule': ${quoteString(k.rule)}, 'message': ${k.message}}`,
+  );
+  return {
+    readType: typedStructType(c.fields),
+    validRow: `${row} IS NOT NULL AND ${c.fields.map((f) => fastCheck(f, ref(f))).join(' AND ')}`,
+    typedColumns: c.fields.map((f) => `${typedFromRead(f, ref(f))} AS ${quoteIdent(f.name)}`),
+    preciseType: jsonStructType(c),
+    violation: `CASE WHEN ${row} IS NULL THEN {'field': '', 'rule': 'json', 'message': 'not a JSON object'} ${whens.join(' ')} END`,
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The orders pipeline (seed 001): topic `orders` → validate against the order contract
+ * (rejects to `orders.dlq`) → two sinks from one stream:
+ * - `orders_events`: append, deduplicated by event_id;
+ * - `orders_current`: MERGE of each order's latest event, where "latest" is the newest
+ *   event time, ties broken by lifecycle rank (CREATED < PAID < SHIPPED < CANCELLED <
+ *   RETURNED) and then by event_id, so out-of-order arrival changes nothing.
+ */
+import type { Clock } from '../../core/clock.ts';
+import type { Log } from '../../log/log.ts';
+import { Pipeline } from '../../stream/pipeline.ts';
+import { DeltaAppendSink } from '../../stream/sinks/delta-append.ts';
+import { DeltaMergeSink } from '../../stream/sinks/delta-merge.ts';
+import { ordersContract } from './contract.ts';
+import { openOrdersTables } from './tables.ts';
+
+export const ORDERS_TOPIC = 'orders';
+export const ORDERS_PARTITIONS = 4;
+export const PIPELINE_NAME = 'orders';
+
+export interface OrdersPipelineOptions {
+  dataDir: string;
+  log: Log;
+  /** Source topic (default `orders`); the DLQ is `<topic>.dlq`. */
+  topic?: string;
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
+  triggerMs?: number;
+  maxRecordsPerBatch?: number;
+  /** Hourly by default (seed §3.4). */
+  maintenanceIntervalMs?: number;
+  /** Dedup memory horizon in seconds of event time (default 60). */
+  dedupHorizonSeconds?: number;
+  /**
+   * Merge into orders_current at most this often (default 5,000 ms; 0: every batch). The
+   * seed asks for orders_current within 60 s; each merge rewrites the newest file, so
+   * merging less often than every micro-batch saves most of that rewriting.
+   */
+  currentCommitMs?: number;
+  /** orders_current file size: small enough that rewriting the recent files per batch is cheap. */
+  currentFileSize?: number;
+  checkpointInterval?: number;
+  vacuumRetentionMs?: number;
+}
+
+const RANK = `CASE event_type WHEN 'ORDER_CREATED' THEN 0 WHEN 'ORDER_PAID' THEN 1 WHEN 'ORDER_SHIPPED' THEN 2 WHEN 'ORDER_CANCELLED' THEN 3 WHEN 'ORDER_RETURNED' THEN 4 END`;
+
+function eventsSelect(from: string): string {
+  return `SELECT event_id, event_type, to_timestamp(event_timestamp) AS event_timestamp, order_id, user_id, total_amount, currency, payment_method, items, current_status, _p AS source_partition, _o AS source_offset, to_timestamp(_t / 1000) AS ingest_time, strftime(to_timestamp(event_timestamp), '%Y-%m-%d-%H') AS event_hour FROM ${from}`;
+}
+
+const POSITION = `(_p::BIGINT * ${2 ** 40} + _o)`;
+
+/**
+ * Each order's latest event in the batch. The winner is chosen on narrow values (the max
+ * of a struct compares field by field: time, rank, event_id) and its position; only the
+ * winners' wide rows are then read — a window over the wide rows was 3x slower.
+ */
+function currentSelect(from: string): string {
+  const latest = `SELECT max({'ts': event_timestamp, 'rank': ${RANK}, 'id': event_id, 'pos': ${POSITION}}).pos AS pos FROM ${from} GROUP BY order_id`;
+  return `SELECT order_id, user_id, current_status AS status, ${RANK} AS status_rank, event_type AS last_event_type, event_id AS last_event_id, to_timestamp(event_timestamp) AS event_timestamp, total_amount, currency, payment_method, items, to_timestamp(_t / 1000) AS updated_at, _p AS source_partition, _o AS source_offset FROM ${from} SEMI JOIN (${latest}) AS w ON w.pos = ${POSITION}`;
+}
+
+/** The target row is replaced only by a strictly newer event (see the header). */
+export const CURRENT_NEWER =
+  '(source.event_timestamp, source.status_rank, source.last_event_id) > (target.event_timestamp, target.status_rank, target.last_event_id)';
+
+/** The same order as CURRENT_NEWER, for combining buffered changes of one order. */
+const CURRENT_NEWEST_FIRST = 'event_timestamp DESC, status_rank DESC, last_event_id DESC';
+
+export async function ordersPipeline(opts: OrdersPipelineOptions) {
+  const { log } = opts;
+  const topic = opts.topic ?? ORDERS_TOPIC;
+  await log.ensureTopic(topic, { partitions: ORDERS_PARTITIONS });
+  const tables = await openOrdersTables(opts.dataDir, opts.clock, opts.checkpointInterval);
+  const events = new DeltaAppendSink({
+    name: 'orders_events',
+    appIdPrefix: `${PIPELINE_NAME}/orders_events/${topic}`,
+    table: tables.events,
+    select: eventsSelect,
+    dedup: {
+      key: 'event_id',
+      keyType: 'UUID',
+      batchTime: 'event_timestamp',
+      tableTime: 'event_timestamp',
+      horizonSeconds: opts.dedupHorizonSeconds ?? 60,
+    },
+    maintenance: { vacuumRetentionMs: opts.vacuumRetentionMs },
+  });
+  const currentFileSize = opts.currentFileSize ?? 16 * 1024 * 1024;
+  const current = new DeltaMergeSink({
+    name: 'orders_current',
+    appIdPrefix: `${PIPELINE_NAME}/orders_current/${topic}`,
+    table: tables.current,
+    select: currentSelect,
+    on: ['order_id'],
+    whenMatched: { update: CURRENT_NEWER },
+    newestFirst: CURRENT_NEWEST_FIRST,
+    commitIntervalMs: opts.currentCommitMs ?? 5_000,
+    clock: opts.clock,
+    targetFileSize: currentFileSize,
+    maintenance: {
+      targetFileSize: currentFileSize,
+      orderBy: ['order_id'],
+      vacuumRetentionMs: opts.vacuumRetentionMs,
+    },
+  });
+  const pipeline = new Pipeline({
+    name: PIPELINE_NAME,
+    log,
+    topic,
+    contract: ordersContract,
+    sinks: [events, current],
+    dlq: { topic: `${topic}.dlq`, progressIn: events },
+    eventTimeMs: 'event_timestamp * 1000',
+    triggerMs: opts.triggerMs,
+    maxRecordsPerBatch: opts.maxRecordsPerBatch,
+    maintenanceIntervalMs: opts.maintenanceIntervalMs ?? 3_600_000,
+    clock: opts.clock,
+    sleep: opts.sleep,
+  });
+  await pipeline.open();
+  return { pipeline, tables };
+}

@@ -1,0 +1,176 @@
+/**
+ * Decode and validate a micro-batch in DuckDB: the fetched values become one NDJSON file
+ * (batch-file.ts), DuckDB's JSON reader parses it into the contract's typed columns, and
+ * vectorized predicates keep the valid records. The few rejected records are explained
+ * one by one: the contract's precise check over just those records, or the JSON parser's
+ * own message for a record that is not JSON at all.
+ */
+import { isUtf8 } from 'node:buffer';
+import { promises as fs } from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ValueBatch } from '../log/log.ts';
+import type { CompiledContract } from '../quality/contract.ts';
+import { quoteString } from '../quality/contract.ts';
+import { buildBatchFile } from './batch-file.ts';
+import { scratchFile } from './scratch.ts';
+import type { RejectedRecord } from './types.ts';
+
+export interface DecodedBatch {
+  validTable: string;
+  valid: number;
+  rejected: RejectedRecord[];
+}
+
+const VALID_TABLE = '__stream_valid';
+
+function readJson(file: string, vType: string): string {
+  // maximum_object_size: one record may be large (the default 16 MiB is per object).
+  return `read_json(${quoteString(file)}, format='newline_delimited', columns={'o': 'BIGINT', 'p': 'INTEGER', 't': 'DOUBLE', 'v': ${quoteString(vType)}}, ignore_errors=true, maximum_object_size=268435456)`;
+}
+
+export async function decodeBatch(
+  conn: DuckDBConnection,
+  batches: readonly ValueBatch[],
+  contract: CompiledContract,
+): Promise<DecodedBatch> {
+  const file = scratchFile('batch', 'ndjson');
+  const { bytes, records } = buildBatchFile(batches);
+  await fs.writeFile(file, bytes);
+  try {
+    // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the
+    // statement) plus the verdict; sinks read the rows where `_ok`.
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE __stream_raw AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${readJson(file, contract.readType)}`,
+    );
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW ${VALID_TABLE} AS SELECT * EXCLUDE (_ok) FROM __stream_raw WHERE _ok`,
+  );
+  const counts = (
+    await conn.runAndReadAll(
+      `SELECT count(*) FILTER (WHERE _ok) AS valid, count(*) FILTER (WHERE _o IS NULL) AS broken, count(*) FILTER (WHERE _o IS NOT NULL AND NOT _ok) AS bad FROM __stream_raw`,
+    )
+  ).getRowObjects()[0];
+  const valid = Number(counts.valid);
+  const broken = Number(counts.broken);
+  const bad = Number(counts.bad);
+  if (valid + broken + bad !== records) {
+    throw new Error(`decoded ${valid + broken + bad} of ${records} records`);
+  }
+  const rejected: RejectedRecord[] = [];
+  if (broken > 0) rejected.push(...(await explainBroken(conn, batches)));
+  if (bad > 0) rejected.push(...(await explainBad(conn, batches, contract)));
+  rejected.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  return { validTable: VALID_TABLE, valid, rejected };
+}
+
+/** Finds a record by partition and offset in the fetched batches. */
+function locate(batches: readonly ValueBatch[], partition: number, offset: number) {
+  for (const b of batches) {
+    if (b.partition !== partition || b.count === 0) continue;
+    if (offset < b.offsets[0] || offset > b.offsets[b.count - 1]) continue;
+    let lo = 0;
+    let hi = b.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const o = b.offsets[mid];
+      if (o === offset) {
+        const start = mid === 0 ? 0 : b.ends[mid - 1] + 1;
+        // A null value travels as an empty line, like an empty one: both are unusable.
+        return {
+          value: b.ends[mid] === start ? null : b.values.subarray(start, b.ends[mid]),
+          timestamp: b.timestamps[mid],
+        };
+      }
+      if (o < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
+  throw new Error(`record ${partition}/${offset} is not in the batch`);
+}
+
+/** Records that are not JSON (their line came back all NULL): the missing offsets. */
+async function explainBroken(
+  conn: DuckDBConnection,
+  batches: readonly ValueBatch[],
+): Promise<RejectedRecord[]> {
+  const expected: string[] = [];
+  for (const b of batches) {
+    if (b.count === 0) continue;
+    const first = b.offsets[0];
+    const last = b.offsets[b.count - 1];
+    if (last - first + 1 === b.count) {
+      expected.push(`SELECT ${b.partition} AS p, unnest(range(${first}, ${last + 1})) AS o`);
+    } else {
+      expected.push(
+        `SELECT ${b.partition} AS p, unnest([${Array.from(b.offsets).join(',')}]::BIGINT[]) AS o`,
+      );
+    }
+  }
+  const rows = (
+    await conn.runAndReadAll(
+      `SELECT e.p, e.o FROM (${expected.join(' UNION ALL ')}) e ANTI JOIN __stream_raw r ON r._p = e.p AND r._o = e.o ORDER BY 1, 2`,
+    )
+  ).getRows();
+  return rows.map(([p, o]) => {
+    const partition = Number(p);
+    const offset = Number(o);
+    const { value, timestamp } = locate(batches, partition, offset);
+    return { partition, offset, timestamp, value, field: '', rule: 'json', message: notJsonReason(value) };
+  });
+}
+
+function notJsonReason(value: Uint8Array | null): string {
+  if (value === null || value.length === 0) return 'empty record (no value)';
+  if (!isUtf8(value)) return 'not valid UTF-8 text';
+  try {
+    JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8'));
+  } catch (err) {
+    return `not valid JSON: ${(err as Error).message}`;
+  }
+  return 'not valid JSON (rejected by the JSON reader: invalid escape or nesting)';
+}
+
+/** Records that are JSON but break the contract: the precise check names the rule. */
+async function explainBad(
+  conn: DuckDBConnection,
+  batches: readonly ValueBatch[],
+  contract: CompiledContract,
+): Promise<RejectedRecord[]> {
+  const rows = (
+    await conn.runAndReadAll('SELECT _p, _o FROM __stream_raw WHERE _o IS NOT NULL AND NOT _ok')
+  ).getRows();
+  const found = rows.map(([p, o]) => {
+    const partition = Number(p);
+    const offset = Number(o);
+    return { partition, offset, ...locate(batches, partition, offset) };
+  });
+  const lines = found.map(
+    (r) => `{"o":${r.offset},"p":${r.partition},"t":0,"v":${Buffer.from(r.value!).toString('utf8')}}\n`,
+  );
+  const file = scratchFile('rejects', 'ndjson');
+  await fs.writeFile(file, lines.join(''));
+  let reasons: Map<string, { field: string; rule: string; message: string }>;
+  try {
+    const res = await conn.runAndReadAll(
+      `SELECT p, o, ${contract.violation} AS why FROM ${readJson(file, contract.preciseType)} WHERE o IS NOT NULL`,
+    );
+    reasons = new Map(
+      res
+        .getRowObjectsJson()
+        .map((r) => [`${r.p}/${r.o}`, r.why as { field: string; rule: string; message: string }]),
+    );
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+  return found.map((r) => {
+    const why = reasons.get(`${r.partition}/${r.offset}`) ?? {
+      field: '',
+      rule: 'contract',
+      message: 'rejected by the contract check',
+    };
+    return { partition: r.partition, offset: r.offset, timestamp: r.timestamp, value: r.value, ...why };
+  });
+}

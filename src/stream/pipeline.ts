@@ -1,0 +1,381 @@
+/**
+ * The streaming runtime: micro-batches over the partitions of one source topic, feeding
+ * several sinks from one decode + validate pass.
+ *
+ * One batch: fetch each partition from the lowest offset any sink still needs (at most
+ * `maxRecordsPerBatch` in all, so a burst is absorbed over several batches and memory
+ * stays bounded) → decode and validate in DuckDB (decode.ts) → rejected records to the
+ * DLQ → each sink writes the records past its own progress and commits them with that
+ * progress (exactly-once: types.ts, sinks/). Sinks run one after the other on the
+ * pipeline's DuckDB connection, where the batch's temp tables live.
+ *
+ * Between batches, every `maintenanceIntervalMs` of the clock, each sink's `maintain()`
+ * runs (compaction, vacuum, checkpoints) in the same process.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { isTributaryError } from '../core/errors.ts';
+import type { Log, ValueBatch } from '../log/log.ts';
+import { type CompiledContract, compileContract, type DataContract } from '../quality/contract.ts';
+import { openConnection } from '../table/index.ts';
+import type { DeltaTable } from '../table/table.ts';
+import { decodeBatch } from './decode.ts';
+import { fetchBatch } from './fetch.ts';
+import { PipelineMetrics } from './metrics.ts';
+import { sweepStaleScratch } from './scratch.ts';
+import { DlqSink } from './sinks/dlq.ts';
+import { advancedProgress, type BatchView, type Progress, type Sink, type SinkResult } from './types.ts';
+
+export interface PipelineOptions {
+  /** Pipeline name: the first part of every txn appId. */
+  name: string;
+  log: Log;
+  topic: string;
+  contract: DataContract;
+  sinks: Sink[];
+  /** Dead-letter topic, and the Delta sink whose commits also record the DLQ's progress. */
+  dlq?: { topic: string; progressIn: Sink & { table: DeltaTable } };
+  /** SQL over a valid record: its event time in ms (for event-time latency). */
+  eventTimeMs?: string;
+  /** Minimum time between batch starts when the source is not backlogged (default 200 ms). */
+  triggerMs?: number;
+  /** At most this many records per batch over all partitions (default 100,000). */
+  maxRecordsPerBatch?: number;
+  /** At most about this many value bytes per batch (default 64 MiB). */
+  maxBytesPerBatch?: number;
+  /** Run each sink's `maintain()` this often (clock time); undefined: never. */
+  maintenanceIntervalMs?: number;
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface BatchReport {
+  records: number;
+  valid: number;
+  rejected: number;
+  durationMs: number;
+  caughtUp: boolean;
+  /** Milliseconds spent per stage: fetch, decode, dlq, and one entry per sink. */
+  stages: Record<string, number>;
+}
+
+/** [time bucket (ms), records]. */
+type Bucket = readonly [number, number];
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function defaultOnError(err: unknown, attempt: number): void {
+  console.error(`pipeline: batch failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+}
+
+export class Pipeline {
+  readonly metrics = new PipelineMetrics();
+  private readonly opts: PipelineOptions;
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly compiled: CompiledContract;
+  private conn?: DuckDBConnection;
+  private partitions = 0;
+  private readonly progress = new Map<Sink, Progress>();
+  private dlq?: DlqSink;
+  private dlqProgress: Progress = new Map();
+  private nextMaintenance = Number.POSITIVE_INFINITY;
+  /** Latency inputs of batches some sink still buffers: recorded when the last sink commits them. */
+  private pendingLatency: Array<{ seq: number; waiting: Set<Sink>; ingest: Bucket[]; event: Bucket[] }> = [];
+  private seq = 0;
+
+  constructor(opts: PipelineOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.sleep = opts.sleep ?? realSleep;
+    this.compiled = compileContract(opts.contract);
+  }
+
+  dlqAppId(partition: number): string {
+    return `${this.opts.name}/dlq/${this.opts.topic}/${partition}`;
+  }
+
+  /** Loads every sink's committed progress (and the dedup state derived from it). */
+  async open(): Promise<void> {
+    const { log, topic } = this.opts;
+    this.partitions = (await log.describeTopic(topic)).partitions;
+    await sweepStaleScratch();
+    this.conn = await openConnection();
+    if (this.opts.dlq) {
+      this.dlq = new DlqSink({
+        log,
+        topic: this.opts.dlq.topic,
+        sourceTopic: topic,
+        sourcePartitions: this.partitions,
+        contract: this.opts.contract.name,
+        clock: this.clock,
+      });
+    }
+    await this.loadProgress();
+    if (this.opts.maintenanceIntervalMs !== undefined) {
+      this.nextMaintenance = this.clock.now() + this.opts.maintenanceIntervalMs;
+    }
+  }
+
+  /**
+   * What every sink (and the DLQ) has durably committed, from their own storage. Run on
+   * open and after a failed batch: a failure can leave a commit whose outcome is unknown
+   * (e.g. the storage wrote it but the answer was lost), so memory is not trusted then.
+   */
+  private async loadProgress(): Promise<void> {
+    this.pendingLatency = [];
+    for (const sink of this.opts.sinks) this.progress.set(sink, await sink.open(this.conn!, this.partitions));
+    if (this.dlq && this.opts.dlq) {
+      this.dlqProgress = await this.dlq.open();
+      const snap = await this.opts.dlq.progressIn.table.snapshot();
+      for (let p = 0; p < this.partitions; p++) {
+        const v = snap.txnVersion(this.dlqAppId(p));
+        if (v !== undefined && v > (this.dlqProgress.get(p) ?? -1)) this.dlqProgress.set(p, v);
+      }
+    }
+  }
+
+  /** Per partition: the first offset some sink (or the DLQ) has not committed. */
+  positions(): number[] {
+    const out: number[] = [];
+    for (let p = 0; p < this.partitions; p++) {
+      let min = Number.POSITIVE_INFINITY;
+      for (const prog of this.progress.values()) min = Math.min(min, prog.get(p) ?? -1);
+      if (this.dlq) min = Math.min(min, this.dlqProgress.get(p) ?? -1);
+      out.push(min + 1);
+    }
+    return out;
+  }
+
+  /** Runs one micro-batch; `caughtUp` when there was nothing left to read. */
+  async runBatch(): Promise<BatchReport> {
+    const conn = this.conn!;
+    const started = this.clock.now();
+    const { log, topic } = this.opts;
+    const maxRecords = this.opts.maxRecordsPerBatch ?? 100_000;
+    const perPartition = Math.max(1, Math.ceil(maxRecords / this.partitions));
+    const maxBytes = Math.max(
+      1,
+      Math.floor((this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024) / this.partitions),
+    );
+    const stages: Record<string, number> = {};
+    let mark = this.clock.now();
+    const lap = (name: string) => {
+      const now = this.clock.now();
+      stages[name] = now - mark;
+      mark = now;
+    };
+    const positions = this.positions();
+    const fetched = await Promise.all(
+      positions.map((offset, p) => fetchBatch(log, topic, p, offset, { maxRecords: perPartition, maxBytes })),
+    );
+    const batches: ValueBatch[] = fetched.filter((b) => b.count > 0);
+    let records = 0;
+    let backlog = false;
+    for (const b of fetched) {
+      records += b.count;
+      if (b.nextOffset < b.highWatermark) backlog = true;
+    }
+    if (records === 0) {
+      this.updateLag(fetched);
+      return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages };
+    }
+    lap('fetch');
+    const decoded = await decodeBatch(conn, batches, this.compiled);
+    const lastOffsets = new Map<number, number>();
+    for (const b of batches) lastOffsets.set(b.partition, b.offsets[b.count - 1]);
+    const view: BatchView = {
+      conn,
+      topic,
+      validTable: decoded.validTable,
+      rejected: decoded.rejected,
+      lastOffsets,
+      startedAt: started,
+      seq: ++this.seq,
+    };
+    const latency = await this.latencyInputs(conn, decoded.validTable);
+    lap('decode');
+
+    let dlqTxn: Array<{ appId: string; version: number }> = [];
+    if (this.dlq) {
+      const written = await this.dlq.write(view, this.dlqProgress);
+      this.metrics.dlqWritten += written;
+      dlqTxn = advancedProgress(this.dlqProgress, lastOffsets).map((a) => ({
+        appId: this.dlqAppId(a.partition),
+        version: a.offset,
+      }));
+      for (const [p, o] of lastOffsets) if ((this.dlqProgress.get(p) ?? -1) < o) this.dlqProgress.set(p, o);
+      lap('dlq');
+    }
+    for (const sink of this.opts.sinks) await sink.prepare?.(view, this.progress.get(sink)!);
+    lap('prepare');
+    this.pendingLatency.push({
+      seq: view.seq,
+      waiting: new Set(this.opts.sinks),
+      ingest: latency.ingest,
+      event: latency.event,
+    });
+    const runSink = async (sink: Sink) => {
+      const progress = this.progress.get(sink)!;
+      const extra = this.opts.dlq?.progressIn === sink ? dlqTxn : [];
+      const t0 = this.clock.now();
+      const res = await sink.write(view, progress, extra);
+      stages[sink.name] = this.clock.now() - t0;
+      this.afterWrite(sink, res);
+      for (const [p, o] of lastOffsets) if ((progress.get(p) ?? -1) < o) progress.set(p, o);
+    };
+    // Sinks on the batch connection one after the other; the rest alongside them.
+    const onConn = this.opts.sinks.filter((s) => s.usesBatchConnection);
+    const others = this.opts.sinks.filter((s) => !s.usesBatchConnection);
+    await Promise.all([
+      (async () => {
+        for (const s of onConn) await runSink(s);
+      })(),
+      ...others.map(runSink),
+    ]);
+    const committed = this.clock.now();
+    const durationMs = committed - started;
+    this.metrics.batches++;
+    this.metrics.recordsIn += records;
+    this.metrics.invalid += decoded.rejected.length;
+    this.metrics.batchMs.record(durationMs);
+    this.metrics.lastBatchMs = durationMs;
+    this.updateLag(fetched);
+    return {
+      records,
+      valid: decoded.valid,
+      rejected: decoded.rejected.length,
+      durationMs,
+      caughtUp: !backlog,
+      stages,
+    };
+  }
+
+  /** Counts a sink's result; once every sink has committed a batch, records its latency. */
+  private afterWrite(sink: Sink, res: SinkResult): void {
+    const c = this.metrics.sink(sink.name);
+    c.rows += res.rows;
+    c.duplicates += res.duplicates ?? 0;
+    if (res.version !== undefined) c.commits++;
+    const through = res.durableThrough;
+    if (through === undefined) return;
+    const now = this.clock.now();
+    const rest: typeof this.pendingLatency = [];
+    for (const b of this.pendingLatency) {
+      if (b.seq <= through && b.waiting.delete(sink)) {
+        for (const [t, n] of b.ingest) c.ingestLatencyMs.record(now - t, n);
+      }
+      if (b.waiting.size > 0) {
+        rest.push(b);
+        continue;
+      }
+      for (const [t, n] of b.ingest) this.metrics.ingestLatencyMs.record(now - t, n);
+      for (const [t, n] of b.event) this.metrics.eventLatencyMs.record(now - t, n);
+    }
+    this.pendingLatency = rest;
+  }
+
+  /** Commits what sinks buffered or are still committing (end of a run, graceful stop). */
+  async flush(): Promise<void> {
+    for (const sink of this.opts.sinks) {
+      const res = await sink.flush?.(this.conn!, this.seq);
+      if (res) this.afterWrite(sink, res);
+    }
+  }
+
+  /** Record timestamps and event times of the batch, bucketed to 10 ms (a few hundred rows). */
+  private async latencyInputs(conn: DuckDBConnection, valid: string) {
+    const ingest = (await conn.runAndReadAll(`SELECT _t // 10 * 10, count(*) FROM ${valid} GROUP BY 1`))
+      .getRows()
+      .map(([t, n]) => [Number(t), Number(n)] as const);
+    const event = this.opts.eventTimeMs
+      ? (
+          await conn.runAndReadAll(
+            `SELECT (${this.opts.eventTimeMs})::BIGINT // 10 * 10, count(*) FROM ${valid} GROUP BY 1`,
+          )
+        )
+          .getRows()
+          .map(([t, n]) => [Number(t), Number(n)] as const)
+      : [];
+    return { ingest, event };
+  }
+
+  private updateLag(fetched: ValueBatch[]): void {
+    const positions = this.positions();
+    for (const b of fetched)
+      this.metrics.lag.set(b.partition, Math.max(0, b.highWatermark - positions[b.partition]));
+  }
+
+  /** Re-reads each partition's latest offset, so `metrics.lag` counts records produced since the last fetch. */
+  async refreshLag(): Promise<void> {
+    const positions = this.positions();
+    for (let p = 0; p < this.partitions; p++) {
+      const { latest } = await this.opts.log.offsets(this.opts.topic, p);
+      this.metrics.lag.set(p, Math.max(0, latest - positions[p]));
+    }
+  }
+
+  /** Runs sinks' maintenance if it is due by the clock. */
+  async maybeMaintain(): Promise<boolean> {
+    if (this.clock.now() < this.nextMaintenance) return false;
+    for (const sink of this.opts.sinks) await sink.maintain?.();
+    this.nextMaintenance = this.clock.now() + (this.opts.maintenanceIntervalMs ?? Number.POSITIVE_INFINITY);
+    return true;
+  }
+
+  /**
+   * Runs batches until `signal` aborts, or (with `untilCaughtUp`) until a fetch finds
+   * every partition drained and everything before it committed.
+   *
+   * A retryable error (storage, broker, commit conflict) does not end the run: it is
+   * reported to `onError`, progress is reloaded from the sinks' storage, and the batch is
+   * retried after a back-off (doubling from `retryBackoffMs`, at most `maxRetries` times
+   * in a row). Other errors are thrown: they need a person.
+   */
+  async run(
+    opts: {
+      untilCaughtUp?: boolean;
+      signal?: AbortSignal;
+      onBatch?: (r: BatchReport) => void;
+      onError?: (err: unknown, attempt: number) => void;
+      maxRetries?: number;
+      retryBackoffMs?: number;
+    } = {},
+  ) {
+    const trigger = this.opts.triggerMs ?? 200;
+    const maxRetries = opts.maxRetries ?? 10;
+    let failures = 0;
+    while (!opts.signal?.aborted) {
+      const started = this.clock.now();
+      let report: BatchReport;
+      try {
+        report = await this.runBatch();
+        if (report.records > 0) opts.onBatch?.(report);
+        await this.maybeMaintain();
+        failures = 0;
+      } catch (err) {
+        if (!isTributaryError(err) || !err.retryable || ++failures > maxRetries) throw err;
+        (opts.onError ?? defaultOnError)(err, failures);
+        await this.sleep((opts.retryBackoffMs ?? 500) * 2 ** (failures - 1));
+        await this.loadProgress();
+        continue;
+      }
+      if (opts.untilCaughtUp && report.records === 0) {
+        await this.flush();
+        return;
+      }
+      if (report.caughtUp) {
+        const wait = started + trigger - this.clock.now();
+        if (wait > 0 && !opts.signal?.aborted) await this.sleep(wait);
+      }
+    }
+    // Stopped on request: commit what sinks buffered, so a graceful stop leaves nothing to re-read.
+    await this.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const sink of this.opts.sinks) await sink.close?.();
+    this.conn?.closeSync();
+    this.conn = undefined;
+  }
+}

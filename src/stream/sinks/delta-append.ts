@@ -1,0 +1,111 @@
+/**
+ * An append-only Delta sink: each batch's rows in one commit together with `txn`
+ * actions (appId `<pipeline>/<sink>/<topic>/<partition>`, version = last offset
+ * included), so rows and progress become visible atomically (PROTOCOL.md, "Transaction
+ * Identifiers"). Optional deduplication by id (dedup.ts).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { append } from '../../table/index.ts';
+import type { DeltaTable } from '../../table/table.ts';
+import { type DedupOptions, DedupState } from '../dedup.ts';
+import {
+  advancedProgress,
+  type BatchView,
+  type Progress,
+  pastProgress,
+  type Sink,
+  type SinkResult,
+} from '../types.ts';
+import { type MaintenanceOptions, maintainTable } from './maintenance.ts';
+
+export interface DeltaAppendSinkOptions {
+  name: string;
+  /** `<pipeline>/<sink>/<topic>`; the partition number is appended. */
+  appIdPrefix: string;
+  table: DeltaTable;
+  /** SQL producing the table's rows from a relation of valid records (`from`). */
+  select: (from: string) => string;
+  dedup?: DedupOptions;
+  targetFileSize?: number;
+  /** Housekeeping run by `maintain()` (the pipeline schedules it). */
+  maintenance?: MaintenanceOptions;
+}
+
+export class DeltaAppendSink implements Sink {
+  readonly name: string;
+  readonly usesBatchConnection = true;
+  private readonly opts: DeltaAppendSinkOptions;
+  private readonly dedup?: DedupState;
+  private readonly tmp: string;
+
+  constructor(opts: DeltaAppendSinkOptions) {
+    this.opts = opts;
+    this.name = opts.name;
+    this.tmp = `__sink_${opts.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    if (opts.dedup) this.dedup = new DedupState(opts.dedup, opts.name);
+  }
+
+  get table(): DeltaTable {
+    return this.opts.table;
+  }
+
+  async maintain(): Promise<void> {
+    await maintainTable(this.opts.table, this.opts.maintenance);
+  }
+
+  appId(partition: number): string {
+    return `${this.opts.appIdPrefix}/${partition}`;
+  }
+
+  async open(conn: DuckDBConnection, partitions: number): Promise<Progress> {
+    const snapshot = await this.opts.table.snapshot();
+    await this.dedup?.load(conn, this.opts.table, snapshot);
+    return progressFromTable(snapshot, (p) => this.appId(p), partitions);
+  }
+
+  async write(
+    batch: BatchView,
+    progress: Progress,
+    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
+  ): Promise<SinkResult> {
+    const { conn } = batch;
+    const advanced = advancedProgress(progress, batch.lastOffsets);
+    if (advanced.length === 0) return { rows: 0, durableThrough: batch.seq };
+    // Views, not tables: the wide rows are read once, by the COPY that writes the files.
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW ${this.tmp} AS SELECT * FROM ${batch.validTable} WHERE ${pastProgress(progress, batch.lastOffsets)}`,
+    );
+    let input = this.tmp;
+    let duplicates = 0;
+    if (this.dedup) {
+      const snapshot = await this.opts.table.snapshot();
+      duplicates = await this.dedup.filter(conn, this.opts.table, snapshot, this.tmp, `${this.tmp}_new`);
+      input = `${this.tmp}_new`;
+    }
+    const txn = [
+      ...advanced.map((a) => ({ appId: this.appId(a.partition), version: a.offset })),
+      ...extraTxn,
+    ];
+    const res = await append(
+      this.opts.table,
+      { sql: this.opts.select(input), conn },
+      { txn, targetFileSize: this.opts.targetFileSize },
+    );
+    await this.dedup?.committed(conn);
+    return { rows: res.rows, duplicates, version: res.version, durableThrough: batch.seq };
+  }
+}
+
+/** A sink's progress as recorded in its table's `txn` actions. */
+export function progressFromTable(
+  snapshot: { txnVersion(appId: string): number | undefined },
+  appId: (p: number) => string,
+  partitions: number,
+): Progress {
+  const progress: Progress = new Map();
+  for (let p = 0; p < partitions; p++) {
+    const v = snapshot.txnVersion(appId(p));
+    if (v !== undefined) progress.set(p, v);
+  }
+  return progress;
+}

@@ -1,0 +1,108 @@
+/**
+ * The runtime's vocabulary: a micro-batch as the sinks see it, and the sink interface.
+ *
+ * A sink's progress is the last source offset it has committed per partition, read from
+ * its own storage (a Delta table's `txn` actions, a topic's tail), never from a consumer
+ * group: what a sink has durably written is the only truth about what it has done.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+/** Last committed source offset per partition (absent: nothing committed yet). */
+export type Progress = Map<number, number>;
+
+/** A record the contract rejected, with its original bytes and the reason. */
+export interface RejectedRecord {
+  partition: number;
+  offset: number;
+  timestamp: number;
+  value: Uint8Array | null;
+  field: string;
+  rule: string;
+  message: string;
+}
+
+export interface BatchView {
+  /** The pipeline's connection; the batch's temp tables live on it. */
+  conn: DuckDBConnection;
+  topic: string;
+  /**
+   * Temp table of the batch's valid records: `_p` (partition), `_o` (offset), `_t`
+   * (record timestamp, ms) and the contract's typed columns.
+   */
+  validTable: string;
+  rejected: readonly RejectedRecord[];
+  /** Per partition in the batch: the last offset fetched (valid or not). */
+  lastOffsets: ReadonlyMap<number, number>;
+  /** Milliseconds since the epoch when the batch started (from the pipeline's clock). */
+  startedAt: number;
+  /** The batch's number in this run (1, 2, ...). */
+  seq: number;
+}
+
+export interface SinkResult {
+  /** Rows written (after the sink's own filtering and dedup). */
+  rows: number;
+  /** Records the sink dropped as duplicates. */
+  duplicates?: number;
+  /** Table version committed, when the sink is a table and committed. */
+  version?: number;
+  /**
+   * Every batch up to this `seq` is durable in the sink (undefined: no change). A sink
+   * that buffers, or commits in the background, reports batches once they are durable.
+   */
+  durableThrough?: number;
+}
+
+export interface Sink {
+  readonly name: string;
+  /**
+   * True when `write` runs SQL on the batch's connection. Such sinks run one after the
+   * other; sinks that only read what `prepare` left them run concurrently with those.
+   */
+  readonly usesBatchConnection: boolean;
+  /** Loads what the sink has committed; called once before the first batch. */
+  open(conn: DuckDBConnection, partitions: number): Promise<Progress>;
+  /**
+   * Writes the records of `batch` past `progress` (the sink's own), and commits the new
+   * progress with them atomically. `extraTxn` are further progress markers (e.g. the DLQ's)
+   * to commit in the same transaction, if the sink can.
+   */
+  write(
+    batch: BatchView,
+    progress: Progress,
+    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
+  ): Promise<SinkResult>;
+  /** Optional first step on the batch's connection, run before any sink's `write`. */
+  prepare?(batch: BatchView, progress: Progress): Promise<void>;
+  /**
+   * Commits whatever the sink buffered and waits for commits in flight (at the end of a
+   * run, before a graceful stop); `lastSeq` is the last batch it was given.
+   */
+  flush?(batchConn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined>;
+  /** Periodic housekeeping (compaction, vacuum, checkpoint); optional. */
+  maintain?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** SQL predicate over `_p`/`_o` keeping the records past `progress`. */
+export function pastProgress(progress: Progress, lastOffsets: ReadonlyMap<number, number>): string {
+  const parts: string[] = [];
+  for (const [p, last] of lastOffsets) {
+    const done = progress.get(p) ?? -1;
+    if (done >= last) continue;
+    parts.push(`(_p = ${p} AND _o > ${done})`);
+  }
+  return parts.length === 0 ? 'false' : parts.join(' OR ');
+}
+
+/** The progress a sink reaches by committing the batch: per partition, the batch's last offset. */
+export function advancedProgress(
+  progress: Progress,
+  lastOffsets: ReadonlyMap<number, number>,
+): Array<{ partition: number; offset: number }> {
+  const out: Array<{ partition: number; offset: number }> = [];
+  for (const [p, last] of lastOffsets) {
+    if ((progress.get(p) ?? -1) < last) out.push({ partition: p, offset: last });
+  }
+  return out;
+}

@@ -1,0 +1,219 @@
+/**
+ * Runtime behaviour on the orders scenario with the embedded log: a sink that is behind
+ * catches up alone; dedup state survives restarts and looks late records up in the
+ * table; maintenance runs on the clock; backpressure bounds batch sizes.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ManualClock } from '../../src/core/clock.ts';
+import { TributaryError } from '../../src/core/errors.ts';
+import type { Log } from '../../src/log/log.ts';
+import { openLog } from '../../src/log/open.ts';
+import { ordersContract } from '../../src/scenarios/orders/contract.ts';
+import { generateOrders } from '../../src/scenarios/orders/generate.ts';
+import { ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
+import { Pipeline } from '../../src/stream/pipeline.ts';
+import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
+import type { Sink } from '../../src/stream/types.ts';
+import type { DeltaTable } from '../../src/table/table.ts';
+import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
+
+async function withLog(fn: (log: Log, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-stream-'));
+  const log = await openLog({ dataDir: dir });
+  try {
+    await fn(log, dir);
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const T0 = Date.UTC(2026, 0, 27, 10, 0, 0);
+
+function event(id: number, order: number, ts: number, status = 'CREATED'): string {
+  const hex = id.toString(16).padStart(12, '0');
+  return JSON.stringify({
+    event_id: `00000000-0000-4000-8000-${hex}`,
+    event_type: `ORDER_${status}`,
+    event_timestamp: ts,
+    order_id: `ord-20260127-${String(order).padStart(10, '0')}`,
+    user_id: 'u-1',
+    total_amount: 10,
+    currency: 'USD',
+    payment_method: 'PAYPAL',
+    items: [{ sku: 'SKU-1', quantity: 1, unit_price: 10, category: 'Books' }],
+    current_status: status,
+  });
+}
+
+async function produce(log: Log, values: string[]): Promise<void> {
+  await log.ensureTopic('orders', { partitions: 4 });
+  await log.produce(
+    values.map((v) => ({ topic: 'orders', key: Buffer.from(JSON.parse(v).order_id), value: Buffer.from(v) })),
+  );
+}
+
+function eventsSink(table: DeltaTable, dedup = true): DeltaAppendSink {
+  return new DeltaAppendSink({
+    name: 'orders_events',
+    appIdPrefix: 'orders/orders_events/orders',
+    table,
+    select: (from) =>
+      `SELECT event_id, event_type, to_timestamp(event_timestamp) AS event_timestamp, order_id, user_id, total_amount, currency, payment_method, items, current_status, _p AS source_partition, _o AS source_offset, to_timestamp(_t / 1000) AS ingest_time, strftime(to_timestamp(event_timestamp), '%Y-%m-%d-%H') AS event_hour FROM ${from}`,
+    dedup: dedup
+      ? { key: 'event_id', batchTime: 'event_timestamp', tableTime: 'event_timestamp', horizonSeconds: 60 }
+      : undefined,
+  });
+}
+
+describe('stream runtime', { timeout: 180_000 }, () => {
+  test('a sink that is behind re-processes only what it lacks', () =>
+    withLog(async (log, dir) => {
+      await generateOrders({ log, count: 6_000, seed: 8, clock: new ManualClock(T0), malformedRate: 0.01 });
+      const full = await ordersPipeline({ dataDir: dir, log });
+      await full.pipeline.close();
+      // First only orders_events runs (a pipeline with that sink alone)...
+      const [events] = [
+        new DeltaAppendSink({
+          name: 'orders_events',
+          appIdPrefix: 'orders/orders_events/orders',
+          table: full.tables.events,
+          select: (from) =>
+            `SELECT event_id, event_type, to_timestamp(event_timestamp) AS event_timestamp, order_id, user_id, total_amount, currency, payment_method, items, current_status, _p AS source_partition, _o AS source_offset, to_timestamp(_t / 1000) AS ingest_time, strftime(to_timestamp(event_timestamp), '%Y-%m-%d-%H') AS event_hour FROM ${from}`,
+          dedup: {
+            key: 'event_id',
+            batchTime: 'event_timestamp',
+            tableTime: 'event_timestamp',
+            horizonSeconds: 60,
+          },
+        }),
+      ];
+      const alone = new Pipeline({
+        name: 'orders',
+        log,
+        topic: 'orders',
+        contract: ordersContract,
+        sinks: [events],
+        dlq: { topic: 'orders.dlq', progressIn: events },
+      });
+      await alone.open();
+      await alone.run({ untilCaughtUp: true });
+      await alone.close();
+      const eventsVersion = (await full.tables.events.snapshot()).version;
+      // ...then the full pipeline: orders_current catches up from the start, alone.
+      const both = await ordersPipeline({ dataDir: dir, log, maxRecordsPerBatch: 2_500 });
+      await both.pipeline.run({ untilCaughtUp: true });
+      await both.pipeline.close();
+      assert.equal(both.pipeline.metrics.sink('orders_events').rows, 0);
+      assert.equal(both.pipeline.metrics.dlqWritten, 0, 'the DLQ is not written twice');
+      assert.ok(both.pipeline.metrics.sink('orders_current').rows > 0);
+      assert.equal(
+        (await full.tables.events.snapshot()).version,
+        eventsVersion,
+        'orders_events got no commit',
+      );
+      await assertOutputs(expectedFrom(await readTopic(log, 'orders')), full.tables, log, 'orders.dlq');
+    }));
+
+  test('a failed batch whose commit did land is not written twice', () =>
+    withLog(async (log, dir) => {
+      await generateOrders({ log, count: 4_000, seed: 12, clock: new ManualClock(T0), malformedRate: 0.01 });
+      const { tables, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
+      await full.close();
+      // Without dedup, so that only the progress kept in the table prevents a second write.
+      const inner = eventsSink(tables.events, false);
+      let failures = 0;
+      // The commit happens, then the storage "fails" before answering: an ambiguous commit.
+      const flaky: Sink & { table: DeltaTable } = {
+        name: inner.name,
+        usesBatchConnection: true,
+        table: tables.events,
+        open: (conn, partitions) => inner.open(conn, partitions),
+        async write(batch, progress, extra) {
+          const res = await inner.write(batch, progress, extra);
+          if (failures++ < 2) throw new TributaryError('STORAGE_IO', 'lost the answer', {});
+          return res;
+        },
+      };
+      const pipeline = new Pipeline({
+        name: 'orders',
+        log,
+        topic: 'orders',
+        contract: ordersContract,
+        sinks: [flaky],
+        dlq: { topic: 'orders.dlq', progressIn: flaky },
+        maxRecordsPerBatch: 1_000,
+        sleep: async () => {},
+      });
+      await pipeline.open();
+      const errors: unknown[] = [];
+      await pipeline.run({ untilCaughtUp: true, onError: (e) => errors.push(e) });
+      await pipeline.close();
+      assert.equal(errors.length, 2);
+      const expected = expectedFrom(await readTopic(log, 'orders'));
+      const rows = (await tables.events.snapshot())
+        .files()
+        .reduce((n, f) => n + JSON.parse(f.stats!).numRecords, 0);
+      assert.equal(
+        rows,
+        expected.events.size + expected.duplicates,
+        'every valid record once (no dedup here)',
+      );
+    }));
+
+  test('dedup survives restarts and checks records older than the horizon in the table', () =>
+    withLog(async (log, dir) => {
+      const sec = T0 / 1000;
+      const run = async () => {
+        const p = await ordersPipeline({ dataDir: dir, log, dedupHorizonSeconds: 5 });
+        await p.pipeline.run({ untilCaughtUp: true });
+        await p.pipeline.close();
+        return p;
+      };
+      await produce(log, [event(1, 1, sec), event(2, 2, sec + 1)]);
+      await run();
+      // A restart must still know events 1 and 2; the watermark moves 100 s ahead.
+      await produce(log, [event(1, 1, sec), event(3, 3, sec + 100)]);
+      await run();
+      // Event 2 again, now far older than the horizon: found in the table, not admitted.
+      // Event 4 is as old but new: admitted. Event 3 again, in the same batch as itself.
+      await produce(log, [
+        event(2, 2, sec + 1),
+        event(4, 4, sec + 2),
+        event(3, 3, sec + 100),
+        event(3, 3, sec + 100),
+      ]);
+      const last = await run();
+      assert.equal(last.pipeline.metrics.sink('orders_events').duplicates, 3);
+      await assertOutputs(expectedFrom(await readTopic(log, 'orders')), last.tables, log, 'orders.dlq');
+    }));
+
+  test('maintenance runs on the clock: OPTIMIZE compacts, data unchanged', () =>
+    withLog(async (log, dir) => {
+      const clock = new ManualClock(T0);
+      await generateOrders({ log, count: 3_000, seed: 2, clock });
+      const { pipeline, tables } = await ordersPipeline({
+        dataDir: dir,
+        log,
+        clock,
+        maintenanceIntervalMs: 60_000,
+        maxRecordsPerBatch: 1_000,
+      });
+      await pipeline.run({ untilCaughtUp: true });
+      assert.ok(pipeline.metrics.batches >= 3, 'backpressure: 3,000 records in batches of 1,000');
+      const before = (await tables.events.snapshot()).files().length;
+      assert.ok(before >= 3);
+      assert.equal(await pipeline.maybeMaintain(), false, 'not due yet');
+      clock.advance(60_000);
+      assert.equal(await pipeline.maybeMaintain(), true);
+      await pipeline.close();
+      const ops = (await tables.events.history()).map((h) => h.operation);
+      assert.ok(ops.includes('OPTIMIZE'), `history: ${ops.join(', ')}`);
+      assert.ok((await tables.events.snapshot()).files().length < before);
+      await assertOutputs(expectedFrom(await readTopic(log, 'orders')), tables, log, 'orders.dlq');
+    }));
+});
