@@ -75,7 +75,11 @@ export const ERROR_CODES = {
   // input and configuration
   INPUT_INVALID: { domain: 'user', retryable: false, summary: 'an input file or record is malformed' },
   // query (SQL over tables)
-  QUERY_INVALID: { domain: 'user', retryable: false, summary: 'the SQL text is invalid or DuckDB rejected it' },
+  QUERY_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the SQL text is invalid or DuckDB rejected it',
+  },
   CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'a configuration value is invalid' },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },

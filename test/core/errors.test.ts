@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ERROR_CODES, isTributaryError, TributaryError } from '../../src/core/errors.ts';
 import { renderErrorDocs } from '../../scripts/gen-error-docs.ts';
+import { ERROR_CODES, isTributaryError, TributaryError } from '../../src/core/errors.ts';
 
 test('an error carries its code, domain, retryability and details', () => {
   const err = new TributaryError('TABLE_COMMIT_CONFLICT', 'lost to version 7', { version: 7 });
