@@ -3,10 +3,9 @@
  * new records as they arrive. With `--group`, it resumes from the group's committed
  * offsets and commits what it printed, so a second run continues where the first stopped.
  */
-import { parseArgs } from 'node:util';
 import type { Log, LogRecord } from '../../log/log.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
-import { parseOrUsage } from './options.ts';
+import { parseCommand } from './options.ts';
 
 const USAGE = `usage: tributary consume <topic> [options]
 
@@ -69,13 +68,9 @@ async function startOffsets(
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseOrUsage(USAGE, () => parseArgs({ args, options: OPTIONS, allowPositionals: true }));
+  const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     console.error(`tributary consume: expected exactly one topic\n\n${USAGE}`);
     return 2;

@@ -2,12 +2,11 @@
  * `tributary demo <scenario>`: generator + log + pipeline + maintenance in one process on
  * the embedded defaults, with live progress every second.
  */
-import { parseArgs } from 'node:util';
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
-import { DEFAULT_DATA_DIR, parseOrUsage } from './options.ts';
+import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 
 const USAGE = `usage: tributary demo orders [options]
 
@@ -45,19 +44,11 @@ function progressLine(m: PipelineMetrics, produced: number, prevRows: number, se
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseOrUsage(USAGE, () => parseArgs({ args, options: OPTIONS, allowPositionals: true }));
+  const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals[0] !== 'orders') {
-    console.error(
-      `tributary demo: unknown scenario '${positionals[0] ?? ''}' (available: orders)\n\n${USAGE}`,
-    );
-    return 2;
-  }
+  const scenario = scenarioArg('demo', positionals, USAGE);
+  if (typeof scenario === 'number') return scenario;
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 50_000;

@@ -1,11 +1,10 @@
 /**
  * `tributary generate <scenario>`: a scenario's generator into its topic.
  */
-import { parseArgs } from 'node:util';
 import { TributaryError } from '../../core/errors.ts';
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
-import { parseOrUsage } from './options.ts';
+import { parseCommand, scenarioArg } from './options.ts';
 
 const USAGE = `usage: tributary generate orders [options]
 
@@ -46,19 +45,11 @@ function share(name: string, text: string | undefined): number | undefined {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseOrUsage(USAGE, () => parseArgs({ args, options: OPTIONS, allowPositionals: true }));
+  const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals[0] !== 'orders') {
-    console.error(
-      `tributary generate: unknown scenario '${positionals[0] ?? ''}' (available: orders)\n\n${USAGE}`,
-    );
-    return 2;
-  }
+  const scenario = scenarioArg('generate', positionals, USAGE);
+  if (typeof scenario === 'number') return scenario;
   const count = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1);
   const seed = intOption('seed', values.seed) ?? 1;

@@ -1,4 +1,5 @@
-/** Option parsing shared by the table and query commands. */
+/** Option parsing shared by the commands. */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export const DEFAULT_DATA_DIR = './tributary-data';
 
@@ -14,6 +15,37 @@ export function parseOrUsage<T>(usage: string, parse: () => T): T | number {
     }
     throw err;
   }
+}
+
+type CommandConfig<O> = { args: string[]; options: O; allowPositionals: true };
+
+/**
+ * Parses a command's arguments; prints the usage and returns the exit code instead when
+ * they are wrong (2) or `--help` was asked for (0).
+ */
+export function parseCommand<const O extends NonNullable<ParseArgsConfig['options']>>(
+  usage: string,
+  options: O,
+  args: string[],
+): ReturnType<typeof parseArgs<CommandConfig<O>>> | number {
+  const parsed = parseOrUsage(usage, () => parseArgs({ args, options, allowPositionals: true }));
+  if (typeof parsed === 'number') return parsed;
+  if ((parsed.values as Record<string, unknown>).help === true) {
+    console.log(usage);
+    return 0;
+  }
+  return parsed;
+}
+
+/** Checks that the first positional names a known scenario; prints why not and returns 2 otherwise. */
+export function scenarioArg(command: string, positionals: string[], usage: string): string | number {
+  const available = ['orders'];
+  const name = positionals[0];
+  if (name !== undefined && available.includes(name)) return name;
+  console.error(
+    `tributary ${command}: unknown scenario '${name ?? ''}' (available: ${available.join(', ')})\n\n${usage}`,
+  );
+  return 2;
 }
 
 /** `a,b , c` → ['a', 'b', 'c']. */

@@ -4,11 +4,10 @@
  * murmur2 partition, as Kafka would place it).
  */
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { TributaryError } from '../../core/errors.ts';
 import type { ProduceRecord } from '../../log/log.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
-import { parseOrUsage } from './options.ts';
+import { parseCommand } from './options.ts';
 
 const USAGE = `usage: tributary produce <topic> [options] < records.ndjson
 
@@ -32,13 +31,9 @@ const OPTIONS = {
 const enc = new TextEncoder();
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseOrUsage(USAGE, () => parseArgs({ args, options: OPTIONS, allowPositionals: true }));
+  const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     console.error(`tributary produce: expected exactly one topic\n\n${USAGE}`);
     return 2;

@@ -2,10 +2,9 @@
  * `tributary run <scenario>`: a scenario's pipeline, resuming from the offsets its tables
  * hold. Ctrl-C (SIGINT) or SIGTERM stops it after the batch in flight.
  */
-import { parseArgs } from 'node:util';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
-import { DEFAULT_DATA_DIR, parseOrUsage } from './options.ts';
+import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 
 const USAGE = `usage: tributary run orders [options]
 
@@ -34,19 +33,11 @@ const OPTIONS = {
 } as const;
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseOrUsage(USAGE, () => parseArgs({ args, options: OPTIONS, allowPositionals: true }));
+  const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals[0] !== 'orders') {
-    console.error(
-      `tributary run: unknown scenario '${positionals[0] ?? ''}' (available: orders)\n\n${USAGE}`,
-    );
-    return 2;
-  }
+  const scenario = scenarioArg('run', positionals, USAGE);
+  if (typeof scenario === 'number') return scenario;
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const log = await openLogFromArgs(values);
   const stop = new AbortController();
