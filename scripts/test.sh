@@ -18,6 +18,8 @@ trap cleanup EXIT INT TERM
 echo "[test] node $(node --version)"
 bash scripts/provision/python.sh
 export TRIBUTARY_TEST_PYTHON="$root/.venv/bin/python"
+bash scripts/provision/spark.sh
+export TRIBUTARY_TEST_SPARK_PYTHON="$root/.venv-spark/bin/python"
 # Each start script prints `export NAME=value` lines for the services it started.
 for start in scripts/provision/*.start.sh; do
   [ -f "$start" ] || continue

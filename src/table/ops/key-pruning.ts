@@ -11,6 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Add } from '../actions.ts';
 import { partitionValueSql } from '../partition-path.ts';
 import { queryJson } from '../read/connection.ts';
+import { timestampMaxBound } from '../read/filter.ts';
 import type { StructType } from '../schema.ts';
 import { parseStats, statText } from '../stats.ts';
 import { duckType, quoteIdent, sqlString } from '../types.ts';
@@ -86,7 +87,9 @@ export async function filesByKeyRange(
         keep.push(add);
         return;
       }
-      bounds.push([lo, hi]);
+      // Timestamp maxima are truncated to milliseconds (see timestampMaxBound).
+      const timestamp = schema.fields.find((x) => x.name === k)!.type === 'timestamp';
+      bounds.push([lo, timestamp ? timestampMaxBound(hi) : hi]);
     }
     ranged.push({ idx, bounds });
   });

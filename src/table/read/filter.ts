@@ -111,6 +111,22 @@ function matchesValue(type: DataType, value: string | null, f: Filter): boolean 
   return false;
 }
 
+/**
+ * The upper bound a timestamp `maxValues` entry stands for. PROTOCOL.md ("Per-file
+ * Statistics", footnote 1): timestamp stats are truncated down to milliseconds, and Spark
+ * writes them so — a file whose largest value is `…56.123456` has max `…56.123Z`. Read
+ * as written, that max would skip the file for its own largest row; it covers up to
+ * `…56.123999`. (Our writer already rounds its maxima up; widening those is harmless.)
+ */
+export function timestampMaxBound(max: string): string {
+  const micros = parseTimestampMicros(max);
+  if (micros === undefined) return max;
+  const upper = micros + 999n;
+  const ms = upper >= 0n || upper % 1000n === 0n ? upper / 1000n : upper / 1000n - 1n;
+  const rest = String(upper - ms * 1000n).padStart(3, '0');
+  return `${new Date(Number(ms)).toISOString().slice(0, 23)}${rest}Z`;
+}
+
 /** Whether rows with values in [min, max] (and these null counts) can satisfy a filter. */
 function statsMayMatch(
   type: DataType,
@@ -191,11 +207,12 @@ export function fileMayMatch(
     if (!stats) continue;
     const name = schema.fields.find((x) => x.name.toLowerCase() === f.column.toLowerCase())!.name;
     const nullsText = statText(stats.nullCount[name]);
+    const max = statText(stats.maxValues[name]);
     if (
       !statsMayMatch(
         type,
         statText(stats.minValues[name]),
-        statText(stats.maxValues[name]),
+        type === 'timestamp' && max !== undefined ? timestampMaxBound(max) : max,
         nullsText === undefined ? undefined : Number(nullsText),
         stats.numRecords,
         f,
