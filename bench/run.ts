@@ -36,8 +36,9 @@ const results = join(import.meta.dirname, 'results');
 
 function numbers(value: unknown, prefix = '', out = new Map<string, number>()): Map<string, number> {
   if (typeof value === 'number') out.set(prefix, value);
-  else if (Array.isArray(value)) value.forEach((v, i) => numbers(v, `${prefix}[${i}]`, out));
-  else if (value !== null && typeof value === 'object') {
+  else if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) numbers(v, `${prefix}[${i}]`, out);
+  } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) numbers(v, prefix === '' ? k : `${prefix}.${k}`, out);
   }
   return out;
