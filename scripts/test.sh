@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: provisions what the tests need (a Python environment with
-# delta-rs, an Apache Kafka broker), runs lint, type check and every test, and stops
-# what it started. Run through `npm test`, so `node` is the project's Node.js 24.
+# The whole test suite: checks lint and types, provisions what the tests need (Python
+# environments with delta-rs and with Spark + delta-spark, an Apache Kafka broker, an
+# S3-compatible server), runs every test, and stops what it started. Run through
+# `npm test`, so `node` is the project's Node.js 24. `npm test -- test/log/*.test.ts`
+# runs only the named test files.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,20 +18,22 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "[test] node $(node --version)"
+# Cheap checks first, so a lint or type error fails in seconds, before any download.
+echo "[test] lint and type check"
+npx biome ci --reporter=summary .
+npx tsc -p tsconfig.json
+
 bash scripts/provision/python.sh
 export TRIBUTARY_TEST_PYTHON="$root/.venv/bin/python"
 bash scripts/provision/spark.sh
 export TRIBUTARY_TEST_SPARK_PYTHON="$root/.venv-spark/bin/python"
-# Each start script prints `export NAME=value` lines for the services it started.
+# Each start script prints `export NAME=value` lines for the services it started; a
+# start script that fails stops the run (the assignment carries its exit status).
 for start in scripts/provision/*.start.sh; do
   [ -f "$start" ] || continue
   exports=$(bash "$start")
   eval "$exports"
 done
-
-echo "[test] lint and type check"
-npx biome ci --reporter=summary .
-npx tsc -p tsconfig.json
 
 echo "[test] tests"
 if [ "$#" -gt 0 ]; then files=("$@"); else files=('test/**/*.test.ts'); fi
