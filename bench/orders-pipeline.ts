@@ -11,6 +11,7 @@
  *    every batch).
  *
  *   node bench/orders-pipeline.ts [--events N] [--rate R] [--duration S] [--max-records N]
+ *     [--current-commit-ms MS] [--current-file-mb MB]
  *
  * Prints the figures and writes bench/results/orders-pipeline.json.
  */
@@ -32,11 +33,18 @@ const { values: args } = parseArgs({
     'max-records': { type: 'string', default: '100000' },
     skip: { type: 'string', default: '' },
     'current-commit-ms': { type: 'string', default: '5000' },
+    'current-file-mb': { type: 'string', default: '16' },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const maxRecords = Number(args['max-records']);
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
 const currentCommitMs = Number(args['current-commit-ms']);
+const currentFileSize = Number(args['current-file-mb']) * 1024 * 1024;
 
 async function throughput(events: number) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-orders-tp-'));
@@ -50,9 +58,11 @@ async function throughput(events: number) {
       log,
       maxRecordsPerBatch: maxRecords,
       currentCommitMs,
+      currentFileSize,
     });
     const stages: Record<string, number> = {};
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await pipeline.run({
       untilCaughtUp: true,
       onBatch: (r) => {
@@ -60,11 +70,15 @@ async function throughput(events: number) {
       },
     });
     const ms = performance.now() - t0;
+    const cpuMs = cpuMsSince(c0);
     const m = pipeline.metrics;
     await pipeline.close();
     await log.close();
     return {
       events,
+      // User + system CPU of this process (all DuckDB threads): steadier than wall time on a shared machine.
+      cpuMs: Math.round(cpuMs),
+      eventsPerCpuSec: Math.round(events / (cpuMs / 1000)),
       generateEventsPerSec: Math.round(events / (genMs / 1000)),
       drainMs: Math.round(ms),
       eventsPerSec: Math.round(events / (ms / 1000)),
@@ -88,6 +102,7 @@ async function latency(rate: number, seconds: number) {
       log,
       maxRecordsPerBatch: maxRecords,
       currentCommitMs,
+      currentFileSize,
     });
     const events = rate * seconds;
     const gen = spawn(
@@ -108,12 +123,14 @@ async function latency(rate: number, seconds: number) {
     const genDone = new Promise<number | null>((r) => gen.on('exit', (code) => r(code)));
     const stop = new AbortController();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const running = pipeline.run({ signal: stop.signal });
     const code = await genDone;
     stop.abort();
     await running;
     await pipeline.run({ untilCaughtUp: true });
     const ms = performance.now() - t0;
+    const cpuMs = cpuMsSince(c0);
     const m = pipeline.metrics;
     await pipeline.close();
     await log.close();
@@ -124,6 +141,7 @@ async function latency(rate: number, seconds: number) {
       events,
       wallMs: Math.round(ms),
       eventsPerSec: Math.round(events / (ms / 1000)),
+      pipelineCpuMs: Math.round(cpuMs),
       batches: m.batches,
       // Log timestamp → committed by both sinks (orders_current merges every 5 s by default).
       latencyMs: {
@@ -150,6 +168,7 @@ const result: Record<string, unknown> = {
   date: new Date().toISOString(),
   maxRecordsPerBatch: maxRecords,
   currentCommitMs,
+  currentFileSize,
 };
 if (!args.skip.includes('throughput')) {
   result.throughput = await throughput(Number(args.events));

@@ -16,6 +16,8 @@ import type { ValueBatch } from '../log/log.ts';
 export interface BatchFile {
   bytes: Buffer;
   records: number;
+  /** Bytes of the longest line (the JSON reader's object size bound must cover it). */
+  longest: number;
 }
 
 /** Appends the lines of `batches` into one buffer. */
@@ -28,6 +30,7 @@ export function buildBatchFile(batches: readonly ValueBatch[]): BatchFile {
   }
   const out = Buffer.allocUnsafe(size);
   let pos = 0;
+  let longest = 0;
   for (const b of batches) {
     const values = Buffer.from(b.values.buffer, b.values.byteOffset, b.values.byteLength);
     // JSON must be UTF-8; DuckDB rejects a whole file otherwise. Checking the batch at once
@@ -37,6 +40,7 @@ export function buildBatchFile(batches: readonly ValueBatch[]): BatchFile {
     let start = 0;
     for (let i = 0; i < b.count; i++) {
       const end = b.ends[i];
+      const lineStart = pos;
       // Digits written by hand: a template string per record costs more than the copy.
       out[pos++] = 0x7b; // {
       pos += out.write('"o":', pos, 'latin1');
@@ -47,10 +51,11 @@ export function buildBatchFile(batches: readonly ValueBatch[]): BatchFile {
       if (allUtf8 || isUtf8(values.subarray(start, end))) pos += values.copy(out, pos, start, end);
       out[pos++] = 0x7d; // }
       out[pos++] = 0x0a; // \n
+      if (pos - lineStart > longest) longest = pos - lineStart;
       start = end + 1; // skip the value's own '\n'
     }
   }
-  return { bytes: out.subarray(0, pos), records };
+  return { bytes: out.subarray(0, pos), records, longest };
 }
 
 const digits = new Uint8Array(24);

@@ -23,9 +23,15 @@ export interface DecodedBatch {
 
 const VALID_TABLE = '__stream_valid';
 
-function readJson(file: string, vType: string): string {
-  // maximum_object_size: one record may be large (the default 16 MiB is per object).
-  return `read_json(${quoteString(file)}, format='newline_delimited', columns={'o': 'BIGINT', 'p': 'INTEGER', 't': 'DOUBLE', 'v': ${quoteString(vType)}}, ignore_errors=true, maximum_object_size=268435456)`;
+/**
+ * `longest`: the longest line in the file. The reader's object size bound must cover it
+ * (a longer line would read as broken JSON), but the reader also sizes its buffers by
+ * it: a bound far above the records (it was a fixed 256 MiB) leaves the whole batch in
+ * one buffer, parsed by one thread; a bound near the records lets both threads parse.
+ */
+function readJson(file: string, vType: string, longest: number): string {
+  const bound = Math.max(1 << 20, 2 * longest + 1024);
+  return `read_json(${quoteString(file)}, format='newline_delimited', columns={'o': 'BIGINT', 'p': 'INTEGER', 't': 'DOUBLE', 'v': ${quoteString(vType)}}, ignore_errors=true, maximum_object_size=${bound})`;
 }
 
 export async function decodeBatch(
@@ -33,14 +39,41 @@ export async function decodeBatch(
   batches: readonly ValueBatch[],
   contract: CompiledContract,
 ): Promise<DecodedBatch> {
+  const d = await decodeBatchDeferred(conn, batches, contract, conn);
+  return { validTable: d.validTable, valid: d.valid, rejected: await d.rejected };
+}
+
+export interface DeferredDecodedBatch {
+  validTable: string;
+  valid: number;
+  /** Records rejected (not JSON, or breaking the contract). */
+  rejectedCount: number;
+  /** Their explanations, sorted by partition and offset; settles on its own. */
+  rejected: Promise<RejectedRecord[]>;
+}
+
+/**
+ * decodeBatch, with the contract's precise check (which explains the rejected records)
+ * run on `explainConn` and not awaited. That check is one very large CASE over a handful
+ * of records: ~50-200 ms per batch whatever the number of records, and mostly on one
+ * thread. Run alongside the sinks' preparation on the batch connection, it costs little
+ * wall time. Reads of the batch's temp tables are done before this returns, so
+ * `explainConn` (another connection: it cannot see them) needs none.
+ */
+export async function decodeBatchDeferred(
+  conn: DuckDBConnection,
+  batches: readonly ValueBatch[],
+  contract: CompiledContract,
+  explainConn: DuckDBConnection,
+): Promise<DeferredDecodedBatch> {
   const file = scratchFile('batch', 'ndjson');
-  const { bytes, records } = buildBatchFile(batches);
+  const { bytes, records, longest } = buildBatchFile(batches);
   await fs.writeFile(file, bytes);
   try {
     // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the
     // statement) plus the verdict; sinks read the rows where `_ok`.
     await conn.run(
-      `CREATE OR REPLACE TEMP TABLE __stream_raw AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${readJson(file, contract.readType)}`,
+      `CREATE OR REPLACE TEMP TABLE __stream_raw AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${readJson(file, contract.readType, longest)}`,
     );
   } finally {
     await fs.rm(file, { force: true });
@@ -59,11 +92,20 @@ export async function decodeBatch(
   if (valid + broken + bad !== records) {
     throw new Error(`decoded ${valid + broken + bad} of ${records} records`);
   }
-  const rejected: RejectedRecord[] = [];
-  if (broken > 0) rejected.push(...(await explainBroken(conn, batches)));
-  if (bad > 0) rejected.push(...(await explainBad(conn, batches, contract)));
-  rejected.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-  return { validTable: VALID_TABLE, valid, rejected };
+  const notJson = broken > 0 ? await explainBroken(conn, batches) : [];
+  const found = bad > 0 ? await findBad(conn, batches) : [];
+  const explain = async () => {
+    const rejected = [
+      ...notJson,
+      ...(found.length > 0 ? await explainBad(explainConn, found, contract) : []),
+    ];
+    rejected.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    return rejected;
+  };
+  const rejected = explain();
+  // Awaited by the caller later; a failure must not count as unhandled meanwhile.
+  rejected.catch(() => {});
+  return { validTable: VALID_TABLE, valid, rejectedCount: broken + bad, rejected };
 }
 
 /** Finds a record by partition and offset in the fetched batches. */
@@ -133,29 +175,42 @@ function notJsonReason(value: Uint8Array | null): string {
   return 'not valid JSON (rejected by the JSON reader: invalid escape or nesting)';
 }
 
-/** Records that are JSON but break the contract: the precise check names the rule. */
-async function explainBad(
-  conn: DuckDBConnection,
-  batches: readonly ValueBatch[],
-  contract: CompiledContract,
-): Promise<RejectedRecord[]> {
+interface FoundRecord {
+  partition: number;
+  offset: number;
+  timestamp: number;
+  value: Uint8Array | null;
+}
+
+/** Records that are JSON but break the contract, with their original bytes. */
+async function findBad(conn: DuckDBConnection, batches: readonly ValueBatch[]): Promise<FoundRecord[]> {
   const rows = (
     await conn.runAndReadAll('SELECT _p, _o FROM __stream_raw WHERE _o IS NOT NULL AND NOT _ok')
   ).getRows();
-  const found = rows.map(([p, o]) => {
+  return rows.map(([p, o]) => {
     const partition = Number(p);
     const offset = Number(o);
     return { partition, offset, ...locate(batches, partition, offset) };
   });
+}
+
+/** The precise check names the rule each record breaks (it reads only the records' bytes). */
+async function explainBad(
+  conn: DuckDBConnection,
+  found: readonly FoundRecord[],
+  contract: CompiledContract,
+): Promise<RejectedRecord[]> {
   const lines = found.map(
     (r) => `{"o":${r.offset},"p":${r.partition},"t":0,"v":${Buffer.from(r.value!).toString('utf8')}}\n`,
   );
+  let longest = 0;
+  for (const l of lines) longest = Math.max(longest, Buffer.byteLength(l));
   const file = scratchFile('rejects', 'ndjson');
   await fs.writeFile(file, lines.join(''));
   let reasons: Map<string, { field: string; rule: string; message: string }>;
   try {
     const res = await conn.runAndReadAll(
-      `SELECT p, o, ${contract.violation} AS why FROM ${readJson(file, contract.preciseType)} WHERE o IS NOT NULL`,
+      `SELECT p, o, ${contract.violation} AS why FROM ${readJson(file, contract.preciseType, longest)} WHERE o IS NOT NULL`,
     );
     reasons = new Map(
       res

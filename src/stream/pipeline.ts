@@ -19,7 +19,7 @@ import type { Log, ValueBatch } from '../log/log.ts';
 import { type CompiledContract, compileContract, type DataContract } from '../quality/contract.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
-import { decodeBatch } from './decode.ts';
+import { decodeBatchDeferred } from './decode.ts';
 import { fetchBatch } from './fetch.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { sweepStaleScratch } from './scratch.ts';
@@ -55,7 +55,7 @@ export interface BatchReport {
   rejected: number;
   durationMs: number;
   caughtUp: boolean;
-  /** Milliseconds spent per stage: fetch, decode, dlq, and one entry per sink. */
+  /** Milliseconds spent per stage: fetch, decode, prepare, explain (waiting for the rejects' reasons), dlq, and one entry per sink. */
   stages: Record<string, number>;
 }
 
@@ -75,6 +75,8 @@ export class Pipeline {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly compiled: CompiledContract;
   private conn?: DuckDBConnection;
+  /** Where rejected records are explained, alongside the sinks' work on `conn`. */
+  private explainConn?: DuckDBConnection;
   private partitions = 0;
   private readonly progress = new Map<Sink, Progress>();
   private dlq?: DlqSink;
@@ -101,6 +103,7 @@ export class Pipeline {
     this.partitions = (await log.describeTopic(topic)).partitions;
     await sweepStaleScratch();
     this.conn = await openConnection();
+    this.explainConn = await openConnection();
     if (this.opts.dlq) {
       this.dlq = new DlqSink({
         log,
@@ -181,20 +184,34 @@ export class Pipeline {
       return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages };
     }
     lap('fetch');
-    const decoded = await decodeBatch(conn, batches, this.compiled);
+    const decoded = await decodeBatchDeferred(conn, batches, this.compiled, this.explainConn!);
     const lastOffsets = new Map<number, number>();
     for (const b of batches) lastOffsets.set(b.partition, b.offsets[b.count - 1]);
-    const view: BatchView = {
+    const prepView: BatchView = {
       conn,
       topic,
       validTable: decoded.validTable,
-      rejected: decoded.rejected,
+      rejected: [],
       lastOffsets,
       startedAt: started,
       seq: ++this.seq,
     };
     const latency = await this.latencyInputs(conn, decoded.validTable);
     lap('decode');
+
+    // Sinks prepare (on the batch connection) while the rejected records are explained
+    // on another; nothing is committed before the DLQ write below, so the order of
+    // commits (DLQ, then the sinks with the DLQ's progress) is unchanged.
+    try {
+      for (const sink of this.opts.sinks) await sink.prepare?.(prepView, this.progress.get(sink)!);
+    } catch (err) {
+      // The retried batch explains its rejects on the same connection: let this one finish.
+      await decoded.rejected.catch(() => {});
+      throw err;
+    }
+    lap('prepare');
+    const view: BatchView = { ...prepView, rejected: await decoded.rejected };
+    lap('explain');
 
     let dlqTxn: Array<{ appId: string; version: number }> = [];
     if (this.dlq) {
@@ -207,8 +224,6 @@ export class Pipeline {
       for (const [p, o] of lastOffsets) if ((this.dlqProgress.get(p) ?? -1) < o) this.dlqProgress.set(p, o);
       lap('dlq');
     }
-    for (const sink of this.opts.sinks) await sink.prepare?.(view, this.progress.get(sink)!);
-    lap('prepare');
     this.pendingLatency.push({
       seq: view.seq,
       waiting: new Set(this.opts.sinks),
@@ -237,14 +252,14 @@ export class Pipeline {
     const durationMs = committed - started;
     this.metrics.batches++;
     this.metrics.recordsIn += records;
-    this.metrics.invalid += decoded.rejected.length;
+    this.metrics.invalid += view.rejected.length;
     this.metrics.batchMs.record(durationMs);
     this.metrics.lastBatchMs = durationMs;
     this.updateLag(fetched);
     return {
       records,
       valid: decoded.valid,
-      rejected: decoded.rejected.length,
+      rejected: view.rejected.length,
       durationMs,
       caughtUp: !backlog,
       stages,
@@ -377,5 +392,7 @@ export class Pipeline {
     for (const sink of this.opts.sinks) await sink.close?.();
     this.conn?.closeSync();
     this.conn = undefined;
+    this.explainConn?.closeSync();
+    this.explainConn = undefined;
   }
 }

@@ -122,6 +122,11 @@ export class DeltaMergeSink implements Sink {
     this.changes = undefined;
   }
 
+  /** Resolves once the MERGE in flight (if any) settled; its outcome is reported by the next call, as usual. */
+  async idle(): Promise<void> {
+    await this.inflight;
+  }
+
   /** Waits for the MERGE in flight; rethrows its failure (the pipeline then reloads progress). */
   private async settle(): Promise<void> {
     await this.inflight;
@@ -201,14 +206,21 @@ export class DeltaMergeSink implements Sink {
       const changes = this.changes;
       this.changes = undefined;
       this.lastCommit = this.clock.now();
-      this.inflight = this.merge(changes, extraTxn).then(
-        (res) => {
-          this.finished = res;
-        },
-        (err) => {
-          this.failure = err;
-        },
-      );
+      // Once settled, the MERGE is no longer in flight: `prepare` may start the next one.
+      // (Left set, every later MERGE waited for an over-full buffer or the final flush.)
+      const run: Promise<void> = this.merge(changes, extraTxn)
+        .then(
+          (res) => {
+            this.finished = res;
+          },
+          (err) => {
+            this.failure = err;
+          },
+        )
+        .then(() => {
+          if (this.inflight === run) this.inflight = undefined;
+        });
+      this.inflight = run;
     }
     const done = this.finished;
     this.finished = undefined;

@@ -58,6 +58,61 @@ function decodePartitionKey(encoded: string): string | null {
   return Buffer.from(encoded.slice(1), 'hex').toString('utf8');
 }
 
+interface SingleKeys {
+  rows: number;
+  /** The encoded key (`V<hex>` or `N`) of each partition column. */
+  keys: string[];
+}
+
+/**
+ * When every row of the batch has the same partition values (a streaming batch within
+ * one hour, say), the rows' encoded keys; undefined when they differ. A pass over the
+ * partition columns only, far cheaper than DuckDB's PARTITION_BY: partitioned COPY
+ * buffers rows per partition and writes each file's single row group on one thread.
+ */
+async function singlePartition(
+  conn: DuckDBConnection,
+  sql: string,
+  keyExprs: string[],
+): Promise<SingleKeys | undefined> {
+  const aggs = keyExprs.map((e, i) => `min(${e}) AS lo${i}, max(${e}) AS hi${i}`).join(', ');
+  const row = (
+    await conn.runAndReadAll(`SELECT count(*) AS n, ${aggs} FROM (${sql}) AS __w`)
+  ).getRowObjectsJson()[0] as Record<string, string | null>;
+  const rows = Number(row.n);
+  if (rows === 0) return { rows, keys: [] };
+  const keys: string[] = [];
+  for (let i = 0; i < keyExprs.length; i++) {
+    if (row[`lo${i}`] === null || row[`lo${i}`] !== row[`hi${i}`]) return undefined;
+    keys.push(row[`lo${i}`] as string);
+  }
+  return { rows, keys };
+}
+
+/**
+ * The batch as one file (split later like any other file past the target size), with
+ * the partition values `single` found. Row groups of about half the batch let DuckDB's
+ * two threads encode them in parallel; a file of one row group is encoded by one.
+ */
+async function writeSingle(
+  conn: DuckDBConnection,
+  sql: string,
+  dataCols: string[],
+  order: string,
+  dir: string,
+  single: SingleKeys,
+): Promise<StatRow[]> {
+  const rowGroup = Math.min(122_880, Math.max(16_384, Math.ceil(single.rows / 2)));
+  const sel = dataCols.length ? dataCols.join(', ') : '*';
+  const rows = (
+    await conn.runAndReadAll(
+      `COPY (SELECT ${sel} FROM (${sql}) AS __w${order}) TO ${sqlString(join(dir, 'single.parquet'))} (${COPY_OPTIONS}, ROW_GROUP_SIZE ${rowGroup})`,
+    )
+  ).getRowObjectsJson() as unknown as StatRow[];
+  const partitionKeys = single.keys.map((value, i) => ({ key: `__tp${i}`, value }));
+  return rows.map((r) => ({ ...r, partition_keys: partitionKeys }));
+}
+
 /** Writes the rows of `sql` as data files into the store; returns their `add` actions. */
 export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> {
   const { conn, schema, partitionColumns, store } = opts;
@@ -87,17 +142,24 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
         )
       ).getRowObjectsJson() as unknown as StatRow[];
     } else {
-      const keys = partFields.map((f, i) => {
+      const keyExprs = partFields.map((f) => {
         const v = partitionValueSql(quoteIdent(f.name), f.type);
         // Spark writes an empty string partition value as null; do the same.
-        return `CASE WHEN (${v}) IS NULL OR (${v}) = '' THEN 'N' ELSE 'V' || hex(${v}) END AS __tp${i}`;
+        return `CASE WHEN (${v}) IS NULL OR (${v}) = '' THEN 'N' ELSE 'V' || hex(${v}) END`;
       });
-      const keyNames = partFields.map((_, i) => `__tp${i}`).join(', ');
-      first = (
-        await conn.runAndReadAll(
-          `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${sqlString(join(staging.dir, 'p'))} (${COPY_OPTIONS}, PARTITION_BY (${keyNames}))`,
-        )
-      ).getRowObjectsJson() as unknown as StatRow[];
+      const single = await singlePartition(conn, opts.sql, keyExprs);
+      if (single !== undefined) {
+        first =
+          single.rows === 0 ? [] : await writeSingle(conn, opts.sql, dataCols, order, staging.dir, single);
+      } else {
+        const keys = keyExprs.map((e, i) => `${e} AS __tp${i}`);
+        const keyNames = partFields.map((_, i) => `__tp${i}`).join(', ');
+        first = (
+          await conn.runAndReadAll(
+            `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${sqlString(join(staging.dir, 'p'))} (${COPY_OPTIONS}, PARTITION_BY (${keyNames}))`,
+          )
+        ).getRowObjectsJson() as unknown as StatRow[];
+      }
     }
 
     // Split files past the target size: DuckDB cannot rotate files while partitioning.
