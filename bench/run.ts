@@ -23,6 +23,7 @@ const ALL = [
   'table-snapshot',
   'table-merge',
   'query',
+  'orders-explain',
   'orders-current-layout',
   'orders-pipeline',
 ];

@@ -261,6 +261,8 @@ export interface CompiledContract {
    * message) naming the first rule the record breaks.
    */
   violation: string;
+  /** The record's top-level field names, in contract order. */
+  fieldNames: string[];
 }
 
 export function compileContract(c: DataContract, row = 'v'): CompiledContract {
@@ -276,6 +278,7 @@ export function compileContract(c: DataContract, row = 'v'): CompiledContract {
     validRow: `${row} IS NOT NULL AND ${c.fields.map((f) => fastCheck(f, ref(f))).join(' AND ')}`,
     typedColumns: c.fields.map((f) => `${typedFromRead(f, ref(f))} AS ${quoteIdent(f.name)}`),
     preciseType: jsonStructType(c),
+    fieldNames: c.fields.map((f) => f.name),
     violation: `CASE WHEN ${row} IS NULL THEN {'field': '', 'rule': 'json', 'message': 'not a JSON object'} ${whens.join(' ')} END`,
   };
 }

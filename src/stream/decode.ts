@@ -12,6 +12,7 @@ import type { ValueBatch } from '../log/log.ts';
 import type { CompiledContract } from '../quality/contract.ts';
 import { quoteString } from '../quality/contract.ts';
 import { buildBatchFile } from './batch-file.ts';
+import { explainViolations } from './explain.ts';
 import { scratchFile } from './scratch.ts';
 import type { RejectedRecord } from './types.ts';
 
@@ -55,9 +56,8 @@ export interface DeferredDecodedBatch {
 /**
  * decodeBatch, with the contract's precise check (which explains the rejected records)
  * run on `explainConn` and not awaited. That check is one very large CASE over a handful
- * of records: ~50-200 ms per batch whatever the number of records, and mostly on one
- * thread. Run alongside the sinks' preparation on the batch connection, it costs little
- * wall time. Reads of the batch's temp tables are done before this returns, so
+ * of records (prepared once, explain.ts), mostly on one thread. Run alongside the
+ * sinks' preparation on the batch connection, it costs little wall time. Reads of the batch's temp tables are done before this returns, so
  * `explainConn` (another connection: it cannot see them) needs none.
  */
 export async function decodeBatchDeferred(
@@ -194,32 +194,17 @@ async function findBad(conn: DuckDBConnection, batches: readonly ValueBatch[]): 
   });
 }
 
-/** The precise check names the rule each record breaks (it reads only the records' bytes). */
+/** The precise check names the rule each record breaks (explain.ts; it reads only the records' bytes). */
 async function explainBad(
   conn: DuckDBConnection,
   found: readonly FoundRecord[],
   contract: CompiledContract,
 ): Promise<RejectedRecord[]> {
-  const lines = found.map(
-    (r) => `{"o":${r.offset},"p":${r.partition},"t":0,"v":${Buffer.from(r.value!).toString('utf8')}}\n`,
+  const reasons = await explainViolations(
+    conn,
+    found.map((r) => ({ partition: r.partition, offset: r.offset, value: r.value! })),
+    contract,
   );
-  let longest = 0;
-  for (const l of lines) longest = Math.max(longest, Buffer.byteLength(l));
-  const file = scratchFile('rejects', 'ndjson');
-  await fs.writeFile(file, lines.join(''));
-  let reasons: Map<string, { field: string; rule: string; message: string }>;
-  try {
-    const res = await conn.runAndReadAll(
-      `SELECT p, o, ${contract.violation} AS why FROM ${readJson(file, contract.preciseType, longest)} WHERE o IS NOT NULL`,
-    );
-    reasons = new Map(
-      res
-        .getRowObjectsJson()
-        .map((r) => [`${r.p}/${r.o}`, r.why as { field: string; rule: string; message: string }]),
-    );
-  } finally {
-    await fs.rm(file, { force: true });
-  }
   return found.map((r) => {
     const why = reasons.get(`${r.partition}/${r.offset}`) ?? {
       field: '',
