@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileContract, quoteString } from '../src/quality/contract.ts';
 import { ordersContract } from '../src/scenarios/orders/contract.ts';
+import { SAMPLE_ORDER_EVENT } from '../src/scenarios/orders/sample.ts';
 import { explainViolations } from '../src/stream/explain.ts';
 import { openConnection } from '../src/table/index.ts';
 
@@ -25,18 +26,7 @@ const { values: args } = parseArgs({
 const n = Number(args.records);
 const batches = Number(args.batches);
 const contract = compileContract(ordersContract);
-const good = {
-  event_id: '0b7c3f5e-1d2a-4c3b-9e8f-0123456789ab',
-  event_type: 'ORDER_PAID',
-  event_timestamp: 1769515200,
-  order_id: 'ord-20260127-0000000001',
-  user_id: 'u-12345',
-  total_amount: 299.0,
-  currency: 'USD',
-  payment_method: 'CREDIT_CARD',
-  items: [{ sku: 'SKU-999', quantity: 1, unit_price: 299.0, category: 'Electronics' }],
-  current_status: 'PAID',
-};
+const good = SAMPLE_ORDER_EVENT;
 const breaks = [{ currency: 'XXX' }, { event_timestamp: 1.5 }, { total_amount: -3 }, { order_id: null }];
 const records = Array.from({ length: n }, (_, i) => ({
   partition: i % 4,

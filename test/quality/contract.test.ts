@@ -9,21 +9,11 @@ import type { ValueBatch } from '../../src/log/log.ts';
 import { compileContract } from '../../src/quality/contract.ts';
 import { decodeDeadLetter, encodeDeadLetter, originalBytes } from '../../src/quality/dlq.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
+import { SAMPLE_ORDER_EVENT } from '../../src/scenarios/orders/sample.ts';
 import { decodeBatch } from '../../src/stream/decode.ts';
 import { openConnection } from '../../src/table/index.ts';
 
-const GOOD = {
-  event_id: '0b7c3f5e-1d2a-4c3b-9e8f-0123456789ab',
-  event_type: 'ORDER_PAID',
-  event_timestamp: 1769515200,
-  order_id: 'ord-20260127-0000000001',
-  user_id: 'u-12345',
-  total_amount: 299.0,
-  currency: 'USD',
-  payment_method: 'CREDIT_CARD',
-  items: [{ sku: 'SKU-999', quantity: 1, unit_price: 299.0, category: 'Electronics' }],
-  current_status: 'PAID',
-};
+const GOOD = SAMPLE_ORDER_EVENT;
 
 function batch(values: Array<string | Buffer | null>, partition = 2, first = 100): ValueBatch {
   const parts: Buffer[] = [];
