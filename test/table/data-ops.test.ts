@@ -76,6 +76,55 @@ describe('data plane: merge, update, delete, optimize', () => {
     assert.equal(h.operationMetrics?.numTargetRowsUpdated, '1');
   });
 
+  test('merge rewrites each changed file on its own, leaves unchanged matches alone, inserts into new files', async () => {
+    const { table } = await newTable(`${tmp.dir}/merge-per-file`, ORDERS);
+    await append(table, { rows: [order(1, 'CREATED', 0), order(2, 'CREATED', 0)] });
+    await append(table, { rows: [order(10, 'CREATED', 0), order(11, 'CREATED', 0)] });
+    await append(table, { rows: [order(20, 'SHIPPED', 30), order(21, 'CREATED', 0)] });
+    const before = (await table.snapshot()).files();
+    const res = await merge(
+      table,
+      {
+        // o0001 and o0011 change; o0020's event is older than the stored one (no change);
+        // o0040 and o0041 are new.
+        rows: [
+          order(1, 'PAID', 5),
+          order(11, 'PAID', 5),
+          order(20, 'PAID', 5),
+          order(40, 'CREATED', 5),
+          order(41, 'CREATED', 5),
+        ],
+      },
+      { on: ['order_id'], whenMatched: { update: 'source.event_time > target.event_time' } },
+    );
+    assert.equal(res.metrics.numTargetRowsUpdated, 2);
+    assert.equal(res.metrics.numTargetRowsInserted, 2);
+    assert.equal(res.metrics.numTargetRowsCopied, 2);
+    assert.equal(res.metrics.numTargetFilesRemoved, 2, 'the file whose match stays unchanged is kept');
+    assert.equal(res.metrics.numTargetFilesAdded, 3, 'two rewritten files and one of new rows');
+    const after = (await table.snapshot()).files();
+    const unchanged = before.find((f) => JSON.parse(f.stats!).minValues.order_id === 'o0020')!;
+    assert.ok(after.some((f) => f.path === unchanged.path));
+    // Each rewritten file keeps its own key range; the new rows are a file of their own.
+    const ranges = after
+      .map((f) => {
+        const s = JSON.parse(f.stats!);
+        return `${s.minValues.order_id}..${s.maxValues.order_id}:${s.numRecords}`;
+      })
+      .sort();
+    assert.deepEqual(ranges, ['o0001..o0002:2', 'o0010..o0011:2', 'o0020..o0021:2', 'o0040..o0041:2']);
+    assert.deepEqual(await state(table), [
+      'o0001:PAID:1',
+      'o0002:CREATED:0',
+      'o0010:CREATED:0',
+      'o0011:PAID:1',
+      'o0020:SHIPPED:0',
+      'o0021:CREATED:1',
+      'o0040:CREATED:0',
+      'o0041:CREATED:1',
+    ]);
+  });
+
   test('merge with a condition keeps the newer target row (out-of-order events)', async () => {
     const { table } = await newTable(`${tmp.dir}/merge-cond`, ORDERS);
     await append(table, { rows: [order(1, 'SHIPPED', 30), order(2, 'CREATED', 0)] });
@@ -216,5 +265,40 @@ describe('data plane: merge, update, delete, optimize', () => {
       'other partitions untouched',
     );
     assert.equal((await state(table)).length, 16);
+  });
+
+  test('optimize with orderBy packs key-adjacent files and leaves recent files alone', async () => {
+    const { table, clock } = await newTable(`${tmp.dir}/opt-keys`, ORDERS);
+    // Small files written out of key order, then one large file in the middle of the key
+    // range, then (a minute later) two recent files.
+    for (const i of [3, 0, 5, 1, 4])
+      await append(table, { rows: [order(i * 2, 'A', 0), order(i * 2 + 1, 'A', 0)] });
+    await append(table, {
+      rows: Array.from({ length: 20_000 }, (_, k) => ({ ...order(4, 'A', 0), order_id: `o0004-${k}` })),
+    });
+    const large = Math.max(...(await table.snapshot()).files().map((f) => f.size));
+    clock.advance(60_000);
+    for (const i of [6, 7]) await append(table, { rows: [order(i * 2, 'A', 0), order(i * 2 + 1, 'A', 0)] });
+    const before = await state(table);
+    const res = await optimize(table, { targetFileSize: large, orderBy: ['order_id'], olderThanMs: 30_000 });
+    // Keys o0000..o0003 (2 files) and o0006..o0011 (3 files) are packed on each side of the
+    // large o0004-* file; the recent o0012..o0015 files are left alone.
+    assert.equal(res.filesRemoved, 5);
+    assert.equal(res.filesAdded, 2);
+    const ranges = (await table.snapshot())
+      .files()
+      .map((f) => {
+        const s = JSON.parse(f.stats!);
+        return `${s.minValues.order_id}..${s.maxValues.order_id}`;
+      })
+      .sort();
+    assert.deepEqual(ranges, [
+      'o0000..o0003',
+      'o0004-0..o0004-9999',
+      'o0006..o0011',
+      'o0012..o0013',
+      'o0014..o0015',
+    ]);
+    assert.deepEqual(await state(table), before);
   });
 });

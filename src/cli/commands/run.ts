@@ -17,7 +17,7 @@ options:
   --trigger-ms MS              minimum time between batches when idle (default 200)
   --max-records N              records per batch, all partitions together (default 100000)
   --maintenance-interval-ms MS OPTIMIZE / checkpoint / VACUUM this often (default 3600000)
-  --current-commit-ms MS       MERGE into orders_current at most this often (default 5000; 0: every batch)
+  --current-commit-ms MS       MERGE into orders_current at most this often (default 0: as soon as the previous MERGE finished)
   --topic NAME                 source topic (default orders; the DLQ is NAME.dlq)
 
 ${LOG_OPTIONS_USAGE}`;

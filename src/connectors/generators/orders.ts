@@ -9,8 +9,10 @@
  *                                 SHIPPED ──94%──► (delivered: no further event)
  *
  * so an order yields ~2.9 events on average. Many orders are in flight at once (a pool
- * of ~`activeOrders`), and each step either opens a new order or advances a random open
- * one, so the events of one order are spread out and interleaved with others.
+ * of `activeOrders`): each step opens a new order when the pool is below that size and
+ * otherwise advances a random open one, so the events of one order are spread out and
+ * interleaved with others, and an order completes after a few turnovers of the pool
+ * (at 50,000 events/s and 10,000 open orders, nearly all within 5 seconds).
  *
  * `event_timestamp` is epoch seconds, as in the seed's schema (an integer). Events of one
  * order often share a second; consumers order them by (event_timestamp, lifecycle rank),
@@ -133,7 +135,9 @@ export class OrdersGenerator {
     }
     if (this.open.length > 0 && rng.chance(this.pMalformed)) return this.malformed();
     for (;;) {
-      if (this.open.length < this.target || rng.chance(0.3)) return this.remember(this.create());
+      // A new order only when the pool is below its target: the pool stays at about
+      // `activeOrders`, so an order completes within a few pool-turnovers of its creation.
+      if (this.open.length < this.target) return this.remember(this.create());
       const i = rng.int(this.open.length);
       const order = this.open[i];
       const first = this.advance(order, i);

@@ -32,13 +32,19 @@ export interface OrdersPipelineOptions {
   /** Dedup memory horizon in seconds of event time (default 60). */
   dedupHorizonSeconds?: number;
   /**
-   * Merge into orders_current at most this often (default 5,000 ms; 0: every batch). The
-   * seed asks for orders_current within 60 s; each merge rewrites the newest file, so
-   * merging less often than every micro-batch saves most of that rewriting.
+   * Merge into orders_current at most this often (default 0: as soon as the previous
+   * MERGE has finished, one at a time in the background). The seed asks for
+   * orders_current within 60 s; a longer interval trades freshness for less CPU (each
+   * MERGE rewrites the recent files holding changed orders).
    */
   currentCommitMs?: number;
-  /** orders_current file size: small enough that rewriting the recent files per batch is cheap. */
+  /**
+   * Size of the files MERGEs write into orders_current (default 1 MiB): a MERGE rewrites
+   * every file holding a changed order, so recent orders live in small files.
+   */
   currentFileSize?: number;
+  /** Size orders_current's files are compacted to once they stop changing (default 16 MiB). */
+  currentCompactedFileSize?: number;
   checkpointInterval?: number;
   vacuumRetentionMs?: number;
 }
@@ -92,7 +98,8 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     },
     maintenance: { vacuumRetentionMs: opts.vacuumRetentionMs },
   });
-  const currentFileSize = opts.currentFileSize ?? 16 * 1024 * 1024;
+  const currentFileSize = opts.currentFileSize ?? 1024 * 1024;
+  const compactedFileSize = opts.currentCompactedFileSize ?? 16 * 1024 * 1024;
   const current = new DeltaMergeSink({
     name: 'orders_current',
     appIdPrefix: `${PIPELINE_NAME}/orders_current/${topic}`,
@@ -101,11 +108,15 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     on: ['order_id'],
     whenMatched: { update: CURRENT_NEWER },
     newestFirst: CURRENT_NEWEST_FIRST,
-    commitIntervalMs: opts.currentCommitMs ?? 5_000,
+    commitIntervalMs: opts.currentCommitMs ?? 0,
     clock: opts.clock,
     targetFileSize: currentFileSize,
+    orderBy: ['order_id'],
+    // Orders change within seconds of their creation, rarely later: files a minute old
+    // are compacted every 30 s into large ones.
+    compaction: { everyMs: 30_000, olderThanMs: 60_000, targetFileSize: compactedFileSize },
     maintenance: {
-      targetFileSize: currentFileSize,
+      targetFileSize: compactedFileSize,
       orderBy: ['order_id'],
       vacuumRetentionMs: opts.vacuumRetentionMs,
     },

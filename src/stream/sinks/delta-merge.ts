@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
 import { quoteIdent, quoteString } from '../../quality/contract.ts';
-import { merge, type WhenMatched } from '../../table/index.ts';
+import { merge, optimize, type WhenMatched } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 import { scratchFile } from '../scratch.ts';
 import {
@@ -48,6 +48,16 @@ export interface DeltaMergeSinkOptions {
   /** Merge early once this many change rows are buffered (default 1,000,000). */
   maxBufferedRows?: number;
   targetFileSize?: number;
+  /** Sort the rows of the files a MERGE writes (by the key: new rows split into several files keep disjoint key ranges). */
+  orderBy?: string[];
+  /**
+   * Compaction between MERGEs, in the background right after one, at most every
+   * `everyMs` (clock time): files written at least `olderThanMs` ago are bin-packed into
+   * files of `targetFileSize`, in key order (`orderBy`). A MERGE rewrites each file that
+   * holds a changed row, so small recent files keep MERGEs cheap; compacting them once
+   * they stop changing keeps readers from paying for thousands of small files.
+   */
+  compaction?: { everyMs: number; olderThanMs: number; targetFileSize: number };
   /** Housekeeping run by `maintain()` (the pipeline schedules it). */
   maintenance?: MaintenanceOptions;
   clock?: Clock;
@@ -77,12 +87,14 @@ export class DeltaMergeSink implements Sink {
   private finished?: SinkResult;
   private failure?: unknown;
   private lastCommit: number;
+  private lastCompaction: number;
 
   constructor(opts: DeltaMergeSinkOptions) {
     this.opts = opts;
     this.name = opts.name;
     this.buffer = `__merge_buffer_${opts.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     this.lastCommit = this.clock.now();
+    this.lastCompaction = this.clock.now();
   }
 
   private get clock(): Clock {
@@ -249,12 +261,26 @@ export class DeltaMergeSink implements Sink {
           whenMatched: this.opts.whenMatched,
           txn,
           targetFileSize: this.opts.targetFileSize,
+          orderBy: this.opts.orderBy,
         },
       );
+      await this.maybeCompact();
       return { rows: res.metrics.numSourceRows, version: res.version, durableThrough: changes.seq };
     } finally {
       await fs.rm(changes.file, { force: true });
     }
+  }
+
+  /** Compacts files that stopped changing, when due (see `compaction`); never touches rows or progress. */
+  private async maybeCompact(): Promise<void> {
+    const c = this.opts.compaction;
+    if (c === undefined || this.clock.now() - this.lastCompaction < c.everyMs) return;
+    this.lastCompaction = this.clock.now();
+    await optimize(this.opts.table, {
+      targetFileSize: c.targetFileSize,
+      orderBy: this.opts.orderBy,
+      olderThanMs: c.olderThanMs,
+    });
   }
 
   async flush(conn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined> {

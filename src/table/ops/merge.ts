@@ -8,9 +8,11 @@
  * 2. Candidate files: partition pruning when every partition column is a merge key,
  *    then per-file key min/max statistics (key-pruning.ts).
  * 3. Touched files: candidates that actually hold a source key (reads key columns only).
- * 4. Touched files are rewritten as: their rows without a match, plus matched rows
- *    kept / updated / dropped per `whenMatched`, plus the source rows with no match
- *    (whenNotMatched 'insert') — anti-joins + UNION ALL over the touched rows.
+ * 4. Each touched file in which some row is updated or deleted is rewritten on its own
+ *    (its rows without a match, plus matched rows kept / updated / dropped per
+ *    `whenMatched`), so files keep their key ranges and a MERGE rewrites only the files
+ *    its batch changes. Source rows with no match (whenNotMatched 'insert') become new
+ *    files of their own.
  * 5. One commit: removes + adds (+ txn), readScope = the partitions read (or 'all');
  *    on TABLE_COMMIT_CONFLICT the plan is recomputed on a fresh snapshot (retry.ts).
  *
@@ -23,7 +25,7 @@ import type { Action, Txn } from '../actions.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
 import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
 import { localFiles } from '../read/scan.ts';
-import { quoteIdent } from '../types.ts';
+import { quoteIdent, sqlString } from '../types.ts';
 import { explainWriteError, prepareSelect } from '../validate.ts';
 import type { DataSource } from '../write/source.ts';
 import { sourceQuery } from '../write/source.ts';
@@ -175,60 +177,86 @@ export async function merge(
           touched = scanned.filter((s) => hitSet.has(s.path));
         }
         const target = `__merge_target_${Math.random().toString(36).slice(2)}`;
-        const targetRel = await filesRelation(conn, touched, snapshot.schema, parts);
+        const targetRel = await filesRelation(conn, touched, snapshot.schema, parts, { withFile: true });
         await conn.run(`CREATE TEMP TABLE ${target} AS ${targetRel}`);
         try {
-          const m = (
-            await queryJson(
-              conn,
-              `SELECT count(*) AS matched, count(*) FILTER (WHERE ${del}) AS deleted, count(*) FILTER (WHERE NOT (${del}) AND ${upd}) AS updated FROM ${target} AS target JOIN ${src} AS source ON ${on}`,
-            )
-          )[0];
-          const matched = Number(m.matched);
-          const deleted = Number(m.deleted);
-          const updated = Number(m.updated);
-          const targetRows = Number((await queryJson(conn, `SELECT count(*) AS n FROM ${target}`))[0].n);
+          // Per touched file: how many of its rows the MERGE deletes or updates.
+          const perFile = await queryJson(
+            conn,
+            `SELECT target.${FILE_COLUMN} AS f, count(*) AS matched, count(*) FILTER (WHERE ${del}) AS deleted, count(*) FILTER (WHERE NOT (${del}) AND ${upd}) AS updated FROM ${target} AS target JOIN ${src} AS source ON ${on} GROUP BY 1`,
+          );
+          let matched = 0;
+          let deleted = 0;
+          let updated = 0;
+          const changedFiles = new Set<string>();
+          for (const r of perFile) {
+            matched += Number(r.matched);
+            deleted += Number(r.deleted);
+            updated += Number(r.updated);
+            if (Number(r.deleted) + Number(r.updated) > 0) changedFiles.add(String(r.f));
+          }
+          const rewritten = touched.filter((t) => changedFiles.has(t.path));
+          const copied = rewritten.length
+            ? Number(
+                (
+                  await queryJson(
+                    conn,
+                    `SELECT count(*) AS n FROM ${target} WHERE ${FILE_COLUMN} IN (${rewritten.map((t) => sqlString(t.path)).join(', ')})`,
+                  )
+                )[0].n,
+              ) -
+              deleted -
+              updated
+            : 0;
           const inserted = insert ? numSourceRows - matched : 0;
           const metrics: MergeMetrics = {
             numSourceRows,
             numTargetRowsInserted: inserted,
             numTargetRowsUpdated: updated,
             numTargetRowsDeleted: deleted,
-            numTargetRowsCopied: targetRows - deleted - updated,
+            numTargetRowsCopied: copied,
             numTargetFilesAdded: 0,
-            numTargetFilesRemoved: touched.length,
+            numTargetFilesRemoved: rewritten.length,
           };
           if (deleted === 0 && updated === 0 && inserted === 0 && !opts.txn?.length)
             return { nothing: metrics };
-          const branches = [
-            `SELECT ${targetCols} FROM ${target} AS target ANTI JOIN ${src} AS source ON ${on}`,
-            `SELECT ${sourceCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE NOT (${del}) AND ${upd}`,
-            `SELECT ${targetCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE NOT (${del}) AND NOT (${upd})`,
-          ];
-          if (insert)
-            branches.push(
-              `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}`,
+          // Each file with changed rows is rewritten on its own, so a file's key range (and
+          // the table's clustering) survives the MERGE and the cost follows the files the
+          // batch changes; files whose matched rows all stay as they are are left alone.
+          // Rows with no match are written as new files of their own.
+          const write = (sql: string) =>
+            writeRelation({
+              store: table.store,
+              conn,
+              sql,
+              schema: snapshot.schema,
+              partitionColumns: parts,
+              clock,
+              targetFileSize: opts.targetFileSize,
+              orderBy: opts.orderBy,
+            });
+          const adds = [];
+          for (const file of rewritten) {
+            const inFile = `target.${FILE_COLUMN} = ${sqlString(file.path)}`;
+            adds.push(
+              ...(await write(
+                [
+                  `SELECT ${targetCols} FROM ${target} AS target ANTI JOIN ${src} AS source ON ${on} WHERE ${inFile}`,
+                  `SELECT ${sourceCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${inFile} AND NOT (${del}) AND ${upd}`,
+                  `SELECT ${targetCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${inFile} AND NOT (${del}) AND NOT (${upd})`,
+                ].join(' UNION ALL '),
+              )),
             );
-          // Nothing changed in the touched files' rows: don't rewrite them.
-          const rewrite = deleted > 0 || updated > 0;
-          const sql = rewrite ? branches.join(' UNION ALL ') : insert ? branches[3] : 'SELECT 1 WHERE false';
-          const adds =
-            rewrite || inserted > 0
-              ? await writeRelation({
-                  store: table.store,
-                  conn,
-                  sql,
-                  schema: snapshot.schema,
-                  partitionColumns: parts,
-                  clock,
-                  targetFileSize: opts.targetFileSize,
-                  orderBy: opts.orderBy,
-                })
-              : [];
-          const removed = rewrite ? touched : [];
+          }
+          if (inserted > 0) {
+            adds.push(
+              ...(await write(
+                `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}`,
+              )),
+            );
+          }
           metrics.numTargetFilesAdded = adds.length;
-          metrics.numTargetFilesRemoved = removed.length;
-          if (!rewrite) metrics.numTargetRowsCopied = 0;
+          const removed = rewritten;
           const now = clock.now();
           const actions: Action[] = [
             ...removed.map((f) => ({ remove: removeFor(f.add, now, true) })),

@@ -24,6 +24,8 @@ export interface OptimizeOptions {
   partitions?: Array<Record<string, string | null>>;
   /** Sort rows within each new file (clusters keys so MERGE can skip files). */
   orderBy?: string[];
+  /** Only files written at least this long ago (by their modificationTime): leaves the files a stream still updates alone. */
+  olderThanMs?: number;
   maxRetries?: number;
   clock?: Clock;
 }
@@ -36,11 +38,22 @@ export interface OptimizeResult {
   bytesAdded: number;
 }
 
-/** Groups of small files, per partition, each summing to about `target` bytes. */
-export function planBins(files: Add[], partitionColumns: string[], target: number): Add[][] {
+/**
+ * Groups of small files, per partition, each summing to about `target` bytes. With
+ * `keyOf` (the minimum of the first sort column), files are taken in key order and a
+ * file at or past the target ends the current group, so each group covers a contiguous
+ * key range and compacted files do not overlap each other or the large files between
+ * them (MERGE skips files by key range). Otherwise, smallest first.
+ */
+export function planBins(
+  files: Add[],
+  partitionColumns: string[],
+  target: number,
+  keyOf?: (f: Add) => string | number | undefined,
+): Add[][] {
   const byPartition = new Map<string, Add[]>();
   for (const f of files) {
-    if (f.size >= target) continue;
+    if (keyOf === undefined && f.size >= target) continue;
     const key = partitionKey(f.partitionValues, partitionColumns);
     const list = byPartition.get(key) ?? [];
     list.push(f);
@@ -48,10 +61,24 @@ export function planBins(files: Add[], partitionColumns: string[], target: numbe
   }
   const bins: Add[][] = [];
   for (const key of [...byPartition.keys()].sort()) {
-    const list = byPartition.get(key)!.sort((a, b) => a.size - b.size || (a.path < b.path ? -1 : 1));
+    const list = byPartition.get(key)!;
+    if (keyOf === undefined) list.sort((a, b) => a.size - b.size || (a.path < b.path ? -1 : 1));
+    else {
+      // Files without a known minimum come first; they only make a group's range wider.
+      const k = new Map(list.map((f) => [f, keyOf(f)]));
+      const cmp = (x: string | number | undefined, y: string | number | undefined) =>
+        x === y ? 0 : x === undefined ? -1 : y === undefined ? 1 : x < y ? -1 : 1;
+      list.sort((a, b) => cmp(k.get(a), k.get(b)) || (a.path < b.path ? -1 : 1));
+    }
     let bin: Add[] = [];
     let sum = 0;
     for (const f of list) {
+      if (f.size >= target) {
+        if (bin.length > 0) bins.push(bin);
+        bin = [];
+        sum = 0;
+        continue;
+      }
       if (bin.length > 0 && sum + f.size > target) {
         bins.push(bin);
         bin = [];
@@ -64,6 +91,15 @@ export function planBins(files: Add[], partitionColumns: string[], target: numbe
   }
   // Rewriting a single file gains nothing.
   return bins.filter((b) => b.length > 1);
+}
+
+/** A file's minimum of `column` from its stats, as text (ISO for timestamps); undefined if unknown. */
+function minOf(column: string): (f: Add) => string | number | undefined {
+  return (f) => {
+    if (!f.stats) return undefined;
+    const v = (JSON.parse(f.stats) as { minValues?: Record<string, unknown> }).minValues?.[column];
+    return typeof v === 'string' || typeof v === 'number' ? v : undefined;
+  };
 }
 
 export async function optimize(table: TableHandle, opts: OptimizeOptions = {}): Promise<OptimizeResult> {
@@ -82,7 +118,12 @@ export async function optimize(table: TableHandle, opts: OptimizeOptions = {}): 
           const wanted = new Set(opts.partitions.map((p) => partitionKey(p, parts)));
           files = files.filter((f) => wanted.has(partitionKey(f.partitionValues, parts)));
         }
-        const bins = planBins(files, parts, target);
+        if (opts.olderThanMs !== undefined) {
+          const cutoff = clock.now() - opts.olderThanMs;
+          files = files.filter((f) => f.modificationTime <= cutoff);
+        }
+        const sortKey = opts.orderBy?.[0];
+        const bins = planBins(files, parts, target, sortKey === undefined ? undefined : minOf(sortKey));
         const empty = { filesRemoved: 0, filesAdded: 0, bytesRemoved: 0, bytesAdded: 0 };
         if (bins.length === 0) return { nothing: empty };
         const written: Add[] = [];
