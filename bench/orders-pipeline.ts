@@ -12,7 +12,7 @@
  *    write (default 1).
  *
  *   node bench/orders-pipeline.ts [--events N] [--rate R] [--duration S] [--max-records N]
- *     [--current-commit-ms MS] [--current-file-mb MB]
+ *     [--current-commit-ms MS] [--current-file-mb MB] [--no-read-ahead]
  *
  * Prints the figures and writes bench/results/orders-pipeline.json.
  */
@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     skip: { type: 'string', default: '' },
     'current-commit-ms': { type: 'string', default: '0' },
     'current-file-mb': { type: 'string', default: '1' },
+    'no-read-ahead': { type: 'boolean', default: false },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,6 +61,7 @@ async function throughput(events: number) {
       maxRecordsPerBatch: maxRecords,
       currentCommitMs,
       currentFileSize,
+      readAhead: !args['no-read-ahead'],
     });
     const stages: Record<string, number> = {};
     const t0 = performance.now();
@@ -104,6 +106,7 @@ async function latency(rate: number, seconds: number) {
       maxRecordsPerBatch: maxRecords,
       currentCommitMs,
       currentFileSize,
+      readAhead: !args['no-read-ahead'],
     });
     const events = rate * seconds;
     const gen = spawn(
@@ -170,6 +173,7 @@ const result: Record<string, unknown> = {
   maxRecordsPerBatch: maxRecords,
   currentCommitMs,
   currentFileSize,
+  readAhead: !args['no-read-ahead'],
 };
 if (!args.skip.includes('throughput')) {
   result.throughput = await throughput(Number(args.events));

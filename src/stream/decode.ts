@@ -45,7 +45,10 @@ export async function decodeBatch(
 }
 
 export interface DeferredDecodedBatch {
+  /** A temp view of `conn` over the valid rows. */
   validTable: string;
+  /** Every decoded row, with `_ok` (valid) — the view's source. */
+  rawTable: string;
   valid: number;
   /** Records rejected (not JSON, or breaking the contract). */
   rejectedCount: number;
@@ -65,7 +68,14 @@ export async function decodeBatchDeferred(
   batches: readonly ValueBatch[],
   contract: CompiledContract,
   explainConn: DuckDBConnection,
+  /**
+   * The table the decoded rows go to: by default a temp table of `conn`; a plain
+   * (non-temp) name makes it visible to the instance's other connections, so a batch can
+   * be decoded on one connection while the sinks work on another.
+   */
+  raw: { table: string; shared: boolean } = { table: '__stream_raw', shared: false },
 ): Promise<DeferredDecodedBatch> {
+  const rawTable = raw.table;
   const file = scratchFile('batch', 'ndjson');
   const { bytes, records, longest } = buildBatchFile(batches);
   await fs.writeFile(file, bytes);
@@ -73,17 +83,17 @@ export async function decodeBatchDeferred(
     // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the
     // statement) plus the verdict; sinks read the rows where `_ok`.
     await conn.run(
-      `CREATE OR REPLACE TEMP TABLE __stream_raw AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${readJson(file, contract.readType, longest)}`,
+      `CREATE OR REPLACE ${raw.shared ? '' : 'TEMP '}TABLE ${rawTable} AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${readJson(file, contract.readType, longest)}`,
     );
   } finally {
     await fs.rm(file, { force: true });
   }
   await conn.run(
-    `CREATE OR REPLACE TEMP VIEW ${VALID_TABLE} AS SELECT * EXCLUDE (_ok) FROM __stream_raw WHERE _ok`,
+    `CREATE OR REPLACE TEMP VIEW ${VALID_TABLE} AS SELECT * EXCLUDE (_ok) FROM ${rawTable} WHERE _ok`,
   );
   const counts = (
     await conn.runAndReadAll(
-      `SELECT count(*) FILTER (WHERE _ok) AS valid, count(*) FILTER (WHERE _o IS NULL) AS broken, count(*) FILTER (WHERE _o IS NOT NULL AND NOT _ok) AS bad FROM __stream_raw`,
+      `SELECT count(*) FILTER (WHERE _ok) AS valid, count(*) FILTER (WHERE _o IS NULL) AS broken, count(*) FILTER (WHERE _o IS NOT NULL AND NOT _ok) AS bad FROM ${rawTable}`,
     )
   ).getRowObjects()[0];
   const valid = Number(counts.valid);
@@ -92,8 +102,8 @@ export async function decodeBatchDeferred(
   if (valid + broken + bad !== records) {
     throw new Error(`decoded ${valid + broken + bad} of ${records} records`);
   }
-  const notJson = broken > 0 ? await explainBroken(conn, batches) : [];
-  const found = bad > 0 ? await findBad(conn, batches) : [];
+  const notJson = broken > 0 ? await explainBroken(conn, batches, rawTable) : [];
+  const found = bad > 0 ? await findBad(conn, batches, rawTable) : [];
   const explain = async () => {
     const rejected = [
       ...notJson,
@@ -105,7 +115,7 @@ export async function decodeBatchDeferred(
   const rejected = explain();
   // Awaited by the caller later; a failure must not count as unhandled meanwhile.
   rejected.catch(() => {});
-  return { validTable: VALID_TABLE, valid, rejectedCount: broken + bad, rejected };
+  return { validTable: VALID_TABLE, rawTable, valid, rejectedCount: broken + bad, rejected };
 }
 
 /** Finds a record by partition and offset in the fetched batches. */
@@ -137,6 +147,7 @@ function locate(batches: readonly ValueBatch[], partition: number, offset: numbe
 async function explainBroken(
   conn: DuckDBConnection,
   batches: readonly ValueBatch[],
+  rawTable: string,
 ): Promise<RejectedRecord[]> {
   const expected: string[] = [];
   for (const b of batches) {
@@ -153,7 +164,7 @@ async function explainBroken(
   }
   const rows = (
     await conn.runAndReadAll(
-      `SELECT e.p, e.o FROM (${expected.join(' UNION ALL ')}) e ANTI JOIN __stream_raw r ON r._p = e.p AND r._o = e.o ORDER BY 1, 2`,
+      `SELECT e.p, e.o FROM (${expected.join(' UNION ALL ')}) e ANTI JOIN ${rawTable} r ON r._p = e.p AND r._o = e.o ORDER BY 1, 2`,
     )
   ).getRows();
   return rows.map(([p, o]) => {
@@ -183,9 +194,13 @@ interface FoundRecord {
 }
 
 /** Records that are JSON but break the contract, with their original bytes. */
-async function findBad(conn: DuckDBConnection, batches: readonly ValueBatch[]): Promise<FoundRecord[]> {
+async function findBad(
+  conn: DuckDBConnection,
+  batches: readonly ValueBatch[],
+  rawTable: string,
+): Promise<FoundRecord[]> {
   const rows = (
-    await conn.runAndReadAll('SELECT _p, _o FROM __stream_raw WHERE _o IS NOT NULL AND NOT _ok')
+    await conn.runAndReadAll(`SELECT _p, _o FROM ${rawTable} WHERE _o IS NOT NULL AND NOT _ok`)
   ).getRows();
   return rows.map(([p, o]) => {
     const partition = Number(p);

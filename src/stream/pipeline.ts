@@ -9,6 +9,13 @@
  * progress (exactly-once: types.ts, sinks/). Sinks run one after the other on the
  * pipeline's DuckDB connection, where the batch's temp tables live.
  *
+ * While the source is backlogged, the next batch is fetched and decoded (on a connection
+ * of its own, into a table of its own) while the sinks write the current one: decoding
+ * is mostly JSON parsing, the sinks mostly Parquet encoding, and together they use both
+ * cores. Commits keep their order: the next batch's sinks start only after the current
+ * batch's committed. A failed batch drops the batch read ahead (its records start where
+ * the failed one ended) and everything restarts from what the sinks committed.
+ *
  * Between batches, every `maintenanceIntervalMs` of the clock, each sink's `maintain()`
  * runs (compaction, vacuum, checkpoints) in the same process.
  */
@@ -19,7 +26,7 @@ import type { Log, ValueBatch } from '../log/log.ts';
 import { type CompiledContract, compileContract, type DataContract } from '../quality/contract.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
-import { decodeBatchDeferred } from './decode.ts';
+import { type DeferredDecodedBatch, decodeBatchDeferred } from './decode.ts';
 import { fetchBatch } from './fetch.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { sweepStaleScratch } from './scratch.ts';
@@ -43,6 +50,8 @@ export interface PipelineOptions {
   maxRecordsPerBatch?: number;
   /** At most about this many value bytes per batch (default 64 MiB). */
   maxBytesPerBatch?: number;
+  /** Read the next batch ahead while the sinks write the current one, when backlogged (default true). */
+  readAhead?: boolean;
   /** Run each sink's `maintain()` this often (clock time); undefined: never. */
   maintenanceIntervalMs?: number;
   clock?: Clock;
@@ -62,6 +71,21 @@ export interface BatchReport {
 /** [time bucket (ms), records]. */
 type Bucket = readonly [number, number];
 
+/** A batch fetched and decoded, not yet written by the sinks. */
+interface ReadBatch {
+  fetched: ValueBatch[];
+  /** Per partition, where the next batch starts. */
+  next: number[];
+  records: number;
+  backlog: boolean;
+  decoded?: DeferredDecodedBatch;
+  latency?: { ingest: Bucket[]; event: Bucket[] };
+  startedAt: number;
+  stages: Record<string, number>;
+}
+
+let pipelines = 0;
+
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function defaultOnError(err: unknown, attempt: number): void {
@@ -75,8 +99,15 @@ export class Pipeline {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly compiled: CompiledContract;
   private conn?: DuckDBConnection;
-  /** Where rejected records are explained, alongside the sinks' work on `conn`. */
-  private explainConn?: DuckDBConnection;
+  /** Where batches are decoded, alongside the sinks' work on `conn`. */
+  private decodeConn?: DuckDBConnection;
+  /** Where rejected records are explained, one per batch slot (two batches can be alive). */
+  private explainConns: DuckDBConnection[] = [];
+  /** Names of the two shared tables decoded batches alternate between. */
+  private readonly rawTables: string[];
+  private slot = 0;
+  /** The next batch, being read while the sinks write the current one. */
+  private ahead?: Promise<ReadBatch>;
   private partitions = 0;
   private readonly progress = new Map<Sink, Progress>();
   private dlq?: DlqSink;
@@ -91,6 +122,8 @@ export class Pipeline {
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? realSleep;
     this.compiled = compileContract(opts.contract);
+    const id = `${process.pid}_${++pipelines}`;
+    this.rawTables = [0, 1].map((i) => `__stream_raw_${id}_${i}`);
   }
 
   dlqAppId(partition: number): string {
@@ -103,7 +136,8 @@ export class Pipeline {
     this.partitions = (await log.describeTopic(topic)).partitions;
     await sweepStaleScratch();
     this.conn = await openConnection();
-    this.explainConn = await openConnection();
+    this.decodeConn = await openConnection();
+    this.explainConns = [await openConnection(), await openConnection()];
     if (this.opts.dlq) {
       this.dlq = new DlqSink({
         log,
@@ -126,6 +160,7 @@ export class Pipeline {
    * (e.g. the storage wrote it but the answer was lost), so memory is not trusted then.
    */
   private async loadProgress(): Promise<void> {
+    await this.dropAhead();
     this.pendingLatency = [];
     for (const sink of this.opts.sinks) this.progress.set(sink, await sink.open(this.conn!, this.partitions));
     if (this.dlq && this.opts.dlq) {
@@ -150,11 +185,17 @@ export class Pipeline {
     return out;
   }
 
-  /** Runs one micro-batch; `caughtUp` when there was nothing left to read. */
-  async runBatch(): Promise<BatchReport> {
-    const conn = this.conn!;
-    const started = this.clock.now();
+  /** Forgets the batch read ahead (after a failure, or when stopping), once its reads settled. */
+  private async dropAhead(): Promise<void> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead) await ahead.then((b) => b.decoded?.rejected).catch(() => {});
+  }
+
+  /** Fetches from `positions` and decodes into the next slot's table. */
+  private async read(positions: number[]): Promise<ReadBatch> {
     const { log, topic } = this.opts;
+    const startedAt = this.clock.now();
     const maxRecords = this.opts.maxRecordsPerBatch ?? 100_000;
     const perPartition = Math.max(1, Math.ceil(maxRecords / this.partitions));
     const maxBytes = Math.max(
@@ -162,29 +203,74 @@ export class Pipeline {
       Math.floor((this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024) / this.partitions),
     );
     const stages: Record<string, number> = {};
+    const fetched = await Promise.all(
+      positions.map((offset, p) => fetchBatch(log, topic, p, offset, { maxRecords: perPartition, maxBytes })),
+    );
+    let records = 0;
+    let backlog = false;
+    const next = [...positions];
+    for (const b of fetched) {
+      records += b.count;
+      if (b.nextOffset < b.highWatermark) backlog = true;
+      if (b.count > 0) next[b.partition] = b.offsets[b.count - 1] + 1;
+    }
+    const batch: ReadBatch = { fetched, next, records, backlog, startedAt, stages };
+    if (records === 0) return batch;
+    const mark = this.clock.now();
+    stages.fetch = mark - startedAt;
+    const slot = this.slot++ % 2;
+    batch.decoded = await decodeBatchDeferred(
+      this.decodeConn!,
+      fetched.filter((b) => b.count > 0),
+      this.compiled,
+      this.explainConns[slot],
+      { table: this.rawTables[slot], shared: true },
+    );
+    batch.latency = await this.latencyInputs(this.decodeConn!, batch.decoded.rawTable);
+    stages.decode = this.clock.now() - mark;
+    return batch;
+  }
+
+  /** Runs one micro-batch; `caughtUp` when there was nothing left to read. */
+  async runBatch(): Promise<BatchReport> {
+    const conn = this.conn!;
+    const { topic } = this.opts;
+    let read: ReadBatch;
+    let waited = 0;
+    if (this.ahead) {
+      const t0 = this.clock.now();
+      const ahead = this.ahead;
+      this.ahead = undefined;
+      read = await ahead;
+      waited = this.clock.now() - t0;
+    } else {
+      read = await this.read(this.positions());
+    }
+    const { fetched, records, backlog } = read;
+    if (records === 0) {
+      this.updateLag(fetched);
+      return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages: read.stages };
+    }
+    const decoded = read.decoded!;
+    // Read the next batch while this one is written (when there is more to read).
+    if (backlog && this.opts.readAhead !== false) {
+      this.ahead = this.read(read.next);
+      // Awaited by the next runBatch, or dropped; a failure must not count as unhandled meanwhile.
+      this.ahead.catch(() => {});
+    }
+    const started = read.startedAt;
+    const stages: Record<string, number> = { ...read.stages };
+    if (waited > 0) stages.wait = waited;
     let mark = this.clock.now();
     const lap = (name: string) => {
       const now = this.clock.now();
       stages[name] = now - mark;
       mark = now;
     };
-    const positions = this.positions();
-    const fetched = await Promise.all(
-      positions.map((offset, p) => fetchBatch(log, topic, p, offset, { maxRecords: perPartition, maxBytes })),
+    const batches = fetched.filter((b) => b.count > 0);
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW ${decoded.validTable} AS SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok`,
     );
-    const batches: ValueBatch[] = fetched.filter((b) => b.count > 0);
-    let records = 0;
-    let backlog = false;
-    for (const b of fetched) {
-      records += b.count;
-      if (b.nextOffset < b.highWatermark) backlog = true;
-    }
-    if (records === 0) {
-      this.updateLag(fetched);
-      return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages };
-    }
-    lap('fetch');
-    const decoded = await decodeBatchDeferred(conn, batches, this.compiled, this.explainConn!);
     const lastOffsets = new Map<number, number>();
     for (const b of batches) lastOffsets.set(b.partition, b.offsets[b.count - 1]);
     const prepView: BatchView = {
@@ -196,8 +282,7 @@ export class Pipeline {
       startedAt: started,
       seq: ++this.seq,
     };
-    const latency = await this.latencyInputs(conn, decoded.validTable);
-    lap('decode');
+    const latency = read.latency!;
 
     // Sinks prepare (on the batch connection) while the rejected records are explained
     // on another; nothing is committed before the DLQ write below, so the order of
@@ -271,7 +356,7 @@ export class Pipeline {
     const c = this.metrics.sink(sink.name);
     c.rows += res.rows;
     c.duplicates += res.duplicates ?? 0;
-    if (res.version !== undefined) c.commits++;
+    c.commits += res.commits ?? (res.version !== undefined ? 1 : 0);
     const through = res.durableThrough;
     if (through === undefined) return;
     const now = this.clock.now();
@@ -299,7 +384,8 @@ export class Pipeline {
   }
 
   /** Record timestamps and event times of the batch, bucketed to 10 ms (a few hundred rows). */
-  private async latencyInputs(conn: DuckDBConnection, valid: string) {
+  private async latencyInputs(conn: DuckDBConnection, raw: string) {
+    const valid = `(SELECT * FROM ${raw} WHERE _ok)`;
     const ingest = (await conn.runAndReadAll(`SELECT _t // 10 * 10, count(*) FROM ${valid} GROUP BY 1`))
       .getRows()
       .map(([t, n]) => [Number(t), Number(n)] as const);
@@ -385,14 +471,19 @@ export class Pipeline {
       }
     }
     // Stopped on request: commit what sinks buffered, so a graceful stop leaves nothing to re-read.
+    await this.dropAhead();
     await this.flush();
   }
 
   async close(): Promise<void> {
+    await this.dropAhead();
     for (const sink of this.opts.sinks) await sink.close?.();
     this.conn?.closeSync();
     this.conn = undefined;
-    this.explainConn?.closeSync();
-    this.explainConn = undefined;
+    for (const table of this.rawTables) await this.decodeConn?.run(`DROP TABLE IF EXISTS ${table}`);
+    this.decodeConn?.closeSync();
+    this.decodeConn = undefined;
+    for (const c of this.explainConns) c.closeSync();
+    this.explainConns = [];
   }
 }

@@ -44,8 +44,10 @@ export interface SinkResult {
   rows: number;
   /** Records the sink dropped as duplicates. */
   duplicates?: number;
-  /** Table version committed, when the sink is a table and committed. */
+  /** Table version committed, when the sink is a table and committed (the last, if several). */
   version?: number;
+  /** Commits this result stands for (default: 1 when `version` is set). */
+  commits?: number;
   /**
    * Every batch up to this `seq` is durable in the sink (undefined: no change). A sink
    * that buffers, or commits in the background, reports batches once they are durable.

@@ -19,3 +19,4 @@ export * from './table.ts';
 export type { SchemaMode } from './validate.ts';
 export { writeFiles } from './write/batch.ts';
 export type { DataSource } from './write/source.ts';
+export type { ParquetCodec } from './write/write-files.ts';

@@ -165,6 +165,57 @@ describe('stream runtime', { timeout: 180_000 }, () => {
       );
     }));
 
+  test('a batch that fails before its commit is read again, though the next one was already read ahead', () =>
+    withLog(async (log, dir) => {
+      await generateOrders({ log, count: 4_000, seed: 13, clock: new ManualClock(T0), malformedRate: 0.01 });
+      const { tables, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
+      await full.close();
+      const inner = eventsSink(tables.events, false);
+      let calls = 0;
+      let aheadWhenFailing = false;
+      // Batches 2 and 3 fail before writing anything; batch 4 is read ahead meanwhile.
+      const flaky: Sink & { table: DeltaTable } = {
+        name: inner.name,
+        usesBatchConnection: true,
+        table: tables.events,
+        open: (conn, partitions) => inner.open(conn, partitions),
+        async write(batch, progress, extra) {
+          calls++;
+          if (calls === 2 || calls === 3) {
+            aheadWhenFailing ||= (pipeline as unknown as { ahead?: unknown }).ahead !== undefined;
+            throw new TributaryError('STORAGE_IO', 'disk hiccup', {});
+          }
+          return inner.write(batch, progress, extra);
+        },
+      };
+      const pipeline = new Pipeline({
+        name: 'orders',
+        log,
+        topic: 'orders',
+        contract: ordersContract,
+        sinks: [flaky],
+        dlq: { topic: 'orders.dlq', progressIn: flaky },
+        maxRecordsPerBatch: 1_000,
+        sleep: async () => {},
+      });
+      await pipeline.open();
+      const errors: unknown[] = [];
+      await pipeline.run({ untilCaughtUp: true, onError: (e) => errors.push(e) });
+      await pipeline.close();
+      assert.equal(errors.length, 2);
+      assert.ok(aheadWhenFailing, 'the next batch was being read ahead when the batch failed');
+      const expected = expectedFrom(await readTopic(log, 'orders'));
+      const rows = (await tables.events.snapshot())
+        .files()
+        .reduce((n, f) => n + JSON.parse(f.stats!).numRecords, 0);
+      assert.equal(rows, expected.events.size + expected.duplicates, 'every valid record exactly once');
+      assert.equal(
+        (await readTopic(log, 'orders.dlq')).length,
+        expected.rejects.size,
+        'every rejected record in the DLQ exactly once',
+      );
+    }));
+
   test('dedup survives restarts and checks records older than the horizon in the table', () =>
     withLog(async (log, dir) => {
       const sec = T0 / 1000;

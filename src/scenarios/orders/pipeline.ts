@@ -27,6 +27,8 @@ export interface OrdersPipelineOptions {
   sleep?: (ms: number) => Promise<void>;
   triggerMs?: number;
   maxRecordsPerBatch?: number;
+  /** Read the next batch while the sinks write the current one, when backlogged (default true). */
+  readAhead?: boolean;
   /** Hourly by default (seed §3.4). */
   maintenanceIntervalMs?: number;
   /** Dedup memory horizon in seconds of event time (default 60). */
@@ -96,6 +98,8 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
       tableTime: 'event_timestamp',
       horizonSeconds: opts.dedupHorizonSeconds ?? 60,
     },
+    // Hourly compaction rewrites these files (zstd): snappy is cheaper to write per batch.
+    compression: 'snappy',
     maintenance: { vacuumRetentionMs: opts.vacuumRetentionMs },
   });
   const currentFileSize = opts.currentFileSize ?? 1024 * 1024;
@@ -112,6 +116,7 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     clock: opts.clock,
     targetFileSize: currentFileSize,
     orderBy: ['order_id'],
+    compression: 'snappy',
     // Orders change within seconds of their creation, rarely later: files a minute old
     // are compacted every 30 s into large ones.
     compaction: { everyMs: 30_000, olderThanMs: 60_000, targetFileSize: compactedFileSize },
@@ -131,6 +136,7 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     eventTimeMs: 'event_timestamp * 1000',
     triggerMs: opts.triggerMs,
     maxRecordsPerBatch: opts.maxRecordsPerBatch,
+    readAhead: opts.readAhead,
     maintenanceIntervalMs: opts.maintenanceIntervalMs ?? 3_600_000,
     clock: opts.clock,
     sleep: opts.sleep,

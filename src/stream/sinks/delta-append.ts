@@ -5,7 +5,7 @@
  * Identifiers"). Optional deduplication by id (dedup.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { append } from '../../table/index.ts';
+import { append, type ParquetCodec } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 import { type DedupOptions, DedupState } from '../dedup.ts';
 import {
@@ -27,6 +27,8 @@ export interface DeltaAppendSinkOptions {
   select: (from: string) => string;
   dedup?: DedupOptions;
   targetFileSize?: number;
+  /** Parquet codec of the files each batch writes (default zstd; snappy when compaction rewrites them later). */
+  compression?: ParquetCodec;
   /** Housekeeping run by `maintain()` (the pipeline schedules it). */
   maintenance?: MaintenanceOptions;
 }
@@ -89,7 +91,7 @@ export class DeltaAppendSink implements Sink {
     const res = await append(
       this.opts.table,
       { sql: this.opts.select(input), conn },
-      { txn, targetFileSize: this.opts.targetFileSize },
+      { txn, targetFileSize: this.opts.targetFileSize, compression: this.opts.compression },
     );
     await this.dedup?.committed(conn);
     return { rows: res.rows, duplicates, version: res.version, durableThrough: batch.seq };

@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
 import { quoteIdent, quoteString } from '../../quality/contract.ts';
-import { merge, optimize, type WhenMatched } from '../../table/index.ts';
+import { merge, optimize, type ParquetCodec, type WhenMatched } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 import { scratchFile } from '../scratch.ts';
 import {
@@ -50,6 +50,8 @@ export interface DeltaMergeSinkOptions {
   targetFileSize?: number;
   /** Sort the rows of the files a MERGE writes (by the key: new rows split into several files keep disjoint key ranges). */
   orderBy?: string[];
+  /** Parquet codec of the files MERGEs write (default zstd); compaction writes zstd. */
+  compression?: ParquetCodec;
   /**
    * Compaction between MERGEs, in the background right after one, at most every
    * `everyMs` (clock time): files written at least `olderThanMs` ago are bin-packed into
@@ -262,6 +264,7 @@ export class DeltaMergeSink implements Sink {
           txn,
           targetFileSize: this.opts.targetFileSize,
           orderBy: this.opts.orderBy,
+          compression: this.opts.compression,
         },
       );
       await this.maybeCompact();
@@ -287,6 +290,8 @@ export class DeltaMergeSink implements Sink {
     await this.settle();
     let rows = this.finished?.rows ?? 0;
     let version = this.finished?.version;
+    // A MERGE that finished since the last report, and the final one: two commits.
+    let commits = version === undefined ? 0 : 1;
     this.finished = undefined;
     if (this.buffered > 0 && this.changes === undefined) await this.takeBuffer(conn);
     if (this.changes !== undefined) {
@@ -295,8 +300,9 @@ export class DeltaMergeSink implements Sink {
       const res = await this.merge(changes, []);
       rows += res.rows;
       version = res.version;
+      if (res.version !== undefined) commits++;
       this.lastCommit = this.clock.now();
     }
-    return { rows, version, durableThrough: lastSeq };
+    return { rows, version, commits, durableThrough: lastSeq };
   }
 }

@@ -13,7 +13,7 @@ import type { SchemaMode } from '../validate.ts';
 import { writeBatch } from '../write/batch.ts';
 import type { DataSource } from '../write/source.ts';
 import { type CommitOutcome, type TableHandle, tableClock } from '../write/table-handle.ts';
-import { deleteWrittenFiles } from '../write/write-files.ts';
+import { deleteWrittenFiles, type ParquetCodec } from '../write/write-files.ts';
 import { removeFor } from './remove.ts';
 
 export interface AppendOptions {
@@ -22,6 +22,8 @@ export interface AppendOptions {
   targetFileSize?: number;
   /** Sort rows within each new file by these columns. */
   orderBy?: string[];
+  /** Parquet codec of the new files (default zstd; see write-files.ts). */
+  compression?: ParquetCodec;
   operationParameters?: Record<string, unknown>;
   clock?: Clock;
 }
@@ -45,6 +47,7 @@ async function writeAndCommit(
     schemaMode: opts.schemaMode,
     targetFileSize: opts.targetFileSize,
     orderBy: opts.orderBy,
+    compression: opts.compression,
     clock,
   });
   const now = clock.now();

@@ -30,7 +30,7 @@ import { explainWriteError, prepareSelect } from '../validate.ts';
 import type { DataSource } from '../write/source.ts';
 import { sourceQuery } from '../write/source.ts';
 import { type ReadScope, type TableHandle, tableClock, tableName } from '../write/table-handle.ts';
-import { writeRelation } from '../write/write-files.ts';
+import { type ParquetCodec, writeRelation } from '../write/write-files.ts';
 import { filesByKeyRange, partitionKey, sourcePartitions } from './key-pruning.ts';
 import { removeFor } from './remove.ts';
 import { DEFAULT_OP_RETRIES, type OpResult, runWithRetries } from './retry.ts';
@@ -53,6 +53,8 @@ export interface MergeOptions {
    * 1M-row rewrite costs more than the rest of the MERGE (bench/table-merge.ts).
    */
   orderBy?: string[];
+  /** Parquet codec of the new files (default zstd; see write-files.ts). */
+  compression?: ParquetCodec;
   /** Re-runs after TABLE_COMMIT_CONFLICT (default 3). */
   maxRetries?: number;
   clock?: Clock;
@@ -234,6 +236,7 @@ export async function merge(
               clock,
               targetFileSize: opts.targetFileSize,
               orderBy: opts.orderBy,
+              compression: opts.compression,
             });
           const adds = [];
           for (const file of rewritten) {

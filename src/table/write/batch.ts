@@ -13,13 +13,14 @@ import { parseStats } from '../stats.ts';
 import { explainWriteError, prepareSelect, type SchemaMode } from '../validate.ts';
 import { type DataSource, sourceQuery } from './source.ts';
 import { type TableHandle, tableClock, tableName } from './table-handle.ts';
-import { writeRelation } from './write-files.ts';
+import { type ParquetCodec, writeRelation } from './write-files.ts';
 
 export interface BatchOptions {
   schemaMode?: SchemaMode;
   targetFileSize?: number;
   dataChange?: boolean;
   orderBy?: string[];
+  compression?: ParquetCodec;
   clock?: Clock;
 }
 
@@ -73,6 +74,7 @@ export async function writeBatch(
           targetFileSize: opts.targetFileSize,
           dataChange: opts.dataChange,
           orderBy: opts.orderBy,
+          compression: opts.compression,
         });
       } catch (err) {
         throw await explainWriteError(err, prepared, conn, name);
