@@ -1,7 +1,7 @@
 /**
  * The orders pipeline end to end on the embedded log (both sinks committed):
  *
- * 1. throughput: `--events` order events (default 500,000) are generated first, then the
+ * 1. throughput: `--events` order events (default 2,000,000) are generated first, then the
  *    pipeline drains them; events/s = events / drain time, with the time per stage.
  * 2. latency at a fixed rate: the generator runs as a separate process at `--rate`
  *    events/s (default 50,000, the seed's figure) for `--duration` seconds (default 20)
@@ -12,7 +12,7 @@
  *    write (default 1).
  *
  *   node bench/orders-pipeline.ts [--events N] [--rate R] [--duration S] [--max-records N]
- *     [--current-commit-ms MS] [--current-file-mb MB] [--no-read-ahead]
+ *     [--current-commit-ms MS] [--current-file-mb MB] [--no-read-ahead] [--duckdb-threads N]
  *
  * Prints the figures and writes bench/results/orders-pipeline.json.
  */
@@ -28,14 +28,15 @@ import { ordersPipeline } from '../src/scenarios/orders/pipeline.ts';
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: 'string', default: '500000' },
+    events: { type: 'string', default: '2000000' },
     rate: { type: 'string', default: '50000' },
     duration: { type: 'string', default: '20' },
-    'max-records': { type: 'string', default: '100000' },
+    'max-records': { type: 'string', default: '200000' },
     skip: { type: 'string', default: '' },
     'current-commit-ms': { type: 'string', default: '0' },
     'current-file-mb': { type: 'string', default: '1' },
     'no-read-ahead': { type: 'boolean', default: false },
+    'duckdb-threads': { type: 'string', default: '1' },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +63,7 @@ async function throughput(events: number) {
       currentCommitMs,
       currentFileSize,
       readAhead: !args['no-read-ahead'],
+      duckdbThreads: Number(args['duckdb-threads']),
     });
     const stages: Record<string, number> = {};
     const t0 = performance.now();
@@ -107,6 +109,7 @@ async function latency(rate: number, seconds: number) {
       currentCommitMs,
       currentFileSize,
       readAhead: !args['no-read-ahead'],
+      duckdbThreads: Number(args['duckdb-threads']),
     });
     const events = rate * seconds;
     const gen = spawn(
@@ -174,6 +177,7 @@ const result: Record<string, unknown> = {
   currentCommitMs,
   currentFileSize,
   readAhead: !args['no-read-ahead'],
+  duckdbThreads: Number(args['duckdb-threads']),
 };
 if (!args.skip.includes('throughput')) {
   result.throughput = await throughput(Number(args.events));

@@ -29,6 +29,8 @@ export interface OrdersPipelineOptions {
   maxRecordsPerBatch?: number;
   /** Read the next batch while the sinks write the current one, when backlogged (default true). */
   readAhead?: boolean;
+  /** Threads of the process's DuckDB instance (default 1; see PipelineOptions). */
+  duckdbThreads?: number;
   /** Hourly by default (seed §3.4). */
   maintenanceIntervalMs?: number;
   /** Dedup memory horizon in seconds of event time (default 60). */
@@ -137,6 +139,7 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     triggerMs: opts.triggerMs,
     maxRecordsPerBatch: opts.maxRecordsPerBatch,
     readAhead: opts.readAhead,
+    duckdbThreads: opts.duckdbThreads,
     maintenanceIntervalMs: opts.maintenanceIntervalMs ?? 3_600_000,
     clock: opts.clock,
     sleep: opts.sleep,
