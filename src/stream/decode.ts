@@ -45,7 +45,7 @@ export async function decodeBatch(
 }
 
 export interface DeferredDecodedBatch {
-  /** A temp view of `conn` over the valid rows. */
+  /** A temp view of `conn` over the valid rows (not made for a shared table: see `rawTable`). */
   validTable: string;
   /** Every decoded row, with `_ok` (valid) — the view's source. */
   rawTable: string;
@@ -88,9 +88,12 @@ export async function decodeBatchDeferred(
   } finally {
     await fs.rm(file, { force: true });
   }
-  await conn.run(
-    `CREATE OR REPLACE TEMP VIEW ${VALID_TABLE} AS SELECT * EXCLUDE (_ok) FROM ${rawTable} WHERE _ok`,
-  );
+  // A shared table is read by other connections, which make their own view.
+  if (!raw.shared) {
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW ${VALID_TABLE} AS SELECT * EXCLUDE (_ok) FROM ${rawTable} WHERE _ok`,
+    );
+  }
   const counts = (
     await conn.runAndReadAll(
       `SELECT count(*) FILTER (WHERE _ok) AS valid, count(*) FILTER (WHERE _o IS NULL) AS broken, count(*) FILTER (WHERE _o IS NOT NULL AND NOT _ok) AS bad FROM ${rawTable}`,
@@ -143,12 +146,71 @@ function locate(batches: readonly ValueBatch[], partition: number, offset: numbe
   throw new Error(`record ${partition}/${offset} is not in the batch`);
 }
 
-/** Records that are not JSON (their line came back all NULL): the missing offsets. */
+/** Line `line` of the batch file: which batch and record it holds (batches in file order). */
+function lineAt(batches: readonly ValueBatch[], line: number): { batch: ValueBatch; i: number } {
+  let rest = line;
+  for (const batch of batches) {
+    if (rest < batch.count) return { batch, i: rest };
+    rest -= batch.count;
+  }
+  throw new Error(`line ${line} is past the batch`);
+}
+
+/**
+ * Records that are not JSON (their line came back all NULL). The decoded table keeps the
+ * file's line order, so a NULL row's rowid is its line: the record is found without a
+ * join. That order is checked on the rows next to each broken line (they must be the
+ * records of the lines next to it); if it does not hold, the broken records are found
+ * as the offsets missing from the table instead (an anti-join over every offset).
+ */
 async function explainBroken(
   conn: DuckDBConnection,
   batches: readonly ValueBatch[],
   rawTable: string,
 ): Promise<RejectedRecord[]> {
+  const lines = (await conn.runAndReadAll(`SELECT rowid FROM ${rawTable} WHERE _o IS NULL ORDER BY 1`))
+    .getRows()
+    .map(([r]) => Number(r));
+  let total = 0;
+  for (const b of batches) total += b.count;
+  const broken = new Set(lines);
+  const neighbours = new Set<number>();
+  for (const l of lines) {
+    if (l > 0 && !broken.has(l - 1)) neighbours.add(l - 1);
+    if (l + 1 < total && !broken.has(l + 1)) neighbours.add(l + 1);
+  }
+  let inOrder = lines.every((l) => l < total);
+  if (inOrder && neighbours.size > 0) {
+    const rows = (
+      await conn.runAndReadAll(
+        `SELECT rowid, _p, _o FROM ${rawTable} WHERE rowid IN (${[...neighbours].join(', ')})`,
+      )
+    ).getRows();
+    inOrder =
+      rows.length === neighbours.size &&
+      rows.every(([r, p, o]) => {
+        const { batch, i } = lineAt(batches, Number(r));
+        return Number(p) === batch.partition && Number(o) === batch.offsets[i];
+      });
+  }
+  const positions = inOrder
+    ? lines.map((l) => {
+        const { batch, i } = lineAt(batches, l);
+        return [batch.partition, batch.offsets[i]] as const;
+      })
+    : await missingOffsets(conn, batches, rawTable);
+  return positions.map(([partition, offset]) => {
+    const { value, timestamp } = locate(batches, partition, offset);
+    return { partition, offset, timestamp, value, field: '', rule: 'json', message: notJsonReason(value) };
+  });
+}
+
+/** The offsets of the batch missing from the decoded table, by partition and offset. */
+async function missingOffsets(
+  conn: DuckDBConnection,
+  batches: readonly ValueBatch[],
+  rawTable: string,
+): Promise<Array<readonly [number, number]>> {
   const expected: string[] = [];
   for (const b of batches) {
     if (b.count === 0) continue;
@@ -167,12 +229,7 @@ async function explainBroken(
       `SELECT e.p, e.o FROM (${expected.join(' UNION ALL ')}) e ANTI JOIN ${rawTable} r ON r._p = e.p AND r._o = e.o ORDER BY 1, 2`,
     )
   ).getRows();
-  return rows.map(([p, o]) => {
-    const partition = Number(p);
-    const offset = Number(o);
-    const { value, timestamp } = locate(batches, partition, offset);
-    return { partition, offset, timestamp, value, field: '', rule: 'json', message: notJsonReason(value) };
-  });
+  return rows.map(([p, o]) => [Number(p), Number(o)] as const);
 }
 
 function notJsonReason(value: Uint8Array | null): string {

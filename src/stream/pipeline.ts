@@ -287,6 +287,7 @@ export class Pipeline {
       conn,
       topic,
       validTable: decoded.validTable,
+      sharedValid: `(SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok)`,
       rejected: [],
       lastOffsets,
       startedAt: started,

@@ -30,6 +30,12 @@ export interface BatchView {
    * (record timestamp, ms) and the contract's typed columns.
    */
   validTable: string;
+  /**
+   * The same valid records as a relation (SQL) any connection of the process's DuckDB
+   * instance can read, for sinks working on a connection of their own; undefined when
+   * the batch lives in temp tables only.
+   */
+  sharedValid?: string;
   rejected: readonly RejectedRecord[];
   /** Per partition in the batch: the last offset fetched (valid or not). */
   lastOffsets: ReadonlyMap<number, number>;
@@ -59,7 +65,8 @@ export interface Sink {
   readonly name: string;
   /**
    * True when `write` runs SQL on the batch's connection. Such sinks run one after the
-   * other; sinks that only read what `prepare` left them run concurrently with those.
+   * other; the others (working on connections of their own, e.g. over `sharedValid`, or
+   * only on what `prepare` left them) run concurrently with those.
    */
   readonly usesBatchConnection: boolean;
   /** Loads what the sink has committed; called once before the first batch. */

@@ -81,7 +81,7 @@ export const CURRENT_NEWER =
   '(source.event_timestamp, source.status_rank, source.last_event_id) > (target.event_timestamp, target.status_rank, target.last_event_id)';
 
 /** The same order as CURRENT_NEWER, for combining buffered changes of one order. */
-const CURRENT_NEWEST_FIRST = 'event_timestamp DESC, status_rank DESC, last_event_id DESC';
+const CURRENT_NEWEST = ['event_timestamp', 'status_rank', 'last_event_id'];
 
 export async function ordersPipeline(opts: OrdersPipelineOptions) {
   const { log } = opts;
@@ -113,7 +113,7 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     select: currentSelect,
     on: ['order_id'],
     whenMatched: { update: CURRENT_NEWER },
-    newestFirst: CURRENT_NEWEST_FIRST,
+    newestBy: CURRENT_NEWEST,
     commitIntervalMs: opts.currentCommitMs ?? 0,
     clock: opts.clock,
     targetFileSize: currentFileSize,

@@ -1,6 +1,8 @@
 /**
  * An upsert Delta sink: changes are reduced to one row per key and MERGEd into the table
- * with `txn` actions in the same commit. The MERGE is the data plane's copy-on-write
+ * with `txn` actions in the same commit. It works on a DuckDB connection of its own
+ * (reading the batch through `BatchView.sharedValid`), so it runs alongside the sinks
+ * on the batch connection. The MERGE is the data plane's copy-on-write
  * MERGE (src/table/ops/merge.ts), which skips files by key min/max statistics, so its
  * cost follows the batch when keys are clustered.
  *
@@ -16,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
 import { quoteIdent, quoteString } from '../../quality/contract.ts';
-import { merge, optimize, type ParquetCodec, type WhenMatched } from '../../table/index.ts';
+import { merge, openConnection, optimize, type ParquetCodec, type WhenMatched } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 import { scratchFile } from '../scratch.ts';
 import {
@@ -39,10 +41,12 @@ export interface DeltaMergeSinkOptions {
   on: string[];
   whenMatched: WhenMatched;
   /**
-   * SQL ORDER BY list ranking rows of one key newest first (e.g. `event_time DESC`), used
-   * to combine buffered batches; needed when `commitIntervalMs` > 0.
+   * Columns (SQL over the `select` output) whose values, compared in order, rank rows of
+   * one key: the largest is the newest (e.g. `['event_time']`). Combines the changes of
+   * the batches buffered while a MERGE runs or waits for its interval: needed unless
+   * every batch's changes are merged before the next batch arrives.
    */
-  newestFirst?: string;
+  newestBy?: string[];
   /** Merge at most this often (clock time); 0 (default): every batch. */
   commitIntervalMs?: number;
   /** Merge early once this many change rows are buffered (default 1,000,000). */
@@ -82,8 +86,10 @@ export class DeltaMergeSink implements Sink {
   private buffered = 0;
   private readonly bufferedUpTo: Progress = new Map();
   private bufferedSeq = 0;
-  /** Changes taken from the buffer, ready for `write` to merge. */
+  /** Changes taken from the buffer, ready to merge. */
   private changes?: PreparedChanges;
+  /** This sink's connection: the buffer lives on it. */
+  private own?: DuckDBConnection;
   /** The MERGE running in the background, its outcome once settled. */
   private inflight?: Promise<void>;
   private finished?: SinkResult;
@@ -116,14 +122,15 @@ export class DeltaMergeSink implements Sink {
     return `${this.opts.appIdPrefix}/${partition}`;
   }
 
-  async open(conn: DuckDBConnection, partitions: number): Promise<Progress> {
+  async open(_conn: DuckDBConnection, partitions: number): Promise<Progress> {
     // A MERGE in flight may land or not; either way the table says what is stored.
     await this.inflight?.catch(() => {});
     this.inflight = undefined;
     this.finished = undefined;
     this.failure = undefined;
+    this.own ??= await openConnection();
     // Whatever was buffered is forgotten: the pipeline re-reads it from the stored progress.
-    await conn.run(`DROP TABLE IF EXISTS ${this.buffer}`);
+    await this.own.run(`DROP TABLE IF EXISTS ${this.buffer}`);
     this.buffered = 0;
     this.bufferedUpTo.clear();
     await this.dropChanges();
@@ -166,16 +173,24 @@ export class DeltaMergeSink implements Sink {
   }
 
   /**
-   * Adds the batch's changes to the buffer. When a MERGE is due and none is running, the
-   * buffer becomes a Parquet file for `write` (the data plane's MERGE reads its source on
-   * its own connection; writing the file here frees the batch connection for the others).
+   * Adds the batch's changes to the buffer; when a MERGE is due and none is running, the
+   * buffer becomes a Parquet file of changes and its MERGE starts in the background (the
+   * next batches need not wait for it). Reports the MERGE that finished since the last
+   * call.
    */
-  async prepare(batch: BatchView, progress: Progress): Promise<void> {
+  async write(
+    batch: BatchView,
+    progress: Progress,
+    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
+  ): Promise<SinkResult> {
     this.throwFailure();
+    const conn = this.own!;
     const advanced = advancedProgress(progress, batch.lastOffsets);
-    const { conn } = batch;
     if (advanced.length > 0) {
-      const from = `(SELECT * FROM ${batch.validTable} WHERE ${pastProgress(progress, batch.lastOffsets)})`;
+      if (batch.sharedValid === undefined) {
+        throw new Error(`sink ${this.name} reads the batch on its own connection: the batch must be shared`);
+      }
+      const from = `(SELECT * FROM ${batch.sharedValid} AS __b WHERE ${pastProgress(progress, batch.lastOffsets)})`;
       const verb =
         this.buffered === 0 ? `CREATE OR REPLACE TEMP TABLE ${this.buffer} AS` : `INSERT INTO ${this.buffer}`;
       await conn.run(`${verb} ${this.opts.select(from)}`);
@@ -185,56 +200,13 @@ export class DeltaMergeSink implements Sink {
       for (const a of advanced) this.bufferedUpTo.set(a.partition, a.offset);
       this.bufferedSeq = batch.seq;
     }
-    if (this.buffered === 0 || !this.due()) return;
-    // One MERGE at a time; an over-full buffer waits for the running one.
-    if (this.inflight && this.overfull()) await this.settle();
-    if (!this.inflight) await this.takeBuffer(conn);
-  }
-
-  /** Moves the buffer (newest row per key) into a Parquet file of changes to merge. */
-  private async takeBuffer(conn: DuckDBConnection): Promise<void> {
-    const file = scratchFile('merge', 'parquet');
-    const keys = this.opts.on.map(quoteIdent).join(', ');
-    const rows =
-      this.opts.newestFirst === undefined
-        ? `SELECT * FROM ${this.buffer}`
-        : `SELECT * FROM ${this.buffer} QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${this.opts.newestFirst}) = 1`;
-    await conn.run(`COPY (${rows}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION uncompressed)`);
-    await conn.run(`DROP TABLE IF EXISTS ${this.buffer}`);
-    this.changes = { file, upTo: [...this.bufferedUpTo], seq: this.bufferedSeq };
-    this.buffered = 0;
-    this.bufferedUpTo.clear();
-  }
-
-  /**
-   * Starts the MERGE of prepared changes in the background (the next batches need not
-   * wait for it) and reports the MERGE that finished since the last call.
-   */
-  async write(
-    batch: BatchView,
-    _progress: Progress,
-    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
-  ): Promise<SinkResult> {
-    this.throwFailure();
-    if (this.changes !== undefined) {
-      const changes = this.changes;
-      this.changes = undefined;
-      this.lastCommit = this.clock.now();
-      // Once settled, the MERGE is no longer in flight: `prepare` may start the next one.
-      // (Left set, every later MERGE waited for an over-full buffer or the final flush.)
-      const run: Promise<void> = this.merge(changes, extraTxn)
-        .then(
-          (res) => {
-            this.finished = res;
-          },
-          (err) => {
-            this.failure = err;
-          },
-        )
-        .then(() => {
-          if (this.inflight === run) this.inflight = undefined;
-        });
-      this.inflight = run;
+    if (this.buffered > 0 && this.due()) {
+      // One MERGE at a time; an over-full buffer waits for the running one.
+      if (this.inflight && this.overfull()) await this.settle();
+      if (!this.inflight) {
+        await this.takeBuffer(conn);
+        this.start(extraTxn);
+      }
     }
     const done = this.finished;
     this.finished = undefined;
@@ -244,6 +216,47 @@ export class DeltaMergeSink implements Sink {
       version: done?.version,
       durableThrough: idle ? batch.seq : done?.durableThrough,
     };
+  }
+
+  /** Moves the buffer (newest row per key) into a Parquet file of changes to merge. */
+  private async takeBuffer(conn: DuckDBConnection): Promise<void> {
+    const file = scratchFile('merge', 'parquet');
+    const keys = this.opts.on.map(quoteIdent).join(', ');
+    // The newest row per key is chosen on narrow values (the max of a struct compares
+    // field by field; the row id breaks ties towards the later batch); only then are the
+    // winners' wide rows read. A window ordered over the wide rows sorted all of them.
+    const newest = this.opts.newestBy;
+    const rows =
+      newest === undefined
+        ? `SELECT * FROM ${this.buffer}`
+        : `SELECT * FROM ${this.buffer} SEMI JOIN (SELECT max({${newest.map((c, i) => `'k${i}': ${c}`).join(', ')}, 'rid': rowid}).rid AS __rid FROM ${this.buffer} GROUP BY ${keys}) AS __w ON __w.__rid = ${this.buffer}.rowid`;
+    await conn.run(`COPY (${rows}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION uncompressed)`);
+    await conn.run(`DROP TABLE IF EXISTS ${this.buffer}`);
+    this.changes = { file, upTo: [...this.bufferedUpTo], seq: this.bufferedSeq };
+    this.buffered = 0;
+    this.bufferedUpTo.clear();
+  }
+
+  /** Starts the MERGE of the prepared changes in the background. */
+  private start(extraTxn: ReadonlyArray<{ appId: string; version: number }>): void {
+    const changes = this.changes!;
+    this.changes = undefined;
+    this.lastCommit = this.clock.now();
+    // Once settled, the MERGE is no longer in flight: the next one may start.
+    // (Left set, every later MERGE waited for an over-full buffer or the final flush.)
+    const run: Promise<void> = this.merge(changes, extraTxn)
+      .then(
+        (res) => {
+          this.finished = res;
+        },
+        (err) => {
+          this.failure = err;
+        },
+      )
+      .then(() => {
+        if (this.inflight === run) this.inflight = undefined;
+      });
+    this.inflight = run;
   }
 
   private async merge(
@@ -286,7 +299,16 @@ export class DeltaMergeSink implements Sink {
     });
   }
 
-  async flush(conn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined> {
+  async close(): Promise<void> {
+    await this.inflight;
+    this.inflight = undefined;
+    await this.dropChanges();
+    this.own?.closeSync();
+    this.own = undefined;
+  }
+
+  async flush(_conn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined> {
+    const conn = this.own!;
     await this.settle();
     let rows = this.finished?.rows ?? 0;
     let version = this.finished?.version;
