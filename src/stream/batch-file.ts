@@ -20,8 +20,11 @@ export interface BatchFile {
   longest: number;
 }
 
-/** Appends the lines of `batches` into one buffer. */
-export function buildBatchFile(batches: readonly ValueBatch[]): BatchFile {
+/**
+ * Appends the lines of `batches` into one buffer, one batch (partition) per turn of the
+ * event loop, so that other work's callbacks are not held up for the whole file.
+ */
+export async function buildBatchFile(batches: readonly ValueBatch[]): Promise<BatchFile> {
   let size = 0;
   let records = 0;
   for (const b of batches) {
@@ -32,6 +35,7 @@ export function buildBatchFile(batches: readonly ValueBatch[]): BatchFile {
   let pos = 0;
   let longest = 0;
   for (const b of batches) {
+    await new Promise<void>((r) => setImmediate(r));
     const values = Buffer.from(b.values.buffer, b.values.byteOffset, b.values.byteLength);
     // JSON must be UTF-8; DuckDB rejects a whole file otherwise. Checking the batch at once
     // is native and fast; only a batch that fails is checked record by record.

@@ -77,7 +77,7 @@ export async function decodeBatchDeferred(
 ): Promise<DeferredDecodedBatch> {
   const rawTable = raw.table;
   const file = scratchFile('batch', 'ndjson');
-  const { bytes, records, longest } = buildBatchFile(batches);
+  const { bytes, records, longest } = await buildBatchFile(batches);
   await fs.writeFile(file, bytes);
   try {
     // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the

@@ -96,6 +96,7 @@ interface ReadBatch {
 let pipelines = 0;
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 function defaultOnError(err: unknown, attempt: number): void {
   console.error(`pipeline: batch failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
@@ -213,8 +214,14 @@ export class Pipeline {
       Math.floor((this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024) / this.partitions),
     );
     const stages: Record<string, number> = {};
+    // One partition per turn of the event loop: a log may read synchronously (the embedded
+    // one reads from the page cache), and a batch read ahead must not hold up the
+    // current batch's work for the time of every partition's read.
     const fetched = await Promise.all(
-      positions.map((offset, p) => fetchBatch(log, topic, p, offset, { maxRecords: perPartition, maxBytes })),
+      positions.map(async (offset, p) => {
+        for (let i = 0; i <= p; i++) await nextTurn();
+        return fetchBatch(log, topic, p, offset, { maxRecords: perPartition, maxBytes });
+      }),
     );
     let records = 0;
     let backlog = false;
@@ -306,29 +313,40 @@ export class Pipeline {
       throw err;
     }
     lap('prepare');
-    const view: BatchView = { ...prepView, rejected: await decoded.rejected };
-    lap('explain');
-
-    let dlqTxn: Array<{ appId: string; version: number }> = [];
-    if (this.dlq) {
-      const written = await this.dlq.write(view, this.dlqProgress);
-      this.metrics.dlqWritten += written;
-      dlqTxn = advancedProgress(this.dlqProgress, lastOffsets).map((a) => ({
-        appId: this.dlqAppId(a.partition),
-        version: a.offset,
-      }));
-      for (const [p, o] of lastOffsets) if ((this.dlqProgress.get(p) ?? -1) < o) this.dlqProgress.set(p, o);
-      lap('dlq');
-    }
+    // The rejects' explanations and the DLQ write run while the sinks write their files;
+    // the sink that records the DLQ's progress commits it only once the DLQ write is done
+    // (its `extraTxn`), so the order of commits (DLQ, then that sink) is unchanged.
+    const dlqStart = this.clock.now();
+    const dlqDone = (async () => {
+      const rejected = await decoded.rejected;
+      stages.explain = this.clock.now() - dlqStart;
+      let dlqTxn: Array<{ appId: string; version: number }> = [];
+      if (this.dlq) {
+        const t0 = this.clock.now();
+        const written = await this.dlq.write({ ...prepView, rejected }, this.dlqProgress);
+        this.metrics.dlqWritten += written;
+        dlqTxn = advancedProgress(this.dlqProgress, lastOffsets).map((a) => ({
+          appId: this.dlqAppId(a.partition),
+          version: a.offset,
+        }));
+        for (const [p, o] of lastOffsets) if ((this.dlqProgress.get(p) ?? -1) < o) this.dlqProgress.set(p, o);
+        stages.dlq = this.clock.now() - t0;
+      }
+      return { rejected, dlqTxn };
+    })();
+    // Awaited below with the sinks; a failure must not count as unhandled meanwhile.
+    dlqDone.catch(() => {});
+    const view = prepView;
     this.pendingLatency.push({
       seq: view.seq,
       waiting: new Set(this.opts.sinks),
       ingest: latency.ingest,
       event: latency.event,
     });
+    const none = async () => [];
     const runSink = async (sink: Sink) => {
       const progress = this.progress.get(sink)!;
-      const extra = this.opts.dlq?.progressIn === sink ? dlqTxn : [];
+      const extra = this.opts.dlq?.progressIn === sink ? async () => (await dlqDone).dlqTxn : none;
       const t0 = this.clock.now();
       const res = await sink.write(view, progress, extra);
       stages[sink.name] = this.clock.now() - t0;
@@ -338,7 +356,8 @@ export class Pipeline {
     // Sinks on the batch connection one after the other; the rest alongside them.
     const onConn = this.opts.sinks.filter((s) => s.usesBatchConnection);
     const others = this.opts.sinks.filter((s) => !s.usesBatchConnection);
-    await Promise.all([
+    const [{ rejected }] = await Promise.all([
+      dlqDone,
       (async () => {
         for (const s of onConn) await runSink(s);
       })(),
@@ -348,14 +367,14 @@ export class Pipeline {
     const durationMs = committed - started;
     this.metrics.batches++;
     this.metrics.recordsIn += records;
-    this.metrics.invalid += view.rejected.length;
+    this.metrics.invalid += rejected.length;
     this.metrics.batchMs.record(durationMs);
     this.metrics.lastBatchMs = durationMs;
     this.updateLag(fetched);
     return {
       records,
       valid: decoded.valid,
-      rejected: view.rejected.length,
+      rejected: rejected.length,
       durationMs,
       caughtUp: !backlog,
       stages,

@@ -36,6 +36,7 @@ export interface BatchView {
    * the batch lives in temp tables only.
    */
   sharedValid?: string;
+  /** The batch's rejected records, explained: given to the DLQ (sinks get an empty list: they run while the rejects are explained). */
   rejected: readonly RejectedRecord[];
   /** Per partition in the batch: the last offset fetched (valid or not). */
   lastOffsets: ReadonlyMap<number, number>;
@@ -44,6 +45,9 @@ export interface BatchView {
   /** The batch's number in this run (1, 2, ...). */
   seq: number;
 }
+
+/** Progress markers to commit with a sink's batch, known once the DLQ write is done. */
+export type ExtraTxn = () => Promise<ReadonlyArray<{ appId: string; version: number }>>;
 
 export interface SinkResult {
   /** Rows written (after the sink's own filtering and dedup). */
@@ -73,14 +77,11 @@ export interface Sink {
   open(conn: DuckDBConnection, partitions: number): Promise<Progress>;
   /**
    * Writes the records of `batch` past `progress` (the sink's own), and commits the new
-   * progress with them atomically. `extraTxn` are further progress markers (e.g. the DLQ's)
-   * to commit in the same transaction, if the sink can.
+   * progress with them atomically. `extraTxn` resolves to further progress markers (e.g.
+   * the DLQ's) to commit in the same transaction, if the sink can: the sink may write its
+   * files first, but commits only once they are known (the DLQ is written meanwhile).
    */
-  write(
-    batch: BatchView,
-    progress: Progress,
-    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
-  ): Promise<SinkResult>;
+  write(batch: BatchView, progress: Progress, extraTxn: ExtraTxn): Promise<SinkResult>;
   /** Optional first step on the batch's connection, run before any sink's `write`. */
   prepare?(batch: BatchView, progress: Progress): Promise<void>;
   /**

@@ -11,6 +11,7 @@ import { type DedupOptions, DedupState } from '../dedup.ts';
 import {
   advancedProgress,
   type BatchView,
+  type ExtraTxn,
   type Progress,
   pastProgress,
   type Sink,
@@ -65,11 +66,7 @@ export class DeltaAppendSink implements Sink {
     return progressFromTable(snapshot, (p) => this.appId(p), partitions);
   }
 
-  async write(
-    batch: BatchView,
-    progress: Progress,
-    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
-  ): Promise<SinkResult> {
+  async write(batch: BatchView, progress: Progress, extraTxn: ExtraTxn): Promise<SinkResult> {
     const { conn } = batch;
     const advanced = advancedProgress(progress, batch.lastOffsets);
     if (advanced.length === 0) return { rows: 0, durableThrough: batch.seq };
@@ -84,14 +81,17 @@ export class DeltaAppendSink implements Sink {
       duplicates = await this.dedup.filter(conn, this.opts.table, snapshot, this.tmp, `${this.tmp}_new`);
       input = `${this.tmp}_new`;
     }
-    const txn = [
-      ...advanced.map((a) => ({ appId: this.appId(a.partition), version: a.offset })),
-      ...extraTxn,
-    ];
+    const txn = advanced.map((a) => ({ appId: this.appId(a.partition), version: a.offset }));
+    // The files are written while the DLQ is; the commit waits for the DLQ's progress.
     const res = await append(
       this.opts.table,
       { sql: this.opts.select(input), conn },
-      { txn, targetFileSize: this.opts.targetFileSize, compression: this.opts.compression },
+      {
+        txn,
+        txnBeforeCommit: extraTxn,
+        targetFileSize: this.opts.targetFileSize,
+        compression: this.opts.compression,
+      },
     );
     await this.dedup?.committed(conn);
     return { rows: res.rows, duplicates, version: res.version, durableThrough: batch.seq };

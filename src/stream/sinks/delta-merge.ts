@@ -24,6 +24,7 @@ import { scratchFile } from '../scratch.ts';
 import {
   advancedProgress,
   type BatchView,
+  type ExtraTxn,
   type Progress,
   pastProgress,
   type Sink,
@@ -178,11 +179,7 @@ export class DeltaMergeSink implements Sink {
    * next batches need not wait for it). Reports the MERGE that finished since the last
    * call.
    */
-  async write(
-    batch: BatchView,
-    progress: Progress,
-    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
-  ): Promise<SinkResult> {
+  async write(batch: BatchView, progress: Progress, extraTxn: ExtraTxn): Promise<SinkResult> {
     this.throwFailure();
     const conn = this.own!;
     const advanced = advancedProgress(progress, batch.lastOffsets);
@@ -238,7 +235,7 @@ export class DeltaMergeSink implements Sink {
   }
 
   /** Starts the MERGE of the prepared changes in the background. */
-  private start(extraTxn: ReadonlyArray<{ appId: string; version: number }>): void {
+  private start(extraTxn: ExtraTxn): void {
     const changes = this.changes!;
     this.changes = undefined;
     this.lastCommit = this.clock.now();
@@ -259,14 +256,11 @@ export class DeltaMergeSink implements Sink {
     this.inflight = run;
   }
 
-  private async merge(
-    changes: PreparedChanges,
-    extraTxn: ReadonlyArray<{ appId: string; version: number }>,
-  ): Promise<SinkResult> {
+  private async merge(changes: PreparedChanges, extraTxn: ExtraTxn): Promise<SinkResult> {
     try {
       const txn = [
         ...changes.upTo.map(([p, offset]) => ({ appId: this.appId(p), version: offset })),
-        ...extraTxn,
+        ...(await extraTxn()),
       ];
       const res = await merge(
         this.opts.table,
@@ -319,7 +313,7 @@ export class DeltaMergeSink implements Sink {
     if (this.changes !== undefined) {
       const changes = this.changes;
       this.changes = undefined;
-      const res = await this.merge(changes, []);
+      const res = await this.merge(changes, async () => []);
       rows += res.rows;
       version = res.version;
       if (res.version !== undefined) commits++;

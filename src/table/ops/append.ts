@@ -18,6 +18,12 @@ import { removeFor } from './remove.ts';
 
 export interface AppendOptions {
   txn?: Txn[];
+  /**
+   * More txn actions, asked for once the files are written, just before the commit (a
+   * stream's progress that becomes known while the files are being written). A failure
+   * here deletes the files and fails the append.
+   */
+  txnBeforeCommit?: () => Promise<ReadonlyArray<Txn>>;
   schemaMode?: SchemaMode;
   targetFileSize?: number;
   /** Sort rows within each new file by these columns. */
@@ -56,14 +62,21 @@ async function writeAndCommit(
   if (mode === 'Overwrite')
     for (const f of snapshot.files()) actions.push({ remove: removeFor(f, now, true) });
   for (const add of batch.adds) actions.push({ add });
-  for (const t of opts.txn ?? []) actions.push({ txn: { ...t, lastUpdated: t.lastUpdated ?? now } });
+  let txn: ReadonlyArray<Txn> = opts.txn ?? [];
+  try {
+    if (opts.txnBeforeCommit) txn = [...txn, ...(await opts.txnBeforeCommit())];
+  } catch (err) {
+    await deleteWrittenFiles(table.store, batch.adds);
+    throw err;
+  }
+  for (const t of txn) actions.push({ txn: { ...t, lastUpdated: t.lastUpdated ?? now } });
   if (actions.length === 0) {
     return { version: snapshot.version, attempts: 0, noop: true, rows: 0, files: 0 };
   }
   try {
     const res = await table.commit(actions, {
       readSnapshot: snapshot,
-      operation: opts.txn?.length ? 'STREAMING UPDATE' : 'WRITE',
+      operation: txn.length ? 'STREAMING UPDATE' : 'WRITE',
       operationParameters: {
         mode,
         partitionBy: JSON.stringify(snapshot.partitionColumns),
