@@ -1,10 +1,14 @@
 /**
  * orders_current's layout: MERGE cost per micro-batch against tables of 1M and 10M
- * orders. The table is unpartitioned with files sorted by order_id (16 MiB each), as the
- * pipeline writes it; order ids grow with time, so a batch's MERGE (new orders + updates
- * of recent ones) touches only the newest files, skipped by key min/max stats.
+ * orders, laid out as the pipeline keeps it: unpartitioned, clustered by order_id, the
+ * orders older than a minute compacted into 16 MiB files and the recent ones (the newest
+ * 200,000) in the ~1 MiB files MERGEs write. Order ids grow with time, so a batch's
+ * MERGE (new orders + updates of recent ones) rewrites only the few small files holding
+ * changed orders, skipped otherwise by key min/max stats; MERGE options as the pipeline's
+ * (1 MiB files sorted by order_id, snappy, one DuckDB thread per statement).
  * For contrast, `--bucketed` also measures the seed's layout (16 hash buckets of
- * order_id as partitions) at the smallest size: every batch touches every bucket.
+ * order_id as partitions, 16 MiB files) at the smallest size: every batch touches every
+ * bucket.
  *
  *   node bench/orders-current-layout.ts [--sizes 1000000,10000000] [--batches 3] [--bucketed]
  *
@@ -32,6 +36,8 @@ const { values: args } = parseArgs({
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FILE_SIZE = 16 * 1024 * 1024;
+const HOT_FILE_SIZE = 1024 * 1024;
+const HOT = 200_000;
 const NEW_PER_BATCH = 35_000;
 const UPDATES_PER_BATCH = 10_000;
 const RECENT = 30_000;
@@ -67,15 +73,24 @@ async function measure(size: number, batches: number, bucketed: boolean) {
     });
     const t0 = performance.now();
     const snap = await table.snapshot();
+    // Compacted (cold) orders in 16 MiB files; in the pipeline's layout, the newest in 1 MiB files.
+    const cold = bucketed ? size : size - HOT;
     const adds = await writeFiles(
       table,
       snap,
-      { sql: ordersSql(1, size + 1, 'SHIPPED', 2, 1769500000, bucketed) },
-      {
-        targetFileSize: FILE_SIZE,
-        orderBy: ['order_id'],
-      },
+      { sql: ordersSql(1, cold + 1, 'SHIPPED', 2, 1769500000, bucketed) },
+      { targetFileSize: FILE_SIZE, orderBy: ['order_id'] },
     );
+    if (!bucketed) {
+      adds.push(
+        ...(await writeFiles(
+          table,
+          snap,
+          { sql: ordersSql(cold + 1, size + 1, 'SHIPPED', 2, 1769500000, bucketed) },
+          { targetFileSize: HOT_FILE_SIZE, orderBy: ['order_id'] },
+        )),
+      );
+    }
     await table.commit(
       adds.map((add) => ({ add })),
       { readSnapshot: snap, operation: 'WRITE', readScope: 'none' },
@@ -100,7 +115,9 @@ async function measure(size: number, batches: number, bucketed: boolean) {
         {
           on: ['order_id'],
           whenMatched: { update: CURRENT_NEWER },
-          targetFileSize: FILE_SIZE,
+          ...(bucketed
+            ? { targetFileSize: FILE_SIZE }
+            : { targetFileSize: HOT_FILE_SIZE, orderBy: ['order_id'], compression: 'snappy' as const }),
         },
       );
       times.push(performance.now() - t);
@@ -112,7 +129,7 @@ async function measure(size: number, batches: number, bucketed: boolean) {
     return {
       layout: bucketed
         ? 'bucket(16, order_id) partitions'
-        : 'unpartitioned, sorted by order_id, 16 MiB files',
+        : 'unpartitioned, by order_id: 16 MiB compacted files, 1 MiB recent files',
       orders: size,
       files,
       loadMs: Math.round(loadMs),
@@ -125,6 +142,10 @@ async function measure(size: number, batches: number, bucketed: boolean) {
   }
 }
 
+// As in the pipeline (PipelineOptions.duckdbThreads).
+const setup = await openConnection();
+await setup.run('SET threads = 1');
+setup.closeSync();
 const results = [];
 const sizes = args.sizes.split(',').map(Number);
 for (const size of sizes) {

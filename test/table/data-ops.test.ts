@@ -125,6 +125,26 @@ describe('data plane: merge, update, delete, optimize', () => {
     ]);
   });
 
+  test('merge rewrites many changed files together with the new rows, in one pass', async () => {
+    const { table } = await newTable(`${tmp.dir}/merge-many`, ORDERS);
+    for (let i = 0; i < 10; i++)
+      await append(table, { rows: [order(i * 2, 'CREATED', 0), order(i * 2 + 1, 'CREATED', 0)] });
+    const res = await merge(
+      table,
+      { rows: [...Array.from({ length: 10 }, (_, i) => order(i * 2, 'PAID', 5)), order(50, 'CREATED', 5)] },
+      { on: ['order_id'] },
+    );
+    assert.equal(res.metrics.numTargetRowsUpdated, 10);
+    assert.equal(res.metrics.numTargetRowsInserted, 1);
+    assert.equal(res.metrics.numTargetRowsCopied, 10);
+    assert.equal(res.metrics.numTargetFilesRemoved, 10);
+    assert.equal(res.metrics.numTargetFilesAdded, 1, 'one file for the 10 rewritten and the new row');
+    const rows = await state(table);
+    assert.equal(rows.length, 21);
+    assert.equal(rows.filter((r) => r.includes(':PAID:')).length, 10);
+    assert.ok(rows.includes('o0050:CREATED:0'));
+  });
+
   test('merge with a condition keeps the newer target row (out-of-order events)', async () => {
     const { table } = await newTable(`${tmp.dir}/merge-cond`, ORDERS);
     await append(table, { rows: [order(1, 'SHIPPED', 30), order(2, 'CREATED', 0)] });

@@ -8,11 +8,12 @@
  * 2. Candidate files: partition pruning when every partition column is a merge key,
  *    then per-file key min/max statistics (key-pruning.ts).
  * 3. Touched files: candidates that actually hold a source key (reads key columns only).
- * 4. Each touched file in which some row is updated or deleted is rewritten on its own
- *    (its rows without a match, plus matched rows kept / updated / dropped per
- *    `whenMatched`), so files keep their key ranges and a MERGE rewrites only the files
- *    its batch changes. Source rows with no match (whenNotMatched 'insert') become new
- *    files of their own.
+ * 4. Each touched file in which some row is updated or deleted is rewritten (its rows
+ *    without a match, plus matched rows kept / updated / dropped per `whenMatched`);
+ *    up to PER_FILE_REWRITE_MAX such files each on its own, so files keep their key
+ *    ranges and a MERGE rewrites only the files its batch changes, with the source rows
+ *    that match nothing (whenNotMatched 'insert') as new files of their own; more
+ *    changed files are rewritten together with the new rows in one pass.
  * 5. One commit: removes + adds (+ txn), readScope = the partitions read (or 'all');
  *    on TABLE_COMMIT_CONFLICT the plan is recomputed on a fresh snapshot (retry.ts).
  *
@@ -34,6 +35,9 @@ import { type ParquetCodec, writeRelation } from '../write/write-files.ts';
 import { filesByKeyRange, partitionKey, sourcePartitions } from './key-pruning.ts';
 import { removeFor } from './remove.ts';
 import { DEFAULT_OP_RETRIES, type OpResult, runWithRetries } from './retry.ts';
+
+/** Up to this many changed files are rewritten one by one (see the MERGE plan below). */
+const PER_FILE_REWRITE_MAX = 8;
 
 export type WhenMatched = 'update' | 'delete' | { update?: string; delete?: string };
 
@@ -222,10 +226,13 @@ export async function merge(
           };
           if (deleted === 0 && updated === 0 && inserted === 0 && !opts.txn?.length)
             return { nothing: metrics };
-          // Each file with changed rows is rewritten on its own, so a file's key range (and
-          // the table's clustering) survives the MERGE and the cost follows the files the
-          // batch changes; files whose matched rows all stay as they are are left alone.
-          // Rows with no match are written as new files of their own.
+          // A few changed files (a clustered table, changes to recent keys) are each
+          // rewritten on their own, so a file's key range (and the table's clustering)
+          // survives the MERGE and the cost follows the files the batch changes; rows with
+          // no match become new files of their own. Many changed files (keys spread over
+          // the table) are rewritten together with the new rows, in one pass: one
+          // statement per file would cost more than it keeps. Either way, files whose
+          // matched rows all stay as they are are left alone.
           const write = (sql: string) =>
             writeRelation({
               store: table.store,
@@ -238,24 +245,23 @@ export async function merge(
               orderBy: opts.orderBy,
               compression: opts.compression,
             });
+          const rewrite = (where: string) =>
+            [
+              `SELECT ${targetCols} FROM ${target} AS target ANTI JOIN ${src} AS source ON ${on} WHERE ${where}`,
+              `SELECT ${sourceCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${where} AND NOT (${del}) AND ${upd}`,
+              `SELECT ${targetCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${where} AND NOT (${del}) AND NOT (${upd})`,
+            ].join(' UNION ALL ');
+          const inserts = `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}`;
           const adds = [];
-          for (const file of rewritten) {
-            const inFile = `target.${FILE_COLUMN} = ${sqlString(file.path)}`;
+          if (rewritten.length <= PER_FILE_REWRITE_MAX) {
+            for (const file of rewritten) {
+              adds.push(...(await write(rewrite(`target.${FILE_COLUMN} = ${sqlString(file.path)}`))));
+            }
+            if (inserted > 0) adds.push(...(await write(inserts)));
+          } else {
+            const inChanged = `target.${FILE_COLUMN} IN (${rewritten.map((f) => sqlString(f.path)).join(', ')})`;
             adds.push(
-              ...(await write(
-                [
-                  `SELECT ${targetCols} FROM ${target} AS target ANTI JOIN ${src} AS source ON ${on} WHERE ${inFile}`,
-                  `SELECT ${sourceCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${inFile} AND NOT (${del}) AND ${upd}`,
-                  `SELECT ${targetCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${inFile} AND NOT (${del}) AND NOT (${upd})`,
-                ].join(' UNION ALL '),
-              )),
-            );
-          }
-          if (inserted > 0) {
-            adds.push(
-              ...(await write(
-                `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}`,
-              )),
+              ...(await write(`${rewrite(inChanged)}${inserted > 0 ? ` UNION ALL ${inserts}` : ''}`)),
             );
           }
           metrics.numTargetFilesAdded = adds.length;
