@@ -124,6 +124,7 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     compaction: { everyMs: 30_000, olderThanMs: 60_000, targetFileSize: compactedFileSize },
     maintenance: {
       targetFileSize: compactedFileSize,
+      olderThanMs: 60_000,
       orderBy: ['order_id'],
       vacuumRetentionMs: opts.vacuumRetentionMs,
     },

@@ -12,6 +12,8 @@ export interface MaintenanceOptions {
   targetFileSize?: number;
   /** Sort rows of compacted files by these columns (keeps keys clustered for MERGE). */
   orderBy?: string[];
+  /** Compact only files written at least this long ago (leaves files a stream still changes alone). */
+  olderThanMs?: number;
   /** VACUUM retention (default: the table's delta.deletedFileRetentionDuration). */
   vacuumRetentionMs?: number;
 }
@@ -26,7 +28,11 @@ export async function maintainTable(
   table: DeltaTable,
   opts: MaintenanceOptions = {},
 ): Promise<MaintenanceReport> {
-  const res = await optimize(table, { targetFileSize: opts.targetFileSize, orderBy: opts.orderBy });
+  const res = await optimize(table, {
+    targetFileSize: opts.targetFileSize,
+    orderBy: opts.orderBy,
+    olderThanMs: opts.olderThanMs,
+  });
   await table.checkpoint();
   const vacuumed = await table.vacuum(
     opts.vacuumRetentionMs === undefined ? {} : { retentionMs: opts.vacuumRetentionMs },
