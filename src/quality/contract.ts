@@ -28,6 +28,11 @@ export interface FieldSpec {
   /** Inclusive numeric bounds. */
   min?: number;
   max?: number;
+  /**
+   * For numbers: at most this many digits after the decimal point (money: 2), so the
+   * value fits a DECIMAL of that scale exactly instead of being rounded.
+   */
+  decimals?: number;
   /** A regular expression (RE2 syntax, DuckDB's `regexp_full_match`) the whole string must match. */
   pattern?: string;
   /** For arrays: the fields of each element (an object). */
@@ -92,8 +97,29 @@ export function checkContract(c: DataContract): void {
         },
       );
     }
+    if (
+      f.decimals !== undefined &&
+      (f.type !== 'number' || !Number.isInteger(f.decimals) || f.decimals < 0)
+    ) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `contract '${c.name}': field '${f.name}' has decimals ${f.decimals}: only a number field can have decimals, a whole number of them, 0 or more`,
+        { contract: c.name },
+      );
+    }
     if (f.items) checkContract({ name: `${c.name}.${f.name}[]`, fields: f.items });
   }
+}
+
+/**
+ * SQL true when the number `x` (a DOUBLE) has more than `decimals` digits after the
+ * point. A JSON number like 10.99 is read as the nearest double, so x·10² lands within
+ * a few units in the last place of a whole number, not exactly on it (~3e-13 here,
+ * ~2e-4 at 10¹²); 10.999 lands a tenth away.
+ */
+function tooManyDecimals(x: string, decimals: number): string {
+  const scaled = `(${x}) * ${10 ** decimals}`;
+  return `abs(${scaled} - round(${scaled})) > 1e-9 + abs(${scaled}) * 1e-15`;
 }
 
 /** The DuckDB type for `read_json(columns=...)` that splits a record into JSON fragments. */
@@ -129,6 +155,7 @@ function fastCheck(f: FieldSpec, ref: string): string {
   if (f.pattern !== undefined) parts.push(`regexp_full_match(${ref}, ${quoteString(f.pattern)})`);
   if (f.min !== undefined) parts.push(`${ref} >= ${f.min}`);
   if (f.max !== undefined) parts.push(`${ref} <= ${f.max}`);
+  if (f.decimals !== undefined) parts.push(`NOT (${tooManyDecimals(ref, f.decimals)})`);
   if (f.minItems !== undefined) parts.push(`len(${ref}) >= ${f.minItems}`);
   if (f.items) {
     const sub = f.items.map((s) => fastCheck(s, `x.${quoteIdent(s.name)}`)).join(' AND ');
@@ -216,6 +243,14 @@ function fieldChecks(f: FieldSpec, ref: string, path: string): Check[] {
       field: path,
       rule: 'max',
       message: `${ref}::VARCHAR || ${quoteString(` is above the maximum ${f.max}`)}`,
+    });
+  }
+  if (f.decimals !== undefined) {
+    checks.push({
+      broken: `${present}${tooManyDecimals(num, f.decimals)}`,
+      field: path,
+      rule: 'decimals',
+      message: `${ref}::VARCHAR || ${quoteString(` has more than ${f.decimals} decimal places`)}`,
     });
   }
   if (f.minItems !== undefined) {

@@ -62,6 +62,14 @@ describe('order contract', () => {
       [json({ event_id: 'not-a-uuid' }), 'event_id', 'pattern', /does not match/],
       [json({ event_timestamp: 1769515200123 }), 'event_timestamp', 'max', /above the maximum/],
       [json({ total_amount: -1 }), 'total_amount', 'min', /below the minimum 0/],
+      [json({ total_amount: 10.999 }), 'total_amount', 'decimals', /10.999 has more than 2 decimal places/],
+      [json({ total_amount: 1e11 }), 'total_amount', 'max', /above the maximum 9999999999.99/],
+      [
+        json({ items: [{ ...GOOD.items[0], unit_price: 0.005 }] }),
+        'items[].unit_price',
+        'decimals',
+        /element 1: 0.005 has more than 2 decimal places/,
+      ],
       [json({ items: [] }), 'items', 'minItems', /0 elements, at least 1/],
       [json({ items: {} }), 'items', 'type', /expected array, got object/],
       [
@@ -78,7 +86,8 @@ describe('order contract', () => {
     const values = [
       json({}),
       ...cases.map((c) => c[0]),
-      json({ event_type: 'ORDER_SHIPPED', current_status: 'SHIPPED' }),
+      // Cents fit, up to the largest DECIMAL(12,2): valid.
+      json({ event_type: 'ORDER_SHIPPED', current_status: 'SHIPPED', total_amount: 9_999_999_999.99 }),
     ];
     const decoded = await decodeBatch(conn, [batch(values)], contract);
     assert.equal(decoded.valid, 2);
@@ -104,6 +113,7 @@ describe('order contract', () => {
       { sku: 'SKU-999', quantity: '1', unit_price: 299, category: 'Electronics' },
     ]);
     assert.equal(rows[1].event_type, 'ORDER_SHIPPED');
+    assert.equal(rows[1].total_amount, 9_999_999_999.99);
   });
 
   test('a value cannot override its own offset', async () => {

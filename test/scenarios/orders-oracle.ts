@@ -42,6 +42,9 @@ export function validOrderEvent(text: string): OrderEvent | undefined {
     return undefined;
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  // Money: at least 0, at most 9,999,999,999.99, whole cents (the contract's rules).
+  const money = (x: unknown): x is number =>
+    num(x) && x >= 0 && x <= 9_999_999_999.99 && Math.abs(x * 100 - Math.round(x * 100)) < 1e-6;
   const items = v.items;
   const ok =
     str(v.event_id) &&
@@ -54,8 +57,7 @@ export function validOrderEvent(text: string): OrderEvent | undefined {
     str(v.order_id) &&
     /^ord-[0-9]{8}-[0-9]+$/.test(v.order_id) &&
     str(v.user_id) &&
-    num(v.total_amount) &&
-    v.total_amount >= 0 &&
+    money(v.total_amount) &&
     str(v.currency) &&
     (CURRENCIES as readonly string[]).includes(v.currency) &&
     str(v.payment_method) &&
@@ -69,8 +71,7 @@ export function validOrderEvent(text: string): OrderEvent | undefined {
         str(it.sku) &&
         Number.isInteger(it.quantity) &&
         it.quantity >= 1 &&
-        num(it.unit_price) &&
-        it.unit_price >= 0 &&
+        money(it.unit_price) &&
         str(it.category) &&
         (CATEGORIES as readonly string[]).includes(it.category),
     ) &&

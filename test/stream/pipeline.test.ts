@@ -14,7 +14,7 @@ import type { Log } from '../../src/log/log.ts';
 import { openLog } from '../../src/log/open.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { generateOrders } from '../../src/scenarios/orders/generate.ts';
-import { ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
+import { eventsSelect, ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
 import { Pipeline } from '../../src/stream/pipeline.ts';
 import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
 import type { Sink } from '../../src/stream/types.ts';
@@ -62,8 +62,7 @@ function eventsSink(table: DeltaTable, dedup = true): DeltaAppendSink {
     name: 'orders_events',
     appIdPrefix: 'orders/orders_events/orders',
     table,
-    select: (from) =>
-      `SELECT event_id, event_type, to_timestamp(event_timestamp) AS event_timestamp, order_id, user_id, total_amount, currency, payment_method, items, current_status, _p AS source_partition, _o AS source_offset, to_timestamp(_t / 1000) AS ingest_time, strftime(to_timestamp(event_timestamp), '%Y-%m-%d-%H') AS event_hour FROM ${from}`,
+    select: eventsSelect,
     dedup: dedup
       ? { key: 'event_id', batchTime: 'event_timestamp', tableTime: 'event_timestamp', horizonSeconds: 60 }
       : undefined,
@@ -82,8 +81,7 @@ describe('stream runtime', { timeout: 180_000 }, () => {
           name: 'orders_events',
           appIdPrefix: 'orders/orders_events/orders',
           table: full.tables.events,
-          select: (from) =>
-            `SELECT event_id, event_type, to_timestamp(event_timestamp) AS event_timestamp, order_id, user_id, total_amount, currency, payment_method, items, current_status, _p AS source_partition, _o AS source_offset, to_timestamp(_t / 1000) AS ingest_time, strftime(to_timestamp(event_timestamp), '%Y-%m-%d-%H') AS event_hour FROM ${from}`,
+          select: eventsSelect,
           dedup: {
             key: 'event_id',
             batchTime: 'event_timestamp',

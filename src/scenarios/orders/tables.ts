@@ -32,7 +32,7 @@ const ITEMS: StructField['type'] = {
     fields: [
       field('sku', 'string'),
       field('quantity', 'long'),
-      field('unit_price', 'double'),
+      field('unit_price', 'decimal(12,2)'),
       field('category', 'string'),
     ],
   },
@@ -46,7 +46,7 @@ export const ORDERS_EVENTS_SCHEMA: StructType = {
     field('event_timestamp', 'timestamp', false),
     field('order_id', 'string', false),
     field('user_id', 'string'),
-    field('total_amount', 'double'),
+    field('total_amount', 'decimal(12,2)'),
     field('currency', 'string'),
     field('payment_method', 'string'),
     field('items', ITEMS),
@@ -68,7 +68,7 @@ export const ORDERS_CURRENT_SCHEMA: StructType = {
     field('last_event_type', 'string'),
     field('last_event_id', 'string'),
     field('event_timestamp', 'timestamp'),
-    field('total_amount', 'double'),
+    field('total_amount', 'decimal(12,2)'),
     field('currency', 'string'),
     field('payment_method', 'string'),
     field('items', ITEMS),
@@ -137,9 +137,10 @@ export async function openOrdersTables(dataDir: string, clock?: Clock, checkpoin
       name: 'orders_current',
       description: 'Latest state per order (MERGE), files clustered by order_id range',
       checkpointInterval,
-      // Every MERGE rewrites the newest file (copy-on-write, ~16 MiB every few seconds at
-      // full rate): with the default 7 days VACUUM would keep a week of superseded copies.
-      // One hour of time travel, matching the hourly maintenance (seed: expire snapshots).
+      // MERGEs rewrite the recent files about once a second (copy-on-write) and
+      // compaction rewrites them again: with the default 7 days VACUUM would keep a week
+      // of superseded copies. One hour of time travel, matching the hourly maintenance
+      // (seed: expire snapshots).
       configuration: { 'delta.deletedFileRetentionDuration': 'interval 1 hours' },
     },
     clock,
