@@ -13,6 +13,10 @@
  *
  *   node bench/orders-pipeline.ts [--events N] [--rate R] [--duration S] [--max-records N]
  *     [--current-commit-ms MS] [--current-file-mb MB] [--no-read-ahead] [--duckdb-threads N]
+ *     [--kafka BROKERS]
+ *
+ * With `--kafka`, the events go through a Kafka broker (a fresh topic per run) instead
+ * of the embedded log; the tables stay on the local disk.
  *
  * Prints the figures and writes bench/results/orders-pipeline.json.
  */
@@ -37,6 +41,7 @@ const { values: args } = parseArgs({
     'current-file-mb': { type: 'string', default: '1' },
     'no-read-ahead': { type: 'boolean', default: false },
     'duckdb-threads': { type: 'string', default: '1' },
+    kafka: { type: 'string' },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,18 +52,23 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1000;
 }
 const currentCommitMs = Number(args['current-commit-ms']);
+/** A topic of its own per run on Kafka (topics outlive the run there); `orders` on the embedded log. */
+const topicFor = (what: string) =>
+  args.kafka ? `orders-bench-${what}-${process.pid}-${Date.now()}` : 'orders';
 const currentFileSize = Number(args['current-file-mb']) * 1024 * 1024;
 
 async function throughput(events: number) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-orders-tp-'));
   try {
-    const log = await openLog({ dataDir: dir });
+    const log = await openLog({ dataDir: dir, kafka: args.kafka });
+    const topic = topicFor('tp');
     const g0 = performance.now();
-    await generateOrders({ log, count: events, seed: 1 });
+    await generateOrders({ log, count: events, seed: 1, topic });
     const genMs = performance.now() - g0;
     const { pipeline } = await ordersPipeline({
       dataDir: dir,
       log,
+      topic,
       maxRecordsPerBatch: maxRecords,
       currentCommitMs,
       currentFileSize,
@@ -101,10 +111,12 @@ async function throughput(events: number) {
 async function latency(rate: number, seconds: number) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-orders-lat-'));
   try {
-    const log = await openLog({ dataDir: dir });
+    const log = await openLog({ dataDir: dir, kafka: args.kafka });
+    const topic = topicFor('lat');
     const { pipeline } = await ordersPipeline({
       dataDir: dir,
       log,
+      topic,
       maxRecordsPerBatch: maxRecords,
       currentCommitMs,
       currentFileSize,
@@ -124,6 +136,9 @@ async function latency(rate: number, seconds: number) {
         String(rate),
         '--data-dir',
         dir,
+        '--topic',
+        topic,
+        ...(args.kafka ? ['--kafka', args.kafka] : []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
@@ -178,6 +193,7 @@ const result: Record<string, unknown> = {
   currentFileSize,
   readAhead: !args['no-read-ahead'],
   duckdbThreads: Number(args['duckdb-threads']),
+  log: args.kafka ? `kafka ${args.kafka}` : 'embedded',
 };
 if (!args.skip.includes('throughput')) {
   result.throughput = await throughput(Number(args.events));
