@@ -3,7 +3,7 @@
  * CSV). Exactness survives the trip: bigints are written as plain JSON numbers with every
  * digit (not rounded through a double), decimals keep their text, bytes are hex.
  */
-import type { QueryResult } from './results.ts';
+import type { QueryColumn, QueryResult } from './results.ts';
 
 export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv';
 export const OUTPUT_FORMATS: OutputFormat[] = ['table', 'json', 'ndjson', 'csv'];
@@ -102,4 +102,48 @@ export function* formatLines(result: QueryResult, format: OutputFormat): Generat
 
 export function formatResult(result: QueryResult, format: OutputFormat): string {
   return [...formatLines(result, format)].join('\n');
+}
+
+/**
+ * formatLines over rows that arrive in chunks: JSON, NDJSON and CSV lines are written as
+ * the rows come, so a large result is never held whole; the text table needs every row
+ * to size its columns, so it collects them first.
+ */
+export async function* formatChunks(
+  columns: QueryColumn[],
+  chunks: AsyncIterable<Record<string, unknown>[]>,
+  format: OutputFormat,
+): AsyncGenerator<string> {
+  switch (format) {
+    case 'table': {
+      const rows: Record<string, unknown>[] = [];
+      for await (const chunk of chunks) for (const row of chunk) rows.push(row);
+      yield* tableLines({ columns, rows });
+      return;
+    }
+    case 'json': {
+      // Each row is written once the next one (or the end) says whether a comma follows.
+      let pending: string | undefined;
+      for await (const chunk of chunks) {
+        for (const row of chunk) {
+          yield pending === undefined ? '[' : `${pending},`;
+          pending = jsonText(row);
+        }
+      }
+      if (pending === undefined) yield '[]';
+      else {
+        yield pending;
+        yield ']';
+      }
+      return;
+    }
+    case 'ndjson':
+      for await (const chunk of chunks) for (const row of chunk) yield jsonText(row);
+      return;
+    case 'csv':
+      yield columns.map((c) => csvField(c.name)).join(',');
+      for await (const chunk of chunks)
+        for (const row of chunk) yield columns.map((c) => csvField(row[c.name])).join(',');
+      return;
+  }
 }

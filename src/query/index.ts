@@ -1,5 +1,12 @@
-export { formatResult, jsonText, OUTPUT_FORMATS, type OutputFormat } from './format.ts';
+export { formatChunks, formatResult, jsonText, OUTPUT_FORMATS, type OutputFormat } from './format.ts';
 export { isLocation, listTables, locateTable, type TableLocation } from './locate.ts';
 export { findTableRefs, type TableRef } from './references.ts';
 export { microsToIso, type QueryColumn, type QueryResult } from './results.ts';
-export { parseAsOfTimestamp, prepareQuery, type RunQueryOptions, runQuery } from './run.ts';
+export {
+  parseAsOfTimestamp,
+  prepareQuery,
+  type RunQueryOptions,
+  runQuery,
+  type StreamedQuery,
+  streamQuery,
+} from './run.ts';

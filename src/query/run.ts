@@ -4,13 +4,13 @@
  * travel and file selection are ours and DuckDB needs no Delta extension. Views live on
  * a connection of their own, closed when the query ends.
  */
-import type { DuckDBConnection, DuckDBResultReader } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBResult, DuckDBResultReader } from '@duckdb/node-api';
 import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
 import { locateTable } from './locate.ts';
 import { type AsOf, findTableRefs, SqlReferenceError, type TableRef } from './references.ts';
-import { type QueryResult, toQueryResult } from './results.ts';
+import { exactValueConverter, type QueryColumn, type QueryResult, toQueryResult } from './results.ts';
 import { sqlIdent } from './sql-tokens.ts';
 
 export interface RunQueryOptions {
@@ -100,11 +100,18 @@ export async function prepareQuery(
 }
 
 /**
- * Runs each statement of `sql` in turn and returns the last one's result. (Given several
+ * Runs each statement of `sql` in turn and returns the last one's result: read whole,
+ * or (`stream`) as a result its rows are fetched from chunk by chunk. (Given several
  * statements at once, DuckDB's query call returns the *first* result, so
  * `CREATE ...; SELECT ...` printed the CREATE's count instead of the rows.)
  */
-async function runStatements(conn: DuckDBConnection, sql: string): Promise<DuckDBResultReader> {
+async function runStatements(conn: DuckDBConnection, sql: string): Promise<DuckDBResultReader>;
+async function runStatements(conn: DuckDBConnection, sql: string, stream: true): Promise<DuckDBResult>;
+async function runStatements(
+  conn: DuckDBConnection,
+  sql: string,
+  stream = false,
+): Promise<DuckDBResultReader | DuckDBResult> {
   // Comments, blanks and semicolons alone: DuckDB's extractor fails without a message.
   const blank = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, '').replace(/[\s;]/g, '') === '';
   const statements = blank ? undefined : await conn.extractStatements(sql);
@@ -113,16 +120,72 @@ async function runStatements(conn: DuckDBConnection, sql: string): Promise<DuckD
       sql,
     });
   }
-  let last: DuckDBResultReader | undefined;
+  let last: DuckDBResultReader | DuckDBResult | undefined;
   for (let i = 0; i < statements.count; i++) {
     const prepared = await statements.prepare(i);
     try {
-      last = await prepared.runAndReadAll();
+      last = stream && i === statements.count - 1 ? await prepared.stream() : await prepared.runAndReadAll();
     } finally {
       prepared.destroySync();
     }
   }
   return last!;
+}
+
+function rejected(err: unknown, sql: string): unknown {
+  if (isTributaryError(err)) return err;
+  return new TributaryError(
+    'QUERY_INVALID',
+    `DuckDB rejected the query: ${(err as Error).message}`,
+    { sql },
+    err,
+  );
+}
+
+/** A query's result whose rows arrive chunk by chunk (a large result is never held whole). */
+export interface StreamedQuery {
+  columns: QueryColumn[];
+  /** The rows, a chunk (up to 2,048 rows) at a time; read once. The connection closes when they end. */
+  chunks: AsyncIterable<Record<string, unknown>[]>;
+  /** Closes the connection early (when the rows are not read to the end). */
+  close(): void;
+}
+
+/** Like runQuery, with the last statement's rows streamed instead of read whole. */
+export async function streamQuery(sql: string, opts: RunQueryOptions): Promise<StreamedQuery> {
+  const conn = await openConnection();
+  let open = true;
+  const close = () => {
+    if (open) conn.closeSync();
+    open = false;
+  };
+  try {
+    const rewritten = await prepareQuery(conn, sql, opts);
+    let result: DuckDBResult;
+    try {
+      result = await runStatements(conn, rewritten, true);
+    } catch (err) {
+      throw rejected(err, sql);
+    }
+    const names = result.columnNames();
+    const types = result.columnTypes();
+    const columns = names.map((name, i) => ({ name, type: types[i].toString() }));
+    async function* chunks(): AsyncGenerator<Record<string, unknown>[]> {
+      try {
+        for await (const rows of result.yieldConvertedRowObjects(exactValueConverter)) {
+          yield rows as Record<string, unknown>[];
+        }
+      } catch (err) {
+        throw rejected(err, sql);
+      } finally {
+        close();
+      }
+    }
+    return { columns, chunks: chunks(), close };
+  } catch (err) {
+    close();
+    throw err;
+  }
 }
 
 /** Runs one SQL text (several statements: the last one's result) over the tables. */
@@ -133,13 +196,7 @@ export async function runQuery(sql: string, opts: RunQueryOptions): Promise<Quer
     try {
       return toQueryResult(await runStatements(conn, rewritten));
     } catch (err) {
-      if (isTributaryError(err)) throw err;
-      throw new TributaryError(
-        'QUERY_INVALID',
-        `DuckDB rejected the query: ${(err as Error).message}`,
-        { sql },
-        err,
-      );
+      throw rejected(err, sql);
     }
   } finally {
     conn.closeSync();

@@ -5,8 +5,8 @@
 
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { formatLines, OUTPUT_FORMATS, type OutputFormat } from '../../query/format.ts';
-import { runQuery } from '../../query/run.ts';
+import { formatChunks, OUTPUT_FORMATS, type OutputFormat } from '../../query/format.ts';
+import { streamQuery } from '../../query/run.ts';
 import { DEFAULT_DATA_DIR, parseOrUsage } from './options.ts';
 
 const USAGE = `usage: tributary query "<SQL>" [--format table|json|ndjson|csv] [--data-dir DIR]
@@ -50,13 +50,19 @@ export async function run(args: string[]): Promise<number> {
   }
   const dataDir = values['data-dir'] ?? (process.env.TRIBUTARY_DATA_DIR || DEFAULT_DATA_DIR);
   const sql = positionals[0] === '-' ? await readStdin() : positionals[0];
-  const result = await runQuery(sql, { dataDir });
-  await writeLines(formatLines(result, format));
+  // Rows are printed as DuckDB produces them, chunk by chunk (the text table collects
+  // them first, to size its columns).
+  const streamed = await streamQuery(sql, { dataDir });
+  try {
+    await writeLines(formatChunks(streamed.columns, streamed.chunks, format));
+  } finally {
+    streamed.close();
+  }
   return 0;
 }
 
 /** Writes lines to stdout in pieces of about 1 MiB, waiting whenever the pipe is full. */
-async function writeLines(lines: Iterable<string>): Promise<void> {
+async function writeLines(lines: AsyncIterable<string>): Promise<void> {
   let chunk: string[] = [];
   let size = 0;
   const flush = async () => {
@@ -66,7 +72,7 @@ async function writeLines(lines: Iterable<string>): Promise<void> {
     size = 0;
     if (!process.stdout.write(text)) await once(process.stdout, 'drain');
   };
-  for (const line of lines) {
+  for await (const line of lines) {
     chunk.push(line);
     size += line.length + 1;
     if (size >= 1 << 20) await flush();
