@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Log } from '../src/log/log.ts';
 import { openLog } from '../src/log/open.ts';
 import { generateOrders } from '../src/scenarios/orders/generate.ts';
 import { ordersPipeline } from '../src/scenarios/orders/pipeline.ts';
@@ -57,6 +58,20 @@ const topicFor = (what: string) =>
   args.kafka ? `orders-bench-${what}-${process.pid}-${Date.now()}` : 'orders';
 const currentFileSize = Number(args['current-file-mb']) * 1024 * 1024;
 
+/** The orders pipeline with the options given on the command line. */
+function openPipeline(dir: string, log: Log, topic: string) {
+  return ordersPipeline({
+    dataDir: dir,
+    log,
+    topic,
+    maxRecordsPerBatch: maxRecords,
+    currentCommitMs,
+    currentFileSize,
+    readAhead: !args['no-read-ahead'],
+    duckdbThreads: Number(args['duckdb-threads']),
+  });
+}
+
 async function throughput(events: number) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-orders-tp-'));
   try {
@@ -65,16 +80,7 @@ async function throughput(events: number) {
     const g0 = performance.now();
     await generateOrders({ log, count: events, seed: 1, topic });
     const genMs = performance.now() - g0;
-    const { pipeline } = await ordersPipeline({
-      dataDir: dir,
-      log,
-      topic,
-      maxRecordsPerBatch: maxRecords,
-      currentCommitMs,
-      currentFileSize,
-      readAhead: !args['no-read-ahead'],
-      duckdbThreads: Number(args['duckdb-threads']),
-    });
+    const { pipeline } = await openPipeline(dir, log, topic);
     const stages: Record<string, number> = {};
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -113,16 +119,7 @@ async function latency(rate: number, seconds: number) {
   try {
     const log = await openLog({ dataDir: dir, kafka: args.kafka });
     const topic = topicFor('lat');
-    const { pipeline } = await ordersPipeline({
-      dataDir: dir,
-      log,
-      topic,
-      maxRecordsPerBatch: maxRecords,
-      currentCommitMs,
-      currentFileSize,
-      readAhead: !args['no-read-ahead'],
-      duckdbThreads: Number(args['duckdb-threads']),
-    });
+    const { pipeline } = await openPipeline(dir, log, topic);
     const events = rate * seconds;
     const gen = spawn(
       process.execPath,

@@ -17,7 +17,7 @@ import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { eventsSelect, ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
 import { Pipeline } from '../../src/stream/pipeline.ts';
 import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
-import type { Sink } from '../../src/stream/types.ts';
+import type { Sink, SinkResult } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
 
@@ -67,6 +67,52 @@ function eventsSink(table: DeltaTable, dedup = true): DeltaAppendSink {
       ? { key: 'event_id', batchTime: 'event_timestamp', tableTime: 'event_timestamp', horizonSeconds: 60 }
       : undefined,
   });
+}
+
+/**
+ * Generates 4,000 events (`seed`), then runs a pipeline whose only sink is orders_events
+ * without dedup (only the progress kept in the table prevents a second write), written
+ * through `write` (which may fail), in batches of 1,000, retrying until caught up.
+ * Returns the errors it reported, the rows in the table and what the topic says.
+ */
+async function runFlaky(
+  log: Log,
+  dir: string,
+  seed: number,
+  write: (
+    inner: DeltaAppendSink,
+    ...args: [...Parameters<Sink['write']>, pipeline: Pipeline]
+  ) => Promise<SinkResult>,
+) {
+  await generateOrders({ log, count: 4_000, seed, clock: new ManualClock(T0), malformedRate: 0.01 });
+  const { tables, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
+  await full.close();
+  const inner = eventsSink(tables.events, false);
+  const flaky: Sink & { table: DeltaTable } = {
+    name: inner.name,
+    usesBatchConnection: true,
+    table: tables.events,
+    open: (conn, partitions) => inner.open(conn, partitions),
+    write: (batch, progress, extra) => write(inner, batch, progress, extra, pipeline),
+  };
+  const pipeline = new Pipeline({
+    name: 'orders',
+    log,
+    topic: 'orders',
+    contract: ordersContract,
+    sinks: [flaky],
+    dlq: { topic: 'orders.dlq', progressIn: flaky },
+    maxRecordsPerBatch: 1_000,
+    sleep: async () => {},
+  });
+  await pipeline.open();
+  const errors: unknown[] = [];
+  await pipeline.run({ untilCaughtUp: true, onError: (e) => errors.push(e) });
+  await pipeline.close();
+  const rows = (await tables.events.snapshot())
+    .files()
+    .reduce((n, f) => n + JSON.parse(f.stats!).numRecords, 0);
+  return { errors, rows, expected: expectedFrom(await readTopic(log, 'orders')) };
 }
 
 describe('stream runtime', { timeout: 180_000 }, () => {
@@ -119,97 +165,44 @@ describe('stream runtime', { timeout: 180_000 }, () => {
 
   test('a failed batch whose commit did land is not written twice', () =>
     withLog(async (log, dir) => {
-      await generateOrders({ log, count: 4_000, seed: 12, clock: new ManualClock(T0), malformedRate: 0.01 });
-      const { tables, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
-      await full.close();
-      // Without dedup, so that only the progress kept in the table prevents a second write.
-      const inner = eventsSink(tables.events, false);
       let failures = 0;
       // The commit happens, then the storage "fails" before answering: an ambiguous commit.
-      const flaky: Sink & { table: DeltaTable } = {
-        name: inner.name,
-        usesBatchConnection: true,
-        table: tables.events,
-        open: (conn, partitions) => inner.open(conn, partitions),
-        async write(batch, progress, extra) {
-          const res = await inner.write(batch, progress, extra);
-          if (failures++ < 2) throw new TributaryError('STORAGE_IO', 'lost the answer', {});
-          return res;
-        },
-      };
-      const pipeline = new Pipeline({
-        name: 'orders',
-        log,
-        topic: 'orders',
-        contract: ordersContract,
-        sinks: [flaky],
-        dlq: { topic: 'orders.dlq', progressIn: flaky },
-        maxRecordsPerBatch: 1_000,
-        sleep: async () => {},
+      const run = await runFlaky(log, dir, 12, async (inner, batch, progress, extra) => {
+        const res = await inner.write(batch, progress, extra);
+        if (failures++ < 2) throw new TributaryError('STORAGE_IO', 'lost the answer', {});
+        return res;
       });
-      await pipeline.open();
-      const errors: unknown[] = [];
-      await pipeline.run({ untilCaughtUp: true, onError: (e) => errors.push(e) });
-      await pipeline.close();
-      assert.equal(errors.length, 2);
-      const expected = expectedFrom(await readTopic(log, 'orders'));
-      const rows = (await tables.events.snapshot())
-        .files()
-        .reduce((n, f) => n + JSON.parse(f.stats!).numRecords, 0);
+      assert.equal(run.errors.length, 2);
       assert.equal(
-        rows,
-        expected.events.size + expected.duplicates,
+        run.rows,
+        run.expected.events.size + run.expected.duplicates,
         'every valid record once (no dedup here)',
       );
     }));
 
   test('a batch that fails before its commit is read again, though the next one was already read ahead', () =>
     withLog(async (log, dir) => {
-      await generateOrders({ log, count: 4_000, seed: 13, clock: new ManualClock(T0), malformedRate: 0.01 });
-      const { tables, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
-      await full.close();
-      const inner = eventsSink(tables.events, false);
       let calls = 0;
       let aheadWhenFailing = false;
       // Batches 2 and 3 fail before writing anything; batch 4 is read ahead meanwhile.
-      const flaky: Sink & { table: DeltaTable } = {
-        name: inner.name,
-        usesBatchConnection: true,
-        table: tables.events,
-        open: (conn, partitions) => inner.open(conn, partitions),
-        async write(batch, progress, extra) {
-          calls++;
-          if (calls === 2 || calls === 3) {
-            aheadWhenFailing ||= (pipeline as unknown as { ahead?: unknown }).ahead !== undefined;
-            throw new TributaryError('STORAGE_IO', 'disk hiccup', {});
-          }
-          return inner.write(batch, progress, extra);
-        },
-      };
-      const pipeline = new Pipeline({
-        name: 'orders',
-        log,
-        topic: 'orders',
-        contract: ordersContract,
-        sinks: [flaky],
-        dlq: { topic: 'orders.dlq', progressIn: flaky },
-        maxRecordsPerBatch: 1_000,
-        sleep: async () => {},
+      const run = await runFlaky(log, dir, 13, async (inner, batch, progress, extra, pipeline) => {
+        calls++;
+        if (calls === 2 || calls === 3) {
+          aheadWhenFailing ||= (pipeline as unknown as { ahead?: unknown }).ahead !== undefined;
+          throw new TributaryError('STORAGE_IO', 'disk hiccup', {});
+        }
+        return inner.write(batch, progress, extra);
       });
-      await pipeline.open();
-      const errors: unknown[] = [];
-      await pipeline.run({ untilCaughtUp: true, onError: (e) => errors.push(e) });
-      await pipeline.close();
-      assert.equal(errors.length, 2);
+      assert.equal(run.errors.length, 2);
       assert.ok(aheadWhenFailing, 'the next batch was being read ahead when the batch failed');
-      const expected = expectedFrom(await readTopic(log, 'orders'));
-      const rows = (await tables.events.snapshot())
-        .files()
-        .reduce((n, f) => n + JSON.parse(f.stats!).numRecords, 0);
-      assert.equal(rows, expected.events.size + expected.duplicates, 'every valid record exactly once');
+      assert.equal(
+        run.rows,
+        run.expected.events.size + run.expected.duplicates,
+        'every valid record exactly once',
+      );
       assert.equal(
         (await readTopic(log, 'orders.dlq')).length,
-        expected.rejects.size,
+        run.expected.rejects.size,
         'every rejected record in the DLQ exactly once',
       );
     }));
