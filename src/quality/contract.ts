@@ -6,15 +6,16 @@
  * Two compiled forms (measured: 200,000 order events, 2 cores, other work running):
  * - the fast path reads records with DuckDB's JSON reader straight into typed columns
  *   (`readType`, ~0.4 s) and checks them with vectorized predicates (`validRow`). The
- *   reader converts leniently, so this path accepts a few things the precise path would
- *   not: a number in a string field is taken as its text, and a numeric string or a
- *   boolean in a number field as its number. `1.5` for an integer is still rejected.
- *   (Reading numbers as JSON fragments to check their JSON type was 2-3x slower.)
+ *   reader converts leniently (a number in a string field becomes its text), so the
+ *   JSON types are checked before, on the raw bytes, by the strict check of
+ *   src/stream/strict-json.ts (unless a field opts in to `coerce`). (Reading numbers as
+ *   JSON fragments to check their JSON type in DuckDB was 2-3x slower.)
  * - the precise path (`preciseType` + `violation`) reads every field as a JSON fragment
  *   and names the first broken rule. It is several times slower, so it runs only on the
  *   few records the fast path rejected.
  */
 import { TributaryError } from '../core/errors.ts';
+import { StrictJsonChecker } from './strict-json.ts';
 
 export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
 
@@ -39,6 +40,13 @@ export interface FieldSpec {
   items?: readonly FieldSpec[];
   /** For arrays: at least this many elements. */
   minItems?: number;
+  /**
+   * Accept a value of another JSON type and convert it, as DuckDB's reader does: a number
+   * or boolean in a string field as its text, a numeric string or a boolean in a number
+   * field as its number. Off by default: the strict check (src/stream/strict-json.ts)
+   * sends a value of the wrong JSON type to the dead-letter queue.
+   */
+  coerce?: boolean;
 }
 
 export interface DataContract {
@@ -104,6 +112,13 @@ export function checkContract(c: DataContract): void {
       throw new TributaryError(
         'CONFIG_INVALID',
         `contract '${c.name}': field '${f.name}' has decimals ${f.decimals}: only a number field can have decimals, a whole number of them, 0 or more`,
+        { contract: c.name },
+      );
+    }
+    if (f.coerce && !['string', 'integer', 'number', 'boolean'].includes(f.type)) {
+      throw new TributaryError(
+        'CONFIG_INVALID',
+        `contract '${c.name}': field '${f.name}' has coerce, which only string, integer, number and boolean fields can have`,
         { contract: c.name },
       );
     }
@@ -298,6 +313,8 @@ export interface CompiledContract {
   violation: string;
   /** The record's top-level field names, in contract order. */
   fieldNames: string[];
+  /** The strict check of a record's bytes (JSON well-formedness and JSON types), run before DuckDB reads them. */
+  strict: StrictJsonChecker;
 }
 
 export function compileContract(c: DataContract, row = 'v'): CompiledContract {
@@ -314,6 +331,7 @@ export function compileContract(c: DataContract, row = 'v'): CompiledContract {
     typedColumns: c.fields.map((f) => `${typedFromRead(f, ref(f))} AS ${quoteIdent(f.name)}`),
     preciseType: jsonStructType(c),
     fieldNames: c.fields.map((f) => f.name),
+    strict: new StrictJsonChecker(c),
     violation: `CASE WHEN ${row} IS NULL THEN {'field': '', 'rule': 'json', 'message': 'not a JSON object'} ${whens.join(' ')} END`,
   };
 }

@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ValueBatch } from '../log/log.ts';
 import type { CompiledContract } from '../quality/contract.ts';
 import { quoteString } from '../quality/contract.ts';
-import { buildBatchFile } from './batch-file.ts';
+import { type BatchFile, buildBatchFile } from './batch-file.ts';
 import { explainViolations } from './explain.ts';
 import { scratchFile } from './scratch.ts';
 import type { RejectedRecord } from './types.ts';
@@ -77,7 +77,8 @@ export async function decodeBatchDeferred(
 ): Promise<DeferredDecodedBatch> {
   const rawTable = raw.table;
   const file = scratchFile('batch', 'ndjson');
-  const { bytes, records, longest } = await buildBatchFile(batches);
+  const built = await buildBatchFile(batches, contract.strict);
+  const { bytes, records, longest } = built;
   await fs.writeFile(file, bytes);
   try {
     // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the
@@ -105,10 +106,11 @@ export async function decodeBatchDeferred(
   if (valid + broken + bad !== records) {
     throw new Error(`decoded ${valid + broken + bad} of ${records} records`);
   }
-  const notJson = broken > 0 ? await explainBroken(conn, batches, rawTable) : [];
+  const notJson = broken > 0 ? await explainBroken(conn, batches, built, rawTable) : [];
   const found = bad > 0 ? await findBad(conn, batches, rawTable) : [];
   const explain = async () => {
     const rejected = [
+      ...built.refused,
       ...notJson,
       ...(found.length > 0 ? await explainBad(explainConn, found, contract) : []),
     ];
@@ -118,7 +120,13 @@ export async function decodeBatchDeferred(
   const rejected = explain();
   // Awaited by the caller later; a failure must not count as unhandled meanwhile.
   rejected.catch(() => {});
-  return { validTable: VALID_TABLE, rawTable, valid, rejectedCount: broken + bad, rejected };
+  return {
+    validTable: VALID_TABLE,
+    rawTable,
+    valid,
+    rejectedCount: built.refused.length + broken + bad,
+    rejected,
+  };
 }
 
 /** Finds a record by partition and offset in the fetched batches. */
@@ -146,33 +154,29 @@ function locate(batches: readonly ValueBatch[], partition: number, offset: numbe
   throw new Error(`record ${partition}/${offset} is not in the batch`);
 }
 
-/** Line `line` of the batch file: which batch and record it holds (batches in file order). */
-function lineAt(batches: readonly ValueBatch[], line: number): { batch: ValueBatch; i: number } {
-  let rest = line;
-  for (const batch of batches) {
-    if (rest < batch.count) return { batch, i: rest };
-    rest -= batch.count;
-  }
-  throw new Error(`line ${line} is past the batch`);
-}
-
 /**
- * Records that are not JSON (their line came back all NULL). The decoded table keeps the
- * file's line order, so a NULL row's rowid is its line: the record is found without a
- * join. That order is checked on the rows next to each broken line (they must be the
- * records of the lines next to it); if it does not hold, the broken records are found
- * as the offsets missing from the table instead (an anti-join over every offset).
+ * Records the JSON reader could not read although the strict check passed them (their
+ * line came back all NULL; not expected, but DuckDB has limits of its own). The decoded
+ * table keeps the file's line order, so a NULL row's rowid is its line, and the file's
+ * line map gives the record. That order is checked on the rows next to each broken line
+ * (they must be the records of the lines next to it); if it does not hold, the broken
+ * records are found as the offsets missing from the table instead (an anti-join over
+ * every offset the file holds).
  */
 async function explainBroken(
   conn: DuckDBConnection,
   batches: readonly ValueBatch[],
+  file: BatchFile,
   rawTable: string,
 ): Promise<RejectedRecord[]> {
   const lines = (await conn.runAndReadAll(`SELECT rowid FROM ${rawTable} WHERE _o IS NULL ORDER BY 1`))
     .getRows()
     .map(([r]) => Number(r));
-  let total = 0;
-  for (const b of batches) total += b.count;
+  const total = file.records;
+  const at = (line: number) => {
+    const batch = batches[file.lineBatch[line]];
+    return { batch, i: file.lineRecord[line] };
+  };
   const broken = new Set(lines);
   const neighbours = new Set<number>();
   for (const l of lines) {
@@ -189,16 +193,17 @@ async function explainBroken(
     inOrder =
       rows.length === neighbours.size &&
       rows.every(([r, p, o]) => {
-        const { batch, i } = lineAt(batches, Number(r));
+        const { batch, i } = at(Number(r));
         return Number(p) === batch.partition && Number(o) === batch.offsets[i];
       });
   }
+  const refused = new Set(file.refused.map((r) => `${r.partition}/${r.offset}`));
   const positions = inOrder
     ? lines.map((l) => {
-        const { batch, i } = lineAt(batches, l);
+        const { batch, i } = at(l);
         return [batch.partition, batch.offsets[i]] as const;
       })
-    : await missingOffsets(conn, batches, rawTable);
+    : (await missingOffsets(conn, batches, rawTable)).filter(([p, o]) => !refused.has(`${p}/${o}`));
   return positions.map(([partition, offset]) => {
     const { value, timestamp } = locate(batches, partition, offset);
     return { partition, offset, timestamp, value, field: '', rule: 'json', message: notJsonReason(value) };
@@ -240,7 +245,7 @@ function notJsonReason(value: Uint8Array | null): string {
   } catch (err) {
     return `not valid JSON: ${(err as Error).message}`;
   }
-  return 'not valid JSON (rejected by the JSON reader: invalid escape or nesting)';
+  return 'well-formed JSON that the JSON reader could not read (DuckDB refused the record)';
 }
 
 interface FoundRecord {

@@ -1,9 +1,11 @@
 /**
  * Fetching a partition's records as one contiguous NDJSON buffer (`Log.fetchValues`).
  * A batch holding a value with a newline byte cannot travel that way (the log refuses
- * it with INPUT_INVALID); then the records are fetched one by one and each newline is
- * replaced by a space — JSON allows a newline only as whitespace between tokens, where
- * a space means the same.
+ * it with INPUT_INVALID); then the records are fetched one by one and laid out the same
+ * way, bytes unchanged: `ends` marks where each value ends, so a value may hold newlines.
+ * The strict check (batch-file.ts) decides whether such a value is JSON (a newline
+ * between tokens) or not (a newline inside a string), and the dead-letter queue gets
+ * the original bytes either way.
  */
 import { isTributaryError } from '../core/errors.ts';
 import type { FetchOptions, Log, ValueBatch } from '../log/log.ts';
@@ -33,7 +35,6 @@ export async function fetchBatch(
     const r = res.records[i];
     if (r.value) {
       values.set(r.value, pos);
-      for (let j = pos; j < pos + r.value.length; j++) if (values[j] === 0x0a) values[j] = 0x20;
       pos += r.value.length;
     }
     ends[i] = pos;

@@ -54,9 +54,19 @@ describe('order contract', () => {
       ['{"event_id": "x", "order_id"', '', 'json', /not valid JSON/],
       [json({}, 'order_id'), 'order_id', 'required', /missing/],
       [json({ order_id: null }), 'order_id', 'required', /missing or null/],
-      [json({ total_amount: 'a lot' }), 'total_amount', 'type', /expected number, got varchar/],
+      [
+        json({ total_amount: 'a lot' }),
+        'total_amount',
+        'type',
+        /expected number, got string \(at byte \d+\)/,
+      ],
       [json({ event_timestamp: 'yesterday' }), 'event_timestamp', 'type', /expected integer/],
-      [json({ event_timestamp: 1769515200.5 }), 'event_timestamp', 'type', /expected integer, got double/],
+      [
+        json({ event_timestamp: 1769515200.5 }),
+        'event_timestamp',
+        'type',
+        /expected integer, got 1769515200.5/,
+      ],
       [json({ event_type: 'ORDER_TELEPORTED' }), 'event_type', 'enum', /'ORDER_TELEPORTED' is not one of/],
       [json({ currency: 'DOGE' }), 'currency', 'enum', /DOGE/],
       [json({ event_id: 'not-a-uuid' }), 'event_id', 'pattern', /does not match/],
@@ -66,9 +76,9 @@ describe('order contract', () => {
       [json({ total_amount: 1e11 }), 'total_amount', 'max', /above the maximum 9999999999.99/],
       [
         json({ items: [{ ...GOOD.items[0], unit_price: 0.005 }] }),
-        'items[].unit_price',
+        'items[0].unit_price',
         'decimals',
-        /element 1: 0.005 has more than 2 decimal places/,
+        /0.005 has more than 2 decimal places/,
       ],
       [json({ items: [] }), 'items', 'minItems', /0 elements, at least 1/],
       [json({ items: {} }), 'items', 'type', /expected array, got object/],
@@ -81,7 +91,7 @@ describe('order contract', () => {
       [json({ items: [{ ...GOOD.items[0], category: 'Weapons' }] }), 'items[].category', 'enum', /Weapons/],
       [null, '', 'json', /empty record/],
       [Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), '', 'json', /not valid UTF-8/],
-      ['[1, 2, 3]', 'event_id', 'required', /missing/],
+      ['[1, 2, 3]', '', 'json', /not a JSON object/],
     ];
     const values = [
       json({}),
