@@ -95,13 +95,13 @@ describe('orders generator', () => {
       seed: 5,
       clock: new ManualClock(T0),
       duplicateRate: 0.02,
-      malformedRate: 0.01,
+      malformedRate: 0.02,
     });
     const recs = take(g, 100_000);
     const dup = recs.filter((r) => r.kind === 'duplicate');
     const bad = recs.filter((r) => r.kind === 'malformed');
     assert.ok(dup.length > 1500 && dup.length < 2500, `duplicates ${dup.length}`);
-    assert.ok(bad.length > 700 && bad.length < 1300, `malformed ${bad.length}`);
+    assert.ok(bad.length > 1500 && bad.length < 2500, `malformed ${bad.length}`);
     const valid = new Set(recs.filter((r) => r.kind === 'valid').map((r) => r.value));
     for (const d of dup) assert.ok(valid.has(d.value), 'a duplicate re-sends a valid event byte for byte');
     const kinds = { json: 0, missing: 0, type: 0, enum: 0 };
@@ -114,7 +114,12 @@ describe('orders generator', () => {
         continue;
       }
       if (['event_id', 'event_type', 'event_timestamp', 'order_id'].some((f) => !(f in e))) kinds.missing++;
-      else if (typeof e.total_amount === 'string' || typeof e.event_timestamp === 'string') kinds.type++;
+      else if (
+        typeof e.total_amount === 'string' ||
+        typeof e.event_timestamp === 'string' ||
+        typeof e.user_id === 'number'
+      )
+        kinds.type++;
       else kinds.enum++;
     }
     for (const [k, n] of Object.entries(kinds)) assert.ok(n > 100, `malformed kind ${k}: ${n}`);

@@ -24,8 +24,11 @@
  *   often in a later micro-batch;
  * - duplicate: one of the last 8,192 valid events is re-sent byte for byte (same event_id);
  * - malformed: an extra record about an open order that breaks the contract (broken
- *   JSON, missing required field, wrong type, unknown enum value). Malformed records do
- *   not change the order's state.
+ *   JSON, missing required field, wrong type, unknown enum value) or is not exactly one
+ *   JSON object in ways a lenient reader would let through (content after the object, a
+ *   raw newline inside a string, a number where text is expected, a duplicate key whose
+ *   second value is wrong, a NaN literal, a trailing comma). Malformed records do not
+ *   change the order's state.
  *
  * Events are built as JSON strings directly (no objects, no JSON.stringify): the
  * generator must outpace the pipeline by a wide margin.
@@ -93,7 +96,18 @@ function flat(s: string): string {
   return Buffer.from(s, 'latin1').toString('latin1');
 }
 
-const MALFORMED_KINDS = ['broken-json', 'missing-field', 'wrong-type', 'unknown-enum'] as const;
+const MALFORMED_KINDS = [
+  'broken-json',
+  'missing-field',
+  'wrong-type',
+  'unknown-enum',
+  'trailing-content',
+  'newline-in-string',
+  'number-for-text',
+  'duplicate-key',
+  'nan',
+  'trailing-comma',
+] as const;
 
 export class OrdersGenerator {
   private readonly rng: Rng;
@@ -257,6 +271,25 @@ export class OrdersGenerator {
         value = rng.chance(0.5)
           ? good.replace(/"total_amount":[0-9.]+/, '"total_amount":"a lot"')
           : good.replace(/"event_timestamp":[0-9]+/, '"event_timestamp":"yesterday"');
+        break;
+      case 'trailing-content':
+        value = rng.chance(0.5) ? `${good}, "extra": 1` : `${good}{}`;
+        break;
+      case 'newline-in-string':
+        value = good.replace(/"user_id":"u-/, '"user_id":"u\n-');
+        break;
+      case 'number-for-text':
+        value = good.replace(/"user_id":"u-([0-9]+)"/, '"user_id":$1');
+        break;
+      case 'duplicate-key':
+        // A reader keeping the first of the two would see a valid event.
+        value = good.replace(/"currency":"([A-Z]+)"/, '"currency":"$1","currency":"DOGE"');
+        break;
+      case 'nan':
+        value = good.replace(/"total_amount":[0-9.]+/, '"total_amount":NaN');
+        break;
+      case 'trailing-comma':
+        value = `${good.slice(0, -1)},}`;
         break;
       default:
         value = rng.chance(0.5)
