@@ -121,7 +121,7 @@ function apply(rng: Rng, good: Uint8Array, kind: MutationKind): Uint8Array {
     case 'duplicate-key': {
       const keys = [...text.matchAll(/"([a-z_]+)":/g)].map((m) => m[1]);
       const key = rng.pick(keys.length ? keys : ['event_id']);
-      const repeat = rng.chance(0.5) ? (valueOf(text, key) ?? '1') : rng.pick(['1', '"x"', 'null']);
+      const repeat = rng.chance(0.5) ? (rawValueOf(text, key) ?? '1') : rng.pick(['1', '"x"', 'null']);
       // First or last, or in a nested object of its own.
       if (rng.chance(0.2)) return enc.encode(text.replace(/"sku":/, `"sku":"dup","sku":`));
       return enc.encode(
@@ -192,7 +192,7 @@ function insideString(rng: Rng, text: string, bytes: Uint8Array): number {
 }
 
 /** The raw JSON text of `key`'s value (a scalar), if the record has one. */
-function valueOf(text: string, key: string): string | undefined {
+function rawValueOf(text: string, key: string): string | undefined {
   const m = new RegExp(`"${key}":("(?:[^"\\\\]|\\\\.)*"|[^,}\\]]+)`).exec(text);
   return m?.[1];
 }
