@@ -72,7 +72,7 @@ describe('malformed input, fuzzed', { skip }, () => {
     try {
       const corpus = buildCorpus(2026, 24_000, 0.7, ORDERS_PARTITIONS);
       await log.ensureTopic('orders', { partitions: ORDERS_PARTITIONS });
-      const acks = [];
+      const acks: Array<{ partition: number; offset: number }> = [];
       for (let i = 0; i < corpus.length; i += 1000) {
         const chunk = corpus.slice(i, i + 1000);
         acks.push(
