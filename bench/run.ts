@@ -24,6 +24,7 @@ const ALL = [
   'table-merge',
   'query',
   'orders-explain',
+  'strict-json',
   'orders-current-layout',
   'orders-pipeline',
 ];
