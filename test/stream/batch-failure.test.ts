@@ -96,7 +96,12 @@ async function assertDlqExactlyOnce(log: Log, expected: Map<string, Buffer>): Pr
 }
 
 /** A sink that fails (retryably, before writing anything) on the `failOn`-th write. */
-function failingOn<S extends Sink>(inner: S, failOn: number, onFail: () => void): S {
+function failingOn<S extends Sink>(
+  inner: S,
+  failOn: number,
+  onFail: () => void,
+  error = new TributaryError('STORAGE_IO', 'injected: the disk hiccuped', {}),
+): S {
   let calls = 0;
   return new Proxy(inner, {
     get(target, key) {
@@ -104,7 +109,7 @@ function failingOn<S extends Sink>(inner: S, failOn: number, onFail: () => void)
         return (...args: Parameters<Sink['write']>) => {
           if (++calls === failOn) {
             onFail();
-            return Promise.reject(new TributaryError('STORAGE_IO', 'injected: the disk hiccuped', {}));
+            return Promise.reject(error);
           }
           return target.write(...args);
         };
@@ -239,6 +244,49 @@ describe('a failed batch', { timeout: 180_000 }, () => {
         openedWhileWriting,
         0,
         'orders_current was reloaded while a write of the failed batch ran',
+      );
+      await assertOutputs(expectedFrom(await readTopic(base, 'orders')), tables, base, DLQ);
+    }));
+
+  test('reports its first failure and passes on the others', () =>
+    withLog(async (base, dir) => {
+      await generateOrders({
+        log: base,
+        count: 3_000,
+        seed: 33,
+        clock: new ManualClock(T0),
+        malformedRate: 0.01,
+      });
+      const { tables, sinks, pipeline: full } = await ordersPipeline({ dataDir: dir, log: base });
+      await full.close();
+      const appendFailed = new TributaryError('STORAGE_IO', 'injected: orders_events', {});
+      const mergeFailed = new TributaryError('LOG_BROKER', 'injected: orders_current', {});
+      const events = failingOn(sinks.events, 2, () => {}, appendFailed) as Sink & { table: DeltaTable };
+      const current = failingOn(sinks.current, 2, () => {}, mergeFailed);
+      const pipeline = new Pipeline({
+        name: 'orders',
+        log: base,
+        topic: 'orders',
+        contract: ordersContract,
+        sinks: [events, current],
+        dlq: { topic: DLQ, progressIn: events },
+        maxRecordsPerBatch: 1_000,
+        sleep: async () => {},
+      });
+      await pipeline.open();
+      const reports: Array<{ err: unknown; others: readonly unknown[] }> = [];
+      await pipeline.run({
+        untilCaughtUp: true,
+        retryBackoffMs: 0,
+        onError: (err, _attempt, others) => reports.push({ err, others }),
+      });
+      await pipeline.close();
+      assert.equal(reports.length, 1, 'one failed batch');
+      assert.equal(reports[0].others.length, 1);
+      assert.deepEqual(
+        new Set([reports[0].err, ...reports[0].others]),
+        new Set([appendFailed, mergeFailed]),
+        'both failures reported, neither twice',
       );
       await assertOutputs(expectedFrom(await readTopic(base, 'orders')), tables, base, DLQ);
     }));
