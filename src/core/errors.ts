@@ -81,6 +81,39 @@ export const ERROR_CODES = {
     summary: 'the SQL text is invalid or DuckDB rejected it',
   },
   CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'a configuration value is invalid' },
+  // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
+  DUCKDB_OUT_OF_MEMORY: {
+    domain: 'external',
+    retryable: true,
+    summary: 'DuckDB ran out of memory; smaller batches or more memory help if it persists',
+  },
+  DUCKDB_IO: {
+    domain: 'external',
+    retryable: true,
+    summary: 'DuckDB could not read or write a local file (scratch, staging, spill)',
+  },
+  DUCKDB_INTERRUPTED: { domain: 'external', retryable: true, summary: 'a DuckDB statement was interrupted' },
+  DUCKDB_CONFLICT: {
+    domain: 'external',
+    retryable: true,
+    summary: 'a DuckDB statement conflicted with a concurrent one',
+  },
+  DUCKDB_DATA: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'a value did not convert or broke a constraint in DuckDB: the data does not fit the SQL processing it',
+  },
+  DUCKDB_SQL: {
+    domain: 'internal',
+    retryable: false,
+    summary: 'DuckDB rejected a statement (binder, catalog, parser): fix your SQL in it, or report a bug',
+  },
+  DUCKDB_FAILED: {
+    domain: 'internal',
+    retryable: false,
+    summary: 'DuckDB failed internally; restart the process, report it if it recurs',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -7,6 +7,7 @@
 import type { DuckDBConnection, DuckDBResult, DuckDBResultReader } from '@duckdb/node-api';
 import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { fromDuckdbError } from '../table/duckdb-errors.ts';
 import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
 import { locateTable } from './locate.ts';
 import { type AsOf, findTableRefs, SqlReferenceError, type TableRef } from './references.ts';
@@ -134,6 +135,9 @@ async function runStatements(
 
 function rejected(err: unknown, sql: string): unknown {
   if (isTributaryError(err)) return err;
+  // Out of memory, I/O, an interrupt: not the query's fault, and running it again may work.
+  const mapped = fromDuckdbError(err, sql);
+  if (isTributaryError(mapped) && mapped.retryable) return mapped;
   return new TributaryError(
     'QUERY_INVALID',
     `DuckDB rejected the query: ${(err as Error).message}`,

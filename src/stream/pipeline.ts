@@ -14,7 +14,8 @@
  * is mostly JSON parsing, the sinks mostly Parquet encoding, and together they use both
  * cores. Commits keep their order: the next batch's sinks start only after the current
  * batch's committed. A failed batch drops the batch read ahead (its records start where
- * the failed one ended) and everything restarts from what the sinks committed.
+ * the failed one ended) and everything restarts from what the sinks committed — once
+ * every piece of the failed batch's work has settled (`settleFailedBatch`).
  *
  * Between batches, every `maintenanceIntervalMs` of the clock, each sink's `maintain()`
  * runs (compaction, vacuum, checkpoints) in the same process.
@@ -98,8 +99,11 @@ let pipelines = 0;
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-function defaultOnError(err: unknown, attempt: number): void {
-  console.error(`pipeline: batch failed (attempt ${attempt}), retrying: ${(err as Error).message}`);
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function defaultOnError(err: unknown, attempt: number, others: readonly unknown[] = []): void {
+  console.error(`pipeline: batch failed (attempt ${attempt}), retrying: ${message(err)}`);
+  for (const o of others) console.error(`pipeline: in the same batch, also: ${message(o)}`);
 }
 
 export class Pipeline {
@@ -126,6 +130,8 @@ export class Pipeline {
   /** Latency inputs of batches some sink still buffers: recorded when the last sink commits them. */
   private pendingLatency: Array<{ seq: number; waiting: Set<Sink>; ingest: Bucket[]; event: Bucket[] }> = [];
   private seq = 0;
+  /** The failures of the last failed batch after its first (the one thrown). */
+  private alsoFailed: unknown[] = [];
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
@@ -196,11 +202,36 @@ export class Pipeline {
     return out;
   }
 
-  /** Forgets the batch read ahead (after a failure, or when stopping), once its reads settled. */
-  private async dropAhead(): Promise<void> {
+  /** Forgets the batch read ahead (after a failure, or when stopping), once its reads settled; returns its failure. */
+  private async dropAhead(): Promise<unknown> {
     const ahead = this.ahead;
     this.ahead = undefined;
-    if (ahead) await ahead.then((b) => b.decoded?.rejected).catch(() => {});
+    try {
+      await (await ahead)?.decoded?.rejected;
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  }
+
+  /**
+   * After a batch failed: waits until everything the batch started has settled — the
+   * rejects' explanations and the DLQ write, every sink's write, the sinks' background
+   * commits, the batch read ahead — before anyone reloads progress. A reload while the
+   * DLQ write is still in flight reads the DLQ's tail without the batch's rejects (the
+   * retry sends them again), and a sink reset under a write still running loses or
+   * mixes what that write buffers. Returns the first failure (the one reported); the
+   * others are kept in `alsoFailed`, for `run()` to report.
+   */
+  private async settleFailedBatch(first: unknown, work: readonly Promise<unknown>[]): Promise<unknown> {
+    const others = new Set<unknown>();
+    for (const r of await Promise.allSettled(work)) if (r.status === 'rejected') others.add(r.reason);
+    others.add(await this.dropAhead());
+    for (const sink of this.opts.sinks) await sink.settle?.();
+    others.delete(first);
+    others.delete(undefined);
+    this.alsoFailed = [...others];
+    return first;
   }
 
   /** Fetches from `positions` and decodes into the next slot's table. */
@@ -243,15 +274,22 @@ export class Pipeline {
       this.explainConns[slot],
       { table: this.rawTables[slot], shared: true },
     );
-    batch.latency = await this.latencyInputs(this.decodeConn!, batch.decoded.rawTable);
+    try {
+      batch.latency = await this.latencyInputs(this.decodeConn!, batch.decoded.rawTable);
+    } catch (err) {
+      await batch.decoded.rejected.catch(() => {});
+      throw err;
+    }
     stages.decode = this.clock.now() - mark;
     return batch;
   }
 
-  /** Runs one micro-batch; `caughtUp` when there was nothing left to read. */
+  /**
+   * Runs one micro-batch; `caughtUp` when there was nothing left to read. When it fails,
+   * it rejects only once all of the batch's work has settled (`settleFailedBatch`).
+   */
   async runBatch(): Promise<BatchReport> {
-    const conn = this.conn!;
-    const { topic } = this.opts;
+    this.alsoFailed = [];
     let read: ReadBatch;
     let waited = 0;
     if (this.ahead) {
@@ -263,11 +301,28 @@ export class Pipeline {
     } else {
       read = await this.read(this.positions());
     }
-    const { fetched, records, backlog } = read;
-    if (records === 0) {
-      this.updateLag(fetched);
+    if (read.records === 0) {
+      this.updateLag(read.fetched);
       return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages: read.stages };
     }
+    // Everything the batch starts, to be settled if it fails.
+    const work: Array<Promise<unknown>> = [read.decoded!.rejected];
+    try {
+      return await this.writeBatch(read, waited, work);
+    } catch (err) {
+      throw await this.settleFailedBatch(err, work);
+    }
+  }
+
+  /** The DLQ and the sinks write a batch read (and decoded); `work` collects what they start. */
+  private async writeBatch(
+    read: ReadBatch,
+    waited: number,
+    work: Array<Promise<unknown>>,
+  ): Promise<BatchReport> {
+    const conn = this.conn!;
+    const { topic } = this.opts;
+    const { fetched, records, backlog } = read;
     const decoded = read.decoded!;
     // Read the next batch while this one is written (when there is more to read).
     if (backlog && this.opts.readAhead !== false) {
@@ -305,13 +360,7 @@ export class Pipeline {
     // Sinks prepare (on the batch connection) while the rejected records are explained
     // on another; nothing is committed before the DLQ write below, so the order of
     // commits (DLQ, then the sinks with the DLQ's progress) is unchanged.
-    try {
-      for (const sink of this.opts.sinks) await sink.prepare?.(prepView, this.progress.get(sink)!);
-    } catch (err) {
-      // The retried batch explains its rejects on the same connection: let this one finish.
-      await decoded.rejected.catch(() => {});
-      throw err;
-    }
+    for (const sink of this.opts.sinks) await sink.prepare?.(prepView, this.progress.get(sink)!);
     lap('prepare');
     // The rejects' explanations and the DLQ write run while the sinks write their files;
     // the sink that records the DLQ's progress commits it only once the DLQ write is done
@@ -336,6 +385,7 @@ export class Pipeline {
     })();
     // Awaited below with the sinks; a failure must not count as unhandled meanwhile.
     dlqDone.catch(() => {});
+    work.push(dlqDone);
     const view = prepView;
     this.pendingLatency.push({
       seq: view.seq,
@@ -356,13 +406,15 @@ export class Pipeline {
     // Sinks on the batch connection one after the other; the rest alongside them.
     const onConn = this.opts.sinks.filter((s) => s.usesBatchConnection);
     const others = this.opts.sinks.filter((s) => !s.usesBatchConnection);
-    const [{ rejected }] = await Promise.all([
-      dlqDone,
+    const writes = [
       (async () => {
         for (const s of onConn) await runSink(s);
       })(),
       ...others.map(runSink),
-    ]);
+    ];
+    work.push(...writes);
+    // The first failure rejects this at once; the caller then waits for the rest.
+    const [{ rejected }] = await Promise.all([dlqDone, ...writes]);
     const committed = this.clock.now();
     const durationMs = committed - started;
     this.metrics.batches++;
@@ -458,9 +510,10 @@ export class Pipeline {
    * Runs batches until `signal` aborts, or (with `untilCaughtUp`) until a fetch finds
    * every partition drained and everything before it committed.
    *
-   * A retryable error (storage, broker, commit conflict) does not end the run: it is
-   * reported to `onError`, progress is reloaded from the sinks' storage, and the batch is
-   * retried after a back-off (doubling from `retryBackoffMs`, at most `maxRetries` times
+   * A retryable error (storage, broker, commit conflict, DuckDB out of memory or I/O) does
+   * not end the run: it is reported to `onError`, progress is reloaded from the sinks'
+   * storage once all of the failed batch's work has settled, and the batch is retried
+   * after a back-off (doubling from `retryBackoffMs`, at most `maxRetries` times
    * in a row). Other errors are thrown: they need a person.
    */
   async run(
@@ -468,7 +521,8 @@ export class Pipeline {
       untilCaughtUp?: boolean;
       signal?: AbortSignal;
       onBatch?: (r: BatchReport) => void;
-      onError?: (err: unknown, attempt: number) => void;
+      /** A retryable failure, about to be retried; `others`: the batch's further failures (first one is `err`). */
+      onError?: (err: unknown, attempt: number, others: readonly unknown[]) => void;
       maxRetries?: number;
       retryBackoffMs?: number;
     } = {},
@@ -485,8 +539,13 @@ export class Pipeline {
         await this.maybeMaintain();
         failures = 0;
       } catch (err) {
-        if (!isTributaryError(err) || !err.retryable || ++failures > maxRetries) throw err;
-        (opts.onError ?? defaultOnError)(err, failures);
+        const others = this.alsoFailed;
+        this.alsoFailed = [];
+        if (!isTributaryError(err) || !err.retryable || ++failures > maxRetries) {
+          for (const o of others) console.error(`pipeline: in the failed batch, also: ${message(o)}`);
+          throw err;
+        }
+        (opts.onError ?? defaultOnError)(err, failures, others);
         await this.sleep((opts.retryBackoffMs ?? 500) * 2 ** (failures - 1));
         await this.loadProgress();
         continue;

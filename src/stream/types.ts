@@ -89,6 +89,14 @@ export interface Sink {
    * run, before a graceful stop); `lastSeq` is the last batch it was given.
    */
   flush?(batchConn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined>;
+  /**
+   * Resolves once nothing the sink started is still running: a write in progress, a
+   * commit in the background. Never rejects (a failure is reported by the sink's next
+   * call, as usual). The pipeline calls it after a failed batch, before reloading
+   * progress: a reload must see every commit the failed batch may still make, and must
+   * not reset state a write of that batch still uses.
+   */
+  settle?(): Promise<void>;
   /** Periodic housekeeping (compaction, vacuum, checkpoint); optional. */
   maintain?(): Promise<void>;
   close?(): Promise<void>;

@@ -13,7 +13,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.ts';
 import type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
 import { connect } from './duckdb.ts';
@@ -169,6 +169,8 @@ export async function readCheckpoint(
           for (const line of text.split('\n')) actions.push(toAction(c, JSON.parse(line)));
         }
       } catch (err) {
+        // Storage or DuckDB failing for a while (I/O, memory) says nothing of the file.
+        if (isTributaryError(err) && err.retryable) throw err;
         throw new TributaryError(
           'TABLE_CORRUPT_LOG',
           `table ${table}: checkpoint ${part.path} cannot be read (${(err as Error).message}); delete it and its _last_checkpoint entry only if every commit since version 0 is still in the log`,

@@ -5,6 +5,7 @@
  * stores stage through a temporary directory.
  */
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { mapDuckdbErrors } from './duckdb-errors.ts';
 
 let instance: Promise<DuckDBInstance> | undefined;
 
@@ -13,7 +14,10 @@ export function duckdb(): Promise<DuckDBInstance> {
   return instance;
 }
 
-/** A new connection to the shared instance; close it with `conn.closeSync()` when done. */
+/**
+ * A new connection to the shared instance; close it with `conn.closeSync()` when done.
+ * Its failures are TributaryErrors with a DUCKDB_* code (duckdb-errors.ts).
+ */
 export async function connect(): Promise<DuckDBConnection> {
-  return (await duckdb()).connect();
+  return mapDuckdbErrors(await (await duckdb()).connect());
 }

@@ -11,7 +11,8 @@
  * `findViolation` to name the column, the invariant and a violating value.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { TributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { duckdbMessage } from './duckdb-errors.ts';
 import type { StructType } from './schema.ts';
 import { type ColumnInvariant, columnInvariants } from './schema-json.ts';
 import { quoteIdent, sqlString } from './types.ts';
@@ -62,9 +63,10 @@ export async function invariantCheck(
     try {
       await conn.run(`SELECT (${inv.expression}) FROM (${fittedSql}) AS __t LIMIT 0`);
     } catch (err) {
+      if (isTributaryError(err) && err.retryable) throw err;
       throw new TributaryError(
         'TABLE_INVALID_SCHEMA',
-        `column '${inv.column}' of table ${table} has the invariant '${inv.expression}', which Tributary cannot evaluate (${(err as Error).message.split('\n')[0]}); writes are refused so the invariant is never skipped — rewrite it as a DuckDB SQL boolean expression`,
+        `column '${inv.column}' of table ${table} has the invariant '${inv.expression}', which Tributary cannot evaluate (${duckdbMessage(err).split('\n')[0]}); writes are refused so the invariant is never skipped — rewrite it as a DuckDB SQL boolean expression`,
         { column: inv.column, invariant: inv.expression },
         err,
       );

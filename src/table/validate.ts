@@ -11,7 +11,8 @@
  * row and value broke it.
  */
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
-import { TributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { duckdbMessage, isDuckdbError } from './duckdb-errors.ts';
 import { invariantCheck } from './invariants.ts';
 import type { StructField, StructType } from './schema.ts';
 import { deltaTypeOf, duckType, isIntegral, quoteIdent, sqlString } from './types.ts';
@@ -173,8 +174,10 @@ export async function explainWriteError(
   conn: DuckDBConnection,
   table: string,
 ): Promise<Error> {
-  if (err instanceof TributaryError) return err;
-  const message = (err as Error).message ?? String(err);
+  // Ours, or DuckDB's transient failures (out of memory, I/O): a retry may succeed.
+  if (isTributaryError(err) && (!isDuckdbError(err) || err.retryable || err.code === 'DUCKDB_FAILED'))
+    return err;
+  const message = duckdbMessage(err);
   const found = await prepared.diagnose(conn).catch(() => undefined);
   if (found) return found;
   const broken = prepared.invariantError(message);

@@ -42,6 +42,8 @@ export interface OrdersPipelineOptions {
    * MERGE rewrites the recent files holding changed orders).
    */
   currentCommitMs?: number;
+  /** Merge into orders_current early once this many change rows are buffered (default 1,000,000). */
+  currentMaxBufferedRows?: number;
   /**
    * Size of the files MERGEs write into orders_current (default 1 MiB): a MERGE rewrites
    * every file holding a changed order, so recent orders live in small files.
@@ -119,6 +121,7 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
     whenMatched: { update: CURRENT_NEWER },
     newestBy: CURRENT_NEWEST,
     commitIntervalMs: opts.currentCommitMs ?? 0,
+    maxBufferedRows: opts.currentMaxBufferedRows,
     clock: opts.clock,
     targetFileSize: currentFileSize,
     orderBy: ['order_id'],

@@ -93,6 +93,8 @@ export class DeltaMergeSink implements Sink {
   private own?: DuckDBConnection;
   /** The MERGE running in the background, its outcome once settled. */
   private inflight?: Promise<void>;
+  /** The `write` in progress, if any (settles without rejecting). */
+  private writing?: Promise<void>;
   private finished?: SinkResult;
   private failure?: unknown;
   private lastCommit: number;
@@ -115,7 +117,7 @@ export class DeltaMergeSink implements Sink {
   }
 
   async maintain(): Promise<void> {
-    await this.settle();
+    await this.awaitMerge();
     await maintainTable(this.opts.table, this.opts.maintenance);
   }
 
@@ -124,8 +126,9 @@ export class DeltaMergeSink implements Sink {
   }
 
   async open(_conn: DuckDBConnection, partitions: number): Promise<Progress> {
-    // A MERGE in flight may land or not; either way the table says what is stored.
-    await this.inflight?.catch(() => {});
+    // A write of a failed batch may still be buffering, a MERGE in flight may land or
+    // not: once both settled, the table says what is stored.
+    await this.settle();
     this.inflight = undefined;
     this.finished = undefined;
     this.failure = undefined;
@@ -149,8 +152,19 @@ export class DeltaMergeSink implements Sink {
     await this.inflight;
   }
 
+  /**
+   * Resolves once no write is in progress and no MERGE is in flight (a write may start
+   * one). Failures are kept for the next call, as usual.
+   */
+  async settle(): Promise<void> {
+    while (this.writing !== undefined || this.inflight !== undefined) {
+      await this.writing;
+      await this.inflight;
+    }
+  }
+
   /** Waits for the MERGE in flight; rethrows its failure (the pipeline then reloads progress). */
-  private async settle(): Promise<void> {
+  private async awaitMerge(): Promise<void> {
     await this.inflight;
     this.inflight = undefined;
     this.throwFailure();
@@ -180,6 +194,16 @@ export class DeltaMergeSink implements Sink {
    * call.
    */
   async write(batch: BatchView, progress: Progress, extraTxn: ExtraTxn): Promise<SinkResult> {
+    const run = this.bufferBatch(batch, progress, extraTxn);
+    const ignore = () => {};
+    const writing: Promise<void> = run.then(ignore, ignore).then(() => {
+      if (this.writing === writing) this.writing = undefined;
+    });
+    this.writing = writing;
+    return run;
+  }
+
+  private async bufferBatch(batch: BatchView, progress: Progress, extraTxn: ExtraTxn): Promise<SinkResult> {
     this.throwFailure();
     const conn = this.own!;
     const advanced = advancedProgress(progress, batch.lastOffsets);
@@ -199,7 +223,7 @@ export class DeltaMergeSink implements Sink {
     }
     if (this.buffered > 0 && this.due()) {
       // One MERGE at a time; an over-full buffer waits for the running one.
-      if (this.inflight && this.overfull()) await this.settle();
+      if (this.inflight && this.overfull()) await this.awaitMerge();
       if (!this.inflight) {
         await this.takeBuffer(conn);
         this.start(extraTxn);
@@ -294,8 +318,7 @@ export class DeltaMergeSink implements Sink {
   }
 
   async close(): Promise<void> {
-    await this.inflight;
-    this.inflight = undefined;
+    await this.settle();
     await this.dropChanges();
     this.own?.closeSync();
     this.own = undefined;
@@ -303,7 +326,7 @@ export class DeltaMergeSink implements Sink {
 
   async flush(_conn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined> {
     const conn = this.own!;
-    await this.settle();
+    await this.awaitMerge();
     let rows = this.finished?.rows ?? 0;
     let version = this.finished?.version;
     // A MERGE that finished since the last report, and the final one: two commits.

@@ -5,8 +5,9 @@
  * whose every row is deleted is removed without a replacement.
  */
 import type { Clock } from '../../core/clock.ts';
-import { TributaryError } from '../../core/errors.ts';
+import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import type { Action, Add } from '../actions.ts';
+import { duckdbMessage } from '../duckdb-errors.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
 import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
 import { localFiles } from '../read/scan.ts';
@@ -85,9 +86,10 @@ async function rewriteWhere(table: TableHandle, spec: RewriteSpec): Promise<OpRe
             `SELECT ${FILE_COLUMN} AS f, count(*) AS n FROM (${rel}) AS t WHERE ${cond} GROUP BY 1`,
           );
         } catch (err) {
+          if (isTributaryError(err) && err.retryable) throw err;
           throw new TributaryError(
             'TABLE_INVALID_ARGUMENT',
-            `${spec.operation} predicate '${spec.where}' failed on table ${name}: ${(err as Error).message}`,
+            `${spec.operation} predicate '${spec.where}' failed on table ${name}: ${duckdbMessage(err)}`,
             { where: spec.where },
             err,
           );
