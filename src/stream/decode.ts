@@ -13,7 +13,7 @@ import type { CompiledContract } from '../quality/contract.ts';
 import { quoteString } from '../quality/contract.ts';
 import { type BatchFile, buildBatchFile } from './batch-file.ts';
 import { explainViolations } from './explain.ts';
-import { scratchFile } from './scratch.ts';
+import { scratchFile, writeScratch } from './scratch.ts';
 import type { RejectedRecord } from './types.ts';
 
 export interface DecodedBatch {
@@ -79,7 +79,7 @@ export async function decodeBatchDeferred(
   const file = scratchFile('batch', 'ndjson');
   const built = await buildBatchFile(batches, contract.strict);
   const { bytes, records, longest } = built;
-  await fs.writeFile(file, bytes);
+  await writeScratch(file, bytes);
   try {
     // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the
     // statement) plus the verdict; sinks read the rows where `_ok`.

@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { CompiledContract } from '../quality/contract.ts';
 import { quoteString } from '../quality/contract.ts';
-import { scratchFile } from './scratch.ts';
+import { scratchFile, writeScratch } from './scratch.ts';
 
 export interface Violation {
   field: string;
@@ -98,7 +98,7 @@ async function check(
   for (const l of lines) longest = Math.max(longest, Buffer.byteLength(l));
   const bound = Math.max(1 << 20, 2 * longest + 1024);
   const file = scratchFile('rejects', 'ndjson');
-  await fs.writeFile(file, lines.join(''));
+  await writeScratch(file, lines.join(''));
   try {
     await conn.run(
       `INSERT INTO ${p.table} SELECT p, o, v FROM read_json(${quoteString(file)}, format='newline_delimited', columns={'o': 'BIGINT', 'p': 'INTEGER', 'v': ${quoteString(p.contract.preciseType)}}, ignore_errors=true, maximum_object_size=${bound}) WHERE o IS NOT NULL`,
