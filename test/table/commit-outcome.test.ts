@@ -90,14 +90,20 @@ describe('commit outcome under ambiguous storage answers', () => {
     }
   });
 
-  const ops: Array<[string, (t: DeltaTable) => Promise<unknown>, number[]]> = [
+  const ops: Array<[string, (t: DeltaTable) => Promise<unknown>, number[], number?]> = [
+    [
+      'append with txnBeforeCommit',
+      (t) => append(t, { rows: rows(5, 6) }, { txnBeforeCommit: async () => [{ appId: 'app', version: 9 }] }),
+      [0, 1, 2, 5],
+      9,
+    ],
     ['overwrite', (t) => overwrite(t, { rows: rows(10, 12) }), [10, 11]],
     ['MERGE', (t) => merge(t, { rows: rows(2, 5) }, { on: ['id'] }), [0, 1, 2, 3, 4]],
     ['UPDATE', (t) => update(t, { where: 'id = 1', set: { id: '7' } }), [0, 2, 7]],
     ['DELETE', (t) => deleteWhere(t, 'id = 1'), [0, 2]],
     ['OPTIMIZE', (t) => optimize(t), [0, 1, 2]],
   ];
-  for (const [name, run, want] of ops) {
+  for (const [name, run, want, txn] of ops) {
     test(`${name} whose commit lands but answers with an error keeps its files and reports success`, async () => {
       const { local, faulty, table } = await setup(dir());
       await append(table, { rows: rows(0, 2) });
@@ -105,7 +111,7 @@ describe('commit outcome under ambiguous storage answers', () => {
       faulty.rules = [{ fault: 'error-after', calls: ['putIfAbsent'], path: LOG, nth: [1] }];
       const res = (await run(table).catch((err: unknown) => err)) as { version?: number };
       assert.equal(faulty.count(), 1);
-      assert.deepEqual(await look(local), { version: 3, ids: want, txn: undefined });
+      assert.deepEqual(await look(local), { version: 3, ids: want, txn });
       assert.equal(res.version, 3, String(res));
     });
   }
