@@ -46,6 +46,11 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'a concurrent commit conflicts with this one',
   },
+  TABLE_COMMIT_OUTCOME_UNKNOWN: {
+    domain: 'external',
+    retryable: true,
+    summary: 'storage failed so that it is unknown whether a commit landed; its files were kept',
+  },
   TABLE_VERSION_NOT_FOUND: {
     domain: 'user',
     retryable: false,

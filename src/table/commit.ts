@@ -2,19 +2,38 @@
  * Optimistic commits (PROTOCOL.md, "Requirements for Writers", "Creation of New Log
  * Entries"). A commit is one put-if-absent of `_delta_log/%020d.json` at the version after
  * the newest one we know. Needs from the store: put-if-absent that exactly one of
- * several concurrent writers (in any process) wins, and consistent listing after a put.
+ * several concurrent writers (in any process) wins, a get that sees a completed put, and
+ * atomic visibility (a commit file is read whole or not at all).
  *
  * When the race is lost, the winning commits are read and checked against what this
  * commit read and writes (conflicts.ts). Without a logical conflict the same actions are
  * tried again at the next version, up to `maxAttempts`.
+ *
+ * The outcome of a commit is checked, never guessed (commit-put.ts):
+ * - Every commit carries a unique `commitInfo.txnId` (a UUID, as Spark writes it), the
+ *   same for every version it tries.
+ * - When the put-if-absent of version N fails in any way other than a refusal (already
+ *   exists, an I/O error, a timeout: the write may have landed), N is read back. Our
+ *   txnId there: the commit succeeded. Another commit there: the race is lost (the
+ *   conflict path above; a write of ours still in flight can no longer land at N).
+ *   Nothing there: the put is tried again, with back-off, a bounded number of times.
+ * - When that cannot be settled — N cannot be read, or stays absent while the puts keep
+ *   failing (a write still in flight may land later) — TABLE_COMMIT_OUTCOME_UNKNOWN.
+ * - Callers delete the files a commit references only when it certainly did not land:
+ *   on any error but TABLE_COMMIT_OUTCOME_UNKNOWN (see `commitMayHaveLanded`). Files of
+ *   an unknown outcome stay; if the commit never lands, VACUUM removes them after the
+ *   retention, which must exceed the longest time a storage write can stay in flight.
+ * - A version is only passed over once another writer's commit is seen there, so a
+ *   commit lands at most once, whatever the retries.
  */
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, CommitInfo, Metadata, Protocol } from './actions.ts';
+import { type OutcomeCheckOptions, putCommit } from './commit-put.ts';
 import { tableConfig } from './config.ts';
 import { checkConflict, type ReadScope, type WinningCommit } from './conflicts.ts';
-import { commitPath } from './log-files.ts';
 import { applyActions, cloneState } from './log-replay.ts';
 import { checkWritable, ENGINE_INFO } from './protocol.ts';
 import { parseSchema, validateSchema } from './schema-json.ts';
@@ -33,6 +52,8 @@ export interface CommitOptions {
   readScope?: ReadScope;
   /** Attempts at later versions when the race is lost without a logical conflict (default 100). */
   maxAttempts?: number;
+  /** How ambiguous storage answers are settled (commit-put.ts). */
+  outcomeCheck?: OutcomeCheckOptions;
 }
 
 export interface CommitResult {
@@ -53,6 +74,14 @@ export function serializeCommit(actions: Action[], commitInfo: CommitInfo): Uint
   return encoder.encode(`${lines.join('\n')}\n`);
 }
 
+/**
+ * Whether a failed commit may still stand, so that the files it references must be
+ * kept: only when its outcome is unknown. Any other error means it did not land.
+ */
+export function commitMayHaveLanded(err: unknown): boolean {
+  return isTributaryError(err, 'TABLE_COMMIT_OUTCOME_UNKNOWN');
+}
+
 export function isAppendOnly(actions: Action[]): boolean {
   return actions.every((a) => ('add' in a && a.add.dataChange) || 'txn' in a);
 }
@@ -70,6 +99,7 @@ export async function commit(
   const blind = readScope === 'none' && isAppendOnly(actions);
   const maxAttempts = opts.maxAttempts ?? 100;
   const winners: WinningCommit[] = [];
+  const txnId = randomUUID();
   let version = read.version + 1;
   let prevTimestamp = read.timestamp;
   for (let attempt = 1; ; attempt++) {
@@ -84,19 +114,21 @@ export async function commit(
       isolationLevel: 'WriteSerializable',
       isBlindAppend: blind,
       engineInfo: ENGINE_INFO,
+      txnId,
     };
-    try {
-      await store.putIfAbsent(commitPath(version), serializeCommit(actions, info));
+    const body = serializeCommit(actions, info);
+    const put = await putCommit(store, table, version, body, txnId, opts.operation, opts.outcomeCheck);
+    if (put.ours) {
       const state = cloneState(read.state);
       for (const w of winners) applyActions(state, w.actions);
       applyActions(state, actions);
       state.version = version;
       return { version, attempts: attempt, snapshot: new Snapshot(state, timestamp, table) };
-    } catch (err) {
-      if (!isTributaryError(err, 'STORAGE_ALREADY_EXISTS')) throw err;
     }
-    // Lost the race for `version`: check every commit we have not seen yet.
-    for (const c of await readCommitsFrom(store, table, version)) {
+    // Lost the race for `version`: check every commit we have not seen yet. Ours cannot
+    // be among the later ones (we never wrote past `version`), and any error from here on
+    // means this commit did not land.
+    for (const c of [put.winner, ...(await readCommitsFrom(store, table, version + 1))]) {
       const w: WinningCommit = { version: c.version, actions: c.actions, commitInfo: c.commitInfo };
       checkConflict({ actions, readScope, readSnapshot: read }, w, table);
       winners.push(w);

@@ -18,6 +18,8 @@ export interface HistoryEntry {
   isolationLevel?: string;
   isBlindAppend?: boolean;
   engineInfo?: string;
+  /** The commit's unique id (commitInfo.txnId), when its writer recorded one. */
+  txnId?: string;
 }
 
 export async function readHistory(
@@ -42,6 +44,7 @@ export async function readHistory(
     if (info?.isolationLevel !== undefined) entry.isolationLevel = info.isolationLevel;
     if (info?.isBlindAppend !== undefined) entry.isBlindAppend = info.isBlindAppend;
     if (info?.engineInfo !== undefined) entry.engineInfo = info.engineInfo;
+    if (typeof info?.txnId === 'string') entry.txnId = info.txnId;
     return entry;
   });
 }

@@ -2,13 +2,24 @@
  * Loading snapshots: the newest checkpoint at or before the wanted version, then every
  * later commit up to it, read in parallel and replayed in order. `_last_checkpoint` is
  * only a hint (PROTOCOL.md, "Last Checkpoint File"): if it is missing or stale, the
- * listing decides. Anything that would give a partial snapshot — a gap in the versions,
- * an unreadable commit line, an unreadable checkpoint — is TABLE_CORRUPT_LOG.
+ * listing decides. A listing may miss the newest files, so the latest snapshot reads on
+ * past the newest listed commit until a version is missing. An unreadable checkpoint is
+ * passed over when an older one (or version 0) and every commit after it are there.
+ * Anything that would give a partial snapshot — a gap in the versions, an unreadable
+ * commit line, an unreadable checkpoint with no way around it — is TABLE_CORRUPT_LOG.
  */
 import { isTributaryError, TributaryError } from '../core/errors.ts';
-import type { ObjectStore } from '../storage/object-store.ts';
+import type { ObjectMeta, ObjectStore } from '../storage/object-store.ts';
+import type { Action } from './actions.ts';
 import { readCheckpoint } from './checkpoint.ts';
-import { commitPath, type LogListing, listLog, mapLimit, readLastCheckpoint } from './log-files.ts';
+import {
+  checkpointPath,
+  commitPath,
+  type LogListing,
+  listLog,
+  mapLimit,
+  readLastCheckpoint,
+} from './log-files.ts';
 import {
   applyActions,
   cloneState,
@@ -42,13 +53,25 @@ export async function loadLatest(store: ObjectStore, table: string, base?: Snaps
   }
   const hint = await readLastCheckpoint(store);
   let listing = await listLog(store, hint?.version ?? 0);
-  // A hint whose checkpoint is gone (or nothing at all in the listed blocks): list everything.
   if (hint !== undefined && ![...listing.checkpoints.keys()].some((v) => v >= hint.version)) {
-    listing = await listLog(store, 0);
+    // The hinted checkpoint is not listed: a listing that misses new files, or it is gone.
+    const found =
+      (hint.parts ?? 1) === 1 ? await headIfExists(store, checkpointPath(hint.version)) : undefined;
+    if (found !== undefined) listing.checkpoints.set(hint.version, [found]);
+    else listing = await listLog(store, 0); // gone (or nothing in the listed blocks): list everything
   }
   const latest = latestVersion(listing);
-  if (latest < 0) throw notFound(table);
-  return build(store, table, listing, latest, undefined);
+  if (latest < 0) {
+    // A listing can miss the newest files (eventually consistent stores): ask for version 0.
+    const tail = await readCommitsFrom(store, table, 0);
+    if (tail.length === 0) throw notFound(table);
+    const state = emptyState();
+    for (const c of tail) applyActions(state, c.actions);
+    state.version = tail[tail.length - 1].version;
+    return finish(state, tail[tail.length - 1].timestamp, table);
+  }
+  // Commits the listing missed are found by reading on from its newest version.
+  return loadLatest(store, table, await build(store, table, listing, latest, undefined));
 }
 
 /** The snapshot at `version`; `base` is reused when it is at or before `version`. */
@@ -150,7 +173,17 @@ async function build(
   if (base === undefined) {
     const cp = newestCheckpointAtOrBefore(listing, target);
     if (cp !== undefined) {
-      applyActions(state, await readCheckpoint(store, listing.checkpoints.get(cp)!, table));
+      let actions: Action[];
+      try {
+        actions = await readCheckpoint(store, listing.checkpoints.get(cp)!, table);
+      } catch (err) {
+        // A checkpoint that cannot be read (damaged, or partly written by a store without
+        // atomic puts) is passed over when the commits after an older one are all there.
+        const older = withoutCheckpoint(listing, cp);
+        if (!isTributaryError(err, 'TABLE_CORRUPT_LOG') || !replayable(older, target)) throw err;
+        return build(store, table, older, target, undefined);
+      }
+      applyActions(state, actions);
       state.version = cp;
       if (cp === target) timestamp = await checkpointTimestamp(store, table, listing, cp);
     }
@@ -215,24 +248,56 @@ export async function readCommitsFrom(
   for (let batch = 1; ; batch = Math.min(batch * 2, READ_CONCURRENCY)) {
     const start = from + out.length;
     const got = await Promise.all(
-      Array.from({ length: batch }, async (_, i) => {
-        const path = commitPath(start + i);
-        try {
-          return { path, bytes: await store.get(path) };
-        } catch (err) {
-          if (isTributaryError(err, 'STORAGE_NOT_FOUND')) return undefined;
-          throw err;
-        }
-      }),
+      Array.from({ length: batch }, (_, i) => readCommitAt(store, table, start + i)),
     );
-    for (const [i, g] of got.entries()) {
-      if (g === undefined) return out;
-      const parsed = parseCommit(g.bytes, g.path, table);
-      const ts = parsed.commitInfo?.timestamp;
-      const timestamp = typeof ts === 'number' ? ts : (await store.head(g.path)).lastModified;
-      out.push({ ...parsed, version: start + i, timestamp });
+    for (const c of got) {
+      if (c === undefined) return out;
+      out.push(c);
     }
   }
+}
+
+/** The commit at `version`, or undefined when there is none (STORAGE_NOT_FOUND). */
+export async function readCommitAt(
+  store: ObjectStore,
+  table: string,
+  version: number,
+): Promise<TailCommit | undefined> {
+  const path = commitPath(version);
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(path);
+  } catch (err) {
+    if (isTributaryError(err, 'STORAGE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+  const parsed = parseCommit(bytes, path, table);
+  const ts = parsed.commitInfo?.timestamp;
+  const timestamp = typeof ts === 'number' ? ts : (await store.head(path)).lastModified;
+  return { ...parsed, version, timestamp };
+}
+
+async function headIfExists(store: ObjectStore, path: string): Promise<ObjectMeta | undefined> {
+  try {
+    return await store.head(path);
+  } catch (err) {
+    if (isTributaryError(err, 'STORAGE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+function withoutCheckpoint(listing: LogListing, version: number): LogListing {
+  const checkpoints = new Map(listing.checkpoints);
+  checkpoints.delete(version);
+  return { ...listing, checkpoints };
+}
+
+/** Whether `target` can be rebuilt from the listing's newest checkpoint before it (or version 0). */
+function replayable(listing: LogListing, target: number): boolean {
+  for (let v = (newestCheckpointAtOrBefore(listing, target) ?? -1) + 1; v <= target; v++) {
+    if (!listing.commits.has(v)) return false;
+  }
+  return true;
 }
 
 function newestCheckpointAtOrBefore(listing: LogListing, target: number): number | undefined {

@@ -8,15 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, Metadata } from './actions.ts';
 import { writeCheckpoint } from './checkpoint.ts';
 import { type CommitOptions, type CommitResult, commit, serializeCommit } from './commit.ts';
+import { type OutcomeCheckOptions, putCommit } from './commit-put.ts';
 import { tableConfig } from './config.ts';
 import { type HistoryEntry, readHistory } from './history.ts';
 import { cleanupLog } from './log-cleanup.ts';
-import { commitPath, LOG_DIR } from './log-files.ts';
+import { LOG_DIR } from './log-files.ts';
 import { checkCreatableConfiguration, ENGINE_INFO, newTableProtocol } from './protocol.ts';
 import type { StructType } from './schema.ts';
 import { serializeSchema, validateSchema } from './schema-json.ts';
@@ -25,6 +26,7 @@ import { loadLatest, loadVersion, versionAtTimestamp } from './snapshot-load.ts'
 import { vacuum } from './vacuum.ts';
 
 export type { CommitOptions, CommitResult } from './commit.ts';
+export type { OutcomeCheckOptions } from './commit-put.ts';
 export type { ReadScope } from './conflicts.ts';
 export type { HistoryEntry } from './history.ts';
 export type { Snapshot } from './snapshot.ts';
@@ -40,16 +42,20 @@ export interface CreateTableOptions {
 
 export interface TableContext {
   clock?: Clock;
+  /** How commits settle ambiguous storage answers (attempts, back-off, an injectable sleep). */
+  outcomeCheck?: OutcomeCheckOptions;
 }
 
 export class DeltaTable {
   readonly store: ObjectStore;
   readonly clock: Clock;
+  private readonly outcomeCheck?: OutcomeCheckOptions;
   private latest?: Snapshot;
 
-  private constructor(store: ObjectStore, clock: Clock) {
+  private constructor(store: ObjectStore, ctx: TableContext) {
     this.store = store;
-    this.clock = clock;
+    this.clock = ctx.clock ?? systemClock;
+    this.outcomeCheck = ctx.outcomeCheck;
   }
 
   /** The table's location, for messages. */
@@ -67,7 +73,7 @@ export class DeltaTable {
     opts: CreateTableOptions,
     ctx: TableContext = {},
   ): Promise<DeltaTable> {
-    const table = new DeltaTable(store, ctx.clock ?? systemClock);
+    const table = new DeltaTable(store, ctx);
     const partitionColumns = opts.partitionColumns ?? [];
     const configuration = opts.configuration ?? {};
     validateSchema(opts.schema, partitionColumns, store.url);
@@ -86,6 +92,7 @@ export class DeltaTable {
       createdTime: now,
     };
     const actions: Action[] = [{ protocol: newTableProtocol() }, { metaData }];
+    const txnId = randomUUID();
     const body = serializeCommit(actions, {
       timestamp: now,
       operation: 'CREATE TABLE',
@@ -97,19 +104,16 @@ export class DeltaTable {
       isolationLevel: 'WriteSerializable',
       isBlindAppend: true,
       engineInfo: ENGINE_INFO,
+      txnId,
     });
-    try {
-      await store.putIfAbsent(commitPath(0), body);
-    } catch (err) {
-      if (isTributaryError(err, 'STORAGE_ALREADY_EXISTS')) throw alreadyExists(store.url);
-      throw err;
-    }
+    const put = await putCommit(store, store.url, 0, body, txnId, 'CREATE TABLE', ctx.outcomeCheck);
+    if (!put.ours) throw alreadyExists(store.url);
     return table;
   }
 
   /** Opens an existing table (reads its latest snapshot); TABLE_NOT_FOUND if there is none. */
   static async open(store: ObjectStore, ctx: TableContext = {}): Promise<DeltaTable> {
-    const table = new DeltaTable(store, ctx.clock ?? systemClock);
+    const table = new DeltaTable(store, ctx);
     await table.snapshot();
     return table;
   }
@@ -145,7 +149,10 @@ export class DeltaTable {
    * not undo the commit and is reported as `checkpointError`.
    */
   async commit(actions: Action[], opts: CommitOptions): Promise<CommitResult & { checkpointError?: Error }> {
-    const out = await commit(this.store, this.url, this.clock, actions, opts);
+    const out = await commit(this.store, this.url, this.clock, actions, {
+      ...opts,
+      outcomeCheck: opts.outcomeCheck ?? this.outcomeCheck,
+    });
     this.remember(out.snapshot);
     const result: CommitResult & { checkpointError?: Error } = {
       version: out.version,

@@ -9,6 +9,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { Action, Txn } from '../actions.ts';
+import { commitMayHaveLanded } from '../commit.ts';
 import type { SchemaMode } from '../validate.ts';
 import { writeBatch } from '../write/batch.ts';
 import type { DataSource } from '../write/source.ts';
@@ -92,7 +93,8 @@ async function writeAndCommit(
     });
     return { ...res, rows: batch.rows, files: batch.adds.length };
   } catch (err) {
-    await deleteWrittenFiles(table.store, batch.adds);
+    // Files of a commit that may stand (outcome unknown) are kept: see commit.ts.
+    if (!commitMayHaveLanded(err)) await deleteWrittenFiles(table.store, batch.adds);
     throw err;
   }
 }

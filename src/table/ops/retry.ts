@@ -8,13 +8,14 @@
  */
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import type { Action, Add } from '../actions.ts';
+import { commitMayHaveLanded } from '../commit.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { CommitOutcome, CommitRequest, TableHandle } from '../write/table-handle.ts';
 import { deleteWrittenFiles } from '../write/write-files.ts';
 
 export interface Plan<M> {
   actions: Action[];
-  /** Files this attempt wrote (deleted if the commit does not happen). */
+  /** Files this attempt wrote (deleted if the commit certainly did not happen). */
   written: Add[];
   commit: Omit<CommitRequest, 'readSnapshot'>;
   metrics: M;
@@ -44,6 +45,8 @@ export async function runWithRetries<M>(
     try {
       out = await table.commit(p.actions, { ...p.commit, readSnapshot: snapshot });
     } catch (err) {
+      // Files of a commit that may stand (outcome unknown) are kept: see commit.ts.
+      if (commitMayHaveLanded(err)) throw err;
       await deleteWrittenFiles(table.store, p.written);
       if (isTributaryError(err, 'TABLE_COMMIT_CONFLICT')) {
         lastConflict = err;
