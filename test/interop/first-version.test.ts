@@ -56,6 +56,20 @@ describe('first write of a new table, read by delta-rs', { skip }, () => {
     assert.equal((await deltaRsRead(path)).rows.length, 3);
   });
 
+  test('a header-only CSV still creates the table: an empty version 0 with the columns', async () => {
+    await fs.writeFile(join(cwd, 'h.csv'), 'id,name\n');
+    assert.match(
+      await ok('table', 'write', 'headers', 'h.csv'),
+      /created table headers; wrote 0 rows .*at version 0/,
+    );
+    const v0 = await deltaRsRead(join(cwd, 'tributary-data', 'tables', 'headers'), { version: 0 });
+    assert.deepEqual(
+      v0.schema.fields.map((f) => f.name),
+      ['id', 'name'],
+    );
+    assert.deepEqual(v0.rows, []);
+  });
+
   test('table create, then write: an empty version 0 and the data at 1', async () => {
     await ok('table', 'create', 'empty_first', '--schema', '{"id":"long"}');
     await fs.writeFile(join(cwd, 'c.ndjson'), '{"id": 7}\n');

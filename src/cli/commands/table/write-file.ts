@@ -236,28 +236,37 @@ export async function writeFile(
   }
   const created = !(await table.exists());
   try {
+    let res: WriteFileResult;
     // Merge even into a table not created yet: it checks the keys (exist, one row each).
     if (opts.mode === 'merge') {
-      const res = await merge(table, data, {
+      const merged = await merge(table, data, {
         on: opts.keys,
         whenMatched: 'update',
         whenNotMatched: 'insert',
       });
       // No version when nothing changed (every row already there as it is).
-      const committed = res.version !== undefined;
-      return {
-        version: res.version ?? (await table.snapshot()).version,
-        rows: res.metrics.numSourceRows,
-        created: created && committed,
-        committed,
+      res = {
+        version: merged.version ?? (await table.snapshot()).version,
+        rows: merged.metrics.numSourceRows,
+        created,
+        committed: merged.version !== undefined,
       };
+    } else {
+      const schemaMode = opts.mergeSchema ? 'merge' : 'strict';
+      const written =
+        opts.mode === 'overwrite' && !created
+          ? await overwrite(table, data, { schemaMode })
+          : await append(table, data, { schemaMode });
+      res = { version: written.version, rows: written.rows, created, committed: written.noop !== true };
     }
-    const schemaMode = opts.mergeSchema ? 'merge' : 'strict';
-    const res =
-      opts.mode === 'overwrite' && !created
-        ? await overwrite(table, data, { schemaMode })
-        : await append(table, data, { schemaMode });
-    return { version: res.version, rows: res.rows, created, committed: res.noop !== true };
+    if (created && !res.committed) {
+      // A file with columns and no rows (a header-only CSV) still makes the table, empty.
+      await DeltaTable.create(store, { schema: inspected!.schema, partitionColumns: opts.partitionBy });
+      res.version = 0;
+    }
+    // Lost the race to create it to another writer, and appended after its version 0.
+    res.created = created && res.version === 0;
+    return res;
   } catch (err) {
     if (isTributaryError(err, 'TABLE_SCHEMA_MISMATCH') && err.message.includes("schemaMode 'merge'")) {
       // Say it the way a command-line user can act on it.
