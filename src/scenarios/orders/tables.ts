@@ -116,9 +116,14 @@ export async function openOrCreate(
   });
 }
 
-export async function openOrdersTables(dataDir: string, clock?: Clock, checkpointInterval?: number) {
+export async function openOrdersTables(
+  dataDir: string,
+  clock?: Clock,
+  checkpointInterval?: number,
+  durable = true,
+) {
   const events = await openOrCreate(
-    new LocalStore(join(tablesDir(dataDir), 'orders_events')),
+    new LocalStore(join(tablesDir(dataDir), 'orders_events'), { durable }),
     ORDERS_EVENTS_SCHEMA,
     {
       name: 'orders_events',
@@ -129,7 +134,7 @@ export async function openOrdersTables(dataDir: string, clock?: Clock, checkpoin
     clock,
   );
   const current = await openOrCreate(
-    new LocalStore(join(tablesDir(dataDir), 'orders_current')),
+    new LocalStore(join(tablesDir(dataDir), 'orders_current'), { durable }),
     ORDERS_CURRENT_SCHEMA,
     {
       name: 'orders_current',
