@@ -13,7 +13,10 @@
  *
  *   node bench/orders-pipeline.ts [--events N] [--rate R] [--duration S] [--max-records N]
  *     [--current-commit-ms MS] [--current-file-mb MB] [--no-read-ahead] [--duckdb-threads N]
- *     [--kafka BROKERS]
+ *     [--no-table-fsync] [--kafka BROKERS]
+ *
+ * `--no-table-fsync` opens the tables' stores with `durable: false` (docs/storage.md), to
+ * measure what syncing the tables' files costs.
  *
  * With `--kafka`, the events go through a Kafka broker (a fresh topic per run) instead
  * of the embedded log; the tables stay on the local disk.
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     'current-file-mb': { type: 'string', default: '1' },
     'no-read-ahead': { type: 'boolean', default: false },
     'duckdb-threads': { type: 'string', default: '1' },
+    'no-table-fsync': { type: 'boolean', default: false },
     kafka: { type: 'string' },
   },
 });
@@ -69,6 +73,7 @@ function openPipeline(dir: string, log: Log, topic: string) {
     currentFileSize,
     readAhead: !args['no-read-ahead'],
     duckdbThreads: Number(args['duckdb-threads']),
+    durableTables: !args['no-table-fsync'],
   });
 }
 
@@ -190,6 +195,7 @@ const result: Record<string, unknown> = {
   currentFileSize,
   readAhead: !args['no-read-ahead'],
   duckdbThreads: Number(args['duckdb-threads']),
+  tableFsync: !args['no-table-fsync'],
   log: args.kafka ? `kafka ${args.kafka}` : 'embedded',
 };
 if (!args.skip.includes('throughput')) {

@@ -4,6 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { TributaryError } from '../core/errors.ts';
+import { type SyncKind, type SyncObserver, syncDir, syncFile } from '../core/fsync.ts';
 import type { ObjectMeta, ObjectStore } from './object-store.ts';
 import { alreadyExists, checkPath, notFound } from './paths.ts';
 
@@ -11,6 +12,21 @@ import { alreadyExists, checkPath, notFound } from './paths.ts';
 const TEMP_PREFIX = '.tmp-';
 /** How many files `list` stats between two turns of the event loop. */
 const STAT_CHUNK = 256;
+
+export interface LocalStoreOptions {
+  /**
+   * Sync before a write returns, so that what it wrote survives a machine crash, not only
+   * a crash of the process (default true): the new object's bytes (fdatasync), then, once
+   * it is renamed or linked into place, its directory (fsync), and once per store the
+   * directories above it up to the root. A Delta commit is therefore durable when its
+   * put-if-absent returns, and so are the data files it references, which were written
+   * (and synced) before it. Off: the OS writes back when it likes (typically within
+   * ~30 s); only for data that can be rebuilt, as in tests and benchmarks.
+   */
+  durable?: boolean;
+  /** Told about each completed sync (for tests of the order of syncs). */
+  onSync?: SyncObserver;
+}
 
 /**
  * An object store over a local directory.
@@ -22,14 +38,25 @@ const STAT_CHUNK = 256;
  *   fails with EEXIST if the target exists, atomically and across processes, and the
  *   target appears with its full content at once. (Opening with O_EXCL would be atomic
  *   too, but would expose a partly written file to readers.)
+ * - `moveIn` renames a file that is already on the same filesystem into the store (how
+ *   data files written by DuckDB join a table without a copy).
+ * - Durable (the default, LocalStoreOptions.durable): the temporary file is synced before
+ *   the rename or link and the directory after it, so the object is never durable
+ *   without its bytes, and whatever was written before it is durable before it is.
  */
 export class LocalStore implements ObjectStore {
   readonly root: string;
   readonly url: string;
+  readonly durable: boolean;
+  private readonly onSync?: SyncObserver;
+  /** Directories whose entry in their parent is known durable (synced once per store). */
+  private readonly durableDirs = new Set<string>();
 
-  constructor(root: string) {
+  constructor(root: string, opts: LocalStoreOptions = {}) {
     this.root = resolve(root);
     this.url = pathToFileURL(this.root).href;
+    this.durable = opts.durable ?? true;
+    this.onSync = opts.onSync;
   }
 
   localPath(path: string): string {
@@ -86,6 +113,27 @@ export class LocalStore implements ObjectStore {
       await fs.rm(tmp, { force: true }).catch(() => {});
       throw this.translate(err, path, true);
     }
+    await this.syncDirOf(target, path);
+  }
+
+  /**
+   * Moves `localFile`, a finished file on the store's filesystem (e.g. in a `.tmp-`
+   * directory under the root), to `path` with one rename, replacing what is there. When
+   * durable its bytes are synced before the rename and the directory after it.
+   */
+  async moveIn(localFile: string, path: string): Promise<void> {
+    const target = this.localPath(path);
+    await this.makeDir(target, path);
+    try {
+      if (this.durable) {
+        await syncFile(localFile);
+        this.observe('file', target);
+      }
+      await fs.rename(localFile, target);
+    } catch (err) {
+      throw this.translate(err, path, true);
+    }
+    await this.syncDirOf(target, path);
   }
 
   async putIfAbsent(path: string, data: Uint8Array): Promise<void> {
@@ -109,6 +157,7 @@ export class LocalStore implements ObjectStore {
     } finally {
       await fs.rm(tmp, { force: true });
     }
+    await this.syncDirOf(target, path);
   }
 
   async list(prefix: string): Promise<ObjectMeta[]> {
@@ -178,8 +227,32 @@ export class LocalStore implements ObjectStore {
   private async writeTemp(target: string, data: Uint8Array): Promise<string> {
     const tmp = join(dirname(target), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const rel = relative(this.root, target).split(sep).join('/');
+    await this.makeDir(target, rel);
     try {
-      await fs.mkdir(dirname(target), { recursive: true });
+      if (this.durable) {
+        const fh = await fs.open(tmp, 'wx');
+        try {
+          await fh.writeFile(data);
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        this.observe('file', target);
+      } else {
+        await fs.writeFile(tmp, data);
+      }
+      return tmp;
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => {}); // must not hide the real failure
+      throw this.translate(err, rel, true);
+    }
+  }
+
+  /** Creates the directory that will hold `target`; when durable, makes its path durable. */
+  private async makeDir(target: string, rel: string): Promise<void> {
+    const dir = dirname(target);
+    try {
+      await fs.mkdir(dir, { recursive: true });
     } catch (err) {
       // EEXIST from a recursive mkdir: a file stands where a parent folder must go.
       const code = (err as NodeJS.ErrnoException).code;
@@ -189,13 +262,37 @@ export class LocalStore implements ObjectStore {
         true,
       );
     }
+    if (!this.durable) return;
+    // Each directory's entry in its parent, up to the root's entry in its parent: once
+    // per directory and store, whoever created it (another writer may have created it
+    // a moment ago and not synced its parent yet).
     try {
-      await fs.writeFile(tmp, data);
-      return tmp;
+      for (let d = dir; !this.durableDirs.has(d); d = dirname(d)) {
+        const parent = dirname(d);
+        if (parent === d) break;
+        await syncDir(parent);
+        this.observe('dir', parent);
+        this.durableDirs.add(d);
+        if (d === this.root) break;
+      }
     } catch (err) {
-      await fs.rm(tmp, { force: true }).catch(() => {}); // must not hide the real failure
       throw this.translate(err, rel, true);
     }
+  }
+
+  /** After a rename or link into `target`'s directory: syncs the directory when durable. */
+  private async syncDirOf(target: string, rel: string): Promise<void> {
+    if (!this.durable) return;
+    try {
+      await syncDir(dirname(target));
+    } catch (err) {
+      throw this.translate(err, rel, true);
+    }
+    this.observe('dir', dirname(target));
+  }
+
+  private observe(kind: SyncKind, path: string): void {
+    this.onSync?.(kind, path);
   }
 
   private translate(err: unknown, path: string, writing = false): TributaryError {

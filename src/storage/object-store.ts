@@ -11,6 +11,10 @@
  * - Consistent listing: after a put completes, `list` over its prefix includes it.
  * - `get` / `getRange` / `head` / `delete` of a missing object fail with STORAGE_NOT_FOUND,
  *   except `delete`, which is idempotent (deleting a missing object succeeds).
+ * - Durability: an object is durable once its write returned, and writes that returned
+ *   before it are durable no later than it (a commit is never durable while the data
+ *   files it references are not). S3 meets this on acknowledgement; a LocalStore syncs
+ *   files and directories unless built with `durable: false` (docs/storage.md).
  */
 export interface ObjectMeta {
   /** Path relative to the store root. */
@@ -38,4 +42,12 @@ export interface ObjectStore {
    * can read the Parquet files in place), or undefined for remote stores.
    */
   localPath?(path: string): string | undefined;
+  /**
+   * Moves a finished file of the local filesystem, on the same filesystem as the store
+   * (under the directory `localPath` points into), to `path` with one rename, replacing
+   * what is there. Local stores only: how data files written by DuckDB join a table
+   * without a copy. It meets the same rules as `put` (atomic visibility, and durability
+   * when the store syncs its writes).
+   */
+  moveIn?(localFile: string, path: string): Promise<void>;
 }

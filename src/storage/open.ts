@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   env?: Record<string, string | undefined>;
   /** The clock of a memory:// store (its lastModified times). */
   clock?: Clock;
+  /** A local directory's store syncs its writes (default true; see LocalStoreOptions.durable). */
+  durable?: boolean;
 }
 
 /**
@@ -42,12 +44,12 @@ export function openStore(location: string, opts: OpenStoreOptions = {}): Object
         },
       );
     }
-    return new LocalStore(resolve(location));
+    return new LocalStore(resolve(location), { durable: opts.durable });
   }
   switch (scheme) {
     case 'file':
       try {
-        return new LocalStore(fileURLToPath(location));
+        return new LocalStore(fileURLToPath(location), { durable: opts.durable });
       } catch (err) {
         throw new TributaryError(
           'CONFIG_INVALID',

@@ -110,7 +110,8 @@ export async function commit(
       operation: opts.operation,
       operationParameters: opts.operationParameters ?? {},
       ...(opts.operationMetrics === undefined ? {} : { operationMetrics: opts.operationMetrics }),
-      readVersion: read.version,
+      // A table's first commit (first-commit.ts) read no version.
+      ...(read.version >= 0 ? { readVersion: read.version } : {}),
       isolationLevel: 'WriteSerializable',
       isBlindAppend: blind,
       engineInfo: ENGINE_INFO,

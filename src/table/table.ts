@@ -6,21 +6,20 @@
  * The newest snapshot this object has seen is cached, so reading the latest version
  * again only lists and reads the commits made since.
  */
+
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { TributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import type { Action, Metadata } from './actions.ts';
+import type { Action } from './actions.ts';
 import { writeCheckpoint } from './checkpoint.ts';
 import { type CommitOptions, type CommitResult, commit, serializeCommit } from './commit.ts';
 import { type OutcomeCheckOptions, putCommit } from './commit-put.ts';
-import { tableConfig } from './config.ts';
+import { commitFirst, defineTable, pendingSnapshot, type TableDefinition } from './first-commit.ts';
 import { type HistoryEntry, readHistory } from './history.ts';
 import { cleanupLog } from './log-cleanup.ts';
 import { LOG_DIR } from './log-files.ts';
-import { checkCreatableConfiguration, ENGINE_INFO, newTableProtocol } from './protocol.ts';
-import type { StructType } from './schema.ts';
-import { serializeSchema, validateSchema } from './schema-json.ts';
+import { ENGINE_INFO } from './protocol.ts';
 import type { Snapshot } from './snapshot.ts';
 import { loadLatest, loadVersion, versionAtTimestamp } from './snapshot-load.ts';
 import { vacuum } from './vacuum.ts';
@@ -31,14 +30,7 @@ export type { ReadScope } from './conflicts.ts';
 export type { HistoryEntry } from './history.ts';
 export type { Snapshot } from './snapshot.ts';
 
-export interface CreateTableOptions {
-  schema: StructType;
-  partitionColumns?: string[];
-  /** Table properties, e.g. delta.checkpointInterval, delta.logRetentionDuration. */
-  configuration?: Record<string, string>;
-  name?: string;
-  description?: string;
-}
+export type CreateTableOptions = TableDefinition;
 
 export interface TableContext {
   clock?: Clock;
@@ -46,11 +38,23 @@ export interface TableContext {
   outcomeCheck?: OutcomeCheckOptions;
 }
 
+export interface OpenTableOptions extends TableContext {
+  /**
+   * The table to create when there is none at the location yet. It is created by its
+   * first commit (an append, overwrite, MERGE, a stream's batch), which is then version
+   * 0 with protocol, metaData and that commit's data, as Spark and delta-rs write a
+   * table's first version. An existing table is opened as it is, whatever its schema.
+   */
+  createIfMissing?: CreateTableOptions;
+}
+
 export class DeltaTable {
   readonly store: ObjectStore;
   readonly clock: Clock;
   private readonly outcomeCheck?: OutcomeCheckOptions;
   private latest?: Snapshot;
+  /** The empty snapshot of a table that its first commit will create (open's createIfMissing). */
+  private pending?: Snapshot;
 
   private constructor(store: ObjectStore, ctx: TableContext) {
     this.store = store;
@@ -67,38 +71,28 @@ export class DeltaTable {
     return (await store.list(LOG_DIR)).some((m) => /^_delta_log\/\d{20}\.(json|checkpoint\.)/.test(m.path));
   }
 
-  /** Writes version 0 (protocol, metaData, commitInfo); TABLE_ALREADY_EXISTS if there is a log. */
+  /**
+   * Writes version 0 (protocol, metaData, commitInfo) and no data; TABLE_ALREADY_EXISTS if
+   * there is a log. To create a table with its first data in version 0, open it with
+   * `createIfMissing` instead and write to it.
+   */
   static async create(
     store: ObjectStore,
     opts: CreateTableOptions,
     ctx: TableContext = {},
   ): Promise<DeltaTable> {
     const table = new DeltaTable(store, ctx);
-    const partitionColumns = opts.partitionColumns ?? [];
-    const configuration = opts.configuration ?? {};
-    validateSchema(opts.schema, partitionColumns, store.url);
-    tableConfig(configuration);
-    checkCreatableConfiguration(configuration, store.url);
-    if (await DeltaTable.exists(store)) throw alreadyExists(store.url);
     const now = table.clock.now();
-    const metaData: Metadata = {
-      id: randomUUID(),
-      ...(opts.name === undefined ? {} : { name: opts.name }),
-      ...(opts.description === undefined ? {} : { description: opts.description }),
-      format: { provider: 'parquet', options: {} },
-      schemaString: serializeSchema(opts.schema),
-      partitionColumns,
-      configuration,
-      createdTime: now,
-    };
-    const actions: Action[] = [{ protocol: newTableProtocol() }, { metaData }];
+    const { protocol, metadata: metaData } = defineTable(store.url, opts, now);
+    if (await DeltaTable.exists(store)) throw alreadyExists(store.url);
+    const actions: Action[] = [{ protocol }, { metaData }];
     const txnId = randomUUID();
     const body = serializeCommit(actions, {
       timestamp: now,
       operation: 'CREATE TABLE',
       operationParameters: {
-        partitionBy: JSON.stringify(partitionColumns),
-        properties: JSON.stringify(configuration),
+        partitionBy: JSON.stringify(metaData.partitionColumns),
+        properties: JSON.stringify(metaData.configuration),
         ...(opts.description === undefined ? {} : { description: opts.description }),
       },
       isolationLevel: 'WriteSerializable',
@@ -111,11 +105,27 @@ export class DeltaTable {
     return table;
   }
 
-  /** Opens an existing table (reads its latest snapshot); TABLE_NOT_FOUND if there is none. */
-  static async open(store: ObjectStore, ctx: TableContext = {}): Promise<DeltaTable> {
-    const table = new DeltaTable(store, ctx);
+  /**
+   * Opens an existing table (reads its latest snapshot); TABLE_NOT_FOUND if there is none,
+   * unless `createIfMissing` defines the table to create then. Such a table is created by
+   * its first commit (first-commit.ts): version 0 holds protocol, metaData and that
+   * commit's data, and until then `snapshot()` is empty, at version -1.
+   */
+  static async open(store: ObjectStore, opts: OpenTableOptions = {}): Promise<DeltaTable> {
+    const table = new DeltaTable(store, opts);
+    if (opts.createIfMissing !== undefined) {
+      table.pending = pendingSnapshot(
+        store.url,
+        defineTable(store.url, opts.createIfMissing, table.clock.now()),
+      );
+    }
     await table.snapshot();
     return table;
+  }
+
+  /** False while the table exists only as the definition its first commit will create. */
+  async exists(): Promise<boolean> {
+    return (await this.snapshot()).version >= 0;
   }
 
   /** Latest snapshot by default; or at a version; or the last version committed at or before a timestamp (ms). */
@@ -137,7 +147,13 @@ export class DeltaTable {
       const base = this.latest !== undefined && this.latest.version <= version ? this.latest : undefined;
       return loadVersion(this.store, this.url, version, base);
     }
-    const snap = await loadLatest(this.store, this.url, this.latest);
+    let snap: Snapshot;
+    try {
+      snap = await loadLatest(this.store, this.url, this.latest);
+    } catch (err) {
+      if (this.pending !== undefined && isTributaryError(err, 'TABLE_NOT_FOUND')) return this.pending;
+      throw err;
+    }
     this.remember(snap);
     return snap;
   }
@@ -146,19 +162,22 @@ export class DeltaTable {
    * Commits `actions` read from `opts.readSnapshot` (see commit.ts and conflicts.ts):
    * TABLE_COMMIT_CONFLICT when a concurrent commit invalidates it. After a version
    * divisible by delta.checkpointInterval a checkpoint is written; a failure there does
-   * not undo the commit and is reported as `checkpointError`.
+   * not undo the commit and is reported as `checkpointError`. A commit read from the
+   * empty snapshot of a table not created yet creates it (first-commit.ts).
    */
   async commit(actions: Action[], opts: CommitOptions): Promise<CommitResult & { checkpointError?: Error }> {
-    const out = await commit(this.store, this.url, this.clock, actions, {
-      ...opts,
-      outcomeCheck: opts.outcomeCheck ?? this.outcomeCheck,
-    });
+    const withCheck = { ...opts, outcomeCheck: opts.outcomeCheck ?? this.outcomeCheck };
+    const out =
+      opts.readSnapshot.version < 0
+        ? await commitFirst(this.store, this.url, this.clock, actions, withCheck)
+        : await commit(this.store, this.url, this.clock, actions, withCheck);
     this.remember(out.snapshot);
     const result: CommitResult & { checkpointError?: Error } = {
       version: out.version,
       attempts: out.attempts,
     };
-    if (out.version % out.snapshot.config.checkpointInterval === 0) {
+    // Never at version 0 (as Spark): a checkpoint of one commit saves nothing.
+    if (out.version > 0 && out.version % out.snapshot.config.checkpointInterval === 0) {
       try {
         await this.checkpoint(out.snapshot);
       } catch (err) {
@@ -180,16 +199,22 @@ export class DeltaTable {
   /** Writes `%020d.checkpoint.parquet` for the snapshot (default: latest) and `_last_checkpoint`. */
   async checkpoint(snapshot?: Snapshot): Promise<void> {
     const snap = snapshot ?? (await this.snapshot());
+    if (snap.version < 0) return; // not created yet: nothing to checkpoint
     await writeCheckpoint(this.store, snap.state, this.clock.now() - snap.config.deletedFileRetentionMs);
   }
 
   async vacuum(opts: { retentionMs?: number; dryRun?: boolean } = {}): Promise<{ deleted: string[] }> {
-    return vacuum(this.store, await this.snapshot(), this.clock, opts);
+    const snap = await this.snapshot();
+    // Not created yet: whatever is in the directory is not this table's to delete.
+    if (snap.version < 0) return { deleted: [] };
+    return vacuum(this.store, snap, this.clock, opts);
   }
 
   /** Deletes log files older than delta.logRetentionDuration behind a checkpoint (log-cleanup.ts). */
   async cleanupLog(): Promise<{ deleted: string[] }> {
-    return cleanupLog(this.store, await this.snapshot(), this.clock);
+    const snap = await this.snapshot();
+    if (snap.version < 0) return { deleted: [] };
+    return cleanupLog(this.store, snap, this.clock);
   }
 
   private remember(snap: Snapshot): void {

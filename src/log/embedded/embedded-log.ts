@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../core/clock.ts';
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
+import type { SyncObserver } from '../../core/fsync.ts';
 import type {
   FetchOptions,
   FetchResult,
@@ -45,6 +46,8 @@ export interface EmbeddedLogOptions {
   segmentBytes?: number;
   /** How often writers apply retention besides on every roll (default 60,000 ms; 0 disables). */
   retentionCheckMs?: number;
+  /** Told about each completed file or directory sync (for tests of what is synced when). */
+  onSync?: SyncObserver;
 }
 
 const DEFAULT_MAX_RECORDS = 10_000;
@@ -57,6 +60,7 @@ export class EmbeddedLog implements Log {
   readonly dir: string;
   private readonly clock: Clock;
   private readonly fsync: FsyncPolicy;
+  private readonly onSync?: SyncObserver;
   private readonly segmentBytes: number;
   private readonly writers = new Map<string, PartitionWriter>();
   private readonly readers = new Map<string, PartitionReader>();
@@ -72,6 +76,7 @@ export class EmbeddedLog implements Log {
     this.description = `embedded:${opts.dir}`;
     this.clock = opts.clock ?? systemClock;
     this.fsync = opts.fsync ?? 'interval';
+    this.onSync = opts.onSync;
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
     if (this.fsync === 'interval') {
       const t = setInterval(() => this.syncAll(), opts.fsyncIntervalMs ?? 1000);
@@ -87,7 +92,7 @@ export class EmbeddedLog implements Log {
   }
 
   async createTopic(name: string, config: TopicConfig): Promise<void> {
-    this.topics.set(name, createTopicFiles(this.dir, name, config));
+    this.topics.set(name, createTopicFiles(this.dir, name, config, this.syncOptions()));
   }
 
   async ensureTopic(name: string, config: TopicConfig): Promise<TopicInfo> {
@@ -97,7 +102,7 @@ export class EmbeddedLog implements Log {
       if (!isTributaryError(err, 'LOG_TOPIC_NOT_FOUND')) throw err;
     }
     try {
-      return createTopicFiles(this.dir, name, config);
+      return createTopicFiles(this.dir, name, config, this.syncOptions());
     } catch (err) {
       if (isTributaryError(err, 'LOG_TOPIC_EXISTS')) return readTopic(this.dir, name);
       throw err;
@@ -113,7 +118,7 @@ export class EmbeddedLog implements Log {
     }
     for (const [key, r] of this.readers) if (r.ref.topic === name) this.readers.delete(key);
     this.topics.delete(name);
-    deleteTopicFiles(this.dir, name);
+    deleteTopicFiles(this.dir, name, this.syncOptions());
     dropTopicOffsets(this.dir, name);
   }
 
@@ -147,6 +152,7 @@ export class EmbeddedLog implements Log {
           segmentBytes: this.segmentBytes,
           fsync: this.fsync,
           clock: this.clock,
+          onSync: this.onSync,
         });
       } catch (err) {
         // The topic was deleted (by another process) since this process read its metadata.
@@ -325,6 +331,11 @@ export class EmbeddedLog implements Log {
       }
     }
     return deleted;
+  }
+
+  /** Topic creation and deletion are synced unless the policy is `never`. */
+  private syncOptions(): { durable: boolean; onSync?: SyncObserver } {
+    return { durable: this.fsync !== 'never', onSync: this.onSync };
   }
 
   private syncAll(): void {

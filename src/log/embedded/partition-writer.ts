@@ -5,7 +5,12 @@
  *
  * Durability (docs/log.md, "Flush policy"): a batch is acknowledged after its write
  * returned (process crash safe), and with `fsync: 'always'` also after fdatasync
- * (machine crash safe). Appends are synchronous, so offsets are assigned in call order
+ * (machine crash safe). A sync covers, in this order, the segment's new bytes, the
+ * index entries written since the last sync, and the partition directory when files
+ * were created in it (a new segment and index on roll or on open, a seal): a new name
+ * survives a machine crash only once its directory is synced. `interval` runs the same
+ * sync on a timer; rolled segments and their seals are synced at the roll unless the
+ * policy is `never`. Appends are synchronous, so offsets are assigned in call order
  * without a queue.
  */
 import {
@@ -22,6 +27,7 @@ import {
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.ts';
 import { TributaryError } from '../../core/errors.ts';
+import { type SyncObserver, syncDirSync } from '../../core/fsync.ts';
 import type { TopicInfo } from '../log.ts';
 import {
   BATCH_PREFIX,
@@ -41,6 +47,7 @@ export interface WriterOptions {
   segmentBytes: number;
   fsync: FsyncPolicy;
   clock: Clock;
+  onSync?: SyncObserver;
 }
 
 function writeFully(fd: number, buf: Uint8Array, position: number): void {
@@ -60,7 +67,10 @@ export class PartitionWriter {
   private lastIndexed = -Infinity;
   private maxTimestamp = -Infinity;
   private next = 0;
+  /** Segment bytes, index entries, directory entries written since the last sync. */
   private dirty = false;
+  private idxDirty = false;
+  private dirDirty = false;
   private closed = false;
   /** How many times a segment was rolled (so the owner knows when to apply retention). */
   rolls = 0;
@@ -94,6 +104,9 @@ export class PartitionWriter {
       writeFileSync(join(dir, segmentName(0, 'log')), '');
       bases = [0];
     }
+    // The index is rewritten below (and perhaps a segment or seal created): sync the
+    // directory with the next sync.
+    this.dirDirty = true;
     for (let i = 0; i < bases.length - 1; i++) {
       if (readSeal(dir, bases[i]) === undefined) this.writeSeal(bases[i], this.scanForSeal(bases[i], false));
     }
@@ -117,7 +130,10 @@ export class PartitionWriter {
       },
     );
     this.fd = openSync(file, 'r+');
-    if (res.torn) ftruncateSync(this.fd, res.endPosition);
+    if (res.torn) {
+      ftruncateSync(this.fd, res.endPosition);
+      this.dirty = true;
+    }
     this.size = res.endPosition;
     this.next = res.endOffset >= 0 ? res.endOffset : this.base;
     this.maxTimestamp = maxTs;
@@ -131,6 +147,7 @@ export class PartitionWriter {
     writeFileSync(idxPath, idx);
     this.idxFd = openSync(idxPath, 'r+');
     this.idxSize = idx.length;
+    this.idxDirty = true;
     this.lastIndexed = lastIndexed;
   }
 
@@ -150,8 +167,20 @@ export class PartitionWriter {
     return { endOffset: res.endOffset >= 0 ? res.endOffset : base, bytes: res.endPosition, maxTimestamp };
   }
 
+  /** Writes a segment's seal; synced (file, then directory) unless the policy is `never`. */
   private writeSeal(base: number, seal: Seal): void {
-    writeFileSync(join(this.ref.dir, segmentName(base, 'seal')), JSON.stringify(seal));
+    const file = join(this.ref.dir, segmentName(base, 'seal'));
+    const fd = openSync(file, 'w');
+    try {
+      writeFully(fd, Buffer.from(JSON.stringify(seal)), 0);
+      if (this.opts.fsync !== 'never') {
+        fdatasyncSync(fd);
+        this.opts.onSync?.('file', file);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.dirDirty = true;
   }
 
   /**
@@ -223,21 +252,41 @@ export class PartitionWriter {
       for (let i = 0; i < idx.length; i++) ib.writeUInt32LE(idx[i], i * 4);
       writeFully(this.idxFd, ib, this.idxSize);
       this.idxSize += ib.length;
+      this.idxDirty = true;
     }
     if (this.opts.fsync === 'always') this.sync();
     return first;
   }
 
-  /** Makes everything appended so far survive a machine crash. */
+  /**
+   * Makes everything appended so far survive a machine crash: the segment's bytes, then
+   * the index, then the directory's entries (data first, so a durable index entry never
+   * points past durable data).
+   */
   sync(): void {
-    if (!this.dirty || this.fd < 0) return;
-    fdatasyncSync(this.fd);
-    this.dirty = false;
+    if (this.fd < 0) return;
+    const onSync = this.opts.onSync;
+    if (this.dirty) {
+      fdatasyncSync(this.fd);
+      this.dirty = false;
+      onSync?.('file', join(this.ref.dir, segmentName(this.base, 'log')));
+    }
+    if (this.idxDirty) {
+      fdatasyncSync(this.idxFd);
+      this.idxDirty = false;
+      onSync?.('file', join(this.ref.dir, segmentName(this.base, 'idx')));
+    }
+    if (this.dirDirty) {
+      syncDirSync(this.ref.dir);
+      this.dirDirty = false;
+      onSync?.('dir', this.ref.dir);
+    }
   }
 
   /** Seals the active segment and starts a new one at the next offset. */
   private roll(): void {
     this.rolls++;
+    // The sealed segment is complete on disk before anything goes into the next one.
     if (this.opts.fsync !== 'never') this.sync();
     this.writeSeal(this.base, { endOffset: this.next, bytes: this.size, maxTimestamp: this.maxTimestamp });
     this.closeFiles();
@@ -247,14 +296,9 @@ export class PartitionWriter {
     this.size = 0;
     this.maxTimestamp = -Infinity;
     this.rebuildIndex([], -Infinity);
-    if (this.opts.fsync === 'always') {
-      const dirFd = openSync(this.ref.dir, 'r');
-      try {
-        fdatasyncSync(dirFd);
-      } finally {
-        closeSync(dirFd);
-      }
-    }
+    // The new segment's and index's names: synced with the append that rolled ('always'),
+    // or by the next timer sync ('interval').
+    this.dirDirty = true;
   }
 
   /**

@@ -2,11 +2,15 @@
  * Topic metadata on disk: `<root>/<topic>/topic.json` and one directory per partition.
  * A topic appears and disappears atomically: it is built under a temporary name and
  * renamed into place, and deleted by renaming it away before removing the files.
+ * Durable (unless the log's flush policy is `never`): everything built under the
+ * temporary name is synced before the rename, and the log directory after it, so a
+ * topic that was created survives a machine crash whole.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TributaryError } from '../../core/errors.ts';
+import { type SyncObserver, syncDirSync, syncFileSync } from '../../core/fsync.ts';
 import type { TopicConfig, TopicInfo } from '../log.ts';
 import { segmentName } from './segment-files.ts';
 
@@ -66,10 +70,32 @@ export function notFound(name: string, root: string): TributaryError {
   );
 }
 
-export function createTopicFiles(root: string, name: string, config: TopicConfig): TopicInfo {
+export interface TopicSync {
+  durable: boolean;
+  onSync?: SyncObserver;
+}
+
+function syncDirNow(dir: string, sync: TopicSync): void {
+  syncDirSync(dir);
+  sync.onSync?.('dir', dir);
+}
+
+export function createTopicFiles(
+  root: string,
+  name: string,
+  config: TopicConfig,
+  sync: TopicSync = { durable: true },
+): TopicInfo {
   validateTopicName(name);
   validateTopicConfig(name, config);
-  mkdirSync(root, { recursive: true });
+  const made = mkdirSync(root, { recursive: true });
+  if (made !== undefined && sync.durable) {
+    // The log directory (and any folder above it just created) must be reachable too.
+    for (let d = root; ; d = dirname(d)) {
+      syncDirNow(dirname(d), sync);
+      if (d === made) break;
+    }
+  }
   const info: TopicInfo = { name, partitions: config.partitions };
   if (config.retentionMs !== undefined) info.retentionMs = config.retentionMs;
   if (config.retentionBytes !== undefined) info.retentionBytes = config.retentionBytes;
@@ -80,6 +106,12 @@ export function createTopicFiles(root: string, name: string, config: TopicConfig
     for (let p = 0; p < config.partitions; p++) {
       mkdirSync(join(tmp, String(p)));
       writeFileSync(join(tmp, String(p), segmentName(0, 'log')), '');
+    }
+    if (sync.durable) {
+      syncFileSync(join(tmp, 'topic.json'));
+      sync.onSync?.('file', join(tmp, 'topic.json'));
+      for (let p = 0; p < config.partitions; p++) syncDirNow(join(tmp, String(p)), sync);
+      syncDirNow(tmp, sync);
     }
     if (existsSync(topicDir(root, name))) throw exists(name, root);
     try {
@@ -92,6 +124,7 @@ export function createTopicFiles(root: string, name: string, config: TopicConfig
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  if (sync.durable) syncDirNow(root, sync);
   return info;
 }
 
@@ -135,7 +168,7 @@ export function listTopicFiles(root: string): TopicInfo[] {
   return out;
 }
 
-export function deleteTopicFiles(root: string, name: string): void {
+export function deleteTopicFiles(root: string, name: string, sync: TopicSync = { durable: true }): void {
   readTopic(root, name);
   const away = join(root, `.deleting-${name}-${randomUUID()}`);
   try {
@@ -144,5 +177,7 @@ export function deleteTopicFiles(root: string, name: string): void {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(name, root);
     throw err;
   }
+  // A deleted topic must not come back after a machine crash.
+  if (sync.durable) syncDirNow(root, sync);
   rmSync(away, { recursive: true, force: true });
 }

@@ -53,6 +53,11 @@ export interface OrdersPipelineOptions {
   currentCompactedFileSize?: number;
   checkpointInterval?: number;
   vacuumRetentionMs?: number;
+  /**
+   * Sync the tables' files and directories before each commit returns (default true;
+   * docs/storage.md). Off only for data that can be rebuilt (benchmarks, tests).
+   */
+  durableTables?: boolean;
 }
 
 const RANK = `CASE event_type WHEN 'ORDER_CREATED' THEN 0 WHEN 'ORDER_PAID' THEN 1 WHEN 'ORDER_SHIPPED' THEN 2 WHEN 'ORDER_CANCELLED' THEN 3 WHEN 'ORDER_RETURNED' THEN 4 END`;
@@ -93,7 +98,12 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
   const { log } = opts;
   const topic = opts.topic ?? ORDERS_TOPIC;
   await log.ensureTopic(topic, { partitions: ORDERS_PARTITIONS });
-  const tables = await openOrdersTables(opts.dataDir, opts.clock, opts.checkpointInterval);
+  const tables = await openOrdersTables(
+    opts.dataDir,
+    opts.clock,
+    opts.checkpointInterval,
+    opts.durableTables,
+  );
   const events = new DeltaAppendSink({
     name: 'orders_events',
     appIdPrefix: `${PIPELINE_NAME}/orders_events/${topic}`,

@@ -82,6 +82,13 @@ export function tablesDir(dataDir: string): string {
   return join(dataDir, 'tables');
 }
 
+/**
+ * Opens the table, or defines it when it does not exist yet: then the pipeline's first
+ * commit to it creates it, and version 0 holds its protocol, metaData, first rows and
+ * the stream's progress (txn), as Spark and delta-rs number a table's versions. Of
+ * several pipelines creating it at once, one wins version 0 and the others go on as
+ * appends after it (first-commit.ts).
+ */
 export async function openOrCreate(
   store: ObjectStore,
   schema: StructType,
@@ -94,33 +101,29 @@ export async function openOrCreate(
   },
   clock?: Clock,
 ): Promise<DeltaTable> {
-  const ctx = clock ? { clock } : {};
-  if (await DeltaTable.exists(store)) return DeltaTable.open(store, ctx);
-  try {
-    return await DeltaTable.create(
-      store,
-      {
-        schema,
-        partitionColumns: opts.partitionColumns ?? [],
-        name: opts.name,
-        description: opts.description,
-        configuration: {
-          'delta.checkpointInterval': String(opts.checkpointInterval ?? 10),
-          ...opts.configuration,
-        },
+  return DeltaTable.open(store, {
+    ...(clock ? { clock } : {}),
+    createIfMissing: {
+      schema,
+      partitionColumns: opts.partitionColumns ?? [],
+      name: opts.name,
+      description: opts.description,
+      configuration: {
+        'delta.checkpointInterval': String(opts.checkpointInterval ?? 10),
+        ...opts.configuration,
       },
-      ctx,
-    );
-  } catch (err) {
-    // Another process created it first (put-if-absent of version 0): open theirs.
-    if (await DeltaTable.exists(store)) return DeltaTable.open(store, ctx);
-    throw err;
-  }
+    },
+  });
 }
 
-export async function openOrdersTables(dataDir: string, clock?: Clock, checkpointInterval?: number) {
+export async function openOrdersTables(
+  dataDir: string,
+  clock?: Clock,
+  checkpointInterval?: number,
+  durable = true,
+) {
   const events = await openOrCreate(
-    new LocalStore(join(tablesDir(dataDir), 'orders_events')),
+    new LocalStore(join(tablesDir(dataDir), 'orders_events'), { durable }),
     ORDERS_EVENTS_SCHEMA,
     {
       name: 'orders_events',
@@ -131,7 +134,7 @@ export async function openOrdersTables(dataDir: string, clock?: Clock, checkpoin
     clock,
   );
   const current = await openOrCreate(
-    new LocalStore(join(tablesDir(dataDir), 'orders_current')),
+    new LocalStore(join(tablesDir(dataDir), 'orders_current'), { durable }),
     ORDERS_CURRENT_SCHEMA,
     {
       name: 'orders_current',

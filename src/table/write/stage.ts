@@ -3,7 +3,8 @@
  *
  * For a LocalStore the staging directory is inside the table directory under a
  * `.tmp-` name (LocalStore never lists those), so each finished file moves into place
- * with one rename on the same filesystem — no copy of the bytes. Other stores stage in
+ * with one rename on the same filesystem (`moveIn`, which also syncs the file and its
+ * directory when the store is durable) — no copy of the bytes. Other stores stage in
  * the OS temp directory and upload each file with `put`.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,7 +21,7 @@ export interface Staging {
 }
 
 export async function openStaging(store: ObjectStore): Promise<Staging> {
-  const root = store.localPath?.('x');
+  const root = store.moveIn === undefined ? undefined : store.localPath?.('x');
   let dir: string;
   let local = false;
   if (root !== undefined) {
@@ -34,9 +35,7 @@ export async function openStaging(store: ObjectStore): Promise<Staging> {
     dir,
     async publish(localFile, objectPath) {
       if (local) {
-        const target = store.localPath!(objectPath)!;
-        await fs.mkdir(dirname(target), { recursive: true });
-        await fs.rename(localFile, target);
+        await store.moveIn!(localFile, objectPath);
       } else {
         await store.put(objectPath, await fs.readFile(localFile));
         await fs.rm(localFile, { force: true });

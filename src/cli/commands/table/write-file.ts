@@ -1,14 +1,16 @@
 /**
  * `tributary table write`: one NDJSON, CSV or Parquet file into a table, appended,
  * overwriting, or merged on key columns. When the table does not exist yet its schema is
- * inferred from the file by DuckDB and it is created (with --partition-by).
+ * inferred from the file by DuckDB and the write creates it (with --partition-by): as
+ * with Spark and delta-rs, version 0 holds the table's protocol, metaData and the file's
+ * rows.
  *
  * Nothing changes on bad input: the whole file is read once before anything is
  * written, so a malformed line is reported with the file's name and no table, commit or
  * data file appears.
  */
 import { promises as fs } from 'node:fs';
-import { dirname, extname } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isTributaryError, TributaryError } from '../../../core/errors.ts';
 import type { ObjectStore } from '../../../storage/object-store.ts';
@@ -21,7 +23,6 @@ import {
   type StructType,
   withConnection,
 } from '../../../table/index.ts';
-import { commitPath } from '../../../table/log-files.ts';
 import { deltaTypeOf, sqlString } from '../../../table/types.ts';
 import { sourceQuery } from '../../../table/write/source.ts';
 import { assertEmptyLocation } from './empty-location.ts';
@@ -215,7 +216,6 @@ export async function writeFile(
     ? undefined
     : await withConnection((conn) => inspectFile(conn, file, format, textColumns, jsonFormat));
   const data: DataSource = inspected?.data ?? { rows: [] };
-  let created = false;
   let table: DeltaTable;
   if (exists) {
     table = await DeltaTable.open(store);
@@ -229,53 +229,68 @@ export async function writeFile(
     }
   } else {
     await assertEmptyLocation(store, display);
-    table = await DeltaTable.create(store, { schema: inspected!.schema, partitionColumns: opts.partitionBy });
-    created = true;
+    // Created by the write's own commit: version 0 holds the table and the file's rows.
+    table = await DeltaTable.open(store, {
+      createIfMissing: { schema: inspected!.schema, partitionColumns: opts.partitionBy },
+    });
   }
+  const created = !(await table.exists());
   try {
-    // Merge even into a table just created: it checks the keys (exist, one row each).
+    let res: WriteFileResult;
+    // Merge even into a table not created yet: it checks the keys (exist, one row each).
     if (opts.mode === 'merge') {
-      const res = await merge(table, data, {
+      const merged = await merge(table, data, {
         on: opts.keys,
         whenMatched: 'update',
         whenNotMatched: 'insert',
       });
       // No version when nothing changed (every row already there as it is).
-      const committed = res.version !== undefined;
-      return {
-        version: res.version ?? (await table.snapshot()).version,
-        rows: res.metrics.numSourceRows,
+      res = {
+        version: merged.version ?? (await table.snapshot()).version,
+        rows: merged.metrics.numSourceRows,
         created,
-        committed,
+        committed: merged.version !== undefined,
       };
+    } else {
+      const schemaMode = opts.mergeSchema ? 'merge' : 'strict';
+      const written =
+        opts.mode === 'overwrite' && !created
+          ? await overwrite(table, data, { schemaMode })
+          : await append(table, data, { schemaMode });
+      res = { version: written.version, rows: written.rows, created, committed: written.noop !== true };
     }
-    const schemaMode = opts.mergeSchema ? 'merge' : 'strict';
-    const res =
-      opts.mode === 'overwrite' && !created
-        ? await overwrite(table, data, { schemaMode })
-        : await append(table, data, { schemaMode });
-    return { version: res.version, rows: res.rows, created, committed: res.noop !== true };
+    if (created && !res.committed) {
+      // A file with columns and no rows (a header-only CSV) still makes the table, empty.
+      await DeltaTable.create(store, { schema: inspected!.schema, partitionColumns: opts.partitionBy });
+      res.version = 0;
+    }
+    // Lost the race to create it to another writer, and appended after its version 0.
+    res.created = created && res.version === 0;
+    return res;
   } catch (err) {
     if (isTributaryError(err, 'TABLE_SCHEMA_MISMATCH') && err.message.includes("schemaMode 'merge'")) {
       // Say it the way a command-line user can act on it.
       err.message = err.message.replace("write with schemaMode 'merge'", 'write with --merge-schema');
     }
-    // The table was made for this file: take it away again, so a failed write leaves nothing.
-    if (created && (await table.snapshot()).version === 0) {
-      await store.delete(commitPath(0));
-      await removeEmptyTableDir(store);
-    }
+    // Nothing was committed; a local store may keep the folders the write made.
+    if (created && !(await table.exists())) await removeEmptyDirs(store);
     throw err;
   }
 }
 
 /**
- * After taking back commit 0: a local store keeps the emptied `_delta_log/` folder, which
- * `listTables` and a user would take for a table. rmdir removes only an empty folder, so
- * a commit someone else made meanwhile is never lost.
+ * After a failed first write: a local store keeps the folders the write made (the log's,
+ * partitions'), which `listTables` and a user would take for a table. rmdir removes
+ * only empty folders, so a file someone else wrote meanwhile is never lost.
  */
-async function removeEmptyTableDir(store: ObjectStore): Promise<void> {
-  const log = store.localPath?.('_delta_log/x');
-  if (log === undefined) return;
-  await fs.rmdir(dirname(log)).catch(() => {});
+async function removeEmptyDirs(store: ObjectStore): Promise<void> {
+  const root = store.localPath?.('x');
+  if (root === undefined) return;
+  const prune = async (dir: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await prune(join(dir, e.name));
+    await fs.rmdir(dir).catch(() => {});
+  };
+  const top = await fs.readdir(dirname(root), { withFileTypes: true }).catch(() => []);
+  for (const e of top) if (e.isDirectory()) await prune(join(dirname(root), e.name));
 }
