@@ -22,8 +22,15 @@ export const DUPLICATE_WINDOW_MS = 1000;
  */
 export function onStopSignals(onStop: (signal: NodeJS.Signals) => void): () => void {
   let firstAt: number | undefined;
-  const remove = () => {
+  const off = () => {
     for (const s of STOP_SIGNALS) process.off(s, handler);
+  };
+  // Once stopping, the duplicate may still be on its way when the command is done: keep
+  // ignoring it until the window has passed (the timer does not keep the process alive).
+  const remove = () => {
+    const left = firstAt === undefined ? 0 : DUPLICATE_WINDOW_MS - (performance.now() - firstAt);
+    if (left <= 0) off();
+    else setTimeout(off, left).unref();
   };
   function handler(signal: NodeJS.Signals): void {
     const now = performance.now();
@@ -34,7 +41,7 @@ export function onStopSignals(onStop: (signal: NodeJS.Signals) => void): () => v
     }
     if (now - firstAt < DUPLICATE_WINDOW_MS) return;
     // With no listener left, Node.js restores the default action: the signal ends the process.
-    remove();
+    off();
     process.kill(process.pid, signal);
   }
   for (const s of STOP_SIGNALS) process.on(s, handler);
