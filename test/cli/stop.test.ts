@@ -10,28 +10,15 @@
  * exit status must be the documented one (docs/cli.md, "Stopping").
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanup, deltaRsRead, pythonSkip, ROOT, tempDir } from '../interop/helpers.ts';
+import { findOldNode, userEnv } from './node-helpers.ts';
 
 const BIN = join(ROOT, 'bin', 'tributary.js');
-
-/** A Node.js older than 24: $TRIBUTARY_TEST_OLD_NODE, else the first one on PATH or in /usr/bin. */
-function findOldNode(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/bin', '/usr/bin'];
-  const candidates = [process.env.TRIBUTARY_TEST_OLD_NODE, ...dirs.map((d) => join(d, 'node'))];
-  for (const c of candidates) {
-    if (c === undefined || !existsSync(c)) continue;
-    try {
-      const version = execFileSync(c, ['--version'], { encoding: 'utf8' }).trim();
-      if (Number(version.replace(/^v/, '').split('.')[0]) < 24) return c;
-    } catch {}
-  }
-  return undefined;
-}
 
 interface Proc {
   pid: number;
@@ -90,9 +77,7 @@ interface Started {
 }
 
 function start(node: string, dataDir: string): Started {
-  const env = { ...process.env };
-  delete env.TRIBUTARY_KAFKA;
-  delete env.TRIBUTARY_DATA_DIR;
+  const env = userEnv();
   // As a service manager starts it: a process group of its own, no terminal, no stdin.
   const child = spawn(node, [BIN, 'demo', 'orders', '--data-dir', dataDir, '--rate', '300', '--seed', '7'], {
     cwd: dataDir,
