@@ -6,6 +6,7 @@
 import type { Log, LogRecord } from '../../log/log.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { parseCommand } from './options.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary consume <topic> [options]
 
@@ -82,11 +83,9 @@ export async function run(args: string[]): Promise<number> {
 
   const log = await openLogFromArgs(values);
   let stop = false;
-  const onSignal = () => {
+  const removeSignals = onStopSignals(() => {
     stop = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   try {
     const { partitions } = await log.describeTopic(topic);
     const next = await startOffsets(log, topic, partitions, values['from-beginning'] === true, group);
@@ -114,8 +113,7 @@ export async function run(args: string[]): Promise<number> {
       if (group !== undefined) await log.commitOffsets(group, [{ topic, partition: p, offset: next[p] }]);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
     await log.close();
   }
   return 0;

@@ -7,6 +7,7 @@ import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary demo orders [options]
 
@@ -55,12 +56,10 @@ export async function run(args: string[]): Promise<number> {
   const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
   const log = await openLogFromArgs(values);
   const stop = new AbortController();
-  const onSignal = () => {
-    if (!stop.signal.aborted) console.log('\nstopping after the batch in flight...');
+  const removeSignals = onStopSignals(() => {
+    console.log('\nstopping after the batch in flight...');
     stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   const { pipeline } = await ordersPipeline({ dataDir, log });
   console.log(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`);
   let produced = 0;
@@ -104,8 +103,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     clearInterval(ticker);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
     await pipeline.close();
     await log.close();
   }

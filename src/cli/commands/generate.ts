@@ -5,6 +5,7 @@ import { TributaryError } from '../../core/errors.ts';
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { parseCommand, scenarioArg } from './options.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary generate orders [options]
 
@@ -55,9 +56,7 @@ export async function run(args: string[]): Promise<number> {
   const seed = intOption('seed', values.seed) ?? 1;
   const log = await openLogFromArgs(values);
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const removeSignals = onStopSignals(() => stop.abort());
   try {
     const started = Date.now();
     const produced = await generateOrders({
@@ -77,8 +76,7 @@ export async function run(args: string[]): Promise<number> {
     );
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
     await log.close();
   }
 }

@@ -5,6 +5,7 @@
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
+import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary run orders [options]
 
@@ -41,9 +42,7 @@ export async function run(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const log = await openLogFromArgs(values);
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const removeSignals = onStopSignals(() => stop.abort());
   const { pipeline } = await ordersPipeline({
     dataDir,
     log,
@@ -62,8 +61,7 @@ export async function run(args: string[]): Promise<number> {
     );
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeSignals();
     await pipeline.close();
     await log.close();
   }
