@@ -127,10 +127,14 @@ async function inspectFile(
     }
     return { schema: { type: 'struct', fields }, data };
   } catch (err) {
-    if (isTributaryError(err)) throw err;
+    // DuckDB failing to read the file is the file's fault; anything else (a transient
+    // DuckDB or storage failure, our own errors) passes through as it is.
+    const duckdbRead = isTributaryError(err) && (err.code === 'DUCKDB_DATA' || err.code === 'DUCKDB_SQL');
+    if (isTributaryError(err) && !duckdbRead) throw err;
+    const original = duckdbRead && err.cause instanceof Error ? err.cause : (err as Error);
     throw new TributaryError(
       'INPUT_INVALID',
-      `'${file}' is not a valid ${format.toUpperCase()} file: ${(err as Error).message.split('\n')[0]}; fix the file and write it again (nothing was written)`,
+      `'${file}' is not a valid ${format.toUpperCase()} file: ${original.message.split('\n')[0]}; fix the file and write it again (nothing was written)`,
       { file, format },
       err,
     );
