@@ -9,6 +9,7 @@
  * tried again at the next version, up to `maxAttempts`.
  */
 import type { Clock } from '../core/clock.ts';
+import { crashPoint } from '../core/crash-points.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, CommitInfo, Metadata, Protocol } from './actions.ts';
@@ -86,7 +87,9 @@ export async function commit(
       engineInfo: ENGINE_INFO,
     };
     try {
+      crashPoint('commit.before-put');
       await store.putIfAbsent(commitPath(version), serializeCommit(actions, info));
+      crashPoint('commit.after-put');
       const state = cloneState(read.state);
       for (const w of winners) applyActions(state, w.actions);
       applyActions(state, actions);
