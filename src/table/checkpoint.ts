@@ -13,6 +13,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crashPoint } from '../core/crash-points.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.ts';
 import type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
@@ -120,6 +121,7 @@ export async function writeCheckpoint(
     }
     const bytes = await readFile(output);
     await store.put(checkpointPath(state.version), bytes);
+    crashPoint('checkpoint.written');
     // _last_checkpoint never moves backwards (an old snapshot can be checkpointed late).
     const current = await readLastCheckpoint(store);
     if (current !== undefined && current.version > state.version) return rows.length;

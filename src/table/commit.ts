@@ -28,6 +28,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
+import { crashPoint } from '../core/crash-points.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, CommitInfo, Metadata, Protocol } from './actions.ts';
@@ -118,7 +119,9 @@ export async function commit(
       txnId,
     };
     const body = serializeCommit(actions, info);
+    crashPoint('commit.before-put');
     const put = await putCommit(store, table, version, body, txnId, opts.operation, opts.outcomeCheck);
+    crashPoint('commit.after-put');
     if (put.ours) {
       const state = cloneState(read.state);
       for (const w of winners) applyActions(state, w.actions);

@@ -10,6 +10,7 @@
  * never touched, except partition directories like `_col=value` of a partition column.
  */
 import type { Clock } from '../core/clock.ts';
+import { crashPoint } from '../core/crash-points.ts';
 import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { mapLimit } from './log-files.ts';
@@ -75,6 +76,7 @@ export async function vacuum(
     if (age >= cutoff) continue;
     deleted.push(f.path);
   }
-  if (!opts.dryRun) await mapLimit(deleted, 16, (p) => store.delete(p));
+  if (!opts.dryRun)
+    await mapLimit(deleted, 16, (p) => store.delete(p).then(() => crashPoint('vacuum.deleted')));
   return { deleted };
 }

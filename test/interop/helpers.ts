@@ -79,6 +79,17 @@ export async function deltaRsReadError(path: string): Promise<string> {
   return (JSON.parse(r.stdout) as { error: string }).error;
 }
 
+/** Some columns of a table's latest version as read by delta-rs (cheap for large tables). */
+export async function deltaRsColumns(
+  path: string,
+  columns: string[],
+): Promise<{ version: number; columns: Record<string, unknown[]> }> {
+  const r = await run(PYTHON, [join(PY_DIR, 'read_columns.py'), path, columns.join(',')]);
+  if (r.code !== 0)
+    throw new Error(`delta-rs could not read ${path} (exit ${r.code}): ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 export interface DeltaRsProgram {
   schema: StructType;
   steps: Array<Record<string, unknown> & { op: string }>;

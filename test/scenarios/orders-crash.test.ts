@@ -1,142 +1,339 @@
 /**
  * Crash test of the orders system: the generator and the pipeline run as child
- * processes; the pipeline is killed with SIGKILL at random moments (during batches,
- * commits, DLQ writes and maintenance, which runs every second here) and restarted,
- * many times. Afterwards every valid event must be in orders_events exactly once, every
- * invalid one in the DLQ exactly once, and orders_current must be the latest state per
- * order — the same truth as the golden test (orders-oracle.ts).
+ * processes, the generator producing all along at a steady rate, and the pipeline is
+ * killed with SIGKILL and restarted many times:
+ * - at each named crash point (src/core/crash-points.ts) three times, armed with a
+ *   different n each time so the kill falls in a different batch, MERGE, maintenance
+ *   run or segment roll: files written but not committed, DLQ produced but the table
+ *   not committed, one sink committed but not the other, inside a MERGE, OPTIMIZE,
+ *   VACUUM, a checkpoint, the commit itself, a log segment roll;
+ * - at random moments while input is still arriving.
+ * The settings make every point reachable: maintenance every 400 ms, VACUUM retention 0,
+ * MERGEs every 300 ms, DLQ segments of 1 KiB (every few rejects roll a segment). The
+ * trace file shows every point was reached and the kill happened there. Afterwards a
+ * last run drains the topic, and every valid event must be in orders_events exactly once,
+ * every invalid one in the DLQ exactly once, orders_current the latest state per order —
+ * every column compared with the truth recomputed from the log (orders-oracle.ts).
  *
- * With the embedded log; and with Kafka when TRIBUTARY_TEST_KAFKA is set (npm test).
+ * With the embedded log; and with Kafka when TRIBUTARY_TEST_KAFKA is set (npm test),
+ * where the log's own points (`log.*`) do not apply.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../../src/connectors/generators/rng.ts';
+import { CRASH_POINTS, type CrashPointName } from '../../src/core/crash-points.ts';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { SCRATCH_DIR } from '../../src/stream/scratch.ts';
-import { assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
+import type { DeltaTable } from '../../src/table/table.ts';
+import { deltaRsColumns, pythonSkip } from '../interop/helpers.ts';
+import { assertOutputs, type Expected, expectedFrom, readTopic } from './orders-oracle.ts';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tributary.js');
-const KILLS = 12;
-const EVENTS = 60_000;
+/** Records per second from the generator, for as long as the kills go on. */
+const RATE = 600;
+const RANDOM_KILLS = 8;
+/** A run armed at a point it does not reach in this time is stopped and tried again with n = 1. */
+const ARMED_TIMEOUT_MS = 30_000;
+
+/**
+ * The n-th time each point is reached when the kill happens, one run each: frequent
+ * points (every commit, every batch) later in a run, rare ones (maintenance) early.
+ */
+const NTH: Record<CrashPointName, number[]> = {
+  'dlq.produced': [1, 2, 4],
+  'sink.append.written': [1, 3, 6],
+  'sink.append.committed': [1, 3, 6],
+  'sink.merge.committed': [1, 2, 4],
+  'merge.written': [1, 2, 4],
+  'optimize.bin-written': [1, 2, 3],
+  'checkpoint.written': [1, 2, 3],
+  'vacuum.deleted': [1, 3, 6],
+  'maintenance.optimized': [1, 2, 3],
+  'maintenance.checkpointed': [1, 2, 3],
+  'maintenance.vacuumed': [1, 2, 3],
+  'commit.before-put': [1, 4, 9],
+  'commit.after-put': [1, 4, 9],
+  'log.append.written': [1, 3, 6],
+  'log.roll.sealed': [1, 2, 4],
+  'log.roll.created': [1, 2, 4],
+};
 
 interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
   stderr: string;
+  stdout: string;
 }
 
-function start(args: string[]): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; exit: Promise<Exit> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
+  });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d) => {
     stderr += d;
   });
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
   const exit = new Promise<Exit>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+    child.on('close', (code, signal) => resolve({ code, signal, stderr, stdout })),
   );
   return { child, exit };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function crashRun(kafka: string | undefined): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-orders-crash-'));
-  const topic = kafka ? `orders-crash-${randomUUID().slice(0, 8)}` : 'orders';
-  const where = ['--data-dir', dir, '--topic', topic, ...(kafka ? ['--kafka', kafka] : [])];
+/** Resolves with the exit, or with undefined after `ms` (the timer does not outlive the exit). */
+async function exitWithin(exit: Promise<Exit>, ms: number): Promise<Exit | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((r) => {
+    timer = setTimeout(() => r(undefined), ms);
+  });
   try {
-    const generator = start([
-      'generate',
-      'orders',
-      '--events',
-      String(EVENTS),
-      '--rate',
-      '12000',
-      '--seed',
-      '11',
-      '--malformed-rate',
-      '0.01',
-      '--duplicate-rate',
-      '0.01',
-      '--out-of-order-rate',
-      '0.05',
-      ...where,
-    ]);
-    const pipelineArgs = [
-      'run',
-      'orders',
-      '--max-records',
-      '4000',
-      '--trigger-ms',
-      '50',
-      '--maintenance-interval-ms',
-      '1000',
-      '--current-commit-ms',
-      '700',
-      ...where,
-    ];
-    const rng = new Rng(2026);
-    const delays: number[] = [];
-    const killed: number[] = [];
-    for (let i = 0; i < KILLS; i++) {
-      const run = start(pipelineArgs);
-      const delay = 800 + rng.int(3200);
-      delays.push(delay);
-      const early = await Promise.race([run.exit, sleep(delay).then(() => undefined)]);
-      if (early) assert.fail(`pipeline run ${i} exited by itself (code ${early.code}):\n${early.stderr}`);
-      run.child.kill('SIGKILL');
-      killed.push(run.child.pid!);
-      const exit = await run.exit;
-      assert.equal(exit.signal, 'SIGKILL', `pipeline run ${i} ended by SIGKILL:\n${exit.stderr}`);
-    }
-    const gen = await generator.exit;
-    assert.equal(gen.code, 0, `generator failed:\n${gen.stderr}`);
+    return await Promise.race([exit, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
-    const log = await openLog({ dataDir: dir, kafka });
-    try {
-      const tables = await openOrdersTables(dir);
-      const versionBefore = (await tables.events.snapshot()).version;
-      assert.ok(
-        versionBefore >= 0,
-        `the killed runs committed batches (kills after ${delays.join(', ')} ms)`,
-      );
+type Kill = { point: CrashPointName; n: number } | { delayMs: number };
 
-      const final = start([
-        ...pipelineArgs.filter((a) => a !== '--maintenance-interval-ms' && a !== '1000'),
-        '--until-caught-up',
-      ]);
-      const done = await final.exit;
-      assert.equal(done.code, 0, `final run failed:\n${done.stderr}`);
-      const left = readdirSync(SCRATCH_DIR).filter((f) => killed.some((pid) => f.includes(`-${pid}-`)));
-      assert.deepEqual(left, [], 'scratch files of killed runs are swept on start');
+/** Lines `name<TAB>n<TAB>pid[<TAB>crash]` of the trace file. */
+function readTrace(path: string): Array<{ name: string; n: number; pid: number; crash: boolean }> {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const [name, n, pid, crash] = l.split('\t');
+      return { name, n: Number(n), pid: Number(pid), crash: crash === 'crash' };
+    });
+}
 
-      const expected = expectedFrom(await readTopic(log, topic));
-      assert.equal(
-        expected.events.size + expected.rejects.size + expected.duplicates,
-        EVENTS,
-        'the generator produced every record',
-      );
-      await assertOutputs(expected, tables, log, `${topic}.dlq`);
-    } finally {
-      await log.close();
-    }
+async function crashRun(t: TestContext, kafka: string | undefined): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-orders-crash-'));
+  try {
+    await crashScenario(t, kafka, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-describe('orders pipeline survives SIGKILL at random moments', { timeout: 600_000 }, () => {
-  test('embedded log', { timeout: 300_000 }, () => crashRun(undefined));
+async function crashScenario(t: TestContext, kafka: string | undefined, dir: string): Promise<void> {
+  const began = Date.now();
+  const trace = join(dir, 'crash-trace.tsv');
+  const topic = kafka ? `orders-crash-${randomUUID().slice(0, 8)}` : 'orders';
+  const where = ['--data-dir', join(dir, 'data'), '--topic', topic, ...(kafka ? ['--kafka', kafka] : [])];
+  const points = (Object.keys(CRASH_POINTS) as CrashPointName[]).filter(
+    (p) => kafka === undefined || !p.startsWith('log.'),
+  );
+  const rng = new Rng(2026);
+  const schedule: Kill[] = [
+    ...points.flatMap((point) => NTH[point].map((n) => ({ point, n }))),
+    ...Array.from({ length: RANDOM_KILLS }, () => ({ delayMs: 300 + rng.int(2700) })),
+  ];
+  for (let i = schedule.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [schedule[i], schedule[j]] = [schedule[j], schedule[i]];
+  }
+  const generator = start([
+    'generate',
+    'orders',
+    '--rate',
+    String(RATE),
+    '--seed',
+    '11',
+    '--malformed-rate',
+    '0.01',
+    '--duplicate-rate',
+    '0.01',
+    '--out-of-order-rate',
+    '0.05',
+    ...where,
+  ]);
+  const pipelineArgs = [
+    'run',
+    'orders',
+    '--max-records',
+    '2000',
+    '--trigger-ms',
+    '50',
+    '--maintenance-interval-ms',
+    '400',
+    '--current-commit-ms',
+    '300',
+    '--vacuum-retention-ms',
+    '0',
+    '--segment-bytes',
+    '1024',
+    ...where,
+  ];
+  const killed: number[] = [];
+  const selfKilled = new Map<number, string>();
+  const missed: string[] = [];
+  try {
+    for (let i = 0; i < schedule.length; i++) {
+      const kill = schedule[i];
+      const armed = 'point' in kill;
+      const run = start(
+        pipelineArgs,
+        armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
+      );
+      const wait = armed ? ARMED_TIMEOUT_MS : kill.delayMs;
+      const early = await exitWithin(run.exit, wait);
+      const what = armed
+        ? `run ${i} armed at ${kill.point}:${kill.n}`
+        : `run ${i} (kill after ${kill.delayMs} ms)`;
+      if (early && !(armed && early.signal === 'SIGKILL')) {
+        assert.fail(
+          `${what} exited by itself (code ${early.code}, signal ${early.signal}):\n${early.stderr}`,
+        );
+      }
+      if (!early) {
+        run.child.kill('SIGKILL');
+        const exit = await run.exit;
+        assert.equal(exit.signal, 'SIGKILL', `${what} ended by SIGKILL:\n${exit.stderr}`);
+        if (armed) {
+          // Not reached in time (e.g. no rejects in the batches of that run): try again early in a run.
+          missed.push(`${kill.point}:${kill.n}`);
+          if (kill.n > 1) schedule.push({ point: kill.point, n: 1 });
+        }
+      }
+      killed.push(run.child.pid!);
+      if (armed && early) selfKilled.set(run.child.pid!, kill.point);
+      const gen = await Promise.race([generator.exit, Promise.resolve(undefined)]);
+      assert.equal(gen, undefined, 'the generator is still producing during the kills');
+    }
+  } finally {
+    generator.child.kill('SIGTERM');
+  }
+  const gen = await generator.exit;
+  assert.equal(gen.code, 0, `generator failed:\n${gen.stderr}`);
+  const produced = Number(/produced (\d+) records/.exec(gen.stdout)?.[1]);
+
+  // Every point was reached, and each armed run was killed there, at its n.
+  const lines = readTrace(trace);
+  const crashes = new Map<string, number[]>();
+  const reached = new Map<string, number>();
+  for (const l of lines) {
+    if (l.crash) crashes.set(l.name, [...(crashes.get(l.name) ?? []), l.n]);
+    else reached.set(l.name, (reached.get(l.name) ?? 0) + 1);
+    if (l.crash)
+      assert.ok(killed.includes(l.pid), `the crash at ${l.name} was in a pipeline run of this test`);
+  }
+  t.diagnostic(
+    `crash points (kills at n / times reached in the armed runs): ${points
+      .map(
+        (p) =>
+          `${p} ${JSON.stringify(crashes.get(p) ?? [])}/${(reached.get(p) ?? 0) + (crashes.get(p)?.length ?? 0)}`,
+      )
+      .join(', ')}`,
+  );
+  if (missed.length > 0)
+    t.diagnostic(`armed runs that did not reach their point in time: ${missed.join(', ')}`);
+  for (const [pid, point] of selfKilled) {
+    assert.ok(
+      lines.some((l) => l.crash && l.pid === pid && l.name === point),
+      `the run killed by SIGKILL (pid ${pid}) was killed at ${point}`,
+    );
+  }
+  for (const p of points) {
+    const at = crashes.get(p) ?? [];
+    assert.ok(at.length >= 3, `killed at ${p} at least 3 times (at n = ${at.join(', ')})`);
+  }
+
+  const log = await openLog({ dataDir: join(dir, 'data'), kafka });
+  try {
+    const tables = await openOrdersTables(join(dir, 'data'));
+    assert.ok((await tables.events.snapshot()).version > 0, 'the killed runs committed batches');
+    const killsDone = Date.now();
+    const final = start([...pipelineArgs, '--until-caught-up']);
+    const done = await final.exit;
+    assert.equal(done.code, 0, `final run failed:\n${done.stderr}`);
+    const left = readdirSync(SCRATCH_DIR).filter((f) => killed.some((pid) => f.includes(`-${pid}-`)));
+    assert.deepEqual(left, [], 'scratch files of killed runs are swept on start');
+
+    const finalDone = Date.now();
+    const expected = expectedFrom(await readTopic(log, topic));
+    assert.equal(
+      expected.events.size + expected.rejects.size + expected.duplicates,
+      produced,
+      'the topic holds every record the generator produced',
+    );
+    await assertOutputs(expected, tables, log, `${topic}.dlq`);
+    if (pythonSkip() === undefined) await assertDeltaRsReads(join(dir, 'data', 'tables'), expected, tables);
+    else t.diagnostic('delta-rs check skipped: no Python with deltalake');
+    const s = (a: number, b: number) => `${Math.round((b - a) / 1000)} s`;
+    t.diagnostic(
+      `${schedule.length} kills, ${produced} records (${expected.rejects.size} invalid, ${expected.duplicates} duplicates); ` +
+        `kills ${s(began, killsDone)}, last run ${s(killsDone, finalDone)}, checks ${s(finalDone, Date.now())}`,
+    );
+  } finally {
+    await log.close();
+  }
+}
+
+/**
+ * delta-rs reads both tables after all the crashes (checkpoints and `_last_checkpoint`
+ * included) at the same version, with the same rows.
+ */
+async function assertDeltaRsReads(
+  root: string,
+  expected: Expected,
+  tables: { events: DeltaTable; current: DeltaTable },
+): Promise<void> {
+  const ev = await deltaRsColumns(join(root, 'orders_events'), [
+    'event_id',
+    'source_partition',
+    'source_offset',
+  ]);
+  assert.equal(
+    ev.version,
+    (await tables.events.snapshot()).version,
+    'delta-rs reads orders_events at its latest version',
+  );
+  const got = new Map<string, string>();
+  const ids = ev.columns.event_id;
+  for (let i = 0; i < ids.length; i++) {
+    got.set(String(ids[i]), `${ev.columns.source_partition[i]}/${ev.columns.source_offset[i]}`);
+  }
+  assert.equal(ev.columns.event_id.length, expected.events.size, 'delta-rs reads every event once');
+  for (const [id, row] of expected.events) {
+    assert.equal(got.get(id), `${row.at.partition}/${row.at.offset}`, `delta-rs reads event ${id}`);
+  }
+  const cur = await deltaRsColumns(join(root, 'orders_current'), ['order_id', 'last_event_id']);
+  assert.equal(
+    cur.version,
+    (await tables.current.snapshot()).version,
+    'delta-rs reads orders_current at its latest version',
+  );
+  assert.equal(cur.columns.order_id.length, expected.current.size, 'delta-rs reads one row per order');
+  const state = new Map(
+    cur.columns.order_id.map((id, i) => [String(id), String(cur.columns.last_event_id[i])]),
+  );
+  for (const [id, row] of expected.current) {
+    assert.equal(state.get(id), row.last_event_id, `delta-rs reads the state of ${id}`);
+  }
+}
+
+describe('orders pipeline survives SIGKILL at every crash point and at random moments', {
+  timeout: 900_000,
+  // Mostly waiting for processes to start and reach their point: the two logs side by side.
+  concurrency: true,
+}, () => {
+  test('embedded log', { timeout: 450_000 }, (t) => crashRun(t, undefined));
   const kafka = process.env.TRIBUTARY_TEST_KAFKA;
   test(
     'Kafka',
-    { timeout: 300_000, skip: kafka ? false : 'TRIBUTARY_TEST_KAFKA is not set (npm test starts a broker)' },
-    () => crashRun(kafka),
+    { timeout: 450_000, skip: kafka ? false : 'TRIBUTARY_TEST_KAFKA is not set (npm test starts a broker)' },
+    (t) => crashRun(t, kafka),
   );
 });

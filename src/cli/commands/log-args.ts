@@ -7,18 +7,25 @@ import { DEFAULT_DATA_DIR } from './options.ts';
 export const LOG_OPTIONS = {
   'data-dir': { type: 'string' },
   kafka: { type: 'string' },
+  'segment-bytes': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const LOG_OPTIONS_USAGE = `common options:
   --data-dir DIR     the embedded log lives in DIR/log (default: $TRIBUTARY_DATA_DIR or ${DEFAULT_DATA_DIR})
   --kafka BROKERS    use Kafka instead (host:port[,host:port...]; default: $TRIBUTARY_KAFKA)
+  --segment-bytes N  embedded log: roll the segments this process writes at N bytes (default 64 MiB)
   -h, --help         show this help`;
 
-export function openLogFromArgs(values: { 'data-dir'?: string; kafka?: string }): Promise<Log> {
+export function openLogFromArgs(values: {
+  'data-dir'?: string;
+  kafka?: string;
+  'segment-bytes'?: string;
+}): Promise<Log> {
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const kafka = values.kafka ?? process.env.TRIBUTARY_KAFKA;
-  return openLog({ dataDir, kafka, clientId: 'tributary-cli' });
+  const segmentBytes = intOption('segment-bytes', values['segment-bytes'], 1);
+  return openLog({ dataDir, kafka, clientId: 'tributary-cli', embedded: { segmentBytes } });
 }
 
 /** A non-negative integer option, or a CONFIG_INVALID error naming it. */

@@ -19,6 +19,7 @@ options:
   --max-records N              records per batch, all partitions together (default 100000)
   --maintenance-interval-ms MS OPTIMIZE / checkpoint / VACUUM this often (default 3600000)
   --current-commit-ms MS       MERGE into orders_current at most this often (default 0: as soon as the previous MERGE finished)
+  --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (default: the table's, 7 days / 1 hour)
   --topic NAME                 source topic (default orders; the DLQ is NAME.dlq)
 
 ${LOG_OPTIONS_USAGE}`;
@@ -31,6 +32,7 @@ const OPTIONS = {
   'max-records': { type: 'string' },
   'maintenance-interval-ms': { type: 'string' },
   'current-commit-ms': { type: 'string' },
+  'vacuum-retention-ms': { type: 'string' },
 } as const;
 
 export async function run(args: string[]): Promise<number> {
@@ -51,6 +53,7 @@ export async function run(args: string[]): Promise<number> {
     maxRecordsPerBatch: intOption('max-records', values['max-records'], 1),
     maintenanceIntervalMs: intOption('maintenance-interval-ms', values['maintenance-interval-ms'], 1),
     currentCommitMs: intOption('current-commit-ms', values['current-commit-ms']),
+    vacuumRetentionMs: intOption('vacuum-retention-ms', values['vacuum-retention-ms']),
   });
   try {
     await pipeline.run({ untilCaughtUp: values['until-caught-up'], signal: stop.signal });

@@ -26,6 +26,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.ts';
+import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
 import { type SyncObserver, syncDirSync } from '../../core/fsync.ts';
 import type { TopicInfo } from '../log.ts';
@@ -247,6 +248,7 @@ export class PartitionWriter {
     this.size += total;
     this.next = offset;
     this.dirty = true;
+    crashPoint('log.append.written');
     if (idx.length > 0) {
       const ib = Buffer.allocUnsafe(idx.length * 4);
       for (let i = 0; i < idx.length; i++) ib.writeUInt32LE(idx[i], i * 4);
@@ -289,10 +291,12 @@ export class PartitionWriter {
     // The sealed segment is complete on disk before anything goes into the next one.
     if (this.opts.fsync !== 'never') this.sync();
     this.writeSeal(this.base, { endOffset: this.next, bytes: this.size, maxTimestamp: this.maxTimestamp });
+    crashPoint('log.roll.sealed');
     this.closeFiles();
     this.base = this.next;
     const file = join(this.ref.dir, segmentName(this.base, 'log'));
     this.fd = openSync(file, 'w+');
+    crashPoint('log.roll.created');
     this.size = 0;
     this.maxTimestamp = -Infinity;
     this.rebuildIndex([], -Infinity);

@@ -5,6 +5,7 @@
  * Identifiers"). Optional deduplication by id (dedup.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { crashPoint } from '../../core/crash-points.ts';
 import { append, type ParquetCodec } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 import { type DedupOptions, DedupState } from '../dedup.ts';
@@ -88,11 +89,16 @@ export class DeltaAppendSink implements Sink {
       { sql: this.opts.select(input), conn },
       {
         txn,
-        txnBeforeCommit: extraTxn,
+        txnBeforeCommit: async () => {
+          const more = await extraTxn();
+          crashPoint('sink.append.written');
+          return more;
+        },
         targetFileSize: this.opts.targetFileSize,
         compression: this.opts.compression,
       },
     );
+    crashPoint('sink.append.committed');
     await this.dedup?.committed(conn);
     return { rows: res.rows, duplicates, version: res.version, durableThrough: batch.seq };
   }

@@ -17,6 +17,7 @@
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
+import { crashPoint } from '../../core/crash-points.ts';
 import { quoteIdent, quoteString } from '../../quality/contract.ts';
 import { merge, openConnection, optimize, type ParquetCodec, type WhenMatched } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
@@ -298,6 +299,7 @@ export class DeltaMergeSink implements Sink {
           compression: this.opts.compression,
         },
       );
+      crashPoint('sink.merge.committed');
       await this.maybeCompact();
       return { rows: res.metrics.numSourceRows, version: res.version, durableThrough: changes.seq };
     } finally {

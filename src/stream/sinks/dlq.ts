@@ -12,6 +12,7 @@
  * shows they were written, and the re-run batch skips them.
  */
 import type { Clock } from '../../core/clock.ts';
+import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
 import type { Log, ProduceRecord } from '../../log/log.ts';
 import { decodeDeadLetter, encodeDeadLetter } from '../../quality/dlq.ts';
@@ -89,7 +90,10 @@ export class DlqSink {
         timestamp: now,
       });
     }
-    if (records.length > 0) await this.opts.log.produce(records);
+    if (records.length > 0) {
+      await this.opts.log.produce(records);
+      crashPoint('dlq.produced');
+    }
     return records.length;
   }
 }

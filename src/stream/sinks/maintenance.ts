@@ -4,6 +4,7 @@
  * (so readers replay a short log), VACUUM (files unreferenced for longer than the
  * retention), and log clean-up behind the checkpoint (expired versions).
  */
+import { crashPoint } from '../../core/crash-points.ts';
 import { optimize } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 
@@ -33,10 +34,13 @@ export async function maintainTable(
     orderBy: opts.orderBy,
     olderThanMs: opts.olderThanMs,
   });
+  crashPoint('maintenance.optimized');
   await table.checkpoint();
+  crashPoint('maintenance.checkpointed');
   const vacuumed = await table.vacuum(
     opts.vacuumRetentionMs === undefined ? {} : { retentionMs: opts.vacuumRetentionMs },
   );
+  crashPoint('maintenance.vacuumed');
   const cleaned = await table.cleanupLog();
   return {
     optimizedVersion: res.version,

@@ -21,6 +21,7 @@
  * `source.event_time > target.event_time`.
  */
 import type { Clock } from '../../core/clock.ts';
+import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
 import type { Action, Txn } from '../actions.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
@@ -264,6 +265,7 @@ export async function merge(
               ...(await write(`${rewrite(inChanged)}${inserted > 0 ? ` UNION ALL ${inserts}` : ''}`)),
             );
           }
+          crashPoint('merge.written');
           metrics.numTargetFilesAdded = adds.length;
           const removed = rewritten;
           const now = clock.now();

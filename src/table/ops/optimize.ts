@@ -7,6 +7,7 @@
  * that removed one of its input files, after which it is planned again (retry.ts).
  */
 import type { Clock } from '../../core/clock.ts';
+import { crashPoint } from '../../core/crash-points.ts';
 import type { Action, Add } from '../actions.ts';
 import { openConnection } from '../read/connection.ts';
 import { filesRelation } from '../read/relation.ts';
@@ -145,6 +146,7 @@ export async function optimize(table: TableHandle, opts: OptimizeOptions = {}): 
             });
             written.push(...adds);
             removed.push(...bin);
+            crashPoint('optimize.bin-written');
           }
         } catch (err) {
           // Files of bins already written would otherwise be orphans.

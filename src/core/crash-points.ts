@@ -1,0 +1,86 @@
+/**
+ * Named crash points: places in the product code where a test can have the process
+ * killed, to check that what a crash at exactly that moment leaves behind is recovered
+ * with nothing lost or duplicated (test/scenarios/orders-crash.test.ts; docs/runtime.md,
+ * "Crash points").
+ *
+ * Inert unless the environment asks for them when the process starts:
+ * - `TRIBUTARY_CRASH_AT=name[:n]`: the n-th time (default 1) this process reaches the
+ *   point, it is killed with SIGKILL at once: nothing flushed, nothing cleaned up, no
+ *   `finally` run — as a power cut or the OOM killer would leave it (minus the page cache).
+ * - `TRIBUTARY_CRASH_TRACE=path`: every point reached is appended to that file (one line
+ *   `name<TAB>n<TAB>pid`, synchronously), and the kill as `name<TAB>n<TAB>pid<TAB>crash`
+ *   before the signal is sent.
+ * Disarmed, a point costs the test of one module-level boolean.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+/** Every point, by name, and the moment it marks. Names are stable: tests and docs use them. */
+export const CRASH_POINTS = {
+  'dlq.produced':
+    "a batch's rejects are acknowledged by the DLQ topic; no table commit of the batch (the DLQ's progress) yet",
+  'sink.append.written':
+    "the append sink's data files are written and the DLQ's progress is known; the commit not made",
+  'sink.append.committed':
+    'the append sink committed the batch (rows, its progress, the DLQ progress); the MERGE sink has not',
+  'sink.merge.committed':
+    'the MERGE sink committed buffered changes; the batches after them are not merged, compaction not run',
+  'merge.written': "a MERGE's rewritten and new files are written; its commit not made",
+  'optimize.bin-written': 'OPTIMIZE wrote the files of one bin; later bins and the commit not done',
+  'checkpoint.written': 'a checkpoint file is written; `_last_checkpoint` does not point at it yet',
+  'vacuum.deleted': 'VACUUM deleted one file; the rest of the files it deletes are still there',
+  'maintenance.optimized': "a sink's maintenance ran OPTIMIZE; checkpoint, VACUUM, log clean-up not yet",
+  'maintenance.checkpointed': "a sink's maintenance wrote its checkpoint; VACUUM and log clean-up not yet",
+  'maintenance.vacuumed': "a sink's maintenance ran VACUUM; log clean-up not yet",
+  'commit.before-put': "a commit's actions are ready; `_delta_log/N.json` not yet put",
+  'commit.after-put': '`_delta_log/N.json` is put; the writer has not seen the outcome',
+  'log.append.written':
+    'embedded log: a produced batch is written to the segment; its index entry and fsync not yet',
+  'log.roll.sealed': 'embedded log: the full segment is sealed; the next segment not created yet',
+  'log.roll.created': 'embedded log: the next segment is created; its index file not written yet',
+} as const;
+
+export type CrashPointName = keyof typeof CRASH_POINTS;
+
+const at = process.env.TRIBUTARY_CRASH_AT;
+const trace = process.env.TRIBUTARY_CRASH_TRACE;
+const enabled = (at !== undefined && at !== '') || (trace !== undefined && trace !== '');
+
+let armed: string | undefined;
+let armedAt = 1;
+if (at !== undefined && at !== '') {
+  const m = /^([a-z0-9.-]+)(?::([1-9][0-9]*))?$/.exec(at);
+  if (m === null || !(m[1] in CRASH_POINTS)) {
+    throw new Error(
+      `TRIBUTARY_CRASH_AT='${at}' is not 'name[:n]' with a known crash point (n >= 1); the points are: ${Object.keys(CRASH_POINTS).join(', ')}`,
+    );
+  }
+  armed = m[1];
+  armedAt = m[2] === undefined ? 1 : Number(m[2]);
+}
+
+const reached = new Map<string, number>();
+let traceFd = -1;
+
+function note(line: string): void {
+  if (trace === undefined || trace === '') return;
+  if (traceFd < 0) traceFd = openSync(trace, 'a');
+  writeSync(traceFd, `${line}\n`);
+}
+
+function reach(name: CrashPointName): void {
+  const n = (reached.get(name) ?? 0) + 1;
+  reached.set(name, n);
+  const line = `${name}\t${n}\t${process.pid}`;
+  if (name === armed && n === armedAt) {
+    note(`${line}\tcrash`);
+    if (traceFd >= 0) closeSync(traceFd);
+    process.kill(process.pid, 'SIGKILL');
+  }
+  note(line);
+}
+
+/** Marks a crash point (see the header): kills the process here when the environment arms it. */
+export function crashPoint(name: CrashPointName): void {
+  if (enabled) reach(name);
+}
