@@ -530,13 +530,24 @@ export class Pipeline {
     const trigger = this.opts.triggerMs ?? 200;
     const maxRetries = opts.maxRetries ?? 10;
     let failures = 0;
+    // After a failure, progress is reloaded inside the retried step: the reload reads the
+    // same storage that just failed, and may fail (and be retried) too.
+    let reload = false;
     while (!opts.signal?.aborted) {
       const started = this.clock.now();
       let report: BatchReport;
       try {
+        if (reload) {
+          await this.loadProgress();
+          reload = false;
+        }
         report = await this.runBatch();
         if (report.records > 0) opts.onBatch?.(report);
         await this.maybeMaintain();
+        if (opts.untilCaughtUp && report.records === 0) {
+          await this.flush();
+          return;
+        }
         failures = 0;
       } catch (err) {
         const others = this.alsoFailed;
@@ -547,12 +558,8 @@ export class Pipeline {
         }
         (opts.onError ?? defaultOnError)(err, failures, others);
         await this.sleep((opts.retryBackoffMs ?? 500) * 2 ** (failures - 1));
-        await this.loadProgress();
+        reload = true;
         continue;
-      }
-      if (opts.untilCaughtUp && report.records === 0) {
-        await this.flush();
-        return;
       }
       if (report.caughtUp) {
         const wait = started + trigger - this.clock.now();

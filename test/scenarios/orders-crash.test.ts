@@ -31,9 +31,8 @@ import { CRASH_POINTS, type CrashPointName } from '../../src/core/crash-points.t
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { SCRATCH_DIR } from '../../src/stream/scratch.ts';
-import type { DeltaTable } from '../../src/table/table.ts';
-import { deltaRsColumns, pythonSkip } from '../interop/helpers.ts';
-import { assertOutputs, type Expected, expectedFrom, readTopic } from './orders-oracle.ts';
+import { pythonSkip } from '../interop/helpers.ts';
+import { assertDeltaRsReads, assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tributary.js');
 /** Records per second from the generator, for as long as the kills go on. */
@@ -278,49 +277,6 @@ async function crashScenario(t: TestContext, kafka: string | undefined, dir: str
     );
   } finally {
     await log.close();
-  }
-}
-
-/**
- * delta-rs reads both tables after all the crashes (checkpoints and `_last_checkpoint`
- * included) at the same version, with the same rows.
- */
-async function assertDeltaRsReads(
-  root: string,
-  expected: Expected,
-  tables: { events: DeltaTable; current: DeltaTable },
-): Promise<void> {
-  const ev = await deltaRsColumns(join(root, 'orders_events'), [
-    'event_id',
-    'source_partition',
-    'source_offset',
-  ]);
-  assert.equal(
-    ev.version,
-    (await tables.events.snapshot()).version,
-    'delta-rs reads orders_events at its latest version',
-  );
-  const got = new Map<string, string>();
-  const ids = ev.columns.event_id;
-  for (let i = 0; i < ids.length; i++) {
-    got.set(String(ids[i]), `${ev.columns.source_partition[i]}/${ev.columns.source_offset[i]}`);
-  }
-  assert.equal(ev.columns.event_id.length, expected.events.size, 'delta-rs reads every event once');
-  for (const [id, row] of expected.events) {
-    assert.equal(got.get(id), `${row.at.partition}/${row.at.offset}`, `delta-rs reads event ${id}`);
-  }
-  const cur = await deltaRsColumns(join(root, 'orders_current'), ['order_id', 'last_event_id']);
-  assert.equal(
-    cur.version,
-    (await tables.current.snapshot()).version,
-    'delta-rs reads orders_current at its latest version',
-  );
-  assert.equal(cur.columns.order_id.length, expected.current.size, 'delta-rs reads one row per order');
-  const state = new Map(
-    cur.columns.order_id.map((id, i) => [String(id), String(cur.columns.last_event_id[i])]),
-  );
-  for (const [id, row] of expected.current) {
-    assert.equal(state.get(id), row.last_event_id, `delta-rs reads the state of ${id}`);
   }
 }
 

@@ -11,6 +11,7 @@
  * And readers of what the pipeline produced: the two tables and the DLQ topic.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import {
   CATEGORIES,
   CURRENCIES,
@@ -22,6 +23,7 @@ import type { Log } from '../../src/log/log.ts';
 import { decodeDeadLetter, originalBytes } from '../../src/quality/dlq.ts';
 import { openConnection, snapshotQuery } from '../../src/table/index.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
+import { deltaRsColumns } from '../interop/helpers.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STATUSES = Object.keys(STATUS_RANK);
@@ -439,5 +441,48 @@ export async function assertOutputs(
   for (const [key, bytes] of expected.rejects) {
     assert.ok(rejected.has(key), `invalid record ${key} is in the DLQ`);
     assert.ok(rejected.get(key)!.equals(bytes), `DLQ keeps the bytes of ${key}`);
+  }
+}
+
+/**
+ * delta-rs reads both tables (checkpoints and `_last_checkpoint` included) at the version
+ * Tributary reads, with the rows `expected` says (identity and state columns).
+ */
+export async function assertDeltaRsReads(
+  root: string,
+  expected: Expected,
+  tables: { events: DeltaTable; current: DeltaTable },
+): Promise<void> {
+  const ev = await deltaRsColumns(join(root, 'orders_events'), [
+    'event_id',
+    'source_partition',
+    'source_offset',
+  ]);
+  assert.equal(
+    ev.version,
+    (await tables.events.snapshot()).version,
+    'delta-rs reads orders_events at its latest version',
+  );
+  const got = new Map<string, string>();
+  const ids = ev.columns.event_id;
+  for (let i = 0; i < ids.length; i++) {
+    got.set(String(ids[i]), `${ev.columns.source_partition[i]}/${ev.columns.source_offset[i]}`);
+  }
+  assert.equal(ev.columns.event_id.length, expected.events.size, 'delta-rs reads every event once');
+  for (const [id, row] of expected.events) {
+    assert.equal(got.get(id), `${row.at.partition}/${row.at.offset}`, `delta-rs reads event ${id}`);
+  }
+  const cur = await deltaRsColumns(join(root, 'orders_current'), ['order_id', 'last_event_id']);
+  assert.equal(
+    cur.version,
+    (await tables.current.snapshot()).version,
+    'delta-rs reads orders_current at its latest version',
+  );
+  assert.equal(cur.columns.order_id.length, expected.current.size, 'delta-rs reads one row per order');
+  const state = new Map(
+    cur.columns.order_id.map((id, i) => [String(id), String(cur.columns.last_event_id[i])]),
+  );
+  for (const [id, row] of expected.current) {
+    assert.equal(state.get(id), row.last_event_id, `delta-rs reads the state of ${id}`);
   }
 }

@@ -12,7 +12,7 @@ import { Pipeline } from '../../stream/pipeline.ts';
 import { DeltaAppendSink } from '../../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../../stream/sinks/delta-merge.ts';
 import { ordersContract } from './contract.ts';
-import { openOrdersTables } from './tables.ts';
+import { type OrdersTablesOptions, openOrdersTables } from './tables.ts';
 
 export const ORDERS_TOPIC = 'orders';
 export const ORDERS_PARTITIONS = 4;
@@ -58,6 +58,10 @@ export interface OrdersPipelineOptions {
    * docs/storage.md). Off only for data that can be rebuilt (benchmarks, tests).
    */
   durableTables?: boolean;
+  /** How table commits settle ambiguous storage answers (src/table/commit-put.ts). */
+  outcomeCheck?: OrdersTablesOptions['outcomeCheck'];
+  /** Wraps each table's store (tests: a fault-injecting store). */
+  wrapStore?: OrdersTablesOptions['wrapStore'];
 }
 
 const RANK = `CASE event_type WHEN 'ORDER_CREATED' THEN 0 WHEN 'ORDER_PAID' THEN 1 WHEN 'ORDER_SHIPPED' THEN 2 WHEN 'ORDER_CANCELLED' THEN 3 WHEN 'ORDER_RETURNED' THEN 4 END`;
@@ -98,12 +102,13 @@ export async function ordersPipeline(opts: OrdersPipelineOptions) {
   const { log } = opts;
   const topic = opts.topic ?? ORDERS_TOPIC;
   await log.ensureTopic(topic, { partitions: ORDERS_PARTITIONS });
-  const tables = await openOrdersTables(
-    opts.dataDir,
-    opts.clock,
-    opts.checkpointInterval,
-    opts.durableTables,
-  );
+  const tables = await openOrdersTables(opts.dataDir, {
+    clock: opts.clock,
+    checkpointInterval: opts.checkpointInterval,
+    durable: opts.durableTables,
+    outcomeCheck: opts.outcomeCheck,
+    wrapStore: opts.wrapStore,
+  });
   const events = new DeltaAppendSink({
     name: 'orders_events',
     appIdPrefix: `${PIPELINE_NAME}/orders_events/${topic}`,

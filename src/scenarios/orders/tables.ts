@@ -15,7 +15,7 @@ import type { Clock } from '../../core/clock.ts';
 import { LocalStore } from '../../storage/local.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { StructField, StructType } from '../../table/schema.ts';
-import { DeltaTable } from '../../table/table.ts';
+import { DeltaTable, type OutcomeCheckOptions, type TableContext } from '../../table/table.ts';
 
 const field = (name: string, type: StructField['type'], nullable = true): StructField => ({
   name,
@@ -99,10 +99,10 @@ export async function openOrCreate(
     checkpointInterval?: number;
     configuration?: Record<string, string>;
   },
-  clock?: Clock,
+  ctx: TableContext = {},
 ): Promise<DeltaTable> {
   return DeltaTable.open(store, {
-    ...(clock ? { clock } : {}),
+    ...ctx,
     createIfMissing: {
       schema,
       partitionColumns: opts.partitionColumns ?? [],
@@ -116,14 +116,29 @@ export async function openOrCreate(
   });
 }
 
-export async function openOrdersTables(
-  dataDir: string,
-  clock?: Clock,
-  checkpointInterval?: number,
-  durable = true,
-) {
+export interface OrdersTablesOptions {
+  clock?: Clock;
+  checkpointInterval?: number;
+  /** Sync files and directories before commits return (default true; docs/storage.md). */
+  durable?: boolean;
+  /** How commits settle ambiguous storage answers (src/table/commit-put.ts). */
+  outcomeCheck?: OutcomeCheckOptions;
+  /** Wraps each table's store (tests: a fault-injecting store, src/storage/faulty.ts). */
+  wrapStore?: (store: ObjectStore, table: string) => ObjectStore;
+}
+
+export async function openOrdersTables(dataDir: string, opts: OrdersTablesOptions = {}) {
+  const { checkpointInterval } = opts;
+  const ctx: TableContext = {
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.outcomeCheck ? { outcomeCheck: opts.outcomeCheck } : {}),
+  };
+  const store = (name: string): ObjectStore => {
+    const local = new LocalStore(join(tablesDir(dataDir), name), { durable: opts.durable ?? true });
+    return opts.wrapStore ? opts.wrapStore(local, name) : local;
+  };
   const events = await openOrCreate(
-    new LocalStore(join(tablesDir(dataDir), 'orders_events'), { durable }),
+    store('orders_events'),
     ORDERS_EVENTS_SCHEMA,
     {
       name: 'orders_events',
@@ -131,10 +146,10 @@ export async function openOrdersTables(
       partitionColumns: ['event_hour'],
       checkpointInterval,
     },
-    clock,
+    ctx,
   );
   const current = await openOrCreate(
-    new LocalStore(join(tablesDir(dataDir), 'orders_current'), { durable }),
+    store('orders_current'),
     ORDERS_CURRENT_SCHEMA,
     {
       name: 'orders_current',
@@ -146,7 +161,7 @@ export async function openOrdersTables(
       // (seed: expire snapshots).
       configuration: { 'delta.deletedFileRetentionDuration': 'interval 1 hours' },
     },
-    clock,
+    ctx,
   );
   return { events, current };
 }
