@@ -73,11 +73,10 @@ export interface FetchResult {
 
 /**
  * A batch of record values as one contiguous buffer, each value followed by `\n`, with
- * per-record metadata in parallel arrays: the runtime's fast path hands `values`
- * straight to DuckDB's JSON reader without building an object per record.
- * Values that are null are written as an empty line. A value that itself contains a
- * newline byte cannot travel this way: implementations reject such a batch with
- * INPUT_INVALID naming the offset, and callers fall back to `fetch`.
+ * per-record metadata in parallel arrays: the runtime's fast path reads values out of
+ * it without building an object per record. Values that are null are written as empty.
+ * A value may itself hold newline bytes, unchanged: `ends` (not the `\n` separators)
+ * says where each value ends.
  */
 export interface ValueBatch {
   topic: string;

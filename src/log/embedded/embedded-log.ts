@@ -273,7 +273,6 @@ export class EmbeddedLog implements Log {
       const c = new ValueCollector(limits, chunk);
       const out = reader.read(offset, chunk, this.scratch, c.visit);
       reader.setNext(c.next);
-      c.checkNoNewlines({ topic, partition });
       const hw = this.highWatermark(info, partition, reader, out.atEnd ? out.endOffset : undefined);
       return { count: c.count, c, hw };
     });

@@ -3,7 +3,6 @@
  * `fetch`, and for `fetchValues` one contiguous newline-separated buffer with parallel
  * typed arrays, filled without creating an object per record.
  */
-import { TributaryError } from '../../core/errors.ts';
 import type { LogRecord } from '../log.ts';
 import { decodeRecord, firstRecord, RECORD_HEADER } from './batch-format.ts';
 import type { BatchVisitor } from './segment-scan.ts';
@@ -119,22 +118,5 @@ export class ValueCollector {
     const v = Buffer.allocUnsafe(Math.max(min, this.values.length * 2, this.initialBytes));
     this.values.copy(v, 0, 0, this.length);
     this.values = v;
-  }
-
-  /** Rejects values holding a newline (they would split into two lines), naming the offset. */
-  checkNoNewlines(where: { topic: string; partition: number }): void {
-    let start = 0;
-    for (let i = 0; i < this.count; i++) {
-      const nl = this.values.indexOf(0x0a, start);
-      if (nl !== this.ends[i]) {
-        throw new TributaryError(
-          'INPUT_INVALID',
-          `the value at offset ${this.offsets[i]} of topic '${where.topic}' partition ${where.partition} ` +
-            `contains a newline, so it cannot travel in a newline-separated value batch; read it with fetch instead`,
-          { ...where, offset: this.offsets[i] },
-        );
-      }
-      start = nl + 1;
-    }
   }
 }

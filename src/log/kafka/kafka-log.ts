@@ -216,7 +216,7 @@ export class KafkaLog implements Log {
     options: FetchOptions = {},
   ): Promise<ValueBatch> {
     const { raw, bounds } = await this.#fetchRaw(topic, partition, offset, options);
-    const collected = collectValues(raw.batches, bounds, { topic, partition });
+    const collected = collectValues(raw.batches, bounds);
     return { topic, partition, ...collected, highWatermark: raw.highWatermark };
   }
 

@@ -7,7 +7,6 @@
  * and the last may run past what the caller wants; both ends are trimmed here.
  */
 import type { KafkaRecord, RecordsBatch } from '@platformatic/kafka';
-import { TributaryError } from '../../core/errors.ts';
 import type { Headers, LogRecord } from '../log.ts';
 
 /** Batch attribute bits (Kafka protocol, RecordBatch `attributes`). */
@@ -88,28 +87,14 @@ export interface CollectedValues {
   nextOffset: number;
 }
 
-/**
- * Values as one newline-separated buffer (see ValueBatch in log.ts). A value holding a
- * newline byte would split into two JSON lines downstream, so the batch is refused.
- */
-export function collectValues(
-  batches: RecordsBatch[] | undefined,
-  bounds: Bounds,
-  where: { topic: string; partition: number },
-): CollectedValues {
+/** Values as one buffer, each followed by a newline, with their ends (see ValueBatch in log.ts). */
+export function collectValues(batches: RecordsBatch[] | undefined, bounds: Bounds): CollectedValues {
   const picked: (Buffer | null)[] = [];
   const offsets: number[] = [];
   const timestamps: number[] = [];
   let bytes = 0;
   const scannedTo = scan(batches, bounds.offset, (offset, timestamp, r) => {
     const value = r.value ?? null;
-    if (value !== null && value.indexOf(NEWLINE) !== -1) {
-      throw new TributaryError(
-        'INPUT_INVALID',
-        `record at offset ${offset} of topic '${where.topic}' partition ${where.partition} has a newline byte in its value, so it cannot travel in a newline-separated value batch; read this range with fetch instead`,
-        { topic: where.topic, partition: where.partition, offset },
-      );
-    }
     picked.push(value);
     offsets.push(offset);
     timestamps.push(timestamp);

@@ -2,7 +2,6 @@
 
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { isTributaryError } from '../../../src/core/errors.ts';
 import type { Log, ProduceRecord } from '../../../src/log/log.ts';
 import { partitionForKey } from '../../../src/log/partitioner.ts';
 import { bytes, type ContractContext, dec, text, values } from './shared.ts';
@@ -237,20 +236,24 @@ export function produceFetchContract(ctx: ContractContext): void {
       assert.equal(empty.nextOffset, 5);
     });
 
-    test('fetchValues rejects a batch holding a value with a newline, naming its offset', async () => {
+    test('fetchValues keeps a value holding newlines intact; ends delimit it', async () => {
       const t = topicName('newline');
       await log.createTopic(t, { partitions: 1 });
       await log.produce([
         { topic: t, value: bytes('fine') },
-        { topic: t, value: bytes('two\nlines') },
+        { topic: t, value: bytes('two\nlines\n') },
+        { topic: t, value: bytes('last') },
       ]);
-      await assert.rejects(log.fetchValues(t, 0, 0), (err: unknown) => {
-        assert.ok(isTributaryError(err, 'INPUT_INVALID'), String(err));
-        assert.match(err.message, /offset 1\b/);
-        return true;
-      });
-      // fetch still returns it intact.
-      assert.deepEqual(values((await log.fetch(t, 0, 0)).records), ['fine', 'two\nlines']);
+      const b = await log.fetchValues(t, 0, 0);
+      assert.equal(b.count, 3);
+      const got: string[] = [];
+      let start = 0;
+      for (let i = 0; i < b.count; i++) {
+        got.push(Buffer.from(b.values.subarray(start, b.ends[i])).toString());
+        start = b.ends[i] + 1;
+      }
+      assert.deepEqual(got, ['fine', 'two\nlines\n', 'last']);
+      assert.deepEqual(values((await log.fetch(t, 0, 0)).records), got);
     });
   });
 }
