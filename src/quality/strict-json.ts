@@ -66,6 +66,11 @@ interface ObjectShape {
   /** Open addressing: slot → field index + 1 (0: empty). */
   slots: Int32Array;
   mask: number;
+  /**
+   * Per field, the number of the last object scan that saw it: a field seen twice in one
+   * object is a duplicate key. (Objects of one shape never nest in one another.)
+   */
+  seenIn: Int32Array;
 }
 
 /** Why a value was refused: the rule, the field path ('' for the whole value), a message. */
@@ -118,7 +123,7 @@ function compileShape(fields: readonly FieldSpec[]): ObjectShape {
     while (slots[s] !== 0) s = (s + 1) & mask;
     slots[s] = i + 1;
   });
-  return { fields: shaped, slots, mask };
+  return { fields: shaped, slots, mask, seenIn: new Int32Array(shaped.length) };
 }
 
 // Error codes of the scan (the message is built only for a refused value).
@@ -164,6 +169,8 @@ export class StrictJsonChecker {
   private keyEnd = new Int32Array(256);
   private keyEscaped = new Uint8Array(256);
   private keys = 0;
+  /** Counts object scans, for ObjectShape.seenIn. */
+  private scans = 0;
 
   constructor(contract: DataContract | readonly FieldSpec[]) {
     this.root = compileShape('fields' in contract ? contract.fields : contract);
@@ -184,7 +191,7 @@ export class StrictJsonChecker {
     if (bytes[i] !== 0x7b) return this.fail(E_NOT_OBJECT, i);
     i = this.object(i, 1, this.root);
     if (i < 0) return false;
-    i = this.ws(i);
+    if (bytes[i] <= 0x20) i = this.ws(i);
     if (i < end) return this.fail(E_TRAILING, i);
     return true;
   }
@@ -317,45 +324,84 @@ export class StrictJsonChecker {
     return i;
   }
 
-  /** An object at `i` ('{'); returns the position after it, or -1. */
+  /**
+   * An object at `i` ('{'); returns the position after it, or -1.
+   *
+   * Keys are matched to the shape's fields without hashing when they come in the
+   * contract's order (as producers usually write them): each key is first compared with
+   * the field after the previous one. A field met twice is a duplicate (`seenIn`); other
+   * keys are hashed, looked up, and checked against the object's other unknown keys.
+   */
   private object(i: number, depth: number, shape: ObjectShape | undefined): number {
     if (depth > MAX_DEPTH) return this.failN(E_DEPTH, i);
     const b = this.b;
     const end = this.end;
     const first = this.keys;
-    i = this.ws(i + 1);
+    if (this.scans === 0x3fffffff) this.resetScans(this.root);
+    const scan = ++this.scans;
+    let next = 0;
+    i = i + 1;
+    if (b[i] <= 0x20) i = this.ws(i);
     if (i < end && b[i] === 0x7d) return i + 1;
     for (;;) {
       if (i >= end) return this.failN(E_END, i);
       if (b[i] !== 0x22) return this.failN(E_UNEXPECTED, i);
       const keyStart = i + 1;
-      // The key: FNV-1a of its bytes, while looking for its end.
-      let h = 0x811c9dc5 | 0;
-      let escaped = 0;
+      let field: FieldShape | undefined;
       let j = keyStart;
-      for (;;) {
-        if (j >= end) return this.failN(E_END, j);
-        const c = b[j];
-        if (c === 0x22) break;
-        if (c < 0x20) return this.failN(E_CONTROL, j);
-        if (c === 0x5c) {
-          escaped = 1;
-          j = this.escape(j);
-          if (j < 0) return -1;
-          continue;
+      // The predicted field: its name's bytes, then the closing quote.
+      if (shape !== undefined && next < shape.fields.length) {
+        const f = shape.fields[next];
+        const name = f.bytes;
+        const n = name.length;
+        if (keyStart + n < end && b[keyStart + n] === 0x22) {
+          let k = 0;
+          while (k < n && b[keyStart + k] === name[k]) k++;
+          if (k === n) {
+            field = f;
+            j = keyStart + n;
+          }
         }
-        h = Math.imul(h ^ c, 0x01000193);
-        j++;
       }
-      const keyEnd = j;
-      if (escaped) h = fnv(utf8.encode(this.unescape(keyStart, keyEnd)));
-      if (!this.newKey(first, h, keyStart, keyEnd, escaped))
-        return this.failN(E_DUPLICATE, keyStart - 1, keyEnd + 1);
-      i = this.ws(j + 1);
+      if (field !== undefined) {
+        if (shape!.seenIn[next] === scan) return this.failN(E_DUPLICATE, keyStart - 1, j + 1);
+        shape!.seenIn[next] = scan;
+        next++;
+      } else {
+        // The key: FNV-1a of its bytes, while looking for its end.
+        let h = 0x811c9dc5 | 0;
+        let escaped = 0;
+        for (;;) {
+          if (j >= end) return this.failN(E_END, j);
+          const c = b[j];
+          if (c === 0x22) break;
+          if (c < 0x20) return this.failN(E_CONTROL, j);
+          if (c === 0x5c) {
+            escaped = 1;
+            j = this.escape(j);
+            if (j < 0) return -1;
+            continue;
+          }
+          h = Math.imul(h ^ c, 0x01000193);
+          j++;
+        }
+        if (escaped) h = fnv(utf8.encode(this.unescape(keyStart, j)));
+        field = shape === undefined ? undefined : this.lookup(shape, h, keyStart, j, escaped);
+        if (field !== undefined) {
+          const idx = shape!.fields.indexOf(field);
+          if (shape!.seenIn[idx] === scan) return this.failN(E_DUPLICATE, keyStart - 1, j + 1);
+          shape!.seenIn[idx] = scan;
+          next = idx + 1;
+        } else if (!this.newKey(first, h, keyStart, j, escaped)) {
+          return this.failN(E_DUPLICATE, keyStart - 1, j + 1);
+        }
+      }
+      i = j + 1;
+      if (b[i] <= 0x20) i = this.ws(i);
       if (i >= end) return this.failN(E_END, i);
       if (b[i] !== 0x3a) return this.failN(E_UNEXPECTED, i);
-      i = this.ws(i + 1);
-      const field = shape === undefined ? undefined : this.lookup(shape, h, keyStart, keyEnd, escaped);
+      i = i + 1;
+      if (b[i] <= 0x20) i = this.ws(i);
       if (field !== undefined) {
         const at = this.pathLen;
         this.pathField[at] = field;
@@ -367,11 +413,12 @@ export class StrictJsonChecker {
         i = this.value(i, depth);
         if (i < 0) return -1;
       }
-      i = this.ws(i);
+      if (b[i] <= 0x20) i = this.ws(i);
       if (i >= end) return this.failN(E_END, i);
       const c = b[i];
       if (c === 0x2c) {
-        i = this.ws(i + 1);
+        i = i + 1;
+        if (b[i] <= 0x20) i = this.ws(i);
         continue;
       }
       if (c === 0x7d) {
@@ -380,6 +427,13 @@ export class StrictJsonChecker {
       }
       return this.failN(E_UNEXPECTED, i);
     }
+  }
+
+  /** Starts the scan numbers again (after a billion objects), forgetting every `seenIn`. */
+  private resetScans(shape: ObjectShape): void {
+    if (shape === this.root) this.scans = 0;
+    shape.seenIn.fill(0);
+    for (const f of shape.fields) if (f.element?.shape) this.resetScans(f.element.shape);
   }
 
   /** Records a key of the object whose keys start at `first`; false if it is already there. */
@@ -603,7 +657,8 @@ export class StrictJsonChecker {
     if (depth > MAX_DEPTH) return this.failN(E_DEPTH, i);
     const b = this.b;
     const end = this.end;
-    i = this.ws(i + 1);
+    i = i + 1;
+    if (b[i] <= 0x20) i = this.ws(i);
     if (i < end && b[i] === 0x5d) return i + 1;
     const at = this.pathLen;
     for (let n = 0; ; n++) {
@@ -615,10 +670,11 @@ export class StrictJsonChecker {
         if (i >= 0) this.pathLen = at;
       } else i = this.value(i, depth);
       if (i < 0) return -1;
-      i = this.ws(i);
+      if (b[i] <= 0x20) i = this.ws(i);
       if (i >= end) return this.failN(E_END, i);
       if (b[i] === 0x2c) {
-        i = this.ws(i + 1);
+        i = i + 1;
+        if (b[i] <= 0x20) i = this.ws(i);
         continue;
       }
       if (b[i] === 0x5d) return i + 1;
