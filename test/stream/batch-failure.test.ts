@@ -6,14 +6,10 @@
  * back-off, so no sleep hides the race.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { TributaryError } from '../../src/core/errors.ts';
 import type { Log } from '../../src/log/log.ts';
-import { openLog } from '../../src/log/open.ts';
 import { decodeDeadLetter, originalBytes } from '../../src/quality/dlq.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { generateOrders } from '../../src/scenarios/orders/generate.ts';
@@ -22,20 +18,10 @@ import { Pipeline } from '../../src/stream/pipeline.ts';
 import type { Sink } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
+import { withLog } from './with-log.ts';
 
 const T0 = Date.UTC(2026, 0, 27, 10, 0, 0);
 const DLQ = 'orders.dlq';
-
-async function withLog(fn: (log: Log, dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-batch-failure-'));
-  const log = await openLog({ dataDir: dir });
-  try {
-    await fn(log, dir);
-  } finally {
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * The real log, except that once armed, the next produce to the DLQ is held back until
@@ -122,7 +108,7 @@ function failingOn<S extends Sink>(
 
 describe('a failed batch', { timeout: 180_000 }, () => {
   test('is retried once its DLQ write settled: every reject in the DLQ exactly once', () =>
-    withLog(async (base, dir) => {
+    withLog('batch-failure', async (base, dir) => {
       await generateOrders({
         log: base,
         count: 4_000,
@@ -160,7 +146,7 @@ describe('a failed batch', { timeout: 180_000 }, () => {
     }));
 
   test('is retried once the MERGE in flight and the DLQ write settled: tables and DLQ exact', () =>
-    withLog(async (base, dir) => {
+    withLog('batch-failure', async (base, dir) => {
       await generateOrders({
         log: base,
         count: 4_000,
@@ -249,7 +235,7 @@ describe('a failed batch', { timeout: 180_000 }, () => {
     }));
 
   test('reports its first failure and passes on the others', () =>
-    withLog(async (base, dir) => {
+    withLog('batch-failure', async (base, dir) => {
       await generateOrders({
         log: base,
         count: 3_000,

@@ -5,14 +5,11 @@
  * once with its code and a message that says what to fix.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { isTributaryError } from '../../src/core/errors.ts';
-import type { Log } from '../../src/log/log.ts';
-import { openLog } from '../../src/log/open.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { eventsSelect, ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
@@ -21,23 +18,13 @@ import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
 import type { BatchView, ExtraTxn, Progress, Sink } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
+import { withLog } from './with-log.ts';
 
 const T0 = Date.UTC(2026, 0, 27, 10, 0, 0);
 
-async function withLog(fn: (log: Log, dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-duckdb-failures-'));
-  const log = await openLog({ dataDir: dir });
-  try {
-    await fn(log, dir);
-  } finally {
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('DuckDB failing under the pipeline', { timeout: 180_000 }, () => {
   test('an I/O error while a sink writes its files: retried with back-off, every record exactly once', () =>
-    withLog(async (log, dir) => {
+    withLog('duckdb-failures', async (log, dir) => {
       await generateOrders({ log, count: 4_000, seed: 41, clock: new ManualClock(T0), malformedRate: 0.01 });
       const { tables, sinks, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
       await full.close();
@@ -103,7 +90,7 @@ describe('DuckDB failing under the pipeline', { timeout: 180_000 }, () => {
     }));
 
   test('a sink select DuckDB cannot bind stops the run with DUCKDB_SQL and says what to fix', () =>
-    withLog(async (log, dir) => {
+    withLog('duckdb-failures', async (log, dir) => {
       await generateOrders({ log, count: 500, seed: 42, clock: new ManualClock(T0), malformedRate: 0 });
       const { tables, pipeline: full } = await ordersPipeline({ dataDir: dir, log });
       await full.close();

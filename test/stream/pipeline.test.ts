@@ -4,14 +4,10 @@
  * table; maintenance runs on the clock; backpressure bounds batch sizes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { TributaryError } from '../../src/core/errors.ts';
 import type { Log } from '../../src/log/log.ts';
-import { openLog } from '../../src/log/open.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { eventsSelect, ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
@@ -20,17 +16,7 @@ import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
 import type { Sink, SinkResult } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
-
-async function withLog(fn: (log: Log, dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-stream-'));
-  const log = await openLog({ dataDir: dir });
-  try {
-    await fn(log, dir);
-  } finally {
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withLog } from './with-log.ts';
 
 const T0 = Date.UTC(2026, 0, 27, 10, 0, 0);
 
@@ -117,7 +103,7 @@ async function runFlaky(
 
 describe('stream runtime', { timeout: 180_000 }, () => {
   test('a sink that is behind re-processes only what it lacks', () =>
-    withLog(async (log, dir) => {
+    withLog('stream', async (log, dir) => {
       await generateOrders({ log, count: 6_000, seed: 8, clock: new ManualClock(T0), malformedRate: 0.01 });
       const full = await ordersPipeline({ dataDir: dir, log });
       await full.pipeline.close();
@@ -164,7 +150,7 @@ describe('stream runtime', { timeout: 180_000 }, () => {
     }));
 
   test('a failed batch whose commit did land is not written twice', () =>
-    withLog(async (log, dir) => {
+    withLog('stream', async (log, dir) => {
       let failures = 0;
       // The commit happens, then the storage "fails" before answering: an ambiguous commit.
       const run = await runFlaky(log, dir, 12, async (inner, batch, progress, extra) => {
@@ -181,7 +167,7 @@ describe('stream runtime', { timeout: 180_000 }, () => {
     }));
 
   test('a batch that fails before its commit is read again, though the next one was already read ahead', () =>
-    withLog(async (log, dir) => {
+    withLog('stream', async (log, dir) => {
       let calls = 0;
       let aheadWhenFailing = false;
       // Batches 2 and 3 fail before writing anything; batch 4 is read ahead meanwhile.
@@ -208,7 +194,7 @@ describe('stream runtime', { timeout: 180_000 }, () => {
     }));
 
   test('dedup survives restarts and checks records older than the horizon in the table', () =>
-    withLog(async (log, dir) => {
+    withLog('stream', async (log, dir) => {
       const sec = T0 / 1000;
       const run = async () => {
         const p = await ordersPipeline({ dataDir: dir, log, dedupHorizonSeconds: 5 });
@@ -235,7 +221,7 @@ describe('stream runtime', { timeout: 180_000 }, () => {
     }));
 
   test('maintenance runs on the clock: OPTIMIZE compacts, data unchanged', () =>
-    withLog(async (log, dir) => {
+    withLog('stream', async (log, dir) => {
       const clock = new ManualClock(T0);
       await generateOrders({ log, count: 3_000, seed: 2, clock });
       const { pipeline, tables } = await ordersPipeline({
