@@ -67,7 +67,7 @@ export async function buildBatchFile(
     let start = 0;
     for (let i = 0; i < b.count; i++) {
       // Checking values is the event loop's longest task: let other work's callbacks
-      // (the sinks' DuckDB statements finishing) run every few thousand records.
+      // (the sinks' DuckDB statements finishing) run every thousand or so records.
       if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
       const end = b.ends[i];
       const bad = allUtf8 || isUtf8(values.subarray(start, end)) ? -1 : utf8ErrorAt(values, start, end);
@@ -126,7 +126,7 @@ export async function buildBatchFile(
 }
 
 /** Records checked between two turns of the event loop. */
-const YIELD_EVERY = 4096;
+const YIELD_EVERY = 1024;
 
 const digits = new Uint8Array(24);
 
