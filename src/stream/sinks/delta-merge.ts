@@ -226,6 +226,10 @@ export class DeltaMergeSink implements Sink {
       // One MERGE at a time; an over-full buffer waits for the running one.
       if (this.inflight && this.overfull()) await this.awaitMerge();
       if (!this.inflight) {
+        // The previous MERGE may have failed while this batch was buffered: its changes
+        // are not in the table, so no MERGE of later changes may commit progress past
+        // them. The batch fails, and the pipeline reloads progress from the table.
+        this.throwFailure();
         await this.takeBuffer(conn);
         this.start(extraTxn);
       }
