@@ -19,129 +19,50 @@
  *   literal (so `10.999999999999999999` is refused, not rounded to 11.00).
  *
  * UTF-8 validity is checked separately (natively, a whole batch at a time; see
- * `utf8ErrorAt` for the offset of the first bad byte).
+ * `utf8ErrorAt` in utf8.ts for the offset of the first bad byte).
  *
  * Written by hand because it runs on every byte of the hot path: one pass, no
  * allocation for a valid record (JSON.parse builds every object and cannot see
  * duplicate keys or tell `1.0` from `1`). Measured in bench/strict-json.ts.
  */
-import type { DataContract, FieldSpec, FieldType } from './contract.ts';
+import type { DataContract, FieldSpec } from './contract.ts';
+import {
+  ANY,
+  ARRAY,
+  BOOLEAN,
+  compileShape,
+  type FieldShape,
+  fnv,
+  INTEGER,
+  MAX_DEPTH,
+  NUMBER,
+  OBJECT,
+  type ObjectShape,
+  STRING,
+  utf8,
+} from './json-shape.ts';
+import {
+  describeFailure,
+  E_CONTROL,
+  E_DECIMALS,
+  E_DEPTH,
+  E_DUPLICATE,
+  E_EMPTY,
+  E_END,
+  E_ESCAPE,
+  E_INTEGER,
+  E_NOT_OBJECT,
+  E_NUMBER,
+  E_RANGE,
+  E_SURROGATE,
+  E_TRAILING,
+  E_TYPE,
+  E_UNEXPECTED,
+  type StrictJsonError,
+} from './strict-json-errors.ts';
 
-export const MAX_DEPTH = 64;
-
-const ANY = 0;
-const STRING = 1;
-const INTEGER = 2;
-const NUMBER = 3;
-const BOOLEAN = 4;
-const ARRAY = 5;
-const OBJECT = 6;
-const KIND: Record<FieldType, number> = {
-  string: STRING,
-  integer: INTEGER,
-  number: NUMBER,
-  boolean: BOOLEAN,
-  array: ARRAY,
-  object: OBJECT,
-};
-const KIND_NAME = ['value', 'string', 'integer', 'number', 'boolean', 'array', 'object'];
-
-/** What the contract expects of one field's value. */
-interface FieldShape {
-  name: string;
-  bytes: Uint8Array;
-  hash: number;
-  kind: number;
-  coerce: boolean;
-  decimals: number;
-  /** For an object whose fields the contract names: those fields. */
-  shape?: ObjectShape;
-  /** For an array whose elements the contract describes: an element. */
-  element?: FieldShape;
-}
-
-/** An object's known fields, found by the FNV-1a hash of the key's UTF-8 bytes. */
-interface ObjectShape {
-  fields: FieldShape[];
-  /** Open addressing: slot → field index + 1 (0: empty). */
-  slots: Int32Array;
-  mask: number;
-  /**
-   * Per field, the number of the last object scan that saw it: a field seen twice in one
-   * object is a duplicate key. (Objects of one shape never nest in one another.)
-   */
-  seenIn: Int32Array;
-}
-
-/** Why a value was refused: the rule, the field path ('' for the whole value), a message. */
-export interface StrictJsonError {
-  field: string;
-  rule: string;
-  message: string;
-  /** Byte offset in the value where the problem is. */
-  at: number;
-}
-
-const utf8 = new TextEncoder();
-
-function fnv(bytes: Uint8Array): number {
-  let h = 0x811c9dc5 | 0;
-  for (const c of bytes) h = Math.imul(h ^ c, 0x01000193);
-  return h;
-}
-
-function compileShape(fields: readonly FieldSpec[]): ObjectShape {
-  const shaped: FieldShape[] = fields.map((f) => {
-    const bytes = utf8.encode(f.name);
-    return {
-      name: f.name,
-      bytes,
-      hash: fnv(bytes),
-      kind: KIND[f.type],
-      coerce: f.coerce === true,
-      decimals: f.decimals ?? -1,
-      element:
-        f.type === 'array' && f.items
-          ? {
-              name: '',
-              bytes: new Uint8Array(0),
-              hash: 0,
-              kind: OBJECT,
-              coerce: false,
-              decimals: -1,
-              shape: compileShape(f.items),
-            }
-          : undefined,
-    };
-  });
-  let size = 8;
-  while (size < shaped.length * 2) size *= 2;
-  const slots = new Int32Array(size);
-  const mask = size - 1;
-  shaped.forEach((f, i) => {
-    let s = f.hash & mask;
-    while (slots[s] !== 0) s = (s + 1) & mask;
-    slots[s] = i + 1;
-  });
-  return { fields: shaped, slots, mask, seenIn: new Int32Array(shaped.length) };
-}
-
-// Error codes of the scan (the message is built only for a refused value).
-const E_EMPTY = 1;
-const E_NOT_OBJECT = 2;
-const E_TRAILING = 3;
-const E_UNEXPECTED = 4;
-const E_END = 5;
-const E_CONTROL = 6;
-const E_ESCAPE = 7;
-const E_SURROGATE = 8;
-const E_NUMBER = 9;
-const E_DEPTH = 10;
-const E_DUPLICATE = 11;
-const E_TYPE = 12;
-const E_INTEGER = 13;
-const E_RANGE = 14;
-const E_DECIMALS = 15;
+export { MAX_DEPTH } from './json-shape.ts';
+export type { StrictJsonError } from './strict-json-errors.ts';
 
 /**
  * A checker compiled from a contract. `check` returns true for an acceptable value;
@@ -198,109 +119,25 @@ export class StrictJsonChecker {
 
   /** Why the last checked value was refused. */
   error(): StrictJsonError {
-    const at = this.at - this.base;
     let field = '';
     for (let k = 0; k < this.pathLen; k++) {
       const pf = this.pathField[k];
       field += pf === undefined ? `[${this.pathIndex[k]}]` : field === '' ? pf.name : `.${pf.name}`;
     }
-    const where = `at byte ${at}`;
-    const b = this.b;
-    const ch = this.at < this.end ? describeByte(b[this.at]) : 'the end';
-    const f = this.errField;
-    switch (this.code) {
-      case E_EMPTY:
-        return { field: '', rule: 'json', message: 'empty record (no value)', at: 0 };
-      case E_NOT_OBJECT:
-        return {
-          field: '',
-          rule: 'json',
-          message: `not a JSON object: found ${ch} ${where} (a record must be one JSON object)`,
-          at,
-        };
-      case E_TRAILING:
-        return {
-          field: '',
-          rule: 'json',
-          message: `content after the end of the JSON object ${where}: ${ch} (a record must be exactly one JSON object)`,
-          at,
-        };
-      case E_UNEXPECTED:
-        return { field, rule: 'json', message: `not valid JSON: unexpected ${ch} ${where}`, at };
-      case E_END:
-        return { field, rule: 'json', message: `not valid JSON: the value ends too early ${where}`, at };
-      case E_CONTROL:
-        return {
-          field,
-          rule: 'json',
-          message: `not valid JSON: raw control character ${ch} inside a string ${where} (it must be escaped)`,
-          at,
-        };
-      case E_ESCAPE:
-        return { field, rule: 'json', message: `not valid JSON: invalid escape sequence ${where}`, at };
-      case E_SURROGATE:
-        return {
-          field,
-          rule: 'json',
-          message: `not valid JSON text: unpaired UTF-16 surrogate escape ${where} (no Unicode character)`,
-          at,
-        };
-      case E_NUMBER:
-        return { field, rule: 'json', message: `not valid JSON: malformed number ${where}`, at };
-      case E_DEPTH:
-        return {
-          field,
-          rule: 'json',
-          message: `nested deeper than ${MAX_DEPTH} levels ${where}`,
-          at,
-        };
-      case E_DUPLICATE:
-        return {
-          field,
-          rule: 'json',
-          message: `duplicate key ${this.text(this.at, this.detail)} ${where} (a key may appear once per object)`,
-          at,
-        };
-      case E_TYPE:
-        return {
-          field,
-          rule: 'type',
-          message: `expected ${KIND_NAME[f?.kind ?? 0]}, got ${tokenKind(b[this.at])} (${where})`,
-          at,
-        };
-      case E_INTEGER:
-        return {
-          field,
-          rule: 'type',
-          message: `expected integer, got ${this.text(this.at, this.detail)} (${where}${this.detail - this.at > 15 ? '; integers are read exactly only within ±9007199254740991' : ''})`,
-          at,
-        };
-      case E_RANGE:
-        return {
-          field,
-          rule: 'range',
-          message: `number ${this.text(this.at, this.detail)} is out of the range of a double (${where})`,
-          at,
-        };
-      case E_DECIMALS:
-        return {
-          field,
-          rule: 'decimals',
-          message: `${this.text(this.at, this.detail)} has more than ${f?.decimals} decimal places (${where})`,
-          at,
-        };
-      default:
-        return { field, rule: 'json', message: 'not valid JSON', at };
-    }
+    return describeFailure({
+      code: this.code,
+      bytes: this.b,
+      base: this.base,
+      end: this.end,
+      at: this.at,
+      detail: this.detail,
+      field,
+      shape: this.errField,
+    });
   }
 
   private raw(start: number, end: number): string {
     return Buffer.from(this.b.buffer, this.b.byteOffset + start, Math.max(0, end - start)).toString('utf8');
-  }
-
-  private text(start: number, end: number): string {
-    const s = this.raw(start, end);
-    return s.length > 60 ? `${s.slice(0, 60)}…` : s;
   }
 
   private fail(code: number, at: number, detail = 0): false {
@@ -749,53 +586,3 @@ export class StrictJsonChecker {
 const TRUE = Uint8Array.from([0x74, 0x72, 0x75, 0x65]);
 const FALSE = Uint8Array.from([0x66, 0x61, 0x6c, 0x73, 0x65]);
 const NULL = Uint8Array.from([0x6e, 0x75, 0x6c, 0x6c]);
-
-function describeByte(c: number): string {
-  if (c >= 0x21 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
-  return `byte 0x${c.toString(16).padStart(2, '0')}`;
-}
-
-function tokenKind(c: number): string {
-  if (c === 0x22) return 'string';
-  if (c === 0x7b) return 'object';
-  if (c === 0x5b) return 'array';
-  if (c === 0x74 || c === 0x66) return 'boolean';
-  return 'number';
-}
-
-/** The offset (from `start`) of the first byte that is not valid UTF-8 (RFC 3629), or -1. */
-export function utf8ErrorAt(b: Uint8Array, start = 0, end = b.length): number {
-  let i = start;
-  while (i < end) {
-    const c = b[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    let n: number;
-    let min: number;
-    let cp: number;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      min = 0x80;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      min = 0x800;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      min = 0x10000;
-      cp = c & 0x07;
-    } else return i - start;
-    if (i + n >= end) return i - start;
-    for (let k = 1; k <= n; k++) {
-      const d = b[i + k];
-      if ((d & 0xc0) !== 0x80) return i - start;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i - start;
-    i += n + 1;
-  }
-  return -1;
-}

@@ -19,7 +19,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ValueBatch } from '../log/log.ts';
-import { type StrictJsonChecker, utf8ErrorAt } from '../quality/strict-json.ts';
+import type { StrictJsonChecker } from '../quality/strict-json.ts';
+import { utf8ErrorAt } from '../quality/utf8.ts';
 import type { RejectedRecord } from './types.ts';
 
 export interface BatchFile {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StrictJsonChecker, utf8ErrorAt } from '../../src/quality/strict-json.ts';
+import { StrictJsonChecker } from '../../src/quality/strict-json.ts';
+import { utf8ErrorAt } from '../../src/quality/utf8.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 
 const strict = new StrictJsonChecker(ordersContract);
