@@ -106,16 +106,15 @@ function failingOn<S extends Sink>(
   });
 }
 
+/** `count` order events of `seed` with a share `malformed` of malformed ones. */
+function orders(log: Log, count: number, seed: number, malformed: number): Promise<number> {
+  return generateOrders({ log, count, seed, clock: new ManualClock(T0), malformedRate: malformed });
+}
+
 describe('a failed batch', { timeout: 180_000 }, () => {
   test('is retried once its DLQ write settled: every reject in the DLQ exactly once', () =>
     withLog('batch-failure', async (base, dir) => {
-      await generateOrders({
-        log: base,
-        count: 4_000,
-        seed: 31,
-        clock: new ManualClock(T0),
-        malformedRate: 0.02,
-      });
+      await orders(base, 4_000, 31, 0.02);
       const { tables, sinks, pipeline: full } = await ordersPipeline({ dataDir: dir, log: base });
       await full.close();
       const slow = slowDlqLog(base);
@@ -147,13 +146,7 @@ describe('a failed batch', { timeout: 180_000 }, () => {
 
   test('is retried once the MERGE in flight and the DLQ write settled: tables and DLQ exact', () =>
     withLog('batch-failure', async (base, dir) => {
-      await generateOrders({
-        log: base,
-        count: 4_000,
-        seed: 32,
-        clock: new ManualClock(T0),
-        malformedRate: 0.02,
-      });
+      await orders(base, 4_000, 32, 0.02);
       // A buffer of one row is always over-full: each write of orders_current waits for
       // the MERGE in flight before starting the next.
       const {
@@ -236,13 +229,7 @@ describe('a failed batch', { timeout: 180_000 }, () => {
 
   test('reports its first failure and passes on the others', () =>
     withLog('batch-failure', async (base, dir) => {
-      await generateOrders({
-        log: base,
-        count: 3_000,
-        seed: 33,
-        clock: new ManualClock(T0),
-        malformedRate: 0.01,
-      });
+      await orders(base, 3_000, 33, 0.01);
       const { tables, sinks, pipeline: full } = await ordersPipeline({ dataDir: dir, log: base });
       await full.close();
       const appendFailed = new TributaryError('STORAGE_IO', 'injected: orders_events', {});
