@@ -24,7 +24,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'generate a scenario’s events into its topic',
     load: () => import('./commands/generate.ts'),
   },
-  run: { summary: 'run a scenario’s pipeline', load: () => import('./commands/run.ts') },
+  run: {
+    summary: 'run a pipeline: a definition file or a built-in one (orders)',
+    load: () => import('./commands/run.ts'),
+  },
+  pipeline: {
+    summary: 'validate | explain a pipeline definition',
+    load: () => import('./commands/pipeline.ts'),
+  },
   demo: {
     summary: 'run a scenario end to end on the embedded defaults',
     load: () => import('./commands/demo.ts'),

@@ -86,6 +86,11 @@ export const ERROR_CODES = {
     summary: 'the SQL text is invalid or DuckDB rejected it',
   },
   CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'a configuration value is invalid' },
+  PIPELINE_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary: 'a pipeline definition is invalid (the message gives the file, line and what to change)',
+  },
   // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
   DUCKDB_OUT_OF_MEMORY: {
     domain: 'external',

@@ -1,32 +1,40 @@
 /**
- * `tributary run <scenario>`: a scenario's pipeline, resuming from the offsets its tables
- * hold. Ctrl-C (SIGINT) or SIGTERM stops it after the batch in flight.
+ * `tributary run <definition.yaml | built-in name>`: a pipeline, resuming from the offsets
+ * its tables hold. Ctrl-C (SIGINT) or SIGTERM stops it after the batch in flight.
  */
-import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
+import { builtinNames, resolveDefinition } from '../../pipeline/builtin.ts';
+import { compilePipeline } from '../../pipeline/compile.ts';
+import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
+import { applySet } from '../../pipeline/overrides.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
-import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
+import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
 import { onStopSignals } from './stop-signals.ts';
 
-const USAGE = `usage: tributary run orders [options]
+const USAGE = `usage: tributary run <definition.yaml | name> [options]
 
-Runs the orders pipeline: topic 'orders' → orders_events (append) and orders_current
-(MERGE) under DATA_DIR/tables, rejects to topic 'orders.dlq'. Exactly-once: it resumes
-from the offsets committed in the tables.
+Runs a pipeline definition (docs/pipelines.md), or a built-in one by name
+(${builtinNames().join(', ')}). Exactly-once: it resumes from the offsets committed in its
+tables. 'tributary pipeline explain' shows what it will do.
 
 options:
   --until-caught-up            exit once every partition is drained and committed
-  --trigger-ms MS              minimum time between batches when idle (default 200)
-  --max-records N              records per batch, all partitions together (default 100000)
-  --maintenance-interval-ms MS OPTIMIZE / checkpoint / VACUUM this often (default 3600000)
-  --current-commit-ms MS       MERGE into orders_current at most this often (default 0: as soon as the previous MERGE finished)
-  --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (default: the table's, 7 days / 1 hour)
-  --topic NAME                 source topic (default orders; the DLQ is NAME.dlq)
+  --set PATH=VALUE             change a key of the definition for this run, e.g.
+                               --set runtime.trigger=1s --set sinks.orders_current.commit_interval=5s
+                               (list entries by name; repeatable)
+  --topic NAME                 read this topic instead of the definition's (the DLQ is NAME.dlq)
+  --trigger-ms MS              minimum time between batches when idle (runtime.trigger; default 200)
+  --max-records N              records per batch, all partitions together (runtime.max_records_per_batch)
+  --maintenance-interval-ms MS table upkeep this often (maintenance.every; default 1 hour)
+  --current-commit-ms MS       MERGE sinks merge at most this often (their commit_interval)
+  --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (every table's maintenance.vacuum_retention)
 
 ${LOG_OPTIONS_USAGE}`;
 
 const OPTIONS = {
   ...LOG_OPTIONS,
   topic: { type: 'string' },
+  set: { type: 'string', multiple: true },
   'until-caught-up': { type: 'boolean' },
   'trigger-ms': { type: 'string' },
   'max-records': { type: 'string' },
@@ -35,31 +43,76 @@ const OPTIONS = {
   'vacuum-retention-ms': { type: 'string' },
 } as const;
 
+/** The definition with the command line's changes (the named flags are shorthands for --set). */
+export function withFlags(
+  def: PipelineDefinition,
+  values: {
+    set?: string[];
+    'trigger-ms'?: string;
+    'max-records'?: string;
+    'maintenance-interval-ms'?: string;
+    'current-commit-ms'?: string;
+    'vacuum-retention-ms'?: string;
+  },
+): PipelineDefinition {
+  const sets: string[] = [];
+  const trigger = intOption('trigger-ms', values['trigger-ms']);
+  if (trigger !== undefined) sets.push(`runtime.trigger=${trigger}ms`);
+  const max = intOption('max-records', values['max-records'], 1);
+  if (max !== undefined) sets.push(`runtime.max_records_per_batch=${max}`);
+  const every = intOption('maintenance-interval-ms', values['maintenance-interval-ms'], 1);
+  if (every !== undefined) sets.push(`maintenance.every=${every}ms`);
+  const commit = intOption('current-commit-ms', values['current-commit-ms']);
+  if (commit !== undefined) {
+    for (const s of def.sinks)
+      if (s.type === 'delta_merge') sets.push(`sinks.${s.name}.commit_interval=${commit}ms`);
+  }
+  const vacuum = intOption('vacuum-retention-ms', values['vacuum-retention-ms']);
+  if (vacuum !== undefined) {
+    for (const s of def.sinks) {
+      if (s.type === 'delta_merge' || s.type === 'delta_append') {
+        if (!def.tables?.some((t) => t.name === s.table)) {
+          def = { ...def, tables: [...(def.tables ?? []), { name: s.table }] };
+        }
+        sets.push(`tables.${s.table}.maintenance.vacuum_retention=${vacuum}ms`);
+      }
+    }
+  }
+  sets.push(...(values.set ?? []));
+  for (const s of sets) def = applySet(def, s);
+  return def;
+}
+
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const scenario = scenarioArg('run', positionals, USAGE);
-  if (typeof scenario === 'number') return scenario;
+  if (positionals.length !== 1) {
+    console.error(`tributary run: give one definition file or built-in pipeline name\n\n${USAGE}`);
+    return 2;
+  }
+  const resolved = await resolveDefinition(positionals[0]);
+  const changed = withFlags(resolved.definition, values);
+  // Changes are checked like the file; their problems are reported against the file.
+  const loaded: LoadedDefinition =
+    changed === resolved.definition ? resolved : { ...fromObject(changed), file: resolved.file };
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const log = await openLogFromArgs(values);
+  let compiled: Awaited<ReturnType<typeof compilePipeline>>;
+  try {
+    compiled = await compilePipeline(loaded, { dataDir, log, topic: values.topic });
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+  const { pipeline } = compiled;
   const stop = new AbortController();
   const removeSignals = onStopSignals(() => stop.abort());
-  const { pipeline } = await ordersPipeline({
-    dataDir,
-    log,
-    topic: values.topic,
-    triggerMs: intOption('trigger-ms', values['trigger-ms']),
-    maxRecordsPerBatch: intOption('max-records', values['max-records'], 1),
-    maintenanceIntervalMs: intOption('maintenance-interval-ms', values['maintenance-interval-ms'], 1),
-    currentCommitMs: intOption('current-commit-ms', values['current-commit-ms']),
-    vacuumRetentionMs: intOption('vacuum-retention-ms', values['vacuum-retention-ms']),
-  });
   try {
     await pipeline.run({ untilCaughtUp: values['until-caught-up'], signal: stop.signal });
     const m = pipeline.metrics;
     console.log(
-      `orders: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
+      `${loaded.definition.name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
         [...m.sinks].map(([name, c]) => `${name} +${c.rows} rows`).join(', '),
     );
     return 0;

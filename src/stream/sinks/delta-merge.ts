@@ -42,6 +42,8 @@ export interface DeltaMergeSinkOptions {
   select: (from: string) => string;
   on: string[];
   whenMatched: WhenMatched;
+  /** Rows whose key is not in the table: inserted (default), or only those for which `{ insert: SQL }` holds. */
+  whenNotMatched?: 'insert' | { insert: string };
   /**
    * Columns (SQL over the `select` output) whose values, compared in order, rank rows of
    * one key: the largest is the newest (e.g. `['event_time']`). Combines the changes of
@@ -297,6 +299,7 @@ export class DeltaMergeSink implements Sink {
         {
           on: this.opts.on,
           whenMatched: this.opts.whenMatched,
+          ...(this.opts.whenNotMatched !== undefined && { whenNotMatched: this.opts.whenNotMatched }),
           txn,
           targetFileSize: this.opts.targetFileSize,
           orderBy: this.opts.orderBy,

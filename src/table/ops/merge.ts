@@ -47,8 +47,8 @@ export interface MergeOptions {
   on: string[];
   /** Default 'update' (replace the whole row with the source row). */
   whenMatched?: WhenMatched;
-  /** Default 'insert'. */
-  whenNotMatched?: 'insert' | 'ignore';
+  /** Default 'insert'; `{ insert: SQL over source.* }` inserts only the rows for which it holds. */
+  whenNotMatched?: 'insert' | 'ignore' | { insert: string };
   txn?: Txn[];
   targetFileSize?: number;
   /**
@@ -98,7 +98,9 @@ export async function merge(
   }
   const clock = tableClock(table, opts.clock);
   const whenMatched = opts.whenMatched ?? 'update';
-  const insert = (opts.whenNotMatched ?? 'insert') === 'insert';
+  const notMatched = opts.whenNotMatched ?? 'insert';
+  const insert = notMatched !== 'ignore';
+  const insertWhere = typeof notMatched === 'object' ? ` WHERE coalesce((${notMatched.insert}), false)` : '';
   const { del, upd } = conditions(whenMatched);
   const first = await table.snapshot();
   const source = await sourceQuery(data, first.schema);
@@ -215,7 +217,18 @@ export async function merge(
               deleted -
               updated
             : 0;
-          const inserted = insert ? numSourceRows - matched : 0;
+          const inserted = !insert
+            ? 0
+            : insertWhere === ''
+              ? numSourceRows - matched
+              : Number(
+                  (
+                    await queryJson(
+                      conn,
+                      `SELECT count(*) AS n FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}${insertWhere}`,
+                    )
+                  )[0].n,
+                );
           const metrics: MergeMetrics = {
             numSourceRows,
             numTargetRowsInserted: inserted,
@@ -252,7 +265,7 @@ export async function merge(
               `SELECT ${sourceCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${where} AND NOT (${del}) AND ${upd}`,
               `SELECT ${targetCols} FROM ${target} AS target JOIN ${src} AS source ON ${on} WHERE ${where} AND NOT (${del}) AND NOT (${upd})`,
             ].join(' UNION ALL ');
-          const inserts = `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}`;
+          const inserts = `SELECT ${sourceCols} FROM ${src} AS source ANTI JOIN ${target} AS target ON ${on}${insertWhere}`;
           const adds = [];
           if (rewritten.length <= PER_FILE_REWRITE_MAX) {
             for (const file of rewritten) {
@@ -283,7 +296,16 @@ export async function merge(
               operationParameters: {
                 predicate: JSON.stringify(keys),
                 matchedPredicates: JSON.stringify([whenMatched]),
-                notMatchedPredicates: JSON.stringify(insert ? [{ actionType: 'insert' }] : []),
+                notMatchedPredicates: JSON.stringify(
+                  insert
+                    ? [
+                        {
+                          actionType: 'insert',
+                          ...(typeof notMatched === 'object' && { predicate: notMatched.insert }),
+                        },
+                      ]
+                    : [],
+                ),
               },
               operationMetrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, String(v)])),
               readScope,

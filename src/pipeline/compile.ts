@@ -1,0 +1,204 @@
+/**
+ * From a definition to a running pipeline: checks (shape, references, SQL binding) first,
+ * so nothing is created or written for a definition that cannot run; then the source
+ * topic, the tables (created by their first commit, with the declared or inferred
+ * schema), the sinks and the runtime.
+ */
+import { isAbsolute, join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import type { Log } from '../log/log.ts';
+import { LocalStore } from '../storage/local.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { Pipeline } from '../stream/pipeline.ts';
+import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
+import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
+import type { Sink } from '../stream/types.ts';
+import { type DeltaTable, openConnection, type StructType } from '../table/index.ts';
+import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from '../table/table.ts';
+import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check.ts';
+import type { PipelineDefinition } from './definition.ts';
+import { parseDuration, parseSize } from './durations.ts';
+import { invalid, type LoadedDefinition } from './load.ts';
+import { type Plan, type PlannedTable, plan, whenMatched } from './plan.ts';
+
+/** What a run adds to a definition: where data lives, which log, and test hooks. */
+export interface RunContext {
+  dataDir: string;
+  log: Log;
+  /** Read this topic instead of the definition's (its DLQ becomes `<topic>.dlq`). */
+  topic?: string;
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
+  /** Sync table files before commits return (default true; docs/storage.md). */
+  durableTables?: boolean;
+  outcomeCheck?: OutcomeCheckOptions;
+  /** Wraps each table's store (tests: a fault-injecting store). */
+  wrapStore?: (store: ObjectStore, table: string) => ObjectStore;
+}
+
+export interface CompiledPipeline {
+  pipeline: Pipeline;
+  plan: Plan;
+  tables: Map<string, DeltaTable>;
+  sinks: Map<string, Sink>;
+}
+
+export function tablesDir(dataDir: string): string {
+  return join(dataDir, 'tables');
+}
+
+export function tableLocation(dataDir: string, t: PlannedTable): string {
+  const path = t.def.path ?? t.def.name;
+  return isAbsolute(path) ? path : join(tablesDir(dataDir), path);
+}
+
+/** Plans and checks a definition, throwing PIPELINE_INVALID with every problem found. */
+export async function checkDefinition(
+  loaded: LoadedDefinition,
+): Promise<{ plan: Plan; checked: CheckResult }> {
+  const p = plan(loaded.definition);
+  if (p.problems.length > 0) invalid(loaded, p.problems);
+  const conn = await openConnection();
+  try {
+    const checked = await checkPlan(conn, p, emptyInputSql(p));
+    if (checked.problems.length > 0) invalid(loaded, checked.problems);
+    return { plan: p, checked };
+  } finally {
+    conn.closeSync();
+  }
+}
+
+/** Opens (or defines, to be created by the first commit) every table the plan's sinks write. */
+export async function openTables(
+  p: Plan,
+  checked: CheckResult | undefined,
+  ctx: Pick<RunContext, 'dataDir' | 'clock' | 'durableTables' | 'outcomeCheck' | 'wrapStore'>,
+): Promise<Map<string, DeltaTable>> {
+  const tables = new Map<string, DeltaTable>();
+  const tctx: TableContext = {
+    ...(ctx.clock ? { clock: ctx.clock } : {}),
+    ...(ctx.outcomeCheck ? { outcomeCheck: ctx.outcomeCheck } : {}),
+  };
+  for (const s of p.sinks) {
+    const t = s.table;
+    if (!t) continue;
+    const local = new LocalStore(tableLocation(ctx.dataDir, t), { durable: ctx.durableTables ?? true });
+    const store = ctx.wrapStore ? ctx.wrapStore(local, t.def.name) : local;
+    const schema: StructType = {
+      type: 'struct',
+      fields: tableSchema(t.columns, checked?.sinkColumns.get(s.def.name), t.def.not_null),
+    };
+    const table = await Table.open(store, {
+      ...tctx,
+      createIfMissing: {
+        schema,
+        partitionColumns: t.partitions.map((x) => x.name),
+        name: t.def.name,
+        description: t.def.description ?? `written by pipeline '${p.def.name}' (sink '${s.def.name}')`,
+        configuration: {
+          'delta.checkpointInterval': String(t.def.checkpoint_interval ?? 10),
+          ...t.def.properties,
+        },
+      },
+    });
+    tables.set(t.def.name, table);
+  }
+  return tables;
+}
+
+/** The source topic a run reads. */
+export function sourceTopic(def: PipelineDefinition, ctx: Pick<RunContext, 'topic'>): string {
+  if (!('topic' in def.source)) throw new Error('not a topic source');
+  return ctx.topic ?? def.source.topic;
+}
+
+export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext): Promise<CompiledPipeline> {
+  const { plan: p, checked } = await checkDefinition(loaded);
+  const def = p.def;
+  if (!('topic' in def.source)) {
+    throw new Error('a Delta table as a source is not supported by this build yet');
+  }
+  const topic = sourceTopic(def, ctx);
+  await ctx.log.ensureTopic(topic, { partitions: def.source.partitions ?? 4 });
+  const tables = await openTables(p, checked, ctx);
+  const sinks = new Map<string, Sink>();
+  let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
+  const eventSeconds = p.eventTime ? `epoch(${p.eventTime})::BIGINT` : undefined;
+  for (const s of p.sinks) {
+    const d = s.def;
+    const appIdPrefix = `${def.name}/${d.name}/${topic}`;
+    if (d.type === 'delta_append') {
+      const sink = new DeltaAppendSink({
+        name: d.name,
+        appIdPrefix,
+        table: tables.get(d.table)!,
+        select: s.select,
+        ...(d.dedup && {
+          dedup: {
+            key: d.dedup.key,
+            ...(d.dedup.key_type !== undefined && { keyType: d.dedup.key_type }),
+            batchTime: eventSeconds!,
+            tableTime: d.dedup.time,
+            horizonSeconds: parseDuration(d.dedup.horizon) / 1000,
+          },
+        }),
+        ...(d.compression !== undefined && { compression: d.compression }),
+        ...(d.file_size !== undefined && { targetFileSize: parseSize(d.file_size) }),
+        maintenance: s.table!.maintenance,
+      });
+      sinks.set(d.name, sink);
+      dlqProgressIn ??= sink;
+    } else if (d.type === 'delta_merge') {
+      const sink = new DeltaMergeSink({
+        name: d.name,
+        appIdPrefix,
+        table: tables.get(d.table)!,
+        select: s.select,
+        on: d.key,
+        whenMatched: whenMatched(d),
+        ...(d.insert_when !== undefined && { whenNotMatched: { insert: d.insert_when } }),
+        ...(d.newest_by !== undefined && { newestBy: d.newest_by }),
+        commitIntervalMs: d.commit_interval === undefined ? 0 : parseDuration(d.commit_interval),
+        ...(d.max_buffered_rows !== undefined && { maxBufferedRows: d.max_buffered_rows }),
+        ...(d.file_size !== undefined && { targetFileSize: parseSize(d.file_size) }),
+        ...(d.order_by !== undefined && { orderBy: d.order_by }),
+        ...(d.compression !== undefined && { compression: d.compression }),
+        ...(d.compaction && {
+          compaction: {
+            everyMs: parseDuration(d.compaction.every),
+            olderThanMs: parseDuration(d.compaction.older_than),
+            targetFileSize: parseSize(d.compaction.file_size),
+          },
+        }),
+        ...(ctx.clock && { clock: ctx.clock }),
+        maintenance: s.table!.maintenance,
+      });
+      sinks.set(d.name, sink);
+    } else {
+      throw new Error(`sink type '${d.type}' is not supported by this build yet`);
+    }
+  }
+  // The DLQ's progress is committed with a Delta sink's batches: the first append sink's,
+  // else the first MERGE sink's.
+  dlqProgressIn ??= [...sinks.values()].find((s): s is Sink & { table: DeltaTable } => 'table' in s);
+  const rt = def.runtime ?? {};
+  const pipeline = new Pipeline({
+    name: def.name,
+    log: ctx.log,
+    topic,
+    contract: p.contract!,
+    sinks: [...sinks.values()],
+    ...(dlqProgressIn && { dlq: { topic: def.dlq?.topic ?? `${topic}.dlq`, progressIn: dlqProgressIn } }),
+    ...(p.eventTime && { eventTimeMs: `epoch_ms(${p.eventTime})` }),
+    ...(rt.trigger !== undefined && { triggerMs: parseDuration(rt.trigger) }),
+    ...(rt.max_records_per_batch !== undefined && { maxRecordsPerBatch: rt.max_records_per_batch }),
+    ...(rt.max_bytes_per_batch !== undefined && { maxBytesPerBatch: parseSize(rt.max_bytes_per_batch) }),
+    ...(rt.read_ahead !== undefined && { readAhead: rt.read_ahead }),
+    ...(rt.duckdb_threads !== undefined && { duckdbThreads: rt.duckdb_threads }),
+    maintenanceIntervalMs: p.maintenanceEveryMs,
+    ...(ctx.clock && { clock: ctx.clock }),
+    ...(ctx.sleep && { sleep: ctx.sleep }),
+  });
+  await pipeline.open();
+  return { pipeline, plan: p, tables, sinks };
+}

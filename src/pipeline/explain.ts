@@ -1,0 +1,111 @@
+/**
+ * `tributary pipeline explain`: the plan as text — source → decoder and contract →
+ * transforms → sinks, the SQL each step runs, the tables written and the state kept.
+ */
+import { compileContract } from '../quality/contract.ts';
+import type { CheckResult } from './check.ts';
+import type { WindowTransformDefinition } from './definition.ts';
+import { INPUT, type Plan, whenMatched } from './plan.ts';
+
+const indent = (text: string, by = '      ') =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => by + l)
+    .join('\n');
+
+export function explainPlan(p: Plan, checked?: CheckResult): string {
+  const def = p.def;
+  const out: string[] = [];
+  const cols = (name: string) => {
+    const c = checked?.relations.get(name) ?? checked?.sinkColumns.get(name);
+    return c ? c.names.map((n, i) => `${n} ${c.types[i]}`).join(', ') : undefined;
+  };
+  out.push(`pipeline ${def.name}${def.description ? ` — ${def.description}` : ''}`);
+  out.push('');
+  if ('topic' in def.source) {
+    out.push(
+      `source   topic '${def.source.topic}' (${def.source.partitions ?? 4} partitions if created; the embedded log or Kafka, chosen at run time)`,
+    );
+    const c = p.contract!;
+    const failing =
+      def.contract?.on_failure === 'tag'
+        ? 'kept, tagged'
+        : `to topic '${def.dlq?.topic ?? `${def.source.topic}.dlq`}' with their bytes and reason`;
+    out.push(
+      `decode   ${def.format ?? 'json'}, contract '${c.name}' (${c.fields.length} fields; failing records ${failing})`,
+    );
+    out.push(
+      `         checked in DuckDB: ${compileContract(c).validRow.length} characters of SQL over read_json's typed columns, after a strict check of each record's bytes`,
+    );
+  } else {
+    out.push(`source   Delta table '${def.source.table}' read as a stream (each new version's added rows)`);
+  }
+  const inputCols = cols(INPUT);
+  if (inputCols) out.push(`input    ${inputCols}`);
+  if (p.eventTime) {
+    out.push(`time     event time = ${p.eventTime}; watermark = max event time − ${p.watermarkMs} ms`);
+  }
+  for (const t of p.transforms) {
+    out.push('');
+    if ('sql' in t) {
+      out.push(`transform ${t.name} (SQL over the batch, no state)`);
+      out.push(indent(t.sql));
+    } else {
+      const w = t as WindowTransformDefinition;
+      out.push(
+        `transform ${w.name}: ${w.window.type} window of ${w.window.size}${w.window.slide ? ` every ${w.window.slide}` : ''} over ${w.from ?? INPUT}.${w.window.time ?? '(event time)'}, emit ${w.emit ?? 'final'}`,
+      );
+      out.push(
+        `      group by ${(w.group_by ?? []).join(', ') || '(nothing)'}; ${Object.entries(w.aggregates)
+          .map(([k, v]) => `${k} = ${v}`)
+          .join(', ')}`,
+      );
+      out.push(
+        `      state: partial aggregates per open window and group, dropped once the watermark passes the window's end`,
+      );
+      out.push(
+        `      late records: ${typeof w.late === 'object' ? `to table ${w.late.table}` : (w.late ?? 'dlq')}`,
+      );
+    }
+    const c = cols(t.name);
+    if (c) out.push(`      → ${c}`);
+  }
+  for (const s of p.sinks) {
+    const d = s.def;
+    out.push('');
+    const table = s.table ? ` → table '${s.table.def.name}'` : '';
+    out.push(`sink ${d.name}: ${d.type} of ${d.from}${table}`);
+    if (d.type === 'delta_append') {
+      out.push('      each batch in one commit with its progress (txn per source partition): exactly once');
+      if (d.dedup)
+        out.push(
+          `      state: ids of '${d.dedup.key}' within ${d.dedup.horizon} of the newest '${d.dedup.time}' (rebuilt from the table on start; older ones looked up in the table)`,
+        );
+    } else if (d.type === 'delta_merge') {
+      const w = whenMatched(d);
+      out.push(
+        `      MERGE on (${d.key.join(', ')}); matched: ${typeof w === 'string' ? w : `update when ${w.update}${w.delete ? `, delete when ${w.delete}` : ''}`}`,
+      );
+      out.push(`      at most every ${d.commit_interval ?? '0s'}, progress in the same commit: exactly once`);
+    } else {
+      out.push(`      to topic '${d.topic}'${d.key ? ` keyed by ${d.key}` : ''}`);
+    }
+    if (s.table) {
+      const t = s.table;
+      const parts = t.partitions.map((x) => (x.expr ? `${x.name} = ${x.expr}` : x.name));
+      out.push(
+        `      table at tables/${t.def.path ?? t.def.name}${parts.length ? `, partitioned by ${parts.join(', ')}` : ', unpartitioned'}${t.columns ? `, ${t.columns.length} declared columns` : ', columns from the rows'}`,
+      );
+      const m = t.maintenance;
+      out.push(
+        `      upkeep every ${p.maintenanceEveryMs / 1000} s: OPTIMIZE${m.targetFileSize ? ` to ${m.targetFileSize} bytes` : ''}${m.olderThanMs ? ` (files older than ${m.olderThanMs / 1000} s)` : ''}, checkpoint, VACUUM${m.vacuumRetentionMs !== undefined ? ` after ${m.vacuumRetentionMs / 1000} s` : ''}`,
+      );
+    }
+    const c = cols(d.name);
+    if (c) out.push(`      rows: ${c}`);
+    out.push("      SQL (input = the batch rows past this sink's progress):");
+    out.push(indent(s.select('<batch>'), '        '));
+  }
+  return out.join('\n');
+}

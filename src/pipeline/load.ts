@@ -1,0 +1,106 @@
+/**
+ * Loading a definition from its two front ends, and reporting its problems where the
+ * user wrote them: for a YAML file, `file:line:column` (the `yaml` package keeps every
+ * node's position), for a TypeScript object, the path to the value.
+ */
+import { promises as fs } from 'node:fs';
+import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { TributaryError } from '../core/errors.ts';
+import type { PipelineDefinition } from './definition.ts';
+import { checkShape, formatPath, type Path, type Problem } from './shape.ts';
+
+/** A definition with where it came from, so later checks can point into the file. */
+export interface LoadedDefinition {
+  definition: PipelineDefinition;
+  /** The file it was read from (undefined for a definition given in code). */
+  file?: string;
+  /** `line:column` of the value at `path` (or of its key), when the front end knows. */
+  locate(path: Path, atKey?: boolean): { line: number; col: number } | undefined;
+}
+
+/** Throws PIPELINE_INVALID listing `problems`, each with where it is and what is expected. */
+export function invalid(loaded: Pick<LoadedDefinition, 'file' | 'locate'>, problems: Problem[]): never {
+  const lines = problems.slice(0, 20).map((p) => {
+    const pos = loaded.locate(p.path, p.atKey);
+    const where = loaded.file
+      ? `${loaded.file}${pos ? `:${pos.line}:${pos.col}` : ''}`
+      : 'pipeline definition';
+    return `${where}: ${formatPath(p.path)}: ${p.message}`;
+  });
+  if (problems.length > 20) lines.push(`… and ${problems.length - 20} more`);
+  const first = problems[0];
+  throw new TributaryError(
+    'PIPELINE_INVALID',
+    `${problems.length === 1 ? 'the pipeline definition has a problem' : `the pipeline definition has ${problems.length} problems`}:\n  ${lines.join('\n  ')}`,
+    { file: loaded.file, path: first ? formatPath(first.path) : undefined },
+  );
+}
+
+/** A definition given in code (`definePipeline`): shape-checked, problems reported by path. */
+export function fromObject(definition: PipelineDefinition): LoadedDefinition {
+  const loaded: LoadedDefinition = { definition, locate: () => undefined };
+  const problems = checkShape(definition);
+  if (problems.length > 0) invalid(loaded, problems);
+  return loaded;
+}
+
+/** Parses YAML text (named `file` in messages) and checks its shape. */
+export function fromYaml(text: string, file: string): LoadedDefinition {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const pos = (offset: number) => {
+    const p = lines.linePos(offset);
+    return { line: p.line, col: p.col };
+  };
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const p = pos(e.pos[0]);
+      return `${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
+    });
+    throw new TributaryError(
+      'PIPELINE_INVALID',
+      `the pipeline definition is not valid YAML:\n  ${problems.join('\n  ')}`,
+      { file },
+    );
+  }
+  const locate = (path: Path, atKey = false) => {
+    // The deepest node on the path that exists: a missing key is reported at its parent.
+    let node: unknown = doc.contents;
+    let keyNode: Node | undefined;
+    for (const step of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === step);
+        if (!pair) break;
+        keyNode = pair.key as Node;
+        node = pair.value;
+      } else if (isSeq(node) && typeof step === 'number' && step < node.items.length) {
+        keyNode = undefined;
+        node = node.items[step];
+      } else {
+        break;
+      }
+    }
+    const target = (atKey ? keyNode : undefined) ?? (node as Node | undefined) ?? keyNode;
+    return target?.range ? pos(target.range[0]) : undefined;
+  };
+  const definition = doc.toJS() as PipelineDefinition;
+  const loaded: LoadedDefinition = { definition, file, locate };
+  const problems = checkShape(definition);
+  if (problems.length > 0) invalid(loaded, problems);
+  return loaded;
+}
+
+export async function loadDefinitionFile(file: string): Promise<LoadedDefinition> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new TributaryError(
+      'PIPELINE_INVALID',
+      `cannot read the pipeline definition '${file}': ${(err as Error).message}`,
+      { file },
+      err,
+    );
+  }
+  return fromYaml(text, file);
+}

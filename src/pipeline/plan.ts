@@ -1,0 +1,290 @@
+/**
+ * A definition resolved into what the runtime needs, without running anything: the
+ * contract in the runtime's form, the SQL each sink runs (its transforms composed over
+ * the batch's `input`), the tables' layouts and upkeep, durations in milliseconds. Both
+ * `tributary pipeline explain` and the compiler (compile.ts) work from this plan.
+ */
+import type { DataContract, FieldSpec } from '../quality/contract.ts';
+import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
+import type { WhenMatched } from '../table/index.ts';
+import type { StructField } from '../table/schema.ts';
+import { parseColumnType } from './column-types.ts';
+import type {
+  DeltaAppendSinkDefinition,
+  DeltaMergeSinkDefinition,
+  FieldDefinition,
+  PipelineDefinition,
+  SinkDefinition,
+  TableDefinition,
+  TransformDefinition,
+  WindowTransformDefinition,
+} from './definition.ts';
+import { parseDuration, parseSize } from './durations.ts';
+import type { Problem } from './shape.ts';
+
+/** The relation every transform and sink can read: the source's rows of the batch. */
+export const INPUT = 'input';
+
+const q = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+export interface PlannedTable {
+  def: TableDefinition;
+  /** Declared columns, or undefined when they come from the sink's rows. */
+  columns?: StructField[];
+  /** Partition columns, in order, with the SQL computing each (undefined: a column of the rows). */
+  partitions: Array<{ name: string; expr?: string }>;
+  maintenance: MaintenanceOptions;
+}
+
+export interface PlannedSink {
+  def: SinkDefinition;
+  /** The sink's SQL over a relation of input rows (a table or view name, or a parenthesised query). */
+  select: (from: string) => string;
+  table?: PlannedTable;
+}
+
+export interface Plan {
+  def: PipelineDefinition;
+  contract?: DataContract;
+  /** SQL over an input row: its event time as a TIMESTAMPTZ. */
+  eventTime?: string;
+  watermarkMs: number;
+  transforms: TransformDefinition[];
+  sinks: PlannedSink[];
+  tables: Map<string, PlannedTable>;
+  maintenanceEveryMs: number;
+  problems: Problem[];
+}
+
+export function toFieldSpec(f: FieldDefinition): FieldSpec {
+  return {
+    name: f.name,
+    type: f.type,
+    ...(f.required !== undefined && { required: f.required }),
+    ...(f.enum !== undefined && { enum: f.enum }),
+    ...(f.min !== undefined && { min: f.min }),
+    ...(f.max !== undefined && { max: f.max }),
+    ...(f.decimals !== undefined && { decimals: f.decimals }),
+    ...(f.pattern !== undefined && { pattern: f.pattern }),
+    ...(f.items !== undefined && { items: f.items.map(toFieldSpec) }),
+    ...(f.min_items !== undefined && { minItems: f.min_items }),
+    ...(f.coerce !== undefined && { coerce: f.coerce }),
+  };
+}
+
+/** `hour(col)`, `date(col)`, `bucket(n, col)`, or any SQL expression as it is. */
+export function partitionExpr(expr: string): string {
+  const unary = /^\s*(hour|date)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$/i.exec(expr);
+  if (unary) {
+    // From epoch microseconds: a plain TIMESTAMP is formatted without time zone lookups (UTC).
+    const fmt = unary[1].toLowerCase() === 'hour' ? '%Y-%m-%d-%H' : '%Y-%m-%d';
+    return `strftime(make_timestamp(epoch_us(${q(unary[2])})), '${fmt}')`;
+  }
+  const bucket = /^\s*bucket\s*\(\s*(\d+)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$/i.exec(expr);
+  if (bucket) return `(hash(${q(bucket[2])}) % ${Number(bucket[1])})::INTEGER`;
+  return `(${expr})`;
+}
+
+const stripSemicolon = (sql: string) => sql.trim().replace(/;\s*$/, '');
+
+/**
+ * The SQL of relation `name` over `from`: `input` and the SQL transforms up to `name`, as
+ * CTEs. `input` is not materialized, so a sink reading it twice scans the batch twice as
+ * its own SQL would (no copy of the wide rows).
+ */
+export function relationSql(
+  transforms: readonly TransformDefinition[],
+  name: string,
+  from: string,
+  outer = '*',
+): string {
+  const ctes = [`${INPUT} AS NOT MATERIALIZED (SELECT * FROM ${from})`];
+  const upTo = transforms.slice(
+    0,
+    transforms.findIndex((t) => t.name === name),
+  );
+  const target = transforms.find((t) => t.name === name);
+  // Only the transforms the target reads, directly or through others (by name in their SQL).
+  const needed = new Set<string>();
+  const visit = (sql: string, before: readonly TransformDefinition[]) => {
+    for (const t of before) {
+      if (!needed.has(t.name) && 'sql' in t && mentions(sql, t.name)) {
+        needed.add(t.name);
+        visit(t.sql, before.slice(0, before.indexOf(t)));
+      }
+    }
+  };
+  if (target && 'sql' in target) {
+    needed.add(target.name);
+    visit(target.sql, upTo);
+  }
+  for (const t of [...upTo, ...(target ? [target] : [])]) {
+    if ('sql' in t && needed.has(t.name)) ctes.push(`${q(t.name)} AS (${stripSemicolon(t.sql)})`);
+  }
+  return `WITH ${ctes.join(', ')} SELECT ${outer} FROM ${name === INPUT ? INPUT : q(name)}`;
+}
+
+/** Whether SQL text names a relation (as a word, quoted or not; a cheap over-approximation). */
+function mentions(sql: string, name: string): boolean {
+  const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^A-Za-z0-9_"])"?${esc}"?($|[^A-Za-z0-9_"])`, 'i').test(sql);
+}
+
+function planTable(def: TableDefinition, problems: Problem[], at: number): PlannedTable {
+  let columns: StructField[] | undefined;
+  if (def.columns) {
+    const notNull = new Set(def.not_null ?? []);
+    columns = def.columns.map((c, i) => {
+      let type: StructField['type'] = 'string';
+      try {
+        type = parseColumnType(c.type);
+      } catch (err) {
+        problems.push({ path: ['tables', at, 'columns', i, 'type'], message: (err as Error).message });
+      }
+      return { name: c.name, type, nullable: (c.nullable ?? true) && !notNull.has(c.name), metadata: {} };
+    });
+  }
+  const partitions = (def.partition_by ?? []).map((p) => {
+    if (typeof p === 'string') return { name: p };
+    const [name, expr] = Object.entries(p)[0];
+    return { name, expr: partitionExpr(expr) };
+  });
+  const m = def.maintenance ?? {};
+  return {
+    def,
+    columns,
+    partitions,
+    maintenance: {
+      ...(m.file_size !== undefined && { targetFileSize: parseSize(m.file_size) }),
+      ...(m.older_than !== undefined && { olderThanMs: parseDuration(m.older_than) }),
+      ...(m.order_by !== undefined && { orderBy: m.order_by }),
+      ...(m.vacuum_retention !== undefined && { vacuumRetentionMs: parseDuration(m.vacuum_retention) }),
+    },
+  };
+}
+
+/** The matched-row rule of a MERGE sink: `update_when`, or "strictly newer by newest_by". */
+export function whenMatched(def: DeltaMergeSinkDefinition): WhenMatched {
+  let update = def.update_when;
+  if (update === undefined && def.newest_by) {
+    const cols = (side: string) => def.newest_by!.map((c) => `${side}.${c}`).join(', ');
+    update = `(${cols('source')}) > (${cols('target')})`;
+  }
+  if (update === undefined && def.delete_when === undefined) return 'update';
+  return { update: update ?? 'true', ...(def.delete_when !== undefined && { delete: def.delete_when }) };
+}
+
+/** Resolves names and references; the problems found (unknown relations, tables, duplicate names) are in `problems`. */
+export function plan(def: PipelineDefinition): Plan {
+  const problems: Problem[] = [];
+  const tables = new Map<string, PlannedTable>();
+  (def.tables ?? []).forEach((t, i) => {
+    if (tables.has(t.name))
+      problems.push({ path: ['tables', i, 'name'], message: `table '${t.name}' is defined twice` });
+    tables.set(t.name, planTable(t, problems, i));
+  });
+  const transforms = def.transforms ?? [];
+  const known = new Set<string>([INPUT]);
+  transforms.forEach((t, i) => {
+    if (known.has(t.name)) {
+      problems.push({
+        path: ['transforms', i, 'name'],
+        message: `'${t.name}' is already the name of ${t.name === INPUT ? 'the input relation' : 'an earlier transform'}`,
+      });
+    }
+    const w = t as WindowTransformDefinition;
+    if ('window' in t && w.from !== undefined && !known.has(w.from)) {
+      problems.push({
+        path: ['transforms', i, 'from'],
+        message: `unknown relation '${w.from}'; expected ${[...known].join(', ')} (a transform reads only earlier ones)`,
+      });
+    }
+    if ('window' in t && w.window.type === 'hop' && w.window.slide === undefined) {
+      problems.push({ path: ['transforms', i, 'window'], message: "a 'hop' window needs 'slide'" });
+    }
+    if ('window' in t && w.window.time === undefined && def.event_time === undefined) {
+      problems.push({
+        path: ['transforms', i, 'window'],
+        message: "the window needs an event time: set 'window.time' or the pipeline's 'event_time'",
+      });
+    }
+    known.add(t.name);
+  });
+  if ('topic' in def.source && def.contract === undefined) {
+    problems.push({
+      path: ['source'],
+      message: "a topic source needs a 'contract' (the fields its records carry)",
+    });
+  }
+  const sinkNames = new Set<string>();
+  const written = new Map<string, string>();
+  const sinks: PlannedSink[] = def.sinks.map((s, i) => {
+    if (sinkNames.has(s.name))
+      problems.push({ path: ['sinks', i, 'name'], message: `sink '${s.name}' is defined twice` });
+    sinkNames.add(s.name);
+    if (!known.has(s.from)) {
+      problems.push({
+        path: ['sinks', i, 'from'],
+        message: `unknown relation '${s.from}'; expected one of ${[...known].join(', ')}`,
+      });
+    }
+    let table: PlannedTable | undefined;
+    if (s.type === 'delta_append' || s.type === 'delta_merge') {
+      table = tables.get(s.table);
+      if (!table) {
+        // A table without a definition: defaults (columns from the rows, unpartitioned).
+        table = planTable({ name: s.table }, problems, -1);
+        tables.set(s.table, table);
+      }
+      const other = written.get(s.table);
+      if (other) {
+        problems.push({
+          path: ['sinks', i, 'table'],
+          message: `table '${s.table}' is already written by sink '${other}'; one sink per table`,
+        });
+      }
+      written.set(s.table, s.name);
+    }
+    if (s.type === 'delta_append' && s.dedup && def.event_time === undefined) {
+      problems.push({
+        path: ['sinks', i, 'dedup'],
+        message: "dedup keeps keys for a horizon of event time: set the pipeline's 'event_time'",
+      });
+    }
+    const select = sinkSelect(transforms, s, table);
+    return { def: s, select, table };
+  });
+  return {
+    def,
+    contract: def.contract && { name: def.contract.name, fields: def.contract.fields.map(toFieldSpec) },
+    eventTime: def.event_time?.expr,
+    watermarkMs: def.event_time?.watermark ? parseDuration(def.event_time.watermark) : 0,
+    transforms,
+    sinks,
+    tables,
+    maintenanceEveryMs: parseDuration(def.maintenance?.every ?? '1h'),
+    problems,
+  };
+}
+
+/** The sink's SQL: its relation, with computed partition columns, in the table's column order. */
+function sinkSelect(
+  transforms: readonly TransformDefinition[],
+  s: SinkDefinition,
+  table: PlannedTable | undefined,
+): (from: string) => string {
+  const computed = (table?.partitions ?? []).filter((p) => p.expr !== undefined);
+  const extra = computed.map((p) => `${p.expr} AS ${q(p.name)}`);
+  const columns = table?.columns;
+  const outer = columns
+    ? columns.map((c) => {
+        const part = computed.find((p) => p.name === c.name);
+        return part ? `${part.expr} AS ${q(c.name)}` : q(c.name);
+      })
+    : ['*', ...extra];
+  return (from: string) => relationSql(transforms, s.from, from, outer.join(', '));
+}
+
+export function isDeltaSink(s: SinkDefinition): s is DeltaAppendSinkDefinition | DeltaMergeSinkDefinition {
+  return s.type === 'delta_append' || s.type === 'delta_merge';
+}
