@@ -10,7 +10,7 @@ import { isTributaryError, TributaryError } from '../core/errors.ts';
 import { quoteIdent } from '../core/sql.ts';
 import { fromDuckdbError } from '../table/duckdb-errors.ts';
 import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
-import { locateTable } from './locate.ts';
+import { locateTable } from '../table/locate.ts';
 import { type AsOf, findTableRefs, SqlReferenceError, type TableRef } from './references.ts';
 import { exactValueConverter, type QueryColumn, type QueryResult, toQueryResult } from './results.ts';
 
