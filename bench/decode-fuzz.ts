@@ -17,8 +17,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLog } from '../src/log/open.ts';
-import { decodeDeadLetter, originalBytes } from '../src/quality/dlq.ts';
 import { ORDERS_PARTITIONS, ordersPipeline } from '../src/scenarios/orders/pipeline.ts';
+import { decodeDeadLetter, originalBytes } from '../src/stream/dead-letter.ts';
 import { buildCorpus, judge } from '../test/quality/strict-fuzz.ts';
 import { readTopic } from '../test/scenarios/orders-oracle.ts';
 

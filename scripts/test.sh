@@ -19,8 +19,9 @@ trap cleanup EXIT INT TERM
 
 echo "[test] node $(node --version)"
 # Cheap checks first, so a lint or type error fails in seconds, before any download.
-echo "[test] lint and type check"
+echo "[test] lint, layers and type check"
 npx biome ci --reporter=summary .
+node scripts/check-layers.ts
 npx tsc -p tsconfig.json
 
 bash scripts/provision/python.sh

@@ -15,6 +15,7 @@
  *   few records the fast path rejected.
  */
 import { TributaryError } from '../core/errors.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import { StrictJsonChecker } from './strict-json.ts';
 
 export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
@@ -63,9 +64,6 @@ const JSON_TYPES: Record<FieldType, string[]> = {
   array: ['ARRAY'],
   object: ['OBJECT'],
 };
-
-export const quoteIdent = (s: string): string => `"${s.replaceAll('"', '""')}"`;
-export const quoteString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 export function checkContract(c: DataContract): void {
   const seen = new Set<string>();

@@ -1,5 +1,4 @@
 export { formatChunks, formatResult, jsonText, OUTPUT_FORMATS, type OutputFormat } from './format.ts';
-export { isLocation, listTables, locateTable, type TableLocation } from './locate.ts';
 export { findTableRefs, type TableRef } from './references.ts';
 export { microsToIso, type QueryColumn, type QueryResult } from './results.ts';
 export {

@@ -7,12 +7,12 @@
 import type { DuckDBConnection, DuckDBResult, DuckDBResultReader } from '@duckdb/node-api';
 import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { quoteIdent } from '../core/sql.ts';
 import { fromDuckdbError } from '../table/duckdb-errors.ts';
 import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
-import { locateTable } from './locate.ts';
+import { locateTable } from '../table/locate.ts';
 import { type AsOf, findTableRefs, SqlReferenceError, type TableRef } from './references.ts';
 import { exactValueConverter, type QueryColumn, type QueryResult, toQueryResult } from './results.ts';
-import { sqlIdent } from './sql-tokens.ts';
 
 export interface RunQueryOptions {
   /** Tables named without a path live in `<dataDir>/tables/<name>`. */
@@ -64,7 +64,7 @@ async function createView(
   const table = await DeltaTable.open(store, { clock: opts.clock });
   const snapshot = await table.snapshot(snapshotSpec(ref.asOf));
   const relation = await snapshotQuery(table, snapshot, conn);
-  await conn.run(`CREATE TEMP VIEW ${sqlIdent(view)} AS ${relation}`);
+  await conn.run(`CREATE TEMP VIEW ${quoteIdent(view)} AS ${relation}`);
 }
 
 /** Rewrites `sql` so each table reference reads a view; creates the views on `conn`. */
@@ -93,8 +93,8 @@ export async function prepareQuery(
       await createView(conn, view, ref, opts);
       views.set(key, view);
     }
-    const alias = ref.implicitAlias === undefined ? '' : ` AS ${sqlIdent(ref.implicitAlias)}`;
-    out += `${sql.slice(pos, ref.start)}${sqlIdent(view)}${alias}`;
+    const alias = ref.implicitAlias === undefined ? '' : ` AS ${quoteIdent(ref.implicitAlias)}`;
+    out += `${sql.slice(pos, ref.start)}${quoteIdent(view)}${alias}`;
     pos = ref.end;
   }
   return out + sql.slice(pos);

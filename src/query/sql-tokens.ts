@@ -82,13 +82,3 @@ export function tokenize(sql: string): Token[] {
 export function isKeyword(t: Token | undefined, kw: string): boolean {
   return t !== undefined && t.kind === 'word' && t.value.toUpperCase() === kw;
 }
-
-/** Single-quoted SQL string literal. */
-export function sqlString(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
-/** Double-quoted SQL identifier. */
-export function sqlIdent(s: string): string {
-  return `"${s.replaceAll('"', '""')}"`;
-}

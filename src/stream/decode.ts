@@ -8,9 +8,9 @@
 import { isUtf8 } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { quoteString } from '../core/sql.ts';
 import type { ValueBatch } from '../log/log.ts';
 import type { CompiledContract } from '../quality/contract.ts';
-import { quoteString } from '../quality/contract.ts';
 import { type BatchFile, buildBatchFile } from './batch-file.ts';
 import { explainViolations } from './explain.ts';
 import { scratchFile, writeScratch } from './scratch.ts';

@@ -12,7 +12,7 @@
  * which is exact but slower; the horizon only bounds memory.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { quoteIdent, quoteString } from '../quality/contract.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import { type Filter, scan } from '../table/index.ts';
 import type { DeltaTable, Snapshot } from '../table/table.ts';
 

@@ -11,8 +11,8 @@
  */
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
+import { quoteString } from '../core/sql.ts';
 import type { CompiledContract } from '../quality/contract.ts';
-import { quoteString } from '../quality/contract.ts';
 import { scratchFile, writeScratch } from './scratch.ts';
 
 export interface Violation {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crashPoint } from '../core/crash-points.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { quoteString } from '../core/sql.ts';
 import type { ObjectMeta, ObjectStore } from '../storage/object-store.ts';
 import type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
 import { connect } from './duckdb.ts';
@@ -32,8 +33,6 @@ const COLUMNS: Record<string, string> = {
   remove: `STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, partitionValues ${MAP}, size BIGINT)`,
 };
 const NAMES = Object.keys(COLUMNS);
-
-const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /** The rows of a checkpoint of `state`: tombstones older than `tombstoneCutoff` are dropped. */
 export function checkpointRows(state: LogState, tombstoneCutoff: number): Array<Record<string, unknown>> {
@@ -110,11 +109,11 @@ export async function writeCheckpoint(
     const input = join(dir, 'actions.json');
     const output = join(dir, 'checkpoint.parquet');
     await writeFile(input, rows.map((r) => JSON.stringify(r)).join('\n'));
-    const columns = `{${NAMES.map((n) => `${sqlString(n)}: ${sqlString(COLUMNS[n])}`).join(', ')}}`;
+    const columns = `{${NAMES.map((n) => `${quoteString(n)}: ${quoteString(COLUMNS[n])}`).join(', ')}}`;
     const conn = await connect();
     try {
       await conn.run(
-        `COPY (SELECT ${NAMES.map((n) => `"${n}"`).join(', ')} FROM read_json(${sqlString(input)}, format='newline_delimited', columns=${columns}, maximum_object_size=1073741824)) TO ${sqlString(output)} (FORMAT parquet, COMPRESSION snappy)`,
+        `COPY (SELECT ${NAMES.map((n) => `"${n}"`).join(', ')} FROM read_json(${quoteString(input)}, format='newline_delimited', columns=${columns}, maximum_object_size=1073741824)) TO ${quoteString(output)} (FORMAT parquet, COMPRESSION snappy)`,
       );
     } finally {
       conn.closeSync();
@@ -156,13 +155,13 @@ export async function readCheckpoint(
           local = join(dir, `part-${actions.length}.parquet`);
           await writeFile(local, await store.get(part.path));
         }
-        const desc = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(local)})`);
+        const desc = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoteString(local)})`);
         const present = new Set(desc.getRowObjectsJson().map((r) => String(r.column_name)));
         const cols = NAMES.filter((n) => present.has(n));
         if (cols.length === 0) throw new Error('no action columns');
         // One NDJSON string per action column: far faster than a JS value per cell.
         const res = await conn.runAndReadAll(
-          `SELECT ${cols.map((c) => `string_agg(to_json("${c}"), chr(10)) FILTER (WHERE "${c}" IS NOT NULL)`).join(', ')} FROM read_parquet(${sqlString(local)})`,
+          `SELECT ${cols.map((c) => `string_agg(to_json("${c}"), chr(10)) FILTER (WHERE "${c}" IS NOT NULL)`).join(', ')} FROM read_parquet(${quoteString(local)})`,
         );
         const row = res.getRows()[0] ?? [];
         for (const [i, c] of cols.entries()) {

@@ -1,9 +1,11 @@
 /**
  * The table layer's public API: Delta tables (core: create/open, snapshots, commits,
  * checkpoints, time travel, vacuum) and the data plane (writing Parquet files with
- * stats, append/overwrite, MERGE/UPDATE/DELETE, OPTIMIZE, scans and reads).
+ * stats, append/overwrite, MERGE/UPDATE/DELETE, OPTIMIZE, scans and reads), and where
+ * a table named by a user lives (`locateTable`).
  */
 export type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
+export { isLocation, listTables, locateTable, type TableLocation } from './locate.ts';
 export { type AppendOptions, append, overwrite, type WriteResult } from './ops/append.ts';
 export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from './ops/merge.ts';
 export { type OptimizeOptions, type OptimizeResult, optimize } from './ops/optimize.ts';

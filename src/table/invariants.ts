@@ -12,10 +12,10 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import { duckdbMessage } from './duckdb-errors.ts';
 import type { StructType } from './schema.ts';
 import { type ColumnInvariant, columnInvariants } from './schema-json.ts';
-import { quoteIdent, sqlString } from './types.ts';
 
 const MARKER = 'TRIBUTARY_INVARIANT:';
 
@@ -74,7 +74,8 @@ export async function invariantCheck(
   }
   // `IS TRUE`: a false or null result is a violation (see the header).
   const guards = invariants.map(
-    (inv, i) => `(CASE WHEN (${inv.expression}) IS TRUE THEN true ELSE error(${sqlString(MARKER + i)}) END)`,
+    (inv, i) =>
+      `(CASE WHEN (${inv.expression}) IS TRUE THEN true ELSE error(${quoteString(MARKER + i)}) END)`,
   );
   const sql = `SELECT * FROM (${fittedSql}) AS __t WHERE ${guards.join(' AND ')}`;
 

@@ -14,8 +14,9 @@
  * Value Serialization"); readers take them from there, never from the directory name.
  */
 import { TributaryError } from '../core/errors.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import type { DataType } from './schema.ts';
-import { duckType, quoteIdent, sqlString } from './types.ts';
+import { duckType } from './types.ts';
 
 export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
 
@@ -128,7 +129,7 @@ export function partitionValueCastSql(value: string | null, type: DataType): str
   if (value === null) return `CAST(NULL AS ${t})`;
   // An empty string is stored as null by Spark; keep it as text for string columns only.
   if (value === '' && type !== 'string') return `CAST(NULL AS ${t})`;
-  return `CAST(${sqlString(value)} AS ${t})`;
+  return `CAST(${quoteString(value)} AS ${t})`;
 }
 
 /** The column list `"a", "b"` for SQL. */

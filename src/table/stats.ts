@@ -16,8 +16,9 @@
  * - long and decimal values are written as the exact digits DuckDB reports, never through
  *   a JS number (which would round above 2^53).
  */
+import { quoteIdent } from '../core/sql.ts';
 import type { DataType, StructType } from './schema.ts';
-import { parseDecimal, quoteIdent } from './types.ts';
+import { parseDecimal } from './types.ts';
 
 export const STATS_STRING_PREFIX = 32;
 export const DEFAULT_INDEXED_COLUMNS = 32;

@@ -14,6 +14,7 @@ import {
   DuckDBTypeId,
 } from '@duckdb/node-api';
 import { TributaryError } from '../core/errors.ts';
+import { quoteIdent } from '../core/sql.ts';
 import type { DataType, PrimitiveType, StructField, StructType } from './schema.ts';
 
 const PRIMITIVE_TO_DUCK: Record<string, string> = {
@@ -31,16 +32,6 @@ const PRIMITIVE_TO_DUCK: Record<string, string> = {
 };
 
 const DECIMAL_RE = /^decimal\((\d+),\s*(\d+)\)$/;
-
-/** `"name"` with embedded quotes doubled: safe for any column name in DuckDB SQL. */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** A SQL string literal. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
 export function parseDecimal(type: string): { precision: number; scale: number } | undefined {
   const m = DECIMAL_RE.exec(type);

@@ -12,10 +12,11 @@
  */
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import { duckdbMessage, isDuckdbError } from './duckdb-errors.ts';
 import { invariantCheck } from './invariants.ts';
 import type { StructField, StructType } from './schema.ts';
-import { deltaTypeOf, duckType, isIntegral, quoteIdent, sqlString } from './types.ts';
+import { deltaTypeOf, duckType, isIntegral } from './types.ts';
 
 export type SchemaMode = 'strict' | 'merge';
 
@@ -105,10 +106,10 @@ export async function prepareSelect(
     let expr = `CAST(${ref} AS ${t})`;
     if (isIntegral(field.type) && isFractional(src.type)) {
       // CAST would round 1.5 to 2; a fraction in an integer column is a data error.
-      expr = `CASE WHEN ${ref} <> trunc(${ref}) THEN error(${sqlString(`value with a fraction in integer column '${field.name}'`)}) ELSE ${expr} END`;
+      expr = `CASE WHEN ${ref} <> trunc(${ref}) THEN error(${quoteString(`value with a fraction in integer column '${field.name}'`)}) ELSE ${expr} END`;
     }
     if (!field.nullable) {
-      expr = `CASE WHEN ${ref} IS NULL THEN error(${sqlString(NULL_MARKER + field.name)}) ELSE ${expr} END`;
+      expr = `CASE WHEN ${ref} IS NULL THEN error(${quoteString(NULL_MARKER + field.name)}) ELSE ${expr} END`;
     }
     exprs.push(`${expr} AS ${quoteIdent(field.name)}`);
   }

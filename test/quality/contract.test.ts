@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { ValueBatch } from '../../src/log/log.ts';
 import { compileContract } from '../../src/quality/contract.ts';
-import { decodeDeadLetter, encodeDeadLetter, originalBytes } from '../../src/quality/dlq.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { SAMPLE_ORDER_EVENT } from '../../src/scenarios/orders/sample.ts';
 import { decodeBatch } from '../../src/stream/decode.ts';
@@ -132,31 +131,5 @@ describe('order contract', () => {
     assert.equal(decoded.rejected.length, 1);
     assert.equal(decoded.rejected[0].offset, 7);
     assert.equal(decoded.rejected[0].partition, 1);
-  });
-
-  test('dead letters keep the original bytes, text or not', () => {
-    for (const value of [Buffer.from('{"broken'), Buffer.from([0xff, 0x00, 0x41]), null]) {
-      const d = decodeDeadLetter(
-        Buffer.from(
-          encodeDeadLetter({
-            sourceTopic: 'orders',
-            sourcePartition: 3,
-            sourceOffset: 42,
-            sourceTimestamp: 1,
-            contract: 'orders.v1',
-            field: 'currency',
-            rule: 'enum',
-            reason: "'DOGE' is not one of USD",
-            value,
-            rejectedAt: 2,
-          }),
-        ),
-      );
-      assert.equal(d.source_offset, 42);
-      assert.equal(d.reason, "currency: 'DOGE' is not one of USD");
-      const back = originalBytes(d);
-      if (value === null) assert.equal(back, null);
-      else assert.ok(Buffer.from(back!).equals(value));
-    }
   });
 });

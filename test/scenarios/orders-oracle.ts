@@ -20,7 +20,7 @@ import {
   STATUS_RANK,
 } from '../../src/connectors/generators/orders.ts';
 import type { Log } from '../../src/log/log.ts';
-import { decodeDeadLetter, originalBytes } from '../../src/quality/dlq.ts';
+import { decodeDeadLetter, originalBytes } from '../../src/stream/dead-letter.ts';
 import { openConnection, snapshotQuery } from '../../src/table/index.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { deltaRsColumns } from '../interop/helpers.ts';

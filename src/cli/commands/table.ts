@@ -6,8 +6,8 @@
 import { parseArgs } from 'node:util';
 import { TributaryError } from '../../core/errors.ts';
 import { formatResult, jsonText, OUTPUT_FORMATS, type OutputFormat } from '../../query/format.ts';
-import { locateTable } from '../../query/locate.ts';
 import { DeltaTable, optimize } from '../../table/index.ts';
+import { locateTable } from '../../table/locate.ts';
 import { csvList, DEFAULT_DATA_DIR, parseOrUsage, parseSize } from './options.ts';
 import { assertEmptyLocation } from './table/empty-location.ts';
 import { readSchemaArg } from './table/schema-arg.ts';

@@ -18,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
 import { crashPoint } from '../../core/crash-points.ts';
-import { quoteIdent, quoteString } from '../../quality/contract.ts';
+import { quoteIdent, quoteString } from '../../core/sql.ts';
 import { merge, openConnection, optimize, type ParquetCodec, type WhenMatched } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
 import { scratchFile } from '../scratch.ts';

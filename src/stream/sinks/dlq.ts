@@ -15,7 +15,7 @@ import type { Clock } from '../../core/clock.ts';
 import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
 import type { Log, ProduceRecord } from '../../log/log.ts';
-import { decodeDeadLetter, encodeDeadLetter } from '../../quality/dlq.ts';
+import { decodeDeadLetter, encodeDeadLetter } from '../dead-letter.ts';
 import type { BatchView, Progress } from '../types.ts';
 
 export interface DlqSinkOptions {

@@ -8,13 +8,14 @@
  * per-file [min, max] bounds, so comparisons use the column's own ordering.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { quoteIdent, quoteString } from '../../core/sql.ts';
 import type { Add } from '../actions.ts';
 import { partitionValueSql } from '../partition-path.ts';
 import { queryJson } from '../read/connection.ts';
 import { timestampMaxBound } from '../read/filter.ts';
 import type { StructType } from '../schema.ts';
 import { parseStats, statText } from '../stats.ts';
-import { duckType, quoteIdent, sqlString } from '../types.ts';
+import { duckType } from '../types.ts';
 
 const RANGE_TYPES = new Set([
   'string',
@@ -107,7 +108,7 @@ export async function filesByKeyRange(
         .slice(i, i + 1000)
         .map(
           (r) =>
-            `(${[String(r.idx), ...r.bounds.flatMap(([lo, hi], j) => [`CAST(${sqlString(lo)} AS ${types[j]})`, `CAST(${sqlString(hi)} AS ${types[j]})`])].join(', ')})`,
+            `(${[String(r.idx), ...r.bounds.flatMap(([lo, hi], j) => [`CAST(${quoteString(lo)} AS ${types[j]})`, `CAST(${quoteString(hi)} AS ${types[j]})`])].join(', ')})`,
         )
         .join(', ');
       await conn.run(`INSERT INTO ${table} (${cols}) VALUES ${values}`);

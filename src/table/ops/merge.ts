@@ -23,11 +23,11 @@
 import type { Clock } from '../../core/clock.ts';
 import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
+import { quoteIdent, quoteString } from '../../core/sql.ts';
 import type { Action, Txn } from '../actions.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
 import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
 import { localFiles } from '../read/scan.ts';
-import { quoteIdent, sqlString } from '../types.ts';
 import { explainWriteError, prepareSelect } from '../validate.ts';
 import type { DataSource } from '../write/source.ts';
 import { sourceQuery } from '../write/source.ts';
@@ -210,7 +210,7 @@ export async function merge(
                 (
                   await queryJson(
                     conn,
-                    `SELECT count(*) AS n FROM ${target} WHERE ${FILE_COLUMN} IN (${rewritten.map((t) => sqlString(t.path)).join(', ')})`,
+                    `SELECT count(*) AS n FROM ${target} WHERE ${FILE_COLUMN} IN (${rewritten.map((t) => quoteString(t.path)).join(', ')})`,
                   )
                 )[0].n,
               ) -
@@ -269,11 +269,11 @@ export async function merge(
           const adds = [];
           if (rewritten.length <= PER_FILE_REWRITE_MAX) {
             for (const file of rewritten) {
-              adds.push(...(await write(rewrite(`target.${FILE_COLUMN} = ${sqlString(file.path)}`))));
+              adds.push(...(await write(rewrite(`target.${FILE_COLUMN} = ${quoteString(file.path)}`))));
             }
             if (inserted > 0) adds.push(...(await write(inserts)));
           } else {
-            const inChanged = `target.${FILE_COLUMN} IN (${rewritten.map((f) => sqlString(f.path)).join(', ')})`;
+            const inChanged = `target.${FILE_COLUMN} IN (${rewritten.map((f) => quoteString(f.path)).join(', ')})`;
             adds.push(
               ...(await write(`${rewrite(inChanged)}${inserted > 0 ? ` UNION ALL ${inserts}` : ''}`)),
             );

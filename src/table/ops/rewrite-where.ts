@@ -6,12 +6,13 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
+import { quoteIdent } from '../../core/sql.ts';
 import type { Action, Add } from '../actions.ts';
 import { duckdbMessage } from '../duckdb-errors.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
 import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
 import { localFiles } from '../read/scan.ts';
-import { duckType, quoteIdent } from '../types.ts';
+import { duckType } from '../types.ts';
 import { explainWriteError, prepareSelect } from '../validate.ts';
 import { type TableHandle, tableClock, tableName } from '../write/table-handle.ts';
 import { writeRelation } from '../write/write-files.ts';

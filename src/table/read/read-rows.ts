@@ -3,8 +3,9 @@
  * in DuckDB's JSON-safe form: bigints and decimals as strings, timestamps as text in
  * UTC, nested values as objects and arrays.
  */
+import { quoteIdent } from '../../core/sql.ts';
 import type { Snapshot } from '../snapshot.ts';
-import { duckType, quoteIdent } from '../types.ts';
+import { duckType } from '../types.ts';
 import type { TableHandle } from '../write/table-handle.ts';
 import { queryJson, withConnection } from './connection.ts';
 import { type Filter, filtersToSql } from './filter.ts';

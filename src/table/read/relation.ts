@@ -6,9 +6,10 @@
  * log, not from the directory names).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { quoteIdent, quoteString } from '../../core/sql.ts';
 import { partitionValueCastSql } from '../partition-path.ts';
 import type { StructType } from '../schema.ts';
-import { duckType, quoteIdent, sqlString } from '../types.ts';
+import { duckType } from '../types.ts';
 
 export interface FileRef {
   /** `add.path` as in the log. */
@@ -39,8 +40,8 @@ export async function filesRelation(
     if (opts.withFile) cols.push(`CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}`);
     return `SELECT ${cols.join(', ')} WHERE false`;
   }
-  const list = `[${files.map((f) => sqlString(f.localPath)).join(', ')}]`;
-  const source = `read_parquet(${list}, union_by_name=true, filename=${sqlString(FILE_COLUMN)})`;
+  const list = `[${files.map((f) => quoteString(f.localPath)).join(', ')}]`;
+  const source = `read_parquet(${list}, union_by_name=true, filename=${quoteString(FILE_COLUMN)})`;
   const present = new Set(
     (await conn.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames().map((n) => n.toLowerCase()),
   );
@@ -59,7 +60,7 @@ export async function filesRelation(
   const values = files
     .map((f) => {
       const pv = pfields.map((pf) => partitionValueCastSql(f.partitionValues[pf.name] ?? null, pf.type));
-      return `(${[sqlString(f.localPath), sqlString(f.path), ...pv].join(', ')})`;
+      return `(${[quoteString(f.localPath), quoteString(f.path), ...pv].join(', ')})`;
     })
     .join(', ');
   const names = ['__local', '__path', ...partitionColumns.map(quoteIdent)].join(', ');

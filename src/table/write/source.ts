@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { TributaryError } from '../../core/errors.ts';
+import { quoteIdent, quoteString } from '../../core/sql.ts';
 import type { StructType } from '../schema.ts';
-import { quoteIdent, sqlString } from '../types.ts';
 
 export type DataSource =
   | { sql: string; conn?: DuckDBConnection }
@@ -96,7 +96,7 @@ export async function sourceQuery(data: DataSource, schema?: StructType): Promis
   const noop = async () => {};
   if ('sql' in data) return { sql: data.sql, conn: data.conn, empty: false, cleanup: noop };
   if ('file' in data) {
-    const f = sqlString(data.file);
+    const f = quoteString(data.file);
     switch (data.format) {
       case 'ndjson':
         return {
@@ -136,7 +136,7 @@ export async function sourceQuery(data: DataSource, schema?: StructType): Promis
   await fs.writeFile(file, rowsToNdjson(data.rows, mapColumns));
   // sample_size=-1: infer types from every row, so a value late in the batch is not
   // forced into a type guessed from the first ones.
-  const read = `read_json(${sqlString(file)}, format='newline_delimited', sample_size=-1)`;
+  const read = `read_json(${quoteString(file)}, format='newline_delimited', sample_size=-1)`;
   const replace = present.map((c) => `map_from_entries(${quoteIdent(c)}) AS ${quoteIdent(c)}`);
   return {
     sql:

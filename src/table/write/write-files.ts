@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
 import { TributaryError } from '../../core/errors.ts';
+import { quoteIdent, quoteString } from '../../core/sql.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { Add } from '../actions.ts';
 import { fromAddPath, partitionDir, partitionValueSql, toAddPath } from '../partition-path.ts';
 import type { StructType } from '../schema.ts';
 import { buildStats, columnStatisticsFromJson } from '../stats.ts';
-import { quoteIdent, sqlString } from '../types.ts';
 import { openStaging } from './stage.ts';
 
 export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
@@ -117,7 +117,7 @@ async function writeSingle(
   const sel = dataCols.length ? dataCols.join(', ') : '*';
   const rows = (
     await conn.runAndReadAll(
-      `COPY (SELECT ${sel} FROM (${sql}) AS __w${order}) TO ${sqlString(join(dir, 'single.parquet'))} (${copyOptions(codec)}, ROW_GROUP_SIZE ${rowGroup})`,
+      `COPY (SELECT ${sel} FROM (${sql}) AS __w${order}) TO ${quoteString(join(dir, 'single.parquet'))} (${copyOptions(codec)}, ROW_GROUP_SIZE ${rowGroup})`,
     )
   ).getRowObjectsJson() as unknown as StatRow[];
   const partitionKeys = single.keys.map((value, i) => ({ key: `__tp${i}`, value }));
@@ -151,7 +151,7 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
       const sel = dataCols.length ? dataCols.join(', ') : '*';
       first = (
         await conn.runAndReadAll(
-          `COPY (SELECT ${sel} FROM (${opts.sql}) AS __w${order}) TO ${sqlString(join(staging.dir, 'unpartitioned.parquet'))} (${copyOpts})`,
+          `COPY (SELECT ${sel} FROM (${opts.sql}) AS __w${order}) TO ${quoteString(join(staging.dir, 'unpartitioned.parquet'))} (${copyOpts})`,
         )
       ).getRowObjectsJson() as unknown as StatRow[];
     } else {
@@ -171,7 +171,7 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
         const keyNames = partFields.map((_, i) => `__tp${i}`).join(', ');
         first = (
           await conn.runAndReadAll(
-            `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${sqlString(join(staging.dir, 'p'))} (${copyOpts}, PARTITION_BY (${keyNames}))`,
+            `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${quoteString(join(staging.dir, 'p'))} (${copyOpts}, PARTITION_BY (${keyNames}))`,
           )
         ).getRowObjectsJson() as unknown as StatRow[];
       }
@@ -194,7 +194,7 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
         const dir = join(staging.dir, `split-${splitN++}`);
         const parts = (
           await conn.runAndReadAll(
-            `COPY (SELECT * FROM read_parquet(${sqlString(row.filename)})) TO ${sqlString(dir)} (${copyOpts}, FILE_SIZE_BYTES ${Math.floor(target)}, ROW_GROUP_SIZE ${Math.min(122880, Math.max(1024, rowsPerFile))})`,
+            `COPY (SELECT * FROM read_parquet(${quoteString(row.filename)})) TO ${quoteString(dir)} (${copyOpts}, FILE_SIZE_BYTES ${Math.floor(target)}, ROW_GROUP_SIZE ${Math.min(122880, Math.max(1024, rowsPerFile))})`,
           )
         ).getRowObjectsJson() as unknown as StatRow[];
         for (const p of parts) if (Number(p.count) > 0) files.push({ row: p, values });

@@ -13,6 +13,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isTributaryError, TributaryError } from '../../../core/errors.ts';
+import { quoteString } from '../../../core/sql.ts';
 import type { ObjectStore } from '../../../storage/object-store.ts';
 import {
   append,
@@ -23,7 +24,7 @@ import {
   type StructType,
   withConnection,
 } from '../../../table/index.ts';
-import { deltaTypeOf, sqlString } from '../../../table/types.ts';
+import { deltaTypeOf } from '../../../table/types.ts';
 import { sourceQuery } from '../../../table/write/source.ts';
 import { assertEmptyLocation } from './empty-location.ts';
 
@@ -94,7 +95,7 @@ async function inspectFile(
   textColumns: Set<string>,
   jsonFormat: 'array' | 'newline_delimited',
 ): Promise<{ schema: StructType; data: DataSource }> {
-  const f = sqlString(file);
+  const f = quoteString(file);
   const source =
     format === 'ndjson'
       ? {
@@ -115,7 +116,7 @@ async function inspectFile(
     const typeOf = (i: number) => (textColumns.has(names[i].toLowerCase()) ? 'VARCHAR' : types[i].toString());
     const spec = (only: (i: number) => boolean) =>
       names
-        .map((n, i) => (only(i) ? `${sqlString(n)}: ${sqlString(typeOf(i))}` : undefined))
+        .map((n, i) => (only(i) ? `${quoteString(n)}: ${quoteString(typeOf(i))}` : undefined))
         .filter((x) => x !== undefined)
         .join(', ');
     let data: DataSource = { file, format };
