@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { explainViolations } from '../src/connectors/json/explain.ts';
 import { quoteString } from '../src/core/sql.ts';
 import { compileContract } from '../src/quality/contract.ts';
 import { ordersContract } from '../src/scenarios/orders/contract.ts';
 import { SAMPLE_ORDER_EVENT } from '../src/scenarios/orders/sample.ts';
-import { explainViolations } from '../src/stream/explain.ts';
 import { openConnection } from '../src/table/index.ts';
 
 const { values: args } = parseArgs({

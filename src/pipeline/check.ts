@@ -9,7 +9,9 @@
  * The input relation is empty but typed: for a topic source, the contract's typed
  * columns as the JSON decoder produces them; for a table source, the table's columns.
  */
+
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { quoteIdent } from '../core/sql.ts';
 import { compileContract } from '../quality/contract.ts';
 import type { DataType, StructField } from '../table/schema.ts';
 import { deltaTypeOf } from '../table/types.ts';
@@ -22,7 +24,7 @@ export interface Columns {
   types: DuckDBType[];
 }
 
-const q = (s: string) => `"${s.replaceAll('"', '""')}"`;
+const q = quoteIdent;
 
 /** The runtime columns every input row carries: partition, offset, ingest time (ms). */
 export const META_COLUMNS = 'NULL::INTEGER AS _p, NULL::BIGINT AS _o, NULL::BIGINT AS _t';

@@ -5,6 +5,7 @@
  * schema), the sinks and the runtime.
  */
 import { isAbsolute, join } from 'node:path';
+import { JsonDecoder } from '../connectors/json/decoder.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Log } from '../log/log.ts';
 import { LocalStore } from '../storage/local.ts';
@@ -12,6 +13,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { Pipeline } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
+import { TopicSource } from '../stream/sources/topic.ts';
 import type { Sink } from '../stream/types.ts';
 import { type DeltaTable, openConnection, type StructType } from '../table/index.ts';
 import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from '../table/table.ts';
@@ -184,11 +186,12 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const rt = def.runtime ?? {};
   const pipeline = new Pipeline({
     name: def.name,
-    log: ctx.log,
-    topic,
-    contract: p.contract!,
+    source: new TopicSource(ctx.log, topic),
+    decoder: new JsonDecoder(p.contract!),
     sinks: [...sinks.values()],
-    ...(dlqProgressIn && { dlq: { topic: def.dlq?.topic ?? `${topic}.dlq`, progressIn: dlqProgressIn } }),
+    ...(dlqProgressIn && {
+      dlq: { log: ctx.log, topic: def.dlq?.topic ?? `${topic}.dlq`, progressIn: dlqProgressIn },
+    }),
     ...(p.eventTime && { eventTimeMs: `epoch_ms(${p.eventTime})` }),
     ...(rt.trigger !== undefined && { triggerMs: parseDuration(rt.trigger) }),
     ...(rt.max_records_per_batch !== undefined && { maxRecordsPerBatch: rt.max_records_per_batch }),

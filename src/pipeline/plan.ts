@@ -4,6 +4,7 @@
  * the batch's `input`), the tables' layouts and upkeep, durations in milliseconds. Both
  * `tributary pipeline explain` and the compiler (compile.ts) work from this plan.
  */
+import { quoteIdent } from '../core/sql.ts';
 import type { DataContract, FieldSpec } from '../quality/contract.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
 import type { WhenMatched } from '../table/index.ts';
@@ -25,7 +26,7 @@ import type { Problem } from './shape.ts';
 /** The relation every transform and sink can read: the source's rows of the batch. */
 export const INPUT = 'input';
 
-const q = (s: string) => `"${s.replaceAll('"', '""')}"`;
+const q = quoteIdent;
 
 export interface PlannedTable {
   def: TableDefinition;

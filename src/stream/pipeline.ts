@@ -23,26 +23,37 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { isTributaryError } from '../core/errors.ts';
-import type { Log, ValueBatch } from '../log/log.ts';
-import { type CompiledContract, compileContract, type DataContract } from '../quality/contract.ts';
+import type { Log } from '../log/log.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
-import { type DeferredDecodedBatch, decodeBatchDeferred } from './decode.ts';
-import { fetchBatch } from './fetch.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { sweepStaleScratch } from './scratch.ts';
 import { DlqSink } from './sinks/dlq.ts';
-import { advancedProgress, type BatchView, type Progress, type Sink, type SinkResult } from './types.ts';
+import {
+  advancedProgress,
+  type BatchView,
+  type Decoder,
+  type DeferredDecodedBatch,
+  type Progress,
+  type Sink,
+  type SinkResult,
+  type Source,
+  type SourceBatch,
+} from './types.ts';
 
 export interface PipelineOptions {
   /** Pipeline name: the first part of every txn appId. */
   name: string;
-  log: Log;
-  topic: string;
-  contract: DataContract;
+  /** Where the records come from (a topic: sources/topic.ts). */
+  source: Source;
+  /** Turns the source's record bytes into rows (the JSON decoder with a contract: connectors/json). */
+  decoder: Decoder;
   sinks: Sink[];
-  /** Dead-letter topic, and the Delta sink whose commits also record the DLQ's progress. */
-  dlq?: { topic: string; progressIn: Sink & { table: DeltaTable } };
+  /**
+   * Dead-letter topic (on `log`), and the Delta sink whose commits also record the DLQ's
+   * progress.
+   */
+  dlq?: { log: Log; topic: string; progressIn: Sink & { table: DeltaTable } };
   /** SQL over a valid record: its event time in ms (for event-time latency). */
   eventTimeMs?: string;
   /** Minimum time between batch starts when the source is not backlogged (default 200 ms). */
@@ -83,7 +94,7 @@ type Bucket = readonly [number, number];
 
 /** A batch fetched and decoded, not yet written by the sinks. */
 interface ReadBatch {
-  fetched: ValueBatch[];
+  fetched: SourceBatch[];
   /** Per partition, where the next batch starts. */
   next: number[];
   records: number;
@@ -111,7 +122,6 @@ export class Pipeline {
   private readonly opts: PipelineOptions;
   private readonly clock: Clock;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly compiled: CompiledContract;
   private conn?: DuckDBConnection;
   /** Where batches are decoded, alongside the sinks' work on `conn`. */
   private decodeConn?: DuckDBConnection;
@@ -137,19 +147,17 @@ export class Pipeline {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? realSleep;
-    this.compiled = compileContract(opts.contract);
     const id = `${process.pid}_${++pipelines}`;
     this.rawTables = [0, 1].map((i) => `__stream_raw_${id}_${i}`);
   }
 
   dlqAppId(partition: number): string {
-    return `${this.opts.name}/dlq/${this.opts.topic}/${partition}`;
+    return `${this.opts.name}/dlq/${this.opts.source.name}/${partition}`;
   }
 
   /** Loads every sink's committed progress (and the dedup state derived from it). */
   async open(): Promise<void> {
-    const { log, topic } = this.opts;
-    this.partitions = (await log.describeTopic(topic)).partitions;
+    this.partitions = await this.opts.source.partitions();
     await sweepStaleScratch();
     this.conn = await openConnection();
     await this.conn.run(`SET threads = ${Math.max(1, Math.floor(this.opts.duckdbThreads ?? 1))}`);
@@ -157,11 +165,11 @@ export class Pipeline {
     this.explainConns = [await openConnection(), await openConnection()];
     if (this.opts.dlq) {
       this.dlq = new DlqSink({
-        log,
+        log: this.opts.dlq.log,
         topic: this.opts.dlq.topic,
-        sourceTopic: topic,
+        sourceTopic: this.opts.source.name,
         sourcePartitions: this.partitions,
-        contract: this.opts.contract.name,
+        contract: this.opts.decoder.contractName,
         clock: this.clock,
       });
     }
@@ -236,7 +244,7 @@ export class Pipeline {
 
   /** Fetches from `positions` and decodes into the next slot's table. */
   private async read(positions: number[]): Promise<ReadBatch> {
-    const { log, topic } = this.opts;
+    const { source } = this.opts;
     const startedAt = this.clock.now();
     const maxRecords = this.opts.maxRecordsPerBatch ?? 200_000;
     const perPartition = Math.max(1, Math.ceil(maxRecords / this.partitions));
@@ -251,7 +259,7 @@ export class Pipeline {
     const fetched = await Promise.all(
       positions.map(async (offset, p) => {
         for (let i = 0; i <= p; i++) await nextTurn();
-        return fetchBatch(log, topic, p, offset, { maxRecords: perPartition, maxBytes });
+        return source.fetch(p, offset, { maxRecords: perPartition, maxBytes });
       }),
     );
     let records = 0;
@@ -260,17 +268,16 @@ export class Pipeline {
     for (const b of fetched) {
       records += b.count;
       if (b.nextOffset < b.highWatermark) backlog = true;
-      if (b.count > 0) next[b.partition] = b.offsets[b.count - 1] + 1;
+      if (b.count > 0) next[b.partition] = b.lastOffset + 1;
     }
     const batch: ReadBatch = { fetched, next, records, backlog, startedAt, stages };
     if (records === 0) return batch;
     const mark = this.clock.now();
     stages.fetch = mark - startedAt;
     const slot = this.slot++ % 2;
-    batch.decoded = await decodeBatchDeferred(
+    batch.decoded = await this.opts.decoder.decode(
       this.decodeConn!,
-      fetched.filter((b) => b.count > 0),
-      this.compiled,
+      fetched.filter((b) => b.count > 0).map((b) => b.values),
       this.explainConns[slot],
       { table: this.rawTables[slot], shared: true },
     );
@@ -321,7 +328,7 @@ export class Pipeline {
     work: Array<Promise<unknown>>,
   ): Promise<BatchReport> {
     const conn = this.conn!;
-    const { topic } = this.opts;
+    const topic = this.opts.source.name;
     const { fetched, records, backlog } = read;
     const decoded = read.decoded!;
     // Read the next batch while this one is written (when there is more to read).
@@ -344,7 +351,7 @@ export class Pipeline {
       `CREATE OR REPLACE TEMP VIEW ${decoded.validTable} AS SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok`,
     );
     const lastOffsets = new Map<number, number>();
-    for (const b of batches) lastOffsets.set(b.partition, b.offsets[b.count - 1]);
+    for (const b of batches) lastOffsets.set(b.partition, b.lastOffset);
     const prepView: BatchView = {
       conn,
       topic,
@@ -483,7 +490,7 @@ export class Pipeline {
     return { ingest, event };
   }
 
-  private updateLag(fetched: ValueBatch[]): void {
+  private updateLag(fetched: SourceBatch[]): void {
     const positions = this.positions();
     for (const b of fetched)
       this.metrics.lag.set(b.partition, Math.max(0, b.highWatermark - positions[b.partition]));
@@ -493,7 +500,7 @@ export class Pipeline {
   async refreshLag(): Promise<void> {
     const positions = this.positions();
     for (let p = 0; p < this.partitions; p++) {
-      const { latest } = await this.opts.log.offsets(this.opts.topic, p);
+      const latest = await this.opts.source.latest(p);
       this.metrics.lag.set(p, Math.max(0, latest - positions[p]));
     }
   }

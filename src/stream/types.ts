@@ -6,6 +6,7 @@
  * group: what a sink has durably written is the only truth about what it has done.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ValueBatch } from '../log/log.ts';
 
 /** Last committed source offset per partition (absent: nothing committed yet). */
 export type Progress = Map<number, number>;
@@ -44,6 +45,71 @@ export interface BatchView {
   startedAt: number;
   /** The batch's number in this run (1, 2, ...). */
   seq: number;
+}
+
+/**
+ * A batch decoded into DuckDB: every record a row of `rawTable` with `_ok` (valid), the
+ * rejected ones explained later (the explanations settle on their own).
+ */
+export interface DeferredDecodedBatch {
+  /** A temp view of `conn` over the valid rows (not made for a shared table: see `rawTable`). */
+  validTable: string;
+  /** Every decoded row, with `_ok` (valid) — the view's source. */
+  rawTable: string;
+  valid: number;
+  /** Records rejected (not JSON, or breaking the contract). */
+  rejectedCount: number;
+  /** Their explanations, sorted by partition and offset; settles on its own. */
+  rejected: Promise<RejectedRecord[]>;
+}
+
+/**
+ * Where a pipeline's records come from, partition by partition: a log topic, a Delta
+ * table read as a stream, a database's change capture. Positions are offsets per
+ * partition; sinks record the last one they committed.
+ */
+export interface Source {
+  /** Names the source in progress markers (`<pipeline>/<sink>/<name>/<partition>`) and messages. */
+  readonly name: string;
+  partitions(): Promise<number>;
+  /** The records of `partition` from `offset`, at most about `limits` of them. */
+  fetch(
+    partition: number,
+    offset: number,
+    limits: { maxRecords: number; maxBytes: number },
+  ): Promise<SourceBatch>;
+  /** The offset the next record of `partition` will have (for lag). */
+  latest(partition: number): Promise<number>;
+}
+
+/** One partition's records of a batch: bytes for a decoder (a topic's values). */
+export interface SourceBatch {
+  partition: number;
+  count: number;
+  /** Offset of the last record (when count > 0). */
+  lastOffset: number;
+  /** Where the partition's next fetch starts. */
+  nextOffset: number;
+  /** The partition's end when fetched (nextOffset < highWatermark: more to read). */
+  highWatermark: number;
+  /** The records' values, for the decoder. */
+  values: ValueBatch;
+}
+
+/**
+ * Turns the bytes of a batch's records into rows of a DuckDB table (`raw.table`): `_o`,
+ * `_p`, `_t`, `_ok` and the typed columns; records it cannot read, or that break the
+ * contract, are rejected with their bytes and the reason.
+ */
+export interface Decoder {
+  /** The contract's name, recorded with rejected records. */
+  readonly contractName: string;
+  decode(
+    conn: DuckDBConnection,
+    batches: readonly ValueBatch[],
+    explainConn: DuckDBConnection,
+    raw: { table: string; shared: boolean },
+  ): Promise<DeferredDecodedBatch>;
 }
 
 /** Progress markers to commit with a sink's batch, known once the DLQ write is done. */

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { decodeBatch } from '../../src/connectors/json/decode.ts';
 import type { ValueBatch } from '../../src/log/log.ts';
 import { compileContract } from '../../src/quality/contract.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { SAMPLE_ORDER_EVENT } from '../../src/scenarios/orders/sample.ts';
-import { decodeBatch } from '../../src/stream/decode.ts';
 import { openConnection } from '../../src/table/index.ts';
 
 const GOOD = SAMPLE_ORDER_EVENT;

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { JsonDecoder } from '../../src/connectors/json/decoder.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { TributaryError } from '../../src/core/errors.ts';
 import type { Log } from '../../src/log/log.ts';
@@ -15,6 +16,7 @@ import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
 import { decodeDeadLetter, originalBytes } from '../../src/stream/dead-letter.ts';
 import { Pipeline } from '../../src/stream/pipeline.ts';
+import { TopicSource } from '../../src/stream/sources/topic.ts';
 import type { Sink } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
@@ -122,11 +124,10 @@ describe('a failed batch', { timeout: 180_000 }, () => {
       const events = failingOn(sinks.events, 2, slow.arm) as Sink & { table: DeltaTable };
       const pipeline = new Pipeline({
         name: 'orders',
-        log: slow.log,
-        topic: 'orders',
-        contract: ordersContract,
+        source: new TopicSource(slow.log, 'orders'),
+        decoder: new JsonDecoder(ordersContract),
         sinks: [events],
-        dlq: { topic: DLQ, progressIn: events },
+        dlq: { log: slow.log, topic: DLQ, progressIn: events },
         maxRecordsPerBatch: 1_000,
         sleep: async () => {},
       });
@@ -201,11 +202,10 @@ describe('a failed batch', { timeout: 180_000 }, () => {
       const events = failingOn(sinks.events, 3, slow.arm) as Sink & { table: DeltaTable };
       const pipeline = new Pipeline({
         name: 'orders',
-        log: slow.log,
-        topic: 'orders',
-        contract: ordersContract,
+        source: new TopicSource(slow.log, 'orders'),
+        decoder: new JsonDecoder(ordersContract),
         sinks: [events, watched],
-        dlq: { topic: DLQ, progressIn: events },
+        dlq: { log: slow.log, topic: DLQ, progressIn: events },
         maxRecordsPerBatch: 1_000,
         sleep: async () => {},
       });
@@ -238,11 +238,10 @@ describe('a failed batch', { timeout: 180_000 }, () => {
       const current = failingOn(sinks.current, 2, () => {}, mergeFailed);
       const pipeline = new Pipeline({
         name: 'orders',
-        log: base,
-        topic: 'orders',
-        contract: ordersContract,
+        source: new TopicSource(base, 'orders'),
+        decoder: new JsonDecoder(ordersContract),
         sinks: [events, current],
-        dlq: { topic: DLQ, progressIn: events },
+        dlq: { log: base, topic: DLQ, progressIn: events },
         maxRecordsPerBatch: 1_000,
         sleep: async () => {},
       });

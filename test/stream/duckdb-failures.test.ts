@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { JsonDecoder } from '../../src/connectors/json/decoder.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { isTributaryError } from '../../src/core/errors.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
@@ -15,6 +16,7 @@ import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { eventsSelect, ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
 import { Pipeline } from '../../src/stream/pipeline.ts';
 import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
+import { TopicSource } from '../../src/stream/sources/topic.ts';
 import type { BatchView, ExtraTxn, Progress, Sink } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
@@ -67,11 +69,10 @@ describe('DuckDB failing under the pipeline', { timeout: 180_000 }, () => {
       const sleeps: number[] = [];
       const pipeline = new Pipeline({
         name: 'orders',
-        log,
-        topic: 'orders',
-        contract: ordersContract,
+        source: new TopicSource(log, 'orders'),
+        decoder: new JsonDecoder(ordersContract),
         sinks: [events, sinks.current],
-        dlq: { topic: 'orders.dlq', progressIn: events },
+        dlq: { log: log, topic: 'orders.dlq', progressIn: events },
         maxRecordsPerBatch: 1_000,
         triggerMs: 0,
         sleep: async (ms) => {
@@ -102,9 +103,8 @@ describe('DuckDB failing under the pipeline', { timeout: 180_000 }, () => {
       });
       const pipeline = new Pipeline({
         name: 'orders',
-        log,
-        topic: 'orders',
-        contract: ordersContract,
+        source: new TopicSource(log, 'orders'),
+        decoder: new JsonDecoder(ordersContract),
         sinks: [events],
         sleep: async () => {},
       });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { JsonDecoder } from '../../src/connectors/json/decoder.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { TributaryError } from '../../src/core/errors.ts';
 import type { Log } from '../../src/log/log.ts';
@@ -13,6 +14,7 @@ import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { eventsSelect, ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
 import { Pipeline } from '../../src/stream/pipeline.ts';
 import { DeltaAppendSink } from '../../src/stream/sinks/delta-append.ts';
+import { TopicSource } from '../../src/stream/sources/topic.ts';
 import type { Sink, SinkResult } from '../../src/stream/types.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { assertOutputs, expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
@@ -83,11 +85,10 @@ async function runFlaky(
   };
   const pipeline = new Pipeline({
     name: 'orders',
-    log,
-    topic: 'orders',
-    contract: ordersContract,
+    source: new TopicSource(log, 'orders'),
+    decoder: new JsonDecoder(ordersContract),
     sinks: [flaky],
-    dlq: { topic: 'orders.dlq', progressIn: flaky },
+    dlq: { log: log, topic: 'orders.dlq', progressIn: flaky },
     maxRecordsPerBatch: 1_000,
     sleep: async () => {},
   });
@@ -124,11 +125,10 @@ describe('stream runtime', { timeout: 180_000 }, () => {
       ];
       const alone = new Pipeline({
         name: 'orders',
-        log,
-        topic: 'orders',
-        contract: ordersContract,
+        source: new TopicSource(log, 'orders'),
+        decoder: new JsonDecoder(ordersContract),
         sinks: [events],
-        dlq: { topic: 'orders.dlq', progressIn: events },
+        dlq: { log: log, topic: 'orders.dlq', progressIn: events },
       });
       await alone.open();
       await alone.run({ untilCaughtUp: true });

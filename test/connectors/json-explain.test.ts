@@ -8,11 +8,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { explainViolations } from '../../src/connectors/json/explain.ts';
 import { quoteString } from '../../src/core/sql.ts';
 import { compileContract } from '../../src/quality/contract.ts';
 import { ordersContract } from '../../src/scenarios/orders/contract.ts';
 import { SAMPLE_ORDER_EVENT } from '../../src/scenarios/orders/sample.ts';
-import { explainViolations } from '../../src/stream/explain.ts';
 import { openConnection } from '../../src/table/index.ts';
 
 const GOOD = SAMPLE_ORDER_EVENT;

@@ -11,9 +11,9 @@
  */
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
-import { quoteString } from '../core/sql.ts';
-import type { CompiledContract } from '../quality/contract.ts';
-import { scratchFile, writeScratch } from './scratch.ts';
+import { quoteString } from '../../core/sql.ts';
+import type { CompiledContract } from '../../quality/contract.ts';
+import { scratchFile, writeScratch } from '../../stream/scratch.ts';
 
 export interface Violation {
   field: string;

@@ -18,10 +18,10 @@
  * it fails the check), where a space means the same: in the file it becomes a space.
  */
 import { isUtf8 } from 'node:buffer';
-import type { ValueBatch } from '../log/log.ts';
-import type { StrictJsonChecker } from '../quality/strict-json.ts';
-import { utf8ErrorAt } from '../quality/utf8.ts';
-import type { RejectedRecord } from './types.ts';
+import type { ValueBatch } from '../../log/log.ts';
+import type { StrictJsonChecker } from '../../quality/strict-json.ts';
+import { utf8ErrorAt } from '../../quality/utf8.ts';
+import type { RejectedRecord } from '../../stream/types.ts';
 
 export interface BatchFile {
   bytes: Buffer;

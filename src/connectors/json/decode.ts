@@ -8,13 +8,15 @@
 import { isUtf8 } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { quoteString } from '../core/sql.ts';
-import type { ValueBatch } from '../log/log.ts';
-import type { CompiledContract } from '../quality/contract.ts';
+import { quoteString } from '../../core/sql.ts';
+import type { ValueBatch } from '../../log/log.ts';
+import type { CompiledContract } from '../../quality/contract.ts';
+import { scratchFile, writeScratch } from '../../stream/scratch.ts';
+import type { DeferredDecodedBatch, RejectedRecord } from '../../stream/types.ts';
 import { type BatchFile, buildBatchFile } from './batch-file.ts';
 import { explainViolations } from './explain.ts';
-import { scratchFile, writeScratch } from './scratch.ts';
-import type { RejectedRecord } from './types.ts';
+
+export type { DeferredDecodedBatch };
 
 export interface DecodedBatch {
   validTable: string;
@@ -42,18 +44,6 @@ export async function decodeBatch(
 ): Promise<DecodedBatch> {
   const d = await decodeBatchDeferred(conn, batches, contract, conn);
   return { validTable: d.validTable, valid: d.valid, rejected: await d.rejected };
-}
-
-export interface DeferredDecodedBatch {
-  /** A temp view of `conn` over the valid rows (not made for a shared table: see `rawTable`). */
-  validTable: string;
-  /** Every decoded row, with `_ok` (valid) — the view's source. */
-  rawTable: string;
-  valid: number;
-  /** Records rejected (not JSON, or breaking the contract). */
-  rejectedCount: number;
-  /** Their explanations, sorted by partition and offset; settles on its own. */
-  rejected: Promise<RejectedRecord[]>;
 }
 
 /**
