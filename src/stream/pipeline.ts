@@ -29,6 +29,7 @@ import type { DeltaTable } from '../table/table.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { sweepStaleScratch } from './scratch.ts';
 import { DlqSink } from './sinks/dlq.ts';
+import type { BatchPlan, StateKeeper } from './stateful.ts';
 import {
   advancedProgress,
   type BatchView,
@@ -73,6 +74,11 @@ export interface PipelineOptions {
    * it applies to every connection of the process.
    */
   duckdbThreads?: number;
+  /**
+   * Windows and their state (stateful.ts), and the sinks that read them: the state is
+   * kept consistent with those sinks' progress.
+   */
+  stateful?: { keeper: StateKeeper; sinks: Sink[] };
   /** Run each sink's `maintain()` this often (clock time); undefined: never. */
   maintenanceIntervalMs?: number;
   clock?: Clock;
@@ -100,6 +106,8 @@ interface ReadBatch {
   records: number;
   backlog: boolean;
   decoded?: DeferredDecodedBatch;
+  /** The batch plan this batch replays exactly (stateful.ts), if any. */
+  replay?: BatchPlan;
   latency?: { ingest: Bucket[]; event: Bucket[] };
   startedAt: number;
   stages: Record<string, number>;
@@ -188,6 +196,14 @@ export class Pipeline {
     await this.dropAhead();
     this.pendingLatency = [];
     for (const sink of this.opts.sinks) this.progress.set(sink, await sink.open(this.conn!, this.partitions));
+    const st = this.opts.stateful;
+    if (st) {
+      await st.keeper.open(
+        this.conn!,
+        this.partitions,
+        st.sinks.map((s) => this.progress.get(s)!),
+      );
+    }
     if (this.dlq && this.opts.dlq) {
       this.dlqProgress = await this.dlq.open();
       const snap = await this.opts.dlq.progressIn.table.snapshot();
@@ -256,9 +272,11 @@ export class Pipeline {
     // One partition per turn of the event loop: a log may read synchronously (the embedded
     // one reads from the page cache), and a batch read ahead must not hold up the
     // current batch's work for the time of every partition's read.
+    const replay = this.opts.stateful?.keeper.nextReplay();
     const fetched = await Promise.all(
       positions.map(async (offset, p) => {
         for (let i = 0; i <= p; i++) await nextTurn();
+        if (replay) return fetchUpTo(source, p, offset, replay.ends[p] ?? -1);
         return source.fetch(p, offset, { maxRecords: perPartition, maxBytes });
       }),
     );
@@ -270,7 +288,8 @@ export class Pipeline {
       if (b.nextOffset < b.highWatermark) backlog = true;
       if (b.count > 0) next[b.partition] = b.lastOffset + 1;
     }
-    const batch: ReadBatch = { fetched, next, records, backlog, startedAt, stages };
+    if (replay) backlog = true;
+    const batch: ReadBatch = { fetched, next, records, backlog, startedAt, stages, replay };
     if (records === 0) return batch;
     const mark = this.clock.now();
     stages.fetch = mark - startedAt;

@@ -1,0 +1,228 @@
+/**
+ * Operator state (event-time windows) kept consistent with the sinks' commits.
+ *
+ * The design is Spark's: versioned state next to a log of batch plans. Each batch that
+ * reaches a window gets a plan — per source partition, the last offset it includes —
+ * numbered 1, 2, ... Before any sink commits a batch, the windows' state after it is
+ * saved under the plan's number, and then the plan itself is written: the plan file is
+ * the mark that the batch's state is complete. Sinks commit their rows with their
+ * progress as always (the plan's last offsets, in the table's `txn` actions).
+ *
+ * On start (and after a failed batch), the sinks that read a window say where they are:
+ * their progress is some plan's ends (they commit whole batches). The state saved with
+ * the oldest such plan is loaded, and the plans after it are replayed exactly — the same
+ * offsets per partition, so the windows see the same batches and emit the same rows —
+ * before batches are formed freely again. A sink that had already committed a replayed
+ * batch skips it (its progress is past it); one that had not writes it. So a crash at any
+ * point between the state, the plan and each sink's commit neither loses nor
+ * double-counts: the windows' output is a function of the plans, and each sink commits
+ * each plan once.
+ *
+ * Plans and states older than every window sink's progress are deleted as the sinks move
+ * on; the state is bounded by the watermark (window/index.ts), the plans by the sinks'
+ * lag.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { crashPoint } from '../core/crash-points.ts';
+import { TributaryError } from '../core/errors.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { pastProgress, type Progress } from './types.ts';
+import type { WindowOperator } from './window/index.ts';
+
+export interface WindowStage {
+  operator: WindowOperator;
+  /** SQL of the window's input over a relation of the batch's valid rows (`from`). */
+  input: (from: string) => string;
+  /** What happens to late rows: to the DLQ (reason `late`) or counted and dropped. */
+  late: 'dlq' | 'drop';
+}
+
+export interface BatchPlan {
+  id: number;
+  /** Per partition, the last offset the batch includes (-1: none yet). */
+  ends: number[];
+}
+
+export interface StatefulResult {
+  /** Per window (transform name): a table any connection of the instance can read, with the rows it emitted. */
+  outputs: Map<string, string>;
+  /** Late rows to send to the DLQ (those of windows whose policy is `dlq`). */
+  late: Array<{ partition: number; offset: number; window: string; eventTime: string | null; watermark: string | null }>;
+  /** Late rows dropped (policy `drop`). */
+  dropped: number;
+}
+
+const PLAN_DIR = 'plans';
+const planPath = (id: number) => `${PLAN_DIR}/${String(id).padStart(20, '0')}.json`;
+const statePrefix = (window: string, id: number) => `windows/${window}/${String(id).padStart(20, '0')}`;
+
+const sameEnds = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+export class StateKeeper {
+  private readonly store: ObjectStore;
+  private readonly windows: WindowStage[];
+  private readonly pipeline: string;
+  private partitions = 0;
+  /** Plans on disk after the loaded state, not yet replayed. */
+  private replays: BatchPlan[] = [];
+  /** The plan the windows' state stands at (0: empty state). */
+  private current: BatchPlan = { id: 0, ends: [] };
+  private lastPlanId = 0;
+
+  constructor(opts: { store: ObjectStore; windows: WindowStage[]; pipeline: string }) {
+    this.store = opts.store;
+    this.windows = opts.windows;
+    this.pipeline = opts.pipeline;
+  }
+
+  get names(): string[] {
+    return this.windows.map((w) => w.operator.name);
+  }
+
+  private async plans(): Promise<BatchPlan[]> {
+    const files = (await this.store.list(`${PLAN_DIR}/`)).filter((f) => f.path.endsWith('.json'));
+    const plans: BatchPlan[] = [];
+    for (const f of files) plans.push(JSON.parse(new TextDecoder().decode(await this.store.get(f.path))));
+    return plans.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Loads the state matching `sinkProgress` (the progress of every sink reading a window)
+   * and queues the plans after it for replay. Drops the windows' tables on `conn` first.
+   */
+  async open(conn: DuckDBConnection, partitions: number, sinkProgress: readonly Progress[]): Promise<void> {
+    this.partitions = partitions;
+    const oldest = Array.from({ length: partitions }, (_, p) =>
+      Math.min(...sinkProgress.map((pr) => pr.get(p) ?? -1)),
+    );
+    const plans = await this.plans();
+    this.lastPlanId = plans.at(-1)?.id ?? 0;
+    let base: BatchPlan = { id: 0, ends: Array(partitions).fill(-1) };
+    if (oldest.some((o) => o >= 0)) {
+      const found = plans.find((pl) => sameEnds(pl.ends, oldest));
+      if (!found) {
+        throw new TributaryError(
+          'TABLE_CORRUPT_LOG',
+          `pipeline '${this.pipeline}': the window sinks' progress (${oldest.join(', ')}) matches no saved batch plan of the windows' state; the state was removed or belongs to another definition. Give the pipeline a new name to rebuild its windows from the start of the topic`,
+          { pipeline: this.pipeline },
+        );
+      }
+      base = found;
+    } else if (plans.length > 0 && plans[0].id !== 1) {
+      throw new TributaryError(
+        'TABLE_CORRUPT_LOG',
+        `pipeline '${this.pipeline}': a window sink has committed nothing, but the batch plans before ${plans[0].id} were removed (the other sinks moved past them); a sink added to a windowed pipeline cannot be rebuilt: give the pipeline a new name`,
+        { pipeline: this.pipeline },
+      );
+    }
+    for (const w of this.windows) {
+      if (base.id === 0) {
+        await w.operator.open(conn);
+      } else {
+        const saved = await w.operator.readSaved(this.store, statePrefix(w.operator.name, base.id));
+        await w.operator.open(conn, { store: this.store, state: saved });
+      }
+    }
+    this.current = base;
+    this.replays = plans.filter((pl) => pl.id > base.id);
+  }
+
+  /**
+   * The plan the next read must follow exactly (a replay), or undefined when batches are
+   * formed freely. Each call hands out the next one (a read ahead takes the one after the
+   * current batch's); after a failure `open` queues them again from what is stored.
+   */
+  nextReplay(): BatchPlan | undefined {
+    return this.replays.shift();
+  }
+
+  /**
+   * Runs the windows over a batch, saves their state and then the batch's plan. `valid`
+   * is the batch's valid rows; rows the state has already absorbed are skipped (another
+   * sink being behind makes a batch start earlier). Returns the outputs and late rows.
+   */
+  async process(
+    conn: DuckDBConnection,
+    valid: string,
+    lastOffsets: ReadonlyMap<number, number>,
+    replay: BatchPlan | undefined,
+  ): Promise<StatefulResult> {
+    const absorbed: Progress = new Map();
+    this.current.ends.forEach((o, p) => {
+      if (o >= 0) absorbed.set(p, o);
+    });
+    const ends = Array.from({ length: this.partitions }, (_, p) =>
+      Math.max(this.current.ends[p] ?? -1, lastOffsets.get(p) ?? -1),
+    );
+    if (replay && !sameEnds(replay.ends, ends)) {
+      throw new TributaryError(
+        'STORAGE_IO',
+        `pipeline '${this.pipeline}': batch ${replay.id} was to be replayed up to offsets ${replay.ends.join(', ')} but was read up to ${ends.join(', ')}; retrying`,
+        { pipeline: this.pipeline },
+      );
+    }
+    const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends };
+    const fresh = `(SELECT * FROM ${valid} WHERE ${pastProgress(absorbed, lastOffsets)})`;
+    const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0 };
+    for (const w of this.windows) {
+      const name = w.operator.name;
+      const r = await w.operator.process(conn, `(${w.input(fresh)})`);
+      const shared = `__window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
+      await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
+      result.outputs.set(name, shared);
+      if (r.lateRows > 0) {
+        if (w.late === 'drop') {
+          result.dropped += r.lateRows;
+        } else {
+          const time = w.operator.spec.timeColumn.replaceAll('"', '""');
+          const wm = w.operator.watermarkUs;
+          const rows = (await conn.runAndReadAll(`SELECT _p, _o, "${time}"::VARCHAR FROM ${r.late}`)).getRows();
+          for (const [p, o, t] of rows) {
+            result.late.push({
+              partition: Number(p),
+              offset: Number(o),
+              window: name,
+              eventTime: t === null ? null : String(t),
+              watermark: wm === null ? null : new Date(wm / 1000).toISOString(),
+            });
+          }
+        }
+      }
+      await w.operator.save(conn, this.store, statePrefix(name, plan.id));
+    }
+    crashPoint('window.state-saved');
+    if (!replay) await this.store.put(planPath(plan.id), new TextEncoder().encode(`${JSON.stringify(plan)}\n`));
+    crashPoint('window.plan-written');
+    this.current = plan;
+    this.lastPlanId = Math.max(this.lastPlanId, plan.id);
+    return result;
+  }
+
+  /** Deletes plans and states older than the plan `sinkProgress` (the window sinks' oldest) stands at. */
+  async prune(sinkProgress: readonly Progress[]): Promise<void> {
+    const oldest = Array.from({ length: this.partitions }, (_, p) =>
+      Math.min(...sinkProgress.map((pr) => pr.get(p) ?? -1)),
+    );
+    if (!oldest.some((o) => o >= 0)) return;
+    const plans = await this.plans();
+    const keep = plans.find((pl) => sameEnds(pl.ends, oldest));
+    if (!keep) return;
+    for (const pl of plans) {
+      if (pl.id >= keep.id) break;
+      for (const w of this.windows) {
+        for (const f of await this.store.list(`${statePrefix(w.operator.name, pl.id)}/`)) await this.store.delete(f.path);
+      }
+      await this.store.delete(planPath(pl.id));
+    }
+  }
+
+  async close(conn: DuckDBConnection): Promise<void> {
+    for (const w of this.windows) {
+      await w.operator.close(conn);
+      await conn.run(
+        `DROP TABLE IF EXISTS __window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${w.operator.name}`,
+      );
+    }
+  }
+}
