@@ -15,9 +15,11 @@
  * events. Prints events/s and events per CPU-second of the process (DuckDB's threads
  * included) and writes bench/results/window-operator.json (window-operator-long.json).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LocalStore } from '../src/storage/local.ts';
 import { parseAggregate, WindowOperator } from '../src/stream/window/index.ts';
 import { openConnection } from '../src/table/index.ts';
 
@@ -50,22 +52,20 @@ const conn = await openConnection();
 // The runtime runs DuckDB with one thread per statement (docs/runtime.md, "Threads").
 await conn.run(`SET threads = ${Number(args.threads)}`);
 
-const op = new WindowOperator(
-  {
-    kind: slide === undefined ? 'tumble' : 'hop',
-    timeColumn: 'event_time',
-    sizeMs: 60_000,
-    ...(slide === undefined ? {} : { slideMs: slide }),
-    groupBy: ['page'],
-    aggregates: [
-      parseAggregate('events', 'count(*)'),
-      ...(args.distinct ? [parseAggregate('users', 'count(DISTINCT user_id)')] : []),
-    ],
-    watermarkDelayMs: 120_000,
-    emit,
-  },
-  'bench',
-);
+const spec = (): ConstructorParameters<typeof WindowOperator>[0] => ({
+  kind: slide === undefined ? 'tumble' : 'hop',
+  timeColumn: 'event_time',
+  sizeMs: 60_000,
+  ...(slide === undefined ? {} : { slideMs: slide }),
+  groupBy: ['page'],
+  aggregates: [
+    parseAggregate('events', 'count(*)'),
+    ...(args.distinct ? [parseAggregate('users', 'count(DISTINCT user_id)')] : []),
+  ],
+  watermarkDelayMs: 120_000,
+  emit,
+});
+const op = new WindowOperator(spec(), 'bench');
 await op.open(conn);
 
 /** Batch b as a temp table: clickstream-like columns, event time advancing with ±30 s jitter. */
@@ -165,6 +165,28 @@ if (args.long) {
   console.log(
     `memory: peak rss ${peak('rssMb')} MB, peak duckdb ${peak('duckdbMb')} MB; rss peak up to 1/4 of the run ${early} MB, in the 2nd half ${lateRss} MB`,
   );
+}
+// Save the state as it stands and restore it on a fresh connection (a local store).
+const stateDir = mkdtempSync(join(tmpdir(), 'tributary-bench-window-'));
+try {
+  const store = new LocalStore(stateDir);
+  const rows = await op.stateRows(conn);
+  const s0 = performance.now();
+  const saved = await op.save(conn, store, 'state/1');
+  const saveMs = performance.now() - s0;
+  const bytes = (await store.list('state/1')).reduce((n, o) => n + o.size, 0);
+  const conn2 = await openConnection();
+  const restored = new WindowOperator(spec(), 'bench');
+  const r0 = performance.now();
+  await restored.open(conn2, { store, state: saved });
+  const restoreMs = performance.now() - r0;
+  conn2.closeSync();
+  out.state = { ...rows, bytes, saveMs: Math.round(saveMs), restoreMs: Math.round(restoreMs) };
+  console.log(
+    `state: ${rows.windows.toLocaleString('en')} (window, group) rows + ${rows.distinctValues.toLocaleString('en')} distinct values, ${bytes.toLocaleString('en')} bytes saved in ${Math.round(saveMs)} ms, restored in ${Math.round(restoreMs)} ms`,
+  );
+} finally {
+  rmSync(stateDir, { recursive: true, force: true });
 }
 const dir = join(import.meta.dirname, 'results');
 mkdirSync(dir, { recursive: true });
