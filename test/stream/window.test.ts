@@ -354,3 +354,70 @@ describe('bad specs and inputs are refused with CONFIG_INVALID', () => {
     );
   });
 });
+
+test('a batch that fails part-way leaves the state as it was', async () => {
+  // Each batch's partial sum fits a BIGINT; the merged sum of batches 1 and 2 does not,
+  // so batch 2 fails when it merges into the state, after its own statements succeeded.
+  const conn = await connection();
+  const at = (s: number) => `make_timestamptz(${(T0 + s * 1000) * 1000})`;
+  await conn.run(`CREATE OR REPLACE TEMP TABLE big (_p INTEGER, _o BIGINT, ts TIMESTAMPTZ, v BIGINT)`);
+  await conn.run(
+    `INSERT INTO big VALUES (0, 0, ${at(1)}, 5000000000000000000), (0, 1, ${at(2)}, 5000000000000000000), (0, 2, ${at(3)}, 7), (0, 3, ${at(200)}, 1)`,
+  );
+  const s: WindowSpec = {
+    kind: 'tumble',
+    timeColumn: 'ts',
+    sizeMs: 60_000,
+    groupBy: [],
+    aggregates: [parseAggregate('n', 'count(*)'), parseAggregate('s', 'sum(v)')],
+    watermarkDelayMs: 10_000,
+    emit: 'final',
+  };
+  const batch = (offsets: number[]) => `(SELECT * FROM big WHERE _o IN (${offsets.join(', ')}))`;
+  const read = async (table: string) =>
+    (await rowsOf(conn, `SELECT epoch_ms(window_start) AS ws, n, s FROM ${table}`)).map((r) =>
+      JSON.stringify(r),
+    );
+
+  const straightOp = new WindowOperator(s, 'straight');
+  await straightOp.open(conn);
+  await straightOp.process(conn, batch([0]));
+  await straightOp.process(conn, batch([2]));
+  const want = await read((await straightOp.process(conn, batch([3]))).emitted);
+
+  const op = new WindowOperator(s, 'failing');
+  await op.open(conn);
+  await op.process(conn, batch([0]));
+  await assert.rejects(op.process(conn, batch([1])), (e) => isTributaryError(e, 'DUCKDB_DATA'));
+  await op.process(conn, batch([2]));
+  const got = await read((await op.process(conn, batch([3]))).emitted);
+  assert.deepEqual(got, want);
+  assert.deepEqual(want, [JSON.stringify({ ws: String(T0), n: '2', s: '5000000000000000007' })]);
+});
+
+test('windows before 1970 are aligned to the epoch like the others', async () => {
+  const conn = await connection();
+  const rows: Row[] = [-60_001, -60_000, -1, 0, 59_999].map((t, o) => ({
+    p: 0,
+    o,
+    t,
+    k: 1,
+    u: null,
+    amount: 1,
+    cents: null,
+  }));
+  await load(conn, 'src', rows);
+  for (const w of [SHAPES[1][1], SHAPES[3][1]]) {
+    const op = new WindowOperator(spec(w), 'w');
+    await op.open(conn);
+    const got = await runBatches(conn, op, rows.length, []);
+    assert.deepEqual(got, expected(rows, [], w));
+    const starts = got[0].emitted.map((e) => Number(JSON.parse(e).ws)).sort((a, b) => a - b);
+    assert.deepEqual(
+      starts,
+      w.slideMs === 60_000
+        ? [-120_000, -60_000, 0]
+        : [-120_000, -100_000, -80_000, -60_000, -40_000, -20_000, 0, 20_000, 40_000],
+    );
+  }
+});
