@@ -27,6 +27,7 @@ const ALL = [
   'strict-json',
   'orders-current-layout',
   'orders-pipeline',
+  'window-operator',
 ];
 
 const { values, positionals } = parseArgs({
