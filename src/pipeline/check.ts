@@ -13,6 +13,7 @@
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { quoteIdent } from '../core/sql.ts';
 import { compileContract } from '../quality/contract.ts';
+import { WindowOperator } from '../stream/window/index.ts';
 import type { DataType, StructField } from '../table/schema.ts';
 import { deltaTypeOf } from '../table/types.ts';
 import type { WindowTransformDefinition } from './definition.ts';
@@ -98,6 +99,8 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     }
   }
   const names = (c: Columns) => c.names.join(', ');
+  /** Per window: an empty relation with its output columns. */
+  const windowEmpty = new Map<string, string>();
   for (let i = 0; i < plan.transforms.length; i++) {
     const t = plan.transforms[i];
     if ('sql' in t) {
@@ -110,7 +113,27 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     }
     const w = t as WindowTransformDefinition;
     const source = relations.get(w.from ?? INPUT);
-    if (!source) continue;
+    if (!source) {
+      if (windowEmpty.has(w.from ?? INPUT)) {
+        problems.push({
+          path: ['transforms', i, 'from'],
+          message: "a window reads 'input' or a SQL transform, not another window",
+        });
+      }
+      continue;
+    }
+    const planned = plan.windows.find((x) => x.def.name === w.name);
+    if (planned?.spec) {
+      try {
+        const op = new WindowOperator(planned.spec, w.name);
+        const out = await op.check(conn, `(${planned.input(from)})`);
+        const empty = `(SELECT ${out.map((c) => `NULL::${c.type} AS ${q(c.name)}`).join(', ')} WHERE false)`;
+        windowEmpty.set(w.name, empty);
+        relations.set(w.name, await columnsOf(conn, `SELECT * FROM ${empty}`));
+      } catch (err) {
+        problems.push({ path: ['transforms', i], message: firstLine(err) });
+      }
+    }
     const time = w.window.time;
     if (time !== undefined) {
       const at = source.names.indexOf(time);
@@ -154,7 +177,7 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     }
     if (s.def.type === 'topic' && s.def.key) need(['sinks', i, 'key'], s.def.key, 'the record key');
     try {
-      const cols = await columnsOf(conn, s.select(from));
+      const cols = await columnsOf(conn, s.select(windowEmpty.get(s.def.from) ?? from));
       sinkColumns.set(s.def.name, cols);
       if (s.def.type === 'delta_append' && s.def.dedup) {
         const at = cols.names.indexOf(s.def.dedup.time);

@@ -14,7 +14,9 @@ import { Pipeline } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
-import type { Sink } from '../stream/types.ts';
+import { StateKeeper } from '../stream/stateful.ts';
+import type { BatchView, Sink } from '../stream/types.ts';
+import { WindowOperator } from '../stream/window/index.ts';
 import { type DeltaTable, openConnection, type StructType } from '../table/index.ts';
 import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from '../table/table.ts';
 import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check.ts';
@@ -126,15 +128,22 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const sinks = new Map<string, Sink>();
   let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
   const eventSeconds = p.eventTime ? `epoch(${p.eventTime})::BIGINT` : undefined;
+  const windowNames = new Set(p.windows.map((w) => w.def.name));
+  const windowSinks: Sink[] = [];
   for (const s of p.sinks) {
     const d = s.def;
     const appIdPrefix = `${def.name}/${d.name}/${topic}`;
+    // A sink of a window reads the window's rows of the batch, produced once, whole.
+    const input = windowNames.has(d.from)
+      ? { input: (batch: BatchView) => batch.relations!.get(d.from)! }
+      : {};
     if (d.type === 'delta_append') {
       const sink = new DeltaAppendSink({
         name: d.name,
         appIdPrefix,
         table: tables.get(d.table)!,
         select: s.select,
+        ...input,
         ...(d.dedup && {
           dedup: {
             key: d.dedup.key,
@@ -149,6 +158,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         maintenance: s.table!.maintenance,
       });
       sinks.set(d.name, sink);
+      if (windowNames.has(d.from)) windowSinks.push(sink);
       dlqProgressIn ??= sink;
     } else if (d.type === 'delta_merge') {
       const sink = new DeltaMergeSink({
@@ -156,6 +166,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         appIdPrefix,
         table: tables.get(d.table)!,
         select: s.select,
+        ...input,
         on: d.key,
         whenMatched: whenMatched(d),
         ...(d.insert_when !== undefined && { whenNotMatched: { insert: d.insert_when } }),
@@ -176,6 +187,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         maintenance: s.table!.maintenance,
       });
       sinks.set(d.name, sink);
+      if (windowNames.has(d.from)) windowSinks.push(sink);
     } else {
       throw new Error(`sink type '${d.type}' is not supported by this build yet`);
     }
@@ -183,6 +195,23 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   // The DLQ's progress is committed with a Delta sink's batches: the first append sink's,
   // else the first MERGE sink's.
   dlqProgressIn ??= [...sinks.values()].find((s): s is Sink & { table: DeltaTable } => 'table' in s);
+  const stateful =
+    p.windows.length === 0
+      ? undefined
+      : {
+          keeper: new StateKeeper({
+            store: new LocalStore(join(ctx.dataDir, 'state', def.name), {
+              durable: ctx.durableTables ?? true,
+            }),
+            pipeline: def.name,
+            windows: p.windows.map((w) => ({
+              operator: new WindowOperator(w.spec!, w.def.name),
+              input: w.input,
+              late: w.late,
+            })),
+          }),
+          sinks: windowSinks,
+        };
   const rt = def.runtime ?? {};
   const pipeline = new Pipeline({
     name: def.name,
@@ -199,6 +228,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
     ...(rt.read_ahead !== undefined && { readAhead: rt.read_ahead }),
     ...(rt.duckdb_threads !== undefined && { duckdbThreads: rt.duckdb_threads }),
     maintenanceIntervalMs: p.maintenanceEveryMs,
+    ...(stateful && { stateful }),
     ...(ctx.clock && { clock: ctx.clock }),
     ...(ctx.sleep && { sleep: ctx.sleep }),
   });

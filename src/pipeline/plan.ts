@@ -7,6 +7,7 @@
 import { quoteIdent } from '../core/sql.ts';
 import type { DataContract, FieldSpec } from '../quality/contract.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
+import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
 import { parseColumnType } from './column-types.ts';
@@ -44,8 +45,21 @@ export interface PlannedSink {
   table?: PlannedTable;
 }
 
+export interface PlannedWindow {
+  def: WindowTransformDefinition;
+  /** Undefined when the spec itself is wrong (a problem says why). */
+  spec?: WindowSpec;
+  /** SQL of the window's input over a relation of the batch's valid rows. */
+  input: (from: string) => string;
+  late: 'dlq' | 'drop';
+}
+
+/** The column a window reads its time from when it names none: the pipeline's event time. */
+export const EVENT_TIME_COLUMN = '__event_time';
+
 export interface Plan {
   def: PipelineDefinition;
+  windows: PlannedWindow[];
   contract?: DataContract;
   /** SQL over an input row: its event time as a TIMESTAMPTZ. */
   eventTime?: string;
@@ -211,6 +225,52 @@ export function plan(def: PipelineDefinition): Plan {
     }
     known.add(t.name);
   });
+  const windows: PlannedWindow[] = [];
+  transforms.forEach((t, i) => {
+    if (!('window' in t)) return;
+    const w = t as WindowTransformDefinition;
+    const time = w.window.time ?? EVENT_TIME_COLUMN;
+    const outer =
+      w.window.time === undefined && def.event_time
+        ? `*, (${def.event_time.expr}) AS ${EVENT_TIME_COLUMN}`
+        : '*';
+    let spec: WindowSpec | undefined;
+    try {
+      const delay = w.watermark ?? def.event_time?.watermark ?? '0s';
+      spec = {
+        kind: w.window.type,
+        timeColumn: time,
+        sizeMs: parseDuration(w.window.size),
+        ...(w.window.slide !== undefined && { slideMs: parseDuration(w.window.slide) }),
+        groupBy: w.group_by ?? [],
+        aggregates: Object.entries(w.aggregates).map(([name, sql]) => parseAggregate(name, sql)),
+        watermarkDelayMs: parseDuration(delay),
+        emit: w.emit ?? 'final',
+      };
+      if (spec.kind === 'hop' && spec.slideMs !== undefined && spec.sizeMs % spec.slideMs !== 0) {
+        problems.push({
+          path: ['transforms', i, 'window', 'slide'],
+          message: `a hop window's size (${w.window.size}) must be a whole multiple of its slide (${w.window.slide})`,
+        });
+      }
+    } catch (err) {
+      problems.push({ path: ['transforms', i, 'aggregates'], message: (err as Error).message });
+    }
+    if (typeof w.late === 'object') {
+      problems.push({
+        path: ['transforms', i, 'late'],
+        message:
+          "late records to a side table are not supported yet; use 'dlq' (with their bytes and the reason) or 'drop' (counted)",
+      });
+    }
+    windows.push({
+      def: w,
+      spec,
+      input: (from) => relationSql(transforms, w.from ?? INPUT, from, outer),
+      late: w.late === 'drop' ? 'drop' : 'dlq',
+    });
+  });
+  const windowNames = new Set(windows.map((w) => w.def.name));
   if ('topic' in def.source && def.contract === undefined) {
     problems.push({
       path: ['source'],
@@ -252,7 +312,20 @@ export function plan(def: PipelineDefinition): Plan {
         message: "dedup keeps keys for a horizon of event time: set the pipeline's 'event_time'",
       });
     }
-    const select = sinkSelect(transforms, s, table);
+    const fromWindow = windows.find((w) => w.def.name === s.from);
+    if (fromWindow && s.type === 'delta_append' && s.dedup) {
+      problems.push({
+        path: ['sinks', i, 'dedup'],
+        message: "a window's rows are unique by window and group: dedup applies to a sink of input rows",
+      });
+    }
+    if (fromWindow && s.type === 'delta_append' && (fromWindow.def.emit ?? 'final') === 'update') {
+      problems.push({
+        path: ['sinks', i, 'type'],
+        message: `window '${s.from}' emits 'update' (each batch, the new value of every window it touched): write it with a delta_merge sink keyed by window_start and the group columns, or set its emit to 'final' to append each window once`,
+      });
+    }
+    const select = sinkSelect(transforms, s, table, windowNames.has(s.from));
     return { def: s, select, table };
   });
   return {
@@ -261,6 +334,7 @@ export function plan(def: PipelineDefinition): Plan {
     eventTime: def.event_time?.expr,
     watermarkMs: def.event_time?.watermark ? parseDuration(def.event_time.watermark) : 0,
     transforms,
+    windows,
     sinks,
     tables,
     maintenanceEveryMs: parseDuration(def.maintenance?.every ?? '1h'),
@@ -273,6 +347,7 @@ function sinkSelect(
   transforms: readonly TransformDefinition[],
   s: SinkDefinition,
   table: PlannedTable | undefined,
+  fromWindow: boolean,
 ): (from: string) => string {
   const computed = (table?.partitions ?? []).filter((p) => p.expr !== undefined);
   const extra = computed.map((p) => `${p.expr} AS ${q(p.name)}`);
@@ -283,6 +358,8 @@ function sinkSelect(
         return part ? `${part.expr} AS ${q(c.name)}` : q(c.name);
       })
     : ['*', ...extra];
+  // A window's rows are the relation given (its output table); SQL transforms read the batch's rows.
+  if (fromWindow) return (from: string) => `SELECT ${outer.join(', ')} FROM ${from}`;
   return (from: string) => relationSql(transforms, s.from, from, outer.join(', '));
 }
 

@@ -51,6 +51,10 @@ export class PipelineMetrics {
   invalid = 0;
   /** DLQ records written by this process. */
   dlqWritten = 0;
+  /** Records behind a window's watermark (to the DLQ or dropped, per the window's policy). */
+  late = 0;
+  /** Of those, dropped (policy `drop`). */
+  lateDropped = 0;
   readonly sinks = new Map<string, SinkCounters>();
   readonly batchMs = new Histogram();
   /** Commit by the last sink minus the record's event time. */

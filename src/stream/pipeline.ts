@@ -22,7 +22,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { isTributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
@@ -36,6 +36,7 @@ import {
   type Decoder,
   type DeferredDecodedBatch,
   type Progress,
+  type RejectedRecord,
   type Sink,
   type SinkResult,
   type Source,
@@ -386,6 +387,43 @@ export class Pipeline {
     // Sinks prepare (on the batch connection) while the rejected records are explained
     // on another; nothing is committed before the DLQ write below, so the order of
     // commits (DLQ, then the sinks with the DLQ's progress) is unchanged.
+    // Windows first: their outputs are what some sinks write, their late rows go to the DLQ.
+    let late: RejectedRecord[] = [];
+    const st = this.opts.stateful;
+    if (st) {
+      const res = await st.keeper.process(conn, decoded.validTable, lastOffsets, read.replay);
+      prepView.relations = res.outputs;
+      this.metrics.lateDropped += res.dropped;
+      // One DLQ record per late record, naming every window it is late for (the DLQ holds
+      // each source offset once: its tail is its progress).
+      const byRecord = new Map<string, RejectedRecord>();
+      for (const l of res.late) {
+        const why =
+          l.eventTime === null
+            ? `no event time: the record fits no window of '${l.window}'`
+            : `event time ${l.eventTime} is behind the watermark ${l.watermark} of window '${l.window}' (its windows were closed)`;
+        const key = `${l.partition}/${l.offset}`;
+        const seen = byRecord.get(key);
+        if (seen) {
+          seen.field += `,${l.window}`;
+          seen.message += `; ${why}`;
+          continue;
+        }
+        const { value, timestamp } = recordOf(fetched, l.partition, l.offset);
+        byRecord.set(key, {
+          partition: l.partition,
+          offset: l.offset,
+          timestamp,
+          value,
+          field: l.window,
+          rule: 'late',
+          message: why,
+        });
+      }
+      late = [...byRecord.values()];
+      this.metrics.late += res.dropped + late.length;
+      lap('windows');
+    }
     for (const sink of this.opts.sinks) await sink.prepare?.(prepView, this.progress.get(sink)!);
     lap('prepare');
     // The rejects' explanations and the DLQ write run while the sinks write their files;
@@ -393,7 +431,12 @@ export class Pipeline {
     // (its `extraTxn`), so the order of commits (DLQ, then that sink) is unchanged.
     const dlqStart = this.clock.now();
     const dlqDone = (async () => {
-      const rejected = await decoded.rejected;
+      const rejected =
+        late.length === 0
+          ? await decoded.rejected
+          : [...(await decoded.rejected), ...late].sort(
+              (a, b) => a.partition - b.partition || a.offset - b.offset,
+            );
       stages.explain = this.clock.now() - dlqStart;
       let dlqTxn: Array<{ appId: string; version: number }> = [];
       if (this.dlq) {
@@ -441,6 +484,7 @@ export class Pipeline {
     work.push(...writes);
     // The first failure rejects this at once; the caller then waits for the rest.
     const [{ rejected }] = await Promise.all([dlqDone, ...writes]);
+    if (st && view.seq % 10 === 0) await st.keeper.prune(st.sinks.map((x) => this.progress.get(x)!));
     const committed = this.clock.now();
     const durationMs = committed - started;
     this.metrics.batches++;
@@ -599,6 +643,7 @@ export class Pipeline {
 
   async close(): Promise<void> {
     await this.dropAhead();
+    if (this.conn) await this.opts.stateful?.keeper.close(this.conn);
     for (const sink of this.opts.sinks) await sink.close?.();
     this.conn?.closeSync();
     this.conn = undefined;
@@ -608,4 +653,90 @@ export class Pipeline {
     for (const c of this.explainConns) c.closeSync();
     this.explainConns = [];
   }
+}
+
+/** Fetches `partition` from `offset` through `last` exactly (a replayed batch plan), in as many fetches as the source needs. */
+async function fetchUpTo(
+  source: Source,
+  partition: number,
+  offset: number,
+  last: number,
+): Promise<SourceBatch> {
+  const want = last - offset + 1;
+  let first = await source.fetch(partition, offset, { maxRecords: Math.max(0, want), maxBytes: 1 << 30 });
+  if (want <= 0) return { ...first, count: 0, lastOffset: offset - 1, nextOffset: offset };
+  while (first.count > 0 && first.lastOffset < last && first.nextOffset < first.highWatermark) {
+    const more = await source.fetch(partition, first.nextOffset, {
+      maxRecords: last - first.lastOffset,
+      maxBytes: 1 << 30,
+    });
+    if (more.count === 0) break;
+    first = concatBatches(first, more);
+  }
+  if (first.count === 0 || first.lastOffset !== last) {
+    throw new TributaryError(
+      'STORAGE_IO',
+      `partition ${partition}: a replayed batch ends at offset ${last}, but the source gave records up to ${first.count === 0 ? 'none' : first.lastOffset}; retrying`,
+      { partition },
+    );
+  }
+  return first;
+}
+
+/** Two consecutive fetches of one partition as one. */
+function concatBatches(a: SourceBatch, b: SourceBatch): SourceBatch {
+  const av = a.values;
+  const bv = b.values;
+  const values = new Uint8Array(av.values.length + bv.values.length);
+  values.set(av.values, 0);
+  values.set(bv.values, av.values.length);
+  const cat = (x: Float64Array, y: Float64Array) => {
+    const out = new Float64Array(x.length + y.length);
+    out.set(x, 0);
+    out.set(y, x.length);
+    return out;
+  };
+  const ends = new Uint32Array(av.count + bv.count);
+  ends.set(av.ends.subarray(0, av.count), 0);
+  for (let i = 0; i < bv.count; i++) ends[av.count + i] = bv.ends[i] + av.values.length;
+  return {
+    partition: a.partition,
+    count: a.count + b.count,
+    lastOffset: b.lastOffset,
+    nextOffset: b.nextOffset,
+    highWatermark: b.highWatermark,
+    values: {
+      ...av,
+      count: av.count + bv.count,
+      values,
+      offsets: cat(av.offsets.subarray(0, av.count), bv.offsets.subarray(0, bv.count)),
+      timestamps: cat(av.timestamps.subarray(0, av.count), bv.timestamps.subarray(0, bv.count)),
+      ends,
+      nextOffset: bv.nextOffset,
+      highWatermark: bv.highWatermark,
+    },
+  };
+}
+
+/** A record's bytes and timestamp in the fetched batches. */
+function recordOf(fetched: readonly SourceBatch[], partition: number, offset: number) {
+  const b = fetched.find((x) => x.partition === partition && x.count > 0)?.values;
+  if (b) {
+    let lo = 0;
+    let hi = b.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const o = b.offsets[mid];
+      if (o === offset) {
+        const start = mid === 0 ? 0 : b.ends[mid - 1] + 1;
+        return {
+          value: b.ends[mid] === start ? null : b.values.subarray(start, b.ends[mid]),
+          timestamp: b.timestamps[mid],
+        };
+      }
+      if (o < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
+  throw new Error(`record ${partition}/${offset} is not in the batch`);
 }

@@ -26,7 +26,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { crashPoint } from '../core/crash-points.ts';
 import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { pastProgress, type Progress } from './types.ts';
+import { type Progress, pastProgress } from './types.ts';
 import type { WindowOperator } from './window/index.ts';
 
 export interface WindowStage {
@@ -47,7 +47,13 @@ export interface StatefulResult {
   /** Per window (transform name): a table any connection of the instance can read, with the rows it emitted. */
   outputs: Map<string, string>;
   /** Late rows to send to the DLQ (those of windows whose policy is `dlq`). */
-  late: Array<{ partition: number; offset: number; window: string; eventTime: string | null; watermark: string | null }>;
+  late: Array<{
+    partition: number;
+    offset: number;
+    window: string;
+    eventTime: string | null;
+    watermark: string | null;
+  }>;
   /** Late rows dropped (policy `drop`). */
   dropped: number;
 }
@@ -177,13 +183,15 @@ export class StateKeeper {
         } else {
           const time = w.operator.spec.timeColumn.replaceAll('"', '""');
           const wm = w.operator.watermarkUs;
-          const rows = (await conn.runAndReadAll(`SELECT _p, _o, "${time}"::VARCHAR FROM ${r.late}`)).getRows();
+          const rows = (
+            await conn.runAndReadAll(`SELECT _p, _o, epoch_us("${time}") FROM ${r.late}`)
+          ).getRows();
           for (const [p, o, t] of rows) {
             result.late.push({
               partition: Number(p),
               offset: Number(o),
               window: name,
-              eventTime: t === null ? null : String(t),
+              eventTime: t === null ? null : new Date(Number(t) / 1000).toISOString(),
               watermark: wm === null ? null : new Date(wm / 1000).toISOString(),
             });
           }
@@ -192,7 +200,8 @@ export class StateKeeper {
       await w.operator.save(conn, this.store, statePrefix(name, plan.id));
     }
     crashPoint('window.state-saved');
-    if (!replay) await this.store.put(planPath(plan.id), new TextEncoder().encode(`${JSON.stringify(plan)}\n`));
+    if (!replay)
+      await this.store.put(planPath(plan.id), new TextEncoder().encode(`${JSON.stringify(plan)}\n`));
     crashPoint('window.plan-written');
     this.current = plan;
     this.lastPlanId = Math.max(this.lastPlanId, plan.id);
@@ -211,7 +220,8 @@ export class StateKeeper {
     for (const pl of plans) {
       if (pl.id >= keep.id) break;
       for (const w of this.windows) {
-        for (const f of await this.store.list(`${statePrefix(w.operator.name, pl.id)}/`)) await this.store.delete(f.path);
+        for (const f of await this.store.list(`${statePrefix(w.operator.name, pl.id)}/`))
+          await this.store.delete(f.path);
       }
       await this.store.delete(planPath(pl.id));
     }

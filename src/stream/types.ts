@@ -45,6 +45,11 @@ export interface BatchView {
   startedAt: number;
   /** The batch's number in this run (1, 2, ...). */
   seq: number;
+  /**
+   * Relations computed for the batch by stateful operators, by name (a window's emitted
+   * rows): tables any connection of the instance can read.
+   */
+  relations?: ReadonlyMap<string, string>;
 }
 
 /**

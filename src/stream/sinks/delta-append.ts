@@ -27,6 +27,12 @@ export interface DeltaAppendSinkOptions {
   table: DeltaTable;
   /** SQL producing the table's rows from a relation of valid records (`from`). */
   select: (from: string) => string;
+  /**
+   * The relation the sink reads from a batch, instead of the batch's valid records past
+   * its progress: e.g. a window's emitted rows (`BatchView.relations`), which the batch
+   * produced once and whole. The sink still skips a batch it has committed.
+   */
+  input?: (batch: BatchView) => string;
   dedup?: DedupOptions;
   targetFileSize?: number;
   /** Parquet codec of the files each batch writes (default zstd; snappy when compaction rewrites them later). */
@@ -73,7 +79,9 @@ export class DeltaAppendSink implements Sink {
     if (advanced.length === 0) return { rows: 0, durableThrough: batch.seq };
     // Views, not tables: the wide rows are read once, by the COPY that writes the files.
     await conn.run(
-      `CREATE OR REPLACE TEMP VIEW ${this.tmp} AS SELECT * FROM ${batch.validTable} WHERE ${pastProgress(progress, batch.lastOffsets)}`,
+      this.opts.input
+        ? `CREATE OR REPLACE TEMP VIEW ${this.tmp} AS SELECT * FROM ${this.opts.input(batch)}`
+        : `CREATE OR REPLACE TEMP VIEW ${this.tmp} AS SELECT * FROM ${batch.validTable} WHERE ${pastProgress(progress, batch.lastOffsets)}`,
     );
     let input = this.tmp;
     let duplicates = 0;

@@ -40,6 +40,8 @@ export interface DeltaMergeSinkOptions {
   table: DeltaTable;
   /** SQL producing at most one row per key, in the table's columns, from valid records (`from`). */
   select: (from: string) => string;
+  /** The relation read from a batch instead of its valid records past the sink's progress (see DeltaAppendSinkOptions). */
+  input?: (batch: BatchView) => string;
   on: string[];
   whenMatched: WhenMatched;
   /** Rows whose key is not in the table: inserted (default), or only those for which `{ insert: SQL }` holds. */
@@ -214,7 +216,9 @@ export class DeltaMergeSink implements Sink {
       if (batch.sharedValid === undefined) {
         throw new Error(`sink ${this.name} reads the batch on its own connection: the batch must be shared`);
       }
-      const from = `(SELECT * FROM ${batch.sharedValid} AS __b WHERE ${pastProgress(progress, batch.lastOffsets)})`;
+      const from = this.opts.input
+        ? `(SELECT * FROM ${this.opts.input(batch)})`
+        : `(SELECT * FROM ${batch.sharedValid} AS __b WHERE ${pastProgress(progress, batch.lastOffsets)})`;
       const verb =
         this.buffered === 0 ? `CREATE OR REPLACE TEMP TABLE ${this.buffer} AS` : `INSERT INTO ${this.buffer}`;
       await conn.run(`${verb} ${this.opts.select(from)}`);
@@ -254,10 +258,9 @@ export class DeltaMergeSink implements Sink {
     // field by field; the row id breaks ties towards the later batch); only then are the
     // winners' wide rows read. A window ordered over the wide rows sorted all of them.
     const newest = this.opts.newestBy;
-    const rows =
-      newest === undefined
-        ? `SELECT * FROM ${this.buffer}`
-        : `SELECT * FROM ${this.buffer} SEMI JOIN (SELECT max({${newest.map((c, i) => `'k${i}': ${c}`).join(', ')}, 'rid': rowid}).rid AS __rid FROM ${this.buffer} GROUP BY ${keys}) AS __w ON __w.__rid = ${this.buffer}.rowid`;
+    // Without newestBy, the row of the later batch wins (its row id is larger).
+    const rank = newest === undefined ? '' : `${newest.map((c, i) => `'k${i}': ${c}`).join(', ')}, `;
+    const rows = `SELECT * FROM ${this.buffer} SEMI JOIN (SELECT max({${rank}'rid': rowid}).rid AS __rid FROM ${this.buffer} GROUP BY ${keys}) AS __w ON __w.__rid = ${this.buffer}.rowid`;
     await conn.run(`COPY (${rows}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION uncompressed)`);
     await conn.run(`DROP TABLE IF EXISTS ${this.buffer}`);
     this.changes = { file, upTo: [...this.bufferedUpTo], seq: this.bufferedSeq };
