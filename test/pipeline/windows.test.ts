@@ -8,114 +8,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Log } from '../../src/log/log.ts';
 import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
-import { readRows } from '../../src/table/index.ts';
 import { withLog } from '../stream/with-log.ts';
-
-export const WINDOWED = `
-name: page_counts
-source: { topic: clicks, partitions: 3 }
-contract:
-  name: clicks.v1
-  fields:
-    - { name: user_id, type: string }
-    - { name: page, type: string }
-    - { name: ts, type: integer }
-event_time: { expr: epoch_ms(ts), watermark: 2 minutes }
-transforms:
-  - name: per_minute
-    window: { type: tumble, size: 1 minute }
-    group_by: [page]
-    aggregates: { views: count(*), users: count(distinct user_id) }
-    emit: final
-  - name: per_two_minutes
-    window: { type: hop, size: 2 minutes, slide: 1 minute }
-    group_by: [page]
-    aggregates: { views: count(*), first_seen: min(ts) }
-    emit: update
-sinks:
-  - { name: page_minutes, type: delta_append, from: per_minute, table: page_minutes }
-  - { name: page_hops, type: delta_merge, from: per_two_minutes, table: page_hops, key: [window_start, page] }
-runtime: { trigger: 10ms, max_records_per_batch: 900 }
-`;
-
-export interface Click {
-  user_id: string;
-  page: string;
-  ts: number;
-}
-
-const T0 = Date.UTC(2026, 10, 28, 9, 0, 0);
-const PAGES = ['home', 'search', 'cart', 'checkout'];
-
-/** Clicks every ~250 ms with disorder under 90 s (inside the 2-minute watermark delay). */
-export function clicks(seed: number, from: number, n: number): Click[] {
-  let s = seed;
-  const rnd = () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return s / 2 ** 31;
-  };
-  return Array.from({ length: n }, (_, i) => ({
-    user_id: `u${Math.floor(rnd() * 30)}`,
-    page: PAGES[Math.floor(rnd() * PAGES.length)],
-    ts: T0 + (from + i) * 250 + Math.floor(rnd() * 90_000),
-  }));
-}
-
-export async function produceClicks(log: Log, rows: readonly Click[]): Promise<void> {
-  await log.produce(
-    rows.map((c, i) => ({
-      topic: 'clicks',
-      partition: i % 3,
-      value: new TextEncoder().encode(JSON.stringify(c)),
-    })),
-  );
-}
-
-const MIN = 60_000;
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** The windows of `on` (on-time clicks) in plain code: tumbling closed by `watermark`, and every hop window. */
-export function expectedWindows(on: readonly Click[], watermark: number) {
-  const tumble = new Map<string, { views: number; users: Set<string> }>();
-  const hop = new Map<string, { views: number; first: number }>();
-  for (const c of on) {
-    const start = Math.floor(c.ts / MIN) * MIN;
-    const k = `${iso(start)}|${c.page}`;
-    const t = tumble.get(k) ?? { views: 0, users: new Set<string>() };
-    t.views++;
-    t.users.add(c.user_id);
-    tumble.set(k, t);
-    for (const hs of [start - MIN, start]) {
-      const hk = `${iso(hs)}|${c.page}`;
-      const h = hop.get(hk) ?? { views: 0, first: Number.POSITIVE_INFINITY };
-      h.views++;
-      h.first = Math.min(h.first, c.ts);
-      hop.set(hk, h);
-    }
-  }
-  const final = [...tumble]
-    .filter(([k]) => Date.parse(k.split('|')[0]) + MIN <= watermark)
-    .map(([k, v]) => `${k}|${v.views}|${v.users.size}`)
-    .sort();
-  const hops = [...hop].map(([k, v]) => `${k}|${v.views}|${v.first}`).sort();
-  return { final, hops };
-}
-
-export async function tableLines(c: Awaited<ReturnType<typeof compilePipeline>>) {
-  const minutes = c.tables.get('page_minutes')!;
-  const hops = c.tables.get('page_hops')!;
-  const m = (await readRows(minutes, await minutes.snapshot())).map(
-    (r) => `${new Date(String(r.window_start)).toISOString()}|${r.page}|${r.views}|${r.users}`,
-  );
-  const h = (await readRows(hops, await hops.snapshot())).map(
-    (r) => `${new Date(String(r.window_start)).toISOString()}|${r.page}|${r.views}|${r.first_seen}`,
-  );
-  return { final: m.sort(), hops: h.sort() };
-}
+import { clicks, expectedWindows, MIN, produceClicks, T0, tableLines, WINDOWED } from './window-fixtures.ts';
 
 describe('a windowed pipeline', () => {
   it('tumbling (final) and hopping (update) windows across restarts equal a plain recomputation; late records to the DLQ', async () => {

@@ -1,0 +1,159 @@
+/**
+ * Restart equivalence for a windowed pipeline: the same input (with records late under
+ * any batching) run straight, and run with SIGKILLs at every named point on the path of
+ * a windowed batch and at random moments, each followed by a restart, gives identical
+ * tables and an identical dead-letter topic. The pipeline runs as users run it
+ * (`tributary run <file>`); the crash points are armed through TRIBUTARY_CRASH_AT and
+ * checked as reached through TRIBUTARY_CRASH_TRACE.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import type { CrashPointName } from '../../src/core/crash-points.ts';
+import { openLog } from '../../src/log/open.ts';
+import { compilePipeline } from '../../src/pipeline/compile.ts';
+import { fromYaml } from '../../src/pipeline/load.ts';
+import { type Click, clicks, produceClicks, tableLines, WINDOWED } from './window-fixtures.ts';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
+const DEFINITION = WINDOWED.replace('max_records_per_batch: 900', 'max_records_per_batch: 300');
+const POINTS: CrashPointName[] = [
+  'window.state-saved',
+  'window.plan-written',
+  'dlq.produced',
+  'sink.append.written',
+  'sink.append.committed',
+  'merge.written',
+  'sink.merge.committed',
+  'commit.before-put',
+  'commit.after-put',
+];
+const RANDOM_KILLS = 6;
+
+function input(): Click[] {
+  const on = clicks(7, 0, 40_000);
+  // Every 2,000 records one late under any batching: far behind what the earlier batches'
+  // watermark passed (the clicks advance ~8 minutes per 2,000).
+  const out: Click[] = [];
+  on.forEach((c, i) => {
+    if (i > 0 && i % 2000 === 0) out.push({ user_id: `u${i}`, page: 'home', ts: on[0].ts + i });
+    out.push(c);
+  });
+  return out;
+}
+
+async function prepare(dataDir: string): Promise<void> {
+  const log = await openLog({ dataDir });
+  try {
+    await log.ensureTopic('clicks', { partitions: 3 });
+    await produceClicks(log, input());
+  } finally {
+    await log.close();
+  }
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdout!.resume();
+  const exit = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
+  );
+  return { child, exit };
+}
+
+async function tablesOf(dataDir: string) {
+  const log = await openLog({ dataDir });
+  try {
+    const c = await compilePipeline(fromYaml(DEFINITION, 'w.yaml'), { dataDir, log });
+    try {
+      const lines = await tableLines(c);
+      const dlq: string[] = [];
+      for (let p = 0; p < 3; p++) {
+        const r = await log.fetch('clicks.dlq', p, 0, { maxRecords: 1000 });
+        for (const rec of r.records) {
+          const d = JSON.parse(new TextDecoder().decode(rec.value!));
+          dlq.push(`${d.source_partition}/${d.source_offset} ${d.rule} ${d.value}`);
+        }
+      }
+      return { ...lines, dlq: dlq.sort() };
+    } finally {
+      await c.pipeline.close();
+    }
+  } finally {
+    await log.close();
+  }
+}
+
+describe('windowed pipeline: restart equivalence', () => {
+  it('straight, and with kills at named points and at random moments, gives identical tables', async (t: TestContext) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-window-crash-'));
+    try {
+      const file = join(dir, 'windows.yaml');
+      writeFileSync(file, DEFINITION);
+      const straight = join(dir, 'straight');
+      const crashed = join(dir, 'crashed');
+      await prepare(straight);
+      await prepare(crashed);
+      const ran = start(['run', file, '--until-caught-up', '--data-dir', straight]);
+      const r = await ran.exit;
+      assert.equal(r.code, 0, r.stderr);
+
+      const trace = join(dir, 'trace.tsv');
+      // Points reached in every batch first; the DLQ's (batches with late records) and the
+      // random kills, which let a run go further, last.
+      const schedule: Array<{ point: CrashPointName; n: number } | { delayMs: number }> = [
+        ...POINTS.filter((p) => p !== 'dlq.produced').flatMap((point) => [1, 3].map((n) => ({ point, n }))),
+        { point: 'dlq.produced', n: 1 },
+        { point: 'dlq.produced', n: 2 },
+        ...Array.from({ length: RANDOM_KILLS }, (_, i) => ({ delayMs: 1500 + ((i * 977) % 2500) })),
+      ];
+      let armedKills = 0;
+      for (const kill of schedule) {
+        const armed = 'point' in kill;
+        const run = start(
+          ['run', file, '--until-caught-up', '--data-dir', crashed],
+          armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
+        );
+        let timer: NodeJS.Timeout | undefined;
+        if (!armed) timer = setTimeout(() => run.child.kill('SIGKILL'), kill.delayMs);
+        const exit = await run.exit;
+        clearTimeout(timer);
+        if (exit.signal === 'SIGKILL') {
+          if (armed) armedKills++;
+          continue;
+        }
+        assert.equal(exit.code, 0, `a run ended by itself, not with success:\n${exit.stderr}`);
+        if (armed) t.diagnostic(`${kill.point}:${kill.n} not reached before the input was drained`);
+      }
+      const last = start(['run', file, '--until-caught-up', '--data-dir', crashed]);
+      const done = await last.exit;
+      assert.equal(done.code, 0, done.stderr);
+
+      const lines = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+      const crashedAt = new Set(lines.filter((l) => l.endsWith('\tcrash')).map((l) => l.split('\t')[0]));
+      t.diagnostic(`killed at: ${[...crashedAt].join(', ')}`);
+      for (const p of POINTS) assert.ok(crashedAt.has(p), `killed at ${p} at least once`);
+      assert.ok(armedKills >= POINTS.length, `${armedKills} armed kills`);
+
+      const want = await tablesOf(straight);
+      const got = await tablesOf(crashed);
+      assert.ok(want.final.length > 50 && want.hops.length > 50);
+      assert.equal(want.dlq.length, 19, 'the late records are in the DLQ');
+      assert.deepEqual(got.final, want.final, 'the appended final windows are identical');
+      assert.deepEqual(got.hops, want.hops, 'the merged hopping windows are identical');
+      assert.deepEqual(got.dlq, want.dlq, 'the dead-letter topic is identical');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
