@@ -3,6 +3,7 @@
  * transforms → sinks, the SQL each step runs, the tables written and the state kept.
  */
 import { compileContract } from '../quality/contract.ts';
+import { WindowOperator } from '../stream/window/index.ts';
 import type { CheckResult } from './check.ts';
 import type { WindowTransformDefinition } from './definition.ts';
 import { INPUT, type Plan, whenMatched } from './plan.ts';
@@ -61,11 +62,16 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
           .map(([k, v]) => `${k} = ${v}`)
           .join(', ')}`,
       );
+      const planned = p.windows.find((x) => x.def.name === w.name);
+      if (planned?.spec) {
+        for (const line of new WindowOperator(planned.spec, w.name).describeState().slice(1))
+          out.push(`    ${line}`);
+      }
       out.push(
-        `      state: partial aggregates per open window and group, dropped once the watermark passes the window's end`,
+        `      state saved with each batch's plan under DATA_DIR/state/${def.name}/ before any sink commits the batch; restored on start, the batches after it replayed exactly`,
       );
       out.push(
-        `      late records: ${typeof w.late === 'object' ? `to table ${w.late.table}` : (w.late ?? 'dlq')}`,
+        `      late records (event time behind the watermark): ${w.late === 'drop' ? 'counted and dropped' : "to the DLQ with reason 'late'"}`,
       );
     }
     const c = cols(t.name);
@@ -104,7 +110,12 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
     }
     const c = cols(d.name);
     if (c) out.push(`      rows: ${c}`);
-    out.push("      SQL (input = the batch rows past this sink's progress):");
+    const ofWindow = p.windows.some((w) => w.def.name === d.from);
+    out.push(
+      ofWindow
+        ? '      SQL (<batch> = the rows the window emitted for the batch):'
+        : "      SQL (<batch> = the batch's rows past this sink's progress):",
+    );
     out.push(indent(s.select('<batch>'), '        '));
   }
   return out.join('\n');
