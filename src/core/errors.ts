@@ -86,6 +86,11 @@ export const ERROR_CODES = {
     summary: 'the SQL text is invalid or DuckDB rejected it',
   },
   CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'a configuration value is invalid' },
+  SOURCE_UNSUPPORTED_CHANGE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'a table read as a stream has a version that removes or rewrites rows',
+  },
   PIPELINE_INVALID: {
     domain: 'user',
     retryable: false,

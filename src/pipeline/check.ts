@@ -28,7 +28,7 @@ export interface Columns {
 const q = quoteIdent;
 
 /** The runtime columns every input row carries: partition, offset, ingest time (ms). */
-export const META_COLUMNS = 'NULL::INTEGER AS _p, NULL::BIGINT AS _o, NULL::BIGINT AS _t';
+export const META_COLUMNS = 'NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t';
 
 /** SQL of an empty relation with the input's columns and types. */
 export function emptyInputSql(

@@ -4,26 +4,30 @@
  * topic, the tables (created by their first commit, with the declared or inferred
  * schema), the sinks and the runtime.
  */
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { JsonDecoder } from '../connectors/json/decoder.ts';
 import type { Clock } from '../core/clock.ts';
+import { isTributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import { LocalStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { Pipeline } from '../stream/pipeline.ts';
+import { Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
+import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
 import { StateKeeper } from '../stream/stateful.ts';
-import type { BatchView, Sink } from '../stream/types.ts';
+import type { BatchView, Sink, Source } from '../stream/types.ts';
 import { WindowOperator } from '../stream/window/index.ts';
-import { type DeltaTable, openConnection, type StructType } from '../table/index.ts';
+import { type DeltaTable, filesRelation, openConnection, type StructType } from '../table/index.ts';
 import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from '../table/table.ts';
+import { duckType } from '../table/types.ts';
 import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check.ts';
 import type { PipelineDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
 import { invalid, type LoadedDefinition } from './load.ts';
 import { type Plan, type PlannedTable, plan, whenMatched } from './plan.ts';
+import type { Problem } from './shape.ts';
 
 /** What a run adds to a definition: where data lives, which log, and test hooks. */
 export interface RunContext {
@@ -56,17 +60,56 @@ export function tableLocation(dataDir: string, t: PlannedTable): string {
   return isAbsolute(path) ? path : join(tablesDir(dataDir), path);
 }
 
-/** Plans and checks a definition, throwing PIPELINE_INVALID with every problem found. */
+/** A table source's table: it must exist (its pipeline writes it first). */
+export async function openSourceTable(
+  def: PipelineDefinition,
+  dataDir: string,
+  ctx: Pick<RunContext, 'clock' | 'outcomeCheck'> = {},
+): Promise<{ table: DeltaTable; name: string; location: string } | Problem> {
+  if (!('table' in def.source)) throw new Error('not a table source');
+  const name = def.source.table;
+  const location = isAbsolute(name) ? name : join(tablesDir(dataDir), name);
+  try {
+    const table = await Table.open(new LocalStore(location), {
+      ...(ctx.clock && { clock: ctx.clock }),
+      ...(ctx.outcomeCheck && { outcomeCheck: ctx.outcomeCheck }),
+    });
+    await table.snapshot();
+    return { table, name: basename(location), location };
+  } catch (err) {
+    if (!isTributaryError(err, 'TABLE_NOT_FOUND')) throw err;
+    return {
+      path: ['source', 'table'],
+      message: `no Delta table at ${location} (yet): run the pipeline that writes it first, or give --data-dir`,
+    };
+  }
+}
+
+/**
+ * Plans and checks a definition, throwing PIPELINE_INVALID with every problem found. A
+ * table source is read from `dataDir` (its columns are the input's).
+ */
 export async function checkDefinition(
   loaded: LoadedDefinition,
-): Promise<{ plan: Plan; checked: CheckResult }> {
+  opts: { dataDir?: string } = {},
+): Promise<{ plan: Plan; checked: CheckResult; source?: { table: DeltaTable; name: string } }> {
   const p = plan(loaded.definition);
   if (p.problems.length > 0) invalid(loaded, p.problems);
+  let source: { table: DeltaTable; name: string } | undefined;
+  let inputSql: string;
+  if ('table' in p.def.source) {
+    const opened = await openSourceTable(p.def, opts.dataDir ?? './tributary-data');
+    if ('message' in opened) invalid(loaded, [opened]);
+    source = opened;
+    inputSql = emptyInputSql(p, (await opened.table.snapshot()).schema.fields, duckType);
+  } else {
+    inputSql = emptyInputSql(p);
+  }
   const conn = await openConnection();
   try {
-    const checked = await checkPlan(conn, p, emptyInputSql(p));
+    const checked = await checkPlan(conn, p, inputSql);
     if (checked.problems.length > 0) invalid(loaded, checked.problems);
-    return { plan: p, checked };
+    return { plan: p, checked, source };
   } finally {
     conn.closeSync();
   }
@@ -117,13 +160,22 @@ export function sourceTopic(def: PipelineDefinition, ctx: Pick<RunContext, 'topi
 }
 
 export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext): Promise<CompiledPipeline> {
-  const { plan: p, checked } = await checkDefinition(loaded);
+  const { plan: p, checked, source: fromTable } = await checkDefinition(loaded, { dataDir: ctx.dataDir });
   const def = p.def;
-  if (!('topic' in def.source)) {
-    throw new Error('a Delta table as a source is not supported by this build yet');
+  let source: Source;
+  let rowsRelation: PipelineOptions['rowsRelation'];
+  if ('topic' in def.source) {
+    const name = sourceTopic(def, ctx);
+    await ctx.log.ensureTopic(name, { partitions: def.source.partitions ?? 4 });
+    source = new TopicSource(ctx.log, name);
+  } else {
+    const t = fromTable!;
+    source = new TableSource(t.table, t.name);
+    const snap = await t.table.snapshot();
+    rowsRelation = (conn, files) =>
+      filesRelation(conn, [...files], snap.schema, snap.metadata.partitionColumns);
   }
-  const topic = sourceTopic(def, ctx);
-  await ctx.log.ensureTopic(topic, { partitions: def.source.partitions ?? 4 });
+  const topic = source.name;
   const tables = await openTables(p, checked, ctx);
   const sinks = new Map<string, Sink>();
   let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
@@ -215,12 +267,14 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const rt = def.runtime ?? {};
   const pipeline = new Pipeline({
     name: def.name,
-    source: new TopicSource(ctx.log, topic),
-    decoder: new JsonDecoder(p.contract!),
+    source,
+    ...(p.contract && { decoder: new JsonDecoder(p.contract) }),
+    ...(rowsRelation && { rowsRelation }),
     sinks: [...sinks.values()],
-    ...(dlqProgressIn && {
-      dlq: { log: ctx.log, topic: def.dlq?.topic ?? `${topic}.dlq`, progressIn: dlqProgressIn },
-    }),
+    ...(dlqProgressIn &&
+      source instanceof TopicSource && {
+        dlq: { log: ctx.log, topic: def.dlq?.topic ?? `${topic}.dlq`, progressIn: dlqProgressIn },
+      }),
     ...(p.eventTime && { eventTimeMs: `epoch_ms(${p.eventTime})` }),
     ...(rt.trigger !== undefined && { triggerMs: parseDuration(rt.trigger) }),
     ...(rt.max_records_per_batch !== undefined && { maxRecordsPerBatch: rt.max_records_per_batch }),

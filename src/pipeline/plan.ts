@@ -271,6 +271,24 @@ export function plan(def: PipelineDefinition): Plan {
     });
   });
   const windowNames = new Set(windows.map((w) => w.def.name));
+  if ('table' in def.source && def.contract !== undefined) {
+    problems.push({
+      path: ['contract'],
+      message:
+        "a table source's rows are typed already: a contract applies to a topic's records; check rows with a SQL transform's WHERE instead",
+    });
+  }
+  if ('table' in def.source) {
+    windows.forEach((w) => {
+      if (w.late === 'dlq') {
+        problems.push({
+          path: ['transforms', transforms.indexOf(w.def), 'late'],
+          message:
+            'a table source has no record bytes for the dead-letter topic: set late: drop (late rows are counted)',
+        });
+      }
+    });
+  }
   if ('topic' in def.source && def.contract === undefined) {
     problems.push({
       path: ['source'],

@@ -24,6 +24,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
+import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -49,7 +50,9 @@ export interface PipelineOptions {
   /** Where the records come from (a topic: sources/topic.ts). */
   source: Source;
   /** Turns the source's record bytes into rows (the JSON decoder with a contract: connectors/json). */
-  decoder: Decoder;
+  decoder?: Decoder;
+  /** For a source of rows (a Delta table): SQL reading those files as the table's rows. */
+  rowsRelation?: (conn: DuckDBConnection, files: readonly FileRef[]) => Promise<string>;
   sinks: Sink[];
   /**
    * Dead-letter topic (on `log`), and the Delta sink whose commits also record the DLQ's
@@ -178,7 +181,7 @@ export class Pipeline {
         topic: this.opts.dlq.topic,
         sourceTopic: this.opts.source.name,
         sourcePartitions: this.partitions,
-        contract: this.opts.decoder.contractName,
+        contract: this.opts.decoder?.contractName ?? this.opts.source.name,
         clock: this.clock,
       });
     }
@@ -295,12 +298,20 @@ export class Pipeline {
     const mark = this.clock.now();
     stages.fetch = mark - startedAt;
     const slot = this.slot++ % 2;
-    batch.decoded = await this.opts.decoder.decode(
-      this.decodeConn!,
-      fetched.filter((b) => b.count > 0).map((b) => b.values),
-      this.explainConns[slot],
-      { table: this.rawTables[slot], shared: true },
-    );
+    const withRows = fetched.filter((b) => b.count > 0 && b.rows);
+    if (withRows.length > 0) {
+      batch.decoded = await this.loadRows(withRows, this.rawTables[slot]);
+    } else {
+      const decoder = this.opts.decoder;
+      if (!decoder)
+        throw new Error(`pipeline ${this.opts.name}: the source gave record bytes but no decoder was given`);
+      batch.decoded = await decoder.decode(
+        this.decodeConn!,
+        fetched.filter((b) => b.count > 0).map((b) => b.values!),
+        this.explainConns[slot],
+        { table: this.rawTables[slot], shared: true },
+      );
+    }
     try {
       batch.latency = await this.latencyInputs(this.decodeConn!, batch.decoded.rawTable);
     } catch (err) {
@@ -309,6 +320,32 @@ export class Pipeline {
     }
     stages.decode = this.clock.now() - mark;
     return batch;
+  }
+
+  /**
+   * A batch of rows that need no decoding (a Delta table's versions) as the decoded
+   * table: `_o` the version, `_p` the partition, `_t` the commit time, every row valid.
+   */
+  private async loadRows(batches: readonly SourceBatch[], rawTable: string): Promise<DeferredDecodedBatch> {
+    const conn = this.decodeConn!;
+    const parts: string[] = [];
+    for (const b of batches) {
+      for (const v of b.rows!.versions) {
+        if (v.files.length === 0) continue;
+        const rel = await this.opts.rowsRelation!(conn, v.files);
+        parts.push(
+          `SELECT ${v.version}::BIGINT AS _o, ${b.partition}::INTEGER AS _p, ${v.timestamp}::BIGINT AS _t, true AS _ok, * FROM (${rel})`,
+        );
+      }
+    }
+    if (parts.length === 0) {
+      parts.push(
+        `SELECT NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t, true AS _ok, * FROM (${await this.opts.rowsRelation!(conn, [])}) WHERE false`,
+      );
+    }
+    await conn.run(`CREATE OR REPLACE TABLE ${rawTable} AS ${parts.join(' UNION ALL ')}`);
+    const valid = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${rawTable}`)).getRows()[0][0]);
+    return { validTable: '__stream_valid', rawTable, valid, rejectedCount: 0, rejected: Promise.resolve([]) };
   }
 
   /**
@@ -663,12 +700,17 @@ async function fetchUpTo(
   last: number,
 ): Promise<SourceBatch> {
   const want = last - offset + 1;
-  let first = await source.fetch(partition, offset, { maxRecords: Math.max(0, want), maxBytes: 1 << 30 });
+  let first = await source.fetch(partition, offset, {
+    maxRecords: Math.max(0, want),
+    maxBytes: 1 << 30,
+    lastOffset: last,
+  });
   if (want <= 0) return { ...first, count: 0, lastOffset: offset - 1, nextOffset: offset };
   while (first.count > 0 && first.lastOffset < last && first.nextOffset < first.highWatermark) {
     const more = await source.fetch(partition, first.nextOffset, {
       maxRecords: last - first.lastOffset,
       maxBytes: 1 << 30,
+      lastOffset: last,
     });
     if (more.count === 0) break;
     first = concatBatches(first, more);
@@ -685,8 +727,8 @@ async function fetchUpTo(
 
 /** Two consecutive fetches of one partition as one. */
 function concatBatches(a: SourceBatch, b: SourceBatch): SourceBatch {
-  const av = a.values;
-  const bv = b.values;
+  const av = a.values!;
+  const bv = b.values!;
   const values = new Uint8Array(av.values.length + bv.values.length);
   values.set(av.values, 0);
   values.set(bv.values, av.values.length);

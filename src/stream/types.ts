@@ -7,6 +7,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ValueBatch } from '../log/log.ts';
+import type { VersionChanges } from '../table/index.ts';
 
 /** Last committed source offset per partition (absent: nothing committed yet). */
 export type Progress = Map<number, number>;
@@ -78,16 +79,19 @@ export interface Source {
   readonly name: string;
   partitions(): Promise<number>;
   /** The records of `partition` from `offset`, at most about `limits` of them. */
-  fetch(
-    partition: number,
-    offset: number,
-    limits: { maxRecords: number; maxBytes: number },
-  ): Promise<SourceBatch>;
+  fetch(partition: number, offset: number, limits: FetchLimits): Promise<SourceBatch>;
   /** The offset the next record of `partition` will have (for lag). */
   latest(partition: number): Promise<number>;
 }
 
-/** One partition's records of a batch: bytes for a decoder (a topic's values). */
+export interface FetchLimits {
+  maxRecords: number;
+  maxBytes: number;
+  /** Nothing past this offset (a replayed batch plan ends there). */
+  lastOffset?: number;
+}
+
+/** One partition's records of a batch: bytes for a decoder (a topic's values), or rows (a table's files). */
 export interface SourceBatch {
   partition: number;
   count: number;
@@ -98,7 +102,9 @@ export interface SourceBatch {
   /** The partition's end when fetched (nextOffset < highWatermark: more to read). */
   highWatermark: number;
   /** The records' values, for the decoder. */
-  values: ValueBatch;
+  values?: ValueBatch;
+  /** Rows that need no decoding: a Delta table's versions, each row at the offset of its version. */
+  rows?: { versions: VersionChanges[] };
 }
 
 /**

@@ -11,6 +11,7 @@ export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from '.
 export { type OptimizeOptions, type OptimizeResult, optimize } from './ops/optimize.ts';
 export type { OpResult } from './ops/retry.ts';
 export { deleteWhere, type RewriteMetrics, update } from './ops/rewrite-where.ts';
+export { readChanges, type VersionChanges } from './read/changes.ts';
 export { openConnection, withConnection } from './read/connection.ts';
 export type { Filter, FilterOp } from './read/filter.ts';
 export { type ReadOptions, readRows, snapshotQuery } from './read/read-rows.ts';

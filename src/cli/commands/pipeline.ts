@@ -6,7 +6,7 @@
 import { resolveDefinition } from '../../pipeline/builtin.ts';
 import { checkDefinition } from '../../pipeline/compile.ts';
 import { explainPlan } from '../../pipeline/explain.ts';
-import { parseCommand } from './options.ts';
+import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
 
 const USAGE = `usage: tributary pipeline <validate | explain> <definition.yaml | name>
 
@@ -17,9 +17,10 @@ const USAGE = `usage: tributary pipeline <validate | explain> <definition.yaml |
              each step runs, the tables it writes and the state it keeps
 
 options:
-  -h, --help  show this help`;
+  --data-dir DIR  where a table source is read (default: $TRIBUTARY_DATA_DIR or ./tributary-data)
+  -h, --help      show this help`;
 
-const OPTIONS = { help: { type: 'boolean', short: 'h' } } as const;
+const OPTIONS = { help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' } } as const;
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(USAGE, OPTIONS, args);
@@ -30,7 +31,8 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const loaded = await resolveDefinition(target);
-  const { plan, checked } = await checkDefinition(loaded);
+  const dataDir = parsed.values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const { plan, checked } = await checkDefinition(loaded, { dataDir });
   if (action === 'validate') {
     const s = plan.def;
     console.log(

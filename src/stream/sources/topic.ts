@@ -4,8 +4,8 @@
  * a value may hold newlines. The decoder decides what the bytes are, and the dead-letter
  * queue gets the original bytes whatever they are.
  */
-import type { Log } from '../../log/log.ts';
-import type { Source, SourceBatch } from '../types.ts';
+import type { Log, ValueBatch } from '../../log/log.ts';
+import type { FetchLimits, Source, SourceBatch } from '../types.ts';
 
 export class TopicSource implements Source {
   readonly name: string;
@@ -20,12 +20,15 @@ export class TopicSource implements Source {
     return (await this.log.describeTopic(this.name)).partitions;
   }
 
-  async fetch(
-    partition: number,
-    offset: number,
-    limits: { maxRecords: number; maxBytes: number },
-  ): Promise<SourceBatch> {
-    const values = await this.log.fetchValues(this.name, partition, offset, limits);
+  async fetch(partition: number, offset: number, limits: FetchLimits): Promise<SourceBatch> {
+    let values = await this.log.fetchValues(this.name, partition, offset, limits);
+    if (
+      limits.lastOffset !== undefined &&
+      values.count > 0 &&
+      values.offsets[values.count - 1] > limits.lastOffset
+    ) {
+      values = trim(values, limits.lastOffset);
+    }
     return {
       partition,
       count: values.count,
@@ -39,4 +42,20 @@ export class TopicSource implements Source {
   async latest(partition: number): Promise<number> {
     return (await this.log.offsets(this.name, partition)).latest;
   }
+}
+
+/** The values of `b` up to offset `last` (offsets may have gaps: a compacted or transactional Kafka topic). */
+function trim(b: ValueBatch, last: number): ValueBatch {
+  let n = 0;
+  while (n < b.count && b.offsets[n] <= last) n++;
+  const end = n === 0 ? 0 : b.ends[n - 1] + 1;
+  return {
+    ...b,
+    count: n,
+    values: b.values.subarray(0, end),
+    offsets: b.offsets.subarray(0, n),
+    timestamps: b.timestamps.subarray(0, n),
+    ends: b.ends.subarray(0, n),
+    nextOffset: n === b.count ? b.nextOffset : b.offsets[n],
+  };
 }
