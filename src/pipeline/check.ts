@@ -17,7 +17,7 @@ import { WindowOperator } from '../stream/window/index.ts';
 import type { DataType, StructField } from '../table/schema.ts';
 import { deltaTypeOf } from '../table/types.ts';
 import type { WindowTransformDefinition } from './definition.ts';
-import { INPUT, type Plan, relationSql } from './plan.ts';
+import { INPUT, type Plan, relationSql, tagColumns } from './plan.ts';
 import type { Problem } from './shape.ts';
 
 export interface Columns {
@@ -38,7 +38,14 @@ export function emptyInputSql(
 ): string {
   if (plan.contract) {
     const c = compileContract(plan.contract);
-    return `SELECT NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t, ${c.typedColumns.join(', ')} FROM (SELECT NULL::${c.readType} AS v) WHERE false`;
+    const tag =
+      plan.def.contract?.on_failure === 'tag'
+        ? (() => {
+            const t = tagColumns(plan.def);
+            return `, NULL::VARCHAR AS ${q(t.statusColumn)}, NULL::VARCHAR AS ${q(t.reasonColumn)}`;
+          })()
+        : '';
+    return `SELECT NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t, ${c.typedColumns.join(', ')}${tag} FROM (SELECT NULL::${c.readType} AS v) WHERE false`;
   }
   const cols = (tableColumns ?? []).map((f) => `NULL::${duckType!(f.type)} AS ${q(f.name)}`);
   return `SELECT ${[META_COLUMNS, ...cols].join(', ')} WHERE false`;

@@ -26,7 +26,7 @@ import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check
 import type { PipelineDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
 import { invalid, type LoadedDefinition } from './load.ts';
-import { type Plan, type PlannedTable, plan, whenMatched } from './plan.ts';
+import { type Plan, type PlannedTable, plan, tagColumns, whenMatched } from './plan.ts';
 import type { Problem } from './shape.ts';
 
 /** What a run adds to a definition: where data lives, which log, and test hooks. */
@@ -270,6 +270,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
     source,
     ...(p.contract && { decoder: new JsonDecoder(p.contract) }),
     ...(rowsRelation && { rowsRelation }),
+    ...(def.contract?.on_failure === 'tag' && { tagFailures: tagColumns(def) }),
     sinks: [...sinks.values()],
     ...(dlqProgressIn &&
       source instanceof TopicSource && {

@@ -384,3 +384,11 @@ function sinkSelect(
 export function isDeltaSink(s: SinkDefinition): s is DeltaAppendSinkDefinition | DeltaMergeSinkDefinition {
   return s.type === 'delta_append' || s.type === 'delta_merge';
 }
+
+/** The status and reason columns of a contract that tags failures (`on_failure: tag`). */
+export function tagColumns(def: PipelineDefinition): { statusColumn: string; reasonColumn: string } {
+  return {
+    statusColumn: def.contract?.status_column ?? 'validation_status',
+    reasonColumn: def.contract?.reason_column ?? 'validation_reason',
+  };
+}

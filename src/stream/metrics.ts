@@ -49,6 +49,8 @@ export class PipelineMetrics {
   recordsIn = 0;
   /** Records the contract rejected (each also in the DLQ). */
   invalid = 0;
+  /** Records that broke a rule of the contract, kept as rows tagged FAILED (contract `on_failure: tag`). */
+  tagged = 0;
   /** DLQ records written by this process. */
   dlqWritten = 0;
   /** Records behind a window's watermark (to the DLQ or dropped, per the window's policy). */

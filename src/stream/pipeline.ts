@@ -23,6 +23,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
@@ -51,6 +52,13 @@ export interface PipelineOptions {
   source: Source;
   /** Turns the source's record bytes into rows (the JSON decoder with a contract: connectors/json). */
   decoder?: Decoder;
+  /**
+   * Keep records that break a rule of the contract as rows, with a status column
+   * (`SUCCESS` / `FAILED`) and a reason column (seed 003's `validation_status`), instead of
+   * sending them to the DLQ; records that are not JSON objects of the contract's types
+   * still go to the DLQ.
+   */
+  tagFailures?: { statusColumn: string; reasonColumn: string };
   /** For a source of rows (a Delta table): SQL reading those files as the table's rows. */
   rowsRelation?: (conn: DuckDBConnection, files: readonly FileRef[]) => Promise<string>;
   sinks: Sink[];
@@ -404,16 +412,42 @@ export class Pipeline {
       mark = now;
     };
     const batches = fetched.filter((b) => b.count > 0);
-    await conn.run(
-      `CREATE OR REPLACE TEMP VIEW ${decoded.validTable} AS SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok`,
-    );
+    // With `tagFailures`, rows that break a rule of the contract are kept, tagged: their
+    // reasons are needed before any sink runs (rejects are rare; explaining them is quick).
+    const tag = this.opts.tagFailures;
+    let rows = `SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok`;
+    let tagged = new Set<string>();
+    if (tag) {
+      const explained = await decoded.rejected;
+      const kept = await conn.runAndReadAll(
+        `SELECT _p, _o FROM ${decoded.rawTable} WHERE _o IS NOT NULL AND NOT _ok`,
+      );
+      const inTable = new Set(kept.getRows().map(([p, o]) => `${p}/${o}`));
+      const reasons = explained.filter((r) => inTable.has(`${r.partition}/${r.offset}`));
+      tagged = new Set(reasons.map((r) => `${r.partition}/${r.offset}`));
+      const tags = `${decoded.rawTable}_tags`;
+      await conn.run(`CREATE OR REPLACE TABLE ${tags} (_p INTEGER, _o BIGINT, reason VARCHAR)`);
+      if (reasons.length > 0) {
+        const values = reasons
+          .map(
+            (r) =>
+              `(${r.partition}, ${r.offset}, ${quoteString(`${r.field ? `${r.field}: ` : ''}${r.message}`)})`,
+          )
+          .join(', ');
+        await conn.run(`INSERT INTO ${tags} VALUES ${values}`);
+      }
+      const status = quoteIdent(tag.statusColumn);
+      const reason = quoteIdent(tag.reasonColumn);
+      rows = `SELECT r.* EXCLUDE (_ok), CASE WHEN r._ok THEN 'SUCCESS' ELSE 'FAILED' END AS ${status}, t.reason AS ${reason} FROM ${decoded.rawTable} r LEFT JOIN ${tags} t ON t._p = r._p AND t._o = r._o WHERE r._ok OR t._o IS NOT NULL`;
+    }
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${decoded.validTable} AS ${rows}`);
     const lastOffsets = new Map<number, number>();
     for (const b of batches) lastOffsets.set(b.partition, b.lastOffset);
     const prepView: BatchView = {
       conn,
       topic,
       validTable: decoded.validTable,
-      sharedValid: `(SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok)`,
+      sharedValid: `(${rows})`,
       rejected: [],
       lastOffsets,
       startedAt: started,
@@ -468,12 +502,11 @@ export class Pipeline {
     // (its `extraTxn`), so the order of commits (DLQ, then that sink) is unchanged.
     const dlqStart = this.clock.now();
     const dlqDone = (async () => {
+      const explained = (await decoded.rejected).filter((r) => !tagged.has(`${r.partition}/${r.offset}`));
       const rejected =
         late.length === 0
-          ? await decoded.rejected
-          : [...(await decoded.rejected), ...late].sort(
-              (a, b) => a.partition - b.partition || a.offset - b.offset,
-            );
+          ? explained
+          : [...explained, ...late].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
       stages.explain = this.clock.now() - dlqStart;
       let dlqTxn: Array<{ appId: string; version: number }> = [];
       if (this.dlq) {
@@ -527,6 +560,7 @@ export class Pipeline {
     this.metrics.batches++;
     this.metrics.recordsIn += records;
     this.metrics.invalid += rejected.length;
+    this.metrics.tagged += tagged.size;
     this.metrics.batchMs.record(durationMs);
     this.metrics.lastBatchMs = durationMs;
     this.updateLag(fetched);
@@ -684,7 +718,10 @@ export class Pipeline {
     for (const sink of this.opts.sinks) await sink.close?.();
     this.conn?.closeSync();
     this.conn = undefined;
-    for (const table of this.rawTables) await this.decodeConn?.run(`DROP TABLE IF EXISTS ${table}`);
+    for (const table of this.rawTables) {
+      await this.decodeConn?.run(`DROP TABLE IF EXISTS ${table}`);
+      await this.decodeConn?.run(`DROP TABLE IF EXISTS ${table}_tags`);
+    }
     this.decodeConn?.closeSync();
     this.decodeConn = undefined;
     for (const c of this.explainConns) c.closeSync();
