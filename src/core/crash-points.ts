@@ -34,8 +34,8 @@ export const CRASH_POINTS = {
   'maintenance.vacuumed': "a sink's maintenance ran VACUUM; log clean-up not yet",
   'window.state-saved':
     "the windows' state after a batch is saved; the batch's plan not yet written, no sink committed it",
-  'window.plan-written':
-    "a batch's plan is written after its windows' state; no sink committed the batch yet",
+  'plan.written': "a batch's plan is written (after its windows' state); no sink committed the batch yet",
+  'sink.topic.produced': "a topic sink's records of a batch are acknowledged; its progress not yet stored",
   'commit.before-put': "a commit's actions are ready; `_delta_log/N.json` not yet put",
   'commit.after-put': '`_delta_log/N.json` is put; the writer has not seen the outcome',
   'log.append.written':

@@ -14,6 +14,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
+import { TopicSink } from '../stream/sinks/topic.ts';
 import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
 import { StateKeeper } from '../stream/stateful.ts';
@@ -181,7 +182,11 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
   const eventSeconds = p.eventTime ? `epoch(${p.eventTime})::BIGINT` : undefined;
   const windowNames = new Set(p.windows.map((w) => w.def.name));
-  const windowSinks: Sink[] = [];
+  // Sinks whose batches are planned (stateful.ts): those of windows, and topic sinks.
+  const plannedSinks: Sink[] = [];
+  const stateStore = new LocalStore(join(ctx.dataDir, 'state', def.name), {
+    durable: ctx.durableTables ?? true,
+  });
   for (const s of p.sinks) {
     const d = s.def;
     const appIdPrefix = `${def.name}/${d.name}/${topic}`;
@@ -210,7 +215,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         maintenance: s.table!.maintenance,
       });
       sinks.set(d.name, sink);
-      if (windowNames.has(d.from)) windowSinks.push(sink);
+      if (windowNames.has(d.from)) plannedSinks.push(sink);
       dlqProgressIn ??= sink;
     } else if (d.type === 'delta_merge') {
       const sink = new DeltaMergeSink({
@@ -239,22 +244,31 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         maintenance: s.table!.maintenance,
       });
       sinks.set(d.name, sink);
-      if (windowNames.has(d.from)) windowSinks.push(sink);
+      if (windowNames.has(d.from)) plannedSinks.push(sink);
     } else {
-      throw new Error(`sink type '${d.type}' is not supported by this build yet`);
+      const sink = new TopicSink({
+        name: d.name,
+        log: ctx.log,
+        topic: d.topic,
+        partitions: d.partitions ?? (await source.partitions()),
+        ...(d.key !== undefined && { key: d.key }),
+        select: s.select,
+        ...input,
+        store: stateStore,
+      });
+      sinks.set(d.name, sink);
+      plannedSinks.push(sink);
     }
   }
   // The DLQ's progress is committed with a Delta sink's batches: the first append sink's,
   // else the first MERGE sink's.
   dlqProgressIn ??= [...sinks.values()].find((s): s is Sink & { table: DeltaTable } => 'table' in s);
   const stateful =
-    p.windows.length === 0
+    plannedSinks.length === 0
       ? undefined
       : {
           keeper: new StateKeeper({
-            store: new LocalStore(join(ctx.dataDir, 'state', def.name), {
-              durable: ctx.durableTables ?? true,
-            }),
+            store: stateStore,
             pipeline: def.name,
             windows: p.windows.map((w) => ({
               operator: new WindowOperator(w.spec!, w.def.name),
@@ -262,7 +276,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
               late: w.late,
             })),
           }),
-          sinks: windowSinks,
+          sinks: plannedSinks,
         };
   const rt = def.runtime ?? {};
   const pipeline = new Pipeline({

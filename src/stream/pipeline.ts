@@ -464,6 +464,7 @@ export class Pipeline {
     if (st) {
       const res = await st.keeper.process(conn, decoded.validTable, lastOffsets, read.replay);
       prepView.relations = res.outputs;
+      prepView.plan = res.plan;
       this.metrics.lateDropped += res.dropped;
       // One DLQ record per late record, naming every window it is late for (the DLQ holds
       // each source offset once: its tail is its progress).

@@ -56,6 +56,8 @@ export interface StatefulResult {
   }>;
   /** Late rows dropped (policy `drop`). */
   dropped: number;
+  /** The batch's plan. */
+  plan: BatchPlan;
 }
 
 const PLAN_DIR = 'plans';
@@ -170,7 +172,7 @@ export class StateKeeper {
     }
     const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends };
     const fresh = `(SELECT * FROM ${valid} WHERE ${pastProgress(absorbed, lastOffsets)})`;
-    const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0 };
+    const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0, plan };
     for (const w of this.windows) {
       const name = w.operator.name;
       const r = await w.operator.process(conn, `(${w.input(fresh)})`);
@@ -202,7 +204,7 @@ export class StateKeeper {
     crashPoint('window.state-saved');
     if (!replay)
       await this.store.put(planPath(plan.id), new TextEncoder().encode(`${JSON.stringify(plan)}\n`));
-    crashPoint('window.plan-written');
+    crashPoint('plan.written');
     this.current = plan;
     this.lastPlanId = Math.max(this.lastPlanId, plan.id);
     return result;

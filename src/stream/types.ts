@@ -51,6 +51,8 @@ export interface BatchView {
    * rows): tables any connection of the instance can read.
    */
   relations?: ReadonlyMap<string, string>;
+  /** The batch's plan, when the pipeline plans its batches (stateful.ts): the same rows on a replay. */
+  plan?: { id: number; ends: readonly number[] };
 }
 
 /**

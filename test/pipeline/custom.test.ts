@@ -36,6 +36,7 @@ transforms:
     sql: SELECT user_id, arg_max(page, seen_at) AS page, max(seen_at) AS seen_at FROM clicks GROUP BY user_id
 sinks:
   - { name: clicks, type: delta_append, from: clicks, table: clicks }
+  - { name: clicks_out, type: topic, from: clicks, topic: clicks_clean, key: user_id }
   - name: last_page
     type: delta_merge
     from: latest
@@ -173,6 +174,22 @@ describe('a pipeline defined only in YAML', () => {
       }));
       assert.ok(expectedLast.length > 10 && expectedLast.length < latest.size, 'some users were deleted');
       assert.deepEqual(lastRows, expectedLast);
+
+      // The topic sink: every click but health once, as JSON, keyed (and partitioned) by user.
+      const out: string[] = [];
+      for (let q = 0; q < 3; q++) {
+        const r = await log.fetch('clicks_clean', q, 0, { maxRecords: 10_000 });
+        for (const rec of r.records) {
+          const o = JSON.parse(new TextDecoder().decode(rec.value!));
+          assert.equal(new TextDecoder().decode(rec.key!), o.user_id);
+          out.push(`${o.user_id}|${o.page}|${new Date(`${o.seen_at}Z`).toISOString()}`);
+        }
+      }
+      assert.deepEqual(
+        out.sort(),
+        expected.map((e) => `${e.user_id}|${e.page}|${e.at}`).sort(),
+        'the topic holds every row once',
+      );
 
       // Rejected records: in the DLQ once each.
       let dlq = 0;

@@ -16,13 +16,14 @@ import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { openLog } from '../../src/log/open.ts';
 import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
-import { type Click, clicks, produceClicks, tableLines, WINDOWED } from './window-fixtures.ts';
+import { type Click, clicks, produceClicks, tableLines, topicLines, WINDOWED } from './window-fixtures.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
 const DEFINITION = WINDOWED.replace('max_records_per_batch: 900', 'max_records_per_batch: 300');
 const POINTS: CrashPointName[] = [
   'window.state-saved',
-  'window.plan-written',
+  'plan.written',
+  'sink.topic.produced',
   'dlq.produced',
   'sink.append.written',
   'sink.append.committed',
@@ -85,7 +86,7 @@ async function tablesOf(dataDir: string) {
           dlq.push(`${d.source_partition}/${d.source_offset} ${d.rule} ${d.value}`);
         }
       }
-      return { ...lines, dlq: dlq.sort() };
+      return { ...lines, dlq: dlq.sort(), topic: (await topicLines(log)).perPartition };
     } finally {
       await c.pipeline.close();
     }
@@ -152,6 +153,11 @@ describe('windowed pipeline: restart equivalence', () => {
       assert.deepEqual(got.final, want.final, 'the appended final windows are identical');
       assert.deepEqual(got.hops, want.hops, 'the merged hopping windows are identical');
       assert.deepEqual(got.dlq, want.dlq, 'the dead-letter topic is identical');
+      assert.deepEqual(
+        got.topic,
+        want.topic,
+        'the topic sink wrote the same records, in the same order, once',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

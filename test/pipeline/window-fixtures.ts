@@ -1,4 +1,5 @@
 /** The windowed pipeline of the window tests: its definition, input and plain-code truth. */
+import assert from 'node:assert/strict';
 import type { Log } from '../../src/log/log.ts';
 import type { compilePipeline } from '../../src/pipeline/compile.ts';
 import { readRows } from '../../src/table/index.ts';
@@ -27,6 +28,7 @@ transforms:
 sinks:
   - { name: page_minutes, type: delta_append, from: per_minute, table: page_minutes }
   - { name: page_hops, type: delta_merge, from: per_two_minutes, table: page_hops, key: [window_start, page] }
+  - { name: minutes_out, type: topic, from: per_minute, topic: page_minutes, key: page, partitions: 2 }
 runtime: { trigger: 10ms, max_records_per_batch: 900 }
 `;
 
@@ -103,4 +105,27 @@ export async function tableLines(c: Awaited<ReturnType<typeof compilePipeline>>)
     (r) => `${new Date(String(r.window_start)).toISOString()}|${r.page}|${r.views}|${r.first_seen}`,
   );
   return { final: m.sort(), hops: h.sort() };
+}
+
+/** The records of topic `page_minutes` (the topic sink's output), as sorted lines, and each partition's in order. */
+export async function topicLines(log: Log) {
+  const lines: string[] = [];
+  const perPartition: string[][] = [];
+  for (let q = 0; q < 2; q++) {
+    const part: string[] = [];
+    const { latest } = await log.offsets('page_minutes', q);
+    for (let at = 0; at < latest; ) {
+      const r = await log.fetch('page_minutes', q, at, { maxRecords: 1000 });
+      for (const rec of r.records) {
+        const o = JSON.parse(new TextDecoder().decode(rec.value!));
+        const line = `${new Date(`${o.window_start}Z`).toISOString()}|${o.page}|${o.views}|${o.users}`;
+        part.push(line);
+        lines.push(line);
+        assert.equal(new TextDecoder().decode(rec.key!), o.page, 'keyed by page');
+      }
+      at = r.nextOffset;
+    }
+    perPartition.push(part);
+  }
+  return { lines: lines.sort(), perPartition };
 }

@@ -12,7 +12,16 @@ import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
 import { withLog } from '../stream/with-log.ts';
-import { clicks, expectedWindows, MIN, produceClicks, T0, tableLines, WINDOWED } from './window-fixtures.ts';
+import {
+  clicks,
+  expectedWindows,
+  MIN,
+  produceClicks,
+  T0,
+  tableLines,
+  topicLines,
+  WINDOWED,
+} from './window-fixtures.ts';
 
 describe('a windowed pipeline', () => {
   it('tumbling (final) and hopping (update) windows across restarts equal a plain recomputation; late records to the DLQ', async () => {
@@ -56,6 +65,11 @@ describe('a windowed pipeline', () => {
       const got = await tableLines(c);
       assert.ok(want.final.length > 100, `${want.final.length} final windows`);
       assert.deepEqual(got.final, want.final, 'each closed 1-minute window once, with its final counts');
+      assert.deepEqual(
+        (await topicLines(log)).lines,
+        want.final,
+        'the topic sink: each closed window once, as JSON',
+      );
       assert.deepEqual(got.hops, want.hops, 'every hopping window with its value over all on-time clicks');
       assert.equal(lateCounted, 2, 'the late records are counted');
 
