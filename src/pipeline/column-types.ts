@@ -5,20 +5,7 @@
  * schema types of src/table/schema.ts; every nested field and element nullable.
  */
 import type { DataType, StructField } from '../table/schema.ts';
-
-const PRIMITIVES = new Set([
-  'string',
-  'long',
-  'integer',
-  'short',
-  'byte',
-  'float',
-  'double',
-  'boolean',
-  'binary',
-  'date',
-  'timestamp',
-]);
+import { PRIMITIVE_TYPES } from '../table/schema-json.ts';
 
 const ALIASES: Record<string, string> = {
   int: 'integer',
@@ -91,9 +78,9 @@ export function parseColumnType(text: string): DataType {
       expect('>');
       return { type: 'struct', fields };
     }
-    if (!PRIMITIVES.has(t)) {
+    if (!PRIMITIVE_TYPES.has(t)) {
       throw new Error(
-        `unknown type '${name}'; expected one of ${[...PRIMITIVES].join(', ')}, decimal(p,s), array<…>, struct<…>, map<…, …>`,
+        `unknown type '${name}'; expected one of ${[...PRIMITIVE_TYPES].join(', ')}, decimal(p,s), array<…>, struct<…>, map<…, …>`,
       );
     }
     return t as DataType;

@@ -6,7 +6,8 @@
 import { TributaryError } from '../core/errors.ts';
 import type { DataType, StructField, StructType } from './schema.ts';
 
-const PRIMITIVES = new Set([
+/** The primitive type names of Delta schemas (besides `decimal(p,s)`). */
+export const PRIMITIVE_TYPES: ReadonlySet<string> = new Set([
   'string',
   'long',
   'integer',
@@ -148,11 +149,11 @@ function checkStruct(s: StructType, table: string, prefix: string): void {
 
 function checkType(t: DataType, table: string, path: string): void {
   if (typeof t === 'string') {
-    if (PRIMITIVES.has(t)) return;
+    if (PRIMITIVE_TYPES.has(t)) return;
     const m = DECIMAL.exec(t);
     if (m && Number(m[1]) >= 1 && Number(m[1]) <= 38 && Number(m[2]) <= Number(m[1])) return;
     throw invalid(
-      `table ${table}: column '${path}' has unsupported type '${t}' (use ${[...PRIMITIVES].join(', ')}, decimal(p,s) with p <= 38, struct, array or map)`,
+      `table ${table}: column '${path}' has unsupported type '${t}' (use ${[...PRIMITIVE_TYPES].join(', ')}, decimal(p,s) with p <= 38, struct, array or map)`,
       table,
       path,
     );
