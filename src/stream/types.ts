@@ -144,6 +144,10 @@ export interface SinkResult {
   durableThrough?: number;
 }
 
+/**
+ * Stores a batch's rows together with its own progress, atomically. What every sink must
+ * do (and a new one must pass) is the contract suite test/stream/sink-contract.ts.
+ */
 export interface Sink {
   readonly name: string;
   /**

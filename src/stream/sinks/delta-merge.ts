@@ -7,12 +7,15 @@
  * cost follows the batch when keys are clustered.
  *
  * With `commitIntervalMs`, changes of several micro-batches are buffered (in a DuckDB
- * temp table on the batch connection) and merged at most that often: every MERGE
+ * temp table on the sink's connection) and merged at most that often: every MERGE
  * rewrites the files it touches, so merging every 200 ms would rewrite the same newest
  * file five times a second. Buffering trades freshness for less rewriting and CPU.
  * Exactly-once is unchanged: the txn versions committed are the last offsets whose
  * changes the commit includes; buffered changes lost in a crash are read again from the
- * log, because the sink's stored progress has not moved.
+ * log, because the sink's stored progress has not moved. A commit carries the further
+ * markers (`extraTxn`, e.g. the DLQ's progress) of the last batch it includes, whether
+ * it starts on a later `write` or on `flush`; a batch without rows past the progress
+ * (all of its records rejected) still owes a commit of its progress.
  */
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -81,17 +84,26 @@ interface PreparedChanges {
   upTo: Array<[number, number]>;
   /** The last batch the changes include. */
   seq: number;
+  /** That batch's further progress markers (`write`'s extraTxn), committed with the changes. */
+  extraTxn: ExtraTxn;
 }
+
+const noMarkers: ExtraTxn = async () => [];
 
 export class DeltaMergeSink implements Sink {
   readonly name: string;
   readonly usesBatchConnection = false;
   private readonly opts: DeltaMergeSinkOptions;
   private readonly buffer: string;
-  /** Rows buffered, per partition the last offset they include, and the last batch. */
+  /**
+   * Rows buffered; per partition the last offset the buffer includes (set by every batch
+   * past the progress, even one without rows: its progress must be committed too); the
+   * last batch, and its extraTxn.
+   */
   private buffered = 0;
   private readonly bufferedUpTo: Progress = new Map();
   private bufferedSeq = 0;
+  private bufferedExtra: ExtraTxn = noMarkers;
   /** Changes taken from the buffer, ready to merge. */
   private changes?: PreparedChanges;
   /** This sink's connection: the buffer lives on it. */
@@ -142,6 +154,7 @@ export class DeltaMergeSink implements Sink {
     await this.own.run(`DROP TABLE IF EXISTS ${this.buffer}`);
     this.buffered = 0;
     this.bufferedUpTo.clear();
+    this.bufferedExtra = noMarkers;
     await this.dropChanges();
     this.lastCommit = this.clock.now();
     return progressFromTable(await this.opts.table.snapshot(), (p) => this.appId(p), partitions);
@@ -219,16 +232,18 @@ export class DeltaMergeSink implements Sink {
       const from = this.opts.input
         ? `(SELECT * FROM ${this.opts.input(batch)})`
         : `(SELECT * FROM ${batch.sharedValid} AS __b WHERE ${pastProgress(progress, batch.lastOffsets)})`;
-      const verb =
-        this.buffered === 0 ? `CREATE OR REPLACE TEMP TABLE ${this.buffer} AS` : `INSERT INTO ${this.buffer}`;
+      const verb = this.pending()
+        ? `INSERT INTO ${this.buffer}`
+        : `CREATE OR REPLACE TEMP TABLE ${this.buffer} AS`;
       await conn.run(`${verb} ${this.opts.select(from)}`);
       this.buffered = Number(
         (await conn.runAndReadAll(`SELECT count(*) FROM ${this.buffer}`)).getRows()[0][0],
       );
       for (const a of advanced) this.bufferedUpTo.set(a.partition, a.offset);
       this.bufferedSeq = batch.seq;
+      this.bufferedExtra = extraTxn;
     }
-    if (this.buffered > 0 && this.due()) {
+    if (this.pending() && this.due()) {
       // One MERGE at a time; an over-full buffer waits for the running one.
       if (this.inflight && this.overfull()) await this.awaitMerge();
       if (!this.inflight) {
@@ -237,12 +252,12 @@ export class DeltaMergeSink implements Sink {
         // them. The batch fails, and the pipeline reloads progress from the table.
         this.throwFailure();
         await this.takeBuffer(conn);
-        this.start(extraTxn);
+        this.start();
       }
     }
     const done = this.finished;
     this.finished = undefined;
-    const idle = this.inflight === undefined && this.buffered === 0 && this.changes === undefined;
+    const idle = this.inflight === undefined && !this.pending() && this.changes === undefined;
     return {
       rows: done?.rows ?? 0,
       version: done?.version,
@@ -263,19 +278,30 @@ export class DeltaMergeSink implements Sink {
     const rows = `SELECT * FROM ${this.buffer} SEMI JOIN (SELECT max({${rank}'rid': rowid}).rid AS __rid FROM ${this.buffer} GROUP BY ${keys}) AS __w ON __w.__rid = ${this.buffer}.rowid`;
     await conn.run(`COPY (${rows}) TO ${quoteString(file)} (FORMAT parquet, COMPRESSION uncompressed)`);
     await conn.run(`DROP TABLE IF EXISTS ${this.buffer}`);
-    this.changes = { file, upTo: [...this.bufferedUpTo], seq: this.bufferedSeq };
+    this.changes = {
+      file,
+      upTo: [...this.bufferedUpTo],
+      seq: this.bufferedSeq,
+      extraTxn: this.bufferedExtra,
+    };
     this.buffered = 0;
     this.bufferedUpTo.clear();
+    this.bufferedExtra = noMarkers;
+  }
+
+  /** True when batches past the stored progress are buffered (with rows or not): a commit is owed. */
+  private pending(): boolean {
+    return this.bufferedUpTo.size > 0;
   }
 
   /** Starts the MERGE of the prepared changes in the background. */
-  private start(extraTxn: ExtraTxn): void {
+  private start(): void {
     const changes = this.changes!;
     this.changes = undefined;
     this.lastCommit = this.clock.now();
     // Once settled, the MERGE is no longer in flight: the next one may start.
     // (Left set, every later MERGE waited for an over-full buffer or the final flush.)
-    const run: Promise<void> = this.merge(changes, extraTxn)
+    const run: Promise<void> = this.merge(changes)
       .then(
         (res) => {
           this.finished = res;
@@ -290,11 +316,11 @@ export class DeltaMergeSink implements Sink {
     this.inflight = run;
   }
 
-  private async merge(changes: PreparedChanges, extraTxn: ExtraTxn): Promise<SinkResult> {
+  private async merge(changes: PreparedChanges): Promise<SinkResult> {
     try {
       const txn = [
         ...changes.upTo.map(([p, offset]) => ({ appId: this.appId(p), version: offset })),
-        ...(await extraTxn()),
+        ...(await changes.extraTxn()),
       ];
       const res = await merge(
         this.opts.table,
@@ -344,11 +370,11 @@ export class DeltaMergeSink implements Sink {
     // A MERGE that finished since the last report, and the final one: two commits.
     let commits = version === undefined ? 0 : 1;
     this.finished = undefined;
-    if (this.buffered > 0 && this.changes === undefined) await this.takeBuffer(conn);
+    if (this.pending() && this.changes === undefined) await this.takeBuffer(conn);
     if (this.changes !== undefined) {
       const changes = this.changes;
       this.changes = undefined;
-      const res = await this.merge(changes, async () => []);
+      const res = await this.merge(changes);
       rows += res.rows;
       version = res.version;
       if (res.version !== undefined) commits++;
