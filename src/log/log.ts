@@ -122,3 +122,35 @@ export interface Log {
   committedOffsets(group: string, topic: string): Promise<Map<number, number>>;
   close(): Promise<void>;
 }
+
+/**
+ * A record's value and timestamp, by partition and offset, in fetched batches (binary
+ * search on the offsets). A null value travels as an empty one: both are returned as
+ * null (unusable as a record either way).
+ */
+export function recordAt(
+  batches: readonly ValueBatch[],
+  partition: number,
+  offset: number,
+): { value: Uint8Array | null; timestamp: number } {
+  for (const b of batches) {
+    if (b.partition !== partition || b.count === 0) continue;
+    if (offset < b.offsets[0] || offset > b.offsets[b.count - 1]) continue;
+    let lo = 0;
+    let hi = b.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const o = b.offsets[mid];
+      if (o === offset) {
+        const start = mid === 0 ? 0 : b.ends[mid - 1] + 1;
+        return {
+          value: b.ends[mid] === start ? null : b.values.subarray(start, b.ends[mid]),
+          timestamp: b.timestamps[mid],
+        };
+      }
+      if (o < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+  }
+  throw new Error(`record ${partition}/${offset} is not in the batch`);
+}

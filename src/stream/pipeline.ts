@@ -24,7 +24,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import { quoteIdent, quoteString } from '../core/sql.ts';
-import type { Log } from '../log/log.ts';
+import { type Log, recordAt } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
@@ -481,7 +481,11 @@ export class Pipeline {
           seen.message += `; ${why}`;
           continue;
         }
-        const { value, timestamp } = recordOf(fetched, l.partition, l.offset);
+        const { value, timestamp } = recordAt(
+          fetched.flatMap((b) => (b.values ? [b.values] : [])),
+          l.partition,
+          l.offset,
+        );
         byRecord.set(key, {
           partition: l.partition,
           offset: l.offset,
@@ -796,27 +800,4 @@ function concatBatches(a: SourceBatch, b: SourceBatch): SourceBatch {
       highWatermark: bv.highWatermark,
     },
   };
-}
-
-/** A record's bytes and timestamp in the fetched batches. */
-function recordOf(fetched: readonly SourceBatch[], partition: number, offset: number) {
-  const b = fetched.find((x) => x.partition === partition && x.count > 0)?.values;
-  if (b) {
-    let lo = 0;
-    let hi = b.count - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const o = b.offsets[mid];
-      if (o === offset) {
-        const start = mid === 0 ? 0 : b.ends[mid - 1] + 1;
-        return {
-          value: b.ends[mid] === start ? null : b.values.subarray(start, b.ends[mid]),
-          timestamp: b.timestamps[mid],
-        };
-      }
-      if (o < offset) lo = mid + 1;
-      else hi = mid - 1;
-    }
-  }
-  throw new Error(`record ${partition}/${offset} is not in the batch`);
 }

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteString } from '../../core/sql.ts';
-import type { ValueBatch } from '../../log/log.ts';
+import { recordAt, type ValueBatch } from '../../log/log.ts';
 import type { CompiledContract } from '../../quality/contract.ts';
 import { scratchFile, writeScratch } from '../../stream/scratch.ts';
 import type { DeferredDecodedBatch, RejectedRecord } from '../../stream/types.ts';
@@ -119,31 +119,6 @@ export async function decodeBatchDeferred(
   };
 }
 
-/** Finds a record by partition and offset in the fetched batches. */
-function locate(batches: readonly ValueBatch[], partition: number, offset: number) {
-  for (const b of batches) {
-    if (b.partition !== partition || b.count === 0) continue;
-    if (offset < b.offsets[0] || offset > b.offsets[b.count - 1]) continue;
-    let lo = 0;
-    let hi = b.count - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const o = b.offsets[mid];
-      if (o === offset) {
-        const start = mid === 0 ? 0 : b.ends[mid - 1] + 1;
-        // A null value travels as an empty line, like an empty one: both are unusable.
-        return {
-          value: b.ends[mid] === start ? null : b.values.subarray(start, b.ends[mid]),
-          timestamp: b.timestamps[mid],
-        };
-      }
-      if (o < offset) lo = mid + 1;
-      else hi = mid - 1;
-    }
-  }
-  throw new Error(`record ${partition}/${offset} is not in the batch`);
-}
-
 /**
  * Records the JSON reader could not read although the strict check passed them (their
  * line came back all NULL; not expected, but DuckDB has limits of its own). The decoded
@@ -195,7 +170,7 @@ async function explainBroken(
       })
     : (await missingOffsets(conn, batches, rawTable)).filter(([p, o]) => !refused.has(`${p}/${o}`));
   return positions.map(([partition, offset]) => {
-    const { value, timestamp } = locate(batches, partition, offset);
+    const { value, timestamp } = recordAt(batches, partition, offset);
     return { partition, offset, timestamp, value, field: '', rule: 'json', message: notJsonReason(value) };
   });
 }
@@ -257,7 +232,7 @@ async function findBad(
   return rows.map(([p, o]) => {
     const partition = Number(p);
     const offset = Number(o);
-    return { partition, offset, ...locate(batches, partition, offset) };
+    return { partition, offset, ...recordAt(batches, partition, offset) };
   });
 }
 
