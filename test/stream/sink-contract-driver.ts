@@ -4,10 +4,12 @@
  * `Driver` that feeds a sink BatchViews as the runtime does, and what a restarted
  * process reads back (`durable`).
  */
+
 import assert from 'node:assert/strict';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { BatchView, ExtraTxn, Progress, Sink, SinkResult } from '../../src/stream/types.ts';
 import { openConnection } from '../../src/table/index.ts';
+import { rng } from './window-oracle.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -82,18 +84,6 @@ export interface Batch {
 
 export const PARTITIONS = 3;
 const BASE_MS = Date.UTC(2026, 0, 27, 10, 0, 0);
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A log of `perPartition` records in each partition; every 7th offset (and a few more)
