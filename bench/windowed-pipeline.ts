@@ -271,7 +271,8 @@ try {
   let batches = 0;
   let drained = 0;
   let firstEmit = -1;
-  let peakRss = 0;
+  /** RSS after each batch (cheap to read: the samples' DuckDB figure needs a query). */
+  const rssPerBatch: number[] = [];
   let since = { batches: 0, ms: 0, windows: 0 };
   const sample = async () => {
     const mem = process.memoryUsage();
@@ -303,7 +304,7 @@ try {
       since.batches++;
       since.ms += r.durationMs;
       since.windows += r.stages.windows ?? 0;
-      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      rssPerBatch.push(process.memoryUsage.rss());
       if (firstEmit < 0 && (pipeline.metrics.sinks.get('page_minutes')?.rows ?? 0) > 0) firstEmit = batches;
       // Sampled without holding up the batch (duckdb_memory() runs on a connection of its own).
       if (monitor && (batches % memoryEvery === 0 || batches === 1) && pendingSample === undefined) {
@@ -317,6 +318,16 @@ try {
   const cpuMs = cpuMsSince(c0);
   await pendingSample;
   if (monitor && samples.at(-1)?.batch !== batches) await sample();
+  // What DuckDB holds after the last batch, before the pipeline closes (by its tags).
+  const duckdbTags = monitor
+    ? (
+        await monitor.runAndReadAll(
+          'SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY 2 DESC',
+        )
+      )
+        .getRows()
+        .map(([tag, bytes]) => `${tag} ${Math.round(Number(bytes) / MB)} MB`)
+    : [];
   const m = pipeline.metrics;
   const rows = m.sinks.get('page_minutes')?.rows ?? 0;
   const table = compiled.tables.get('page_minutes')!;
@@ -371,24 +382,28 @@ try {
   );
   if (monitor) {
     const peak = (k: 'rssMb' | 'duckdbMb', s = samples) => Math.max(...s.map((x) => x[k]));
-    // Flat: the peak in the second half of the run against the peak up to its first
-    // quarter, after the first windows closed (the state then holds only open windows).
-    const firstQuarter = samples.filter((s) => s.batch >= Math.max(firstEmit, 1) && s.batch <= batches / 4);
-    const secondHalf = samples.filter((s) => s.batch >= batches / 2);
+    // Flat: RSS after each batch, peak per quarter of the run, against the first quarter
+    // (which holds the first windows closing: the state then holds only open windows).
+    const q = Math.ceil(rssPerBatch.length / 4);
+    const quarters = [0, 1, 2, 3].map((k) =>
+      Math.round(Math.max(0, ...rssPerBatch.slice(k * q, (k + 1) * q)) / MB),
+    );
+    const half = samples.filter((s) => s.batch > batches / 2);
+    const firstHalf = samples.filter((s) => s.batch <= batches / 2);
     const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     result.memory = {
-      peakRssMb: Math.round(peakRss / MB),
+      peakRssMb: Math.round(Math.max(...rssPerBatch) / MB),
       maxRssMb,
+      rssPeakPerQuarterMb: quarters,
       peakDuckdbMb: peak('duckdbMb'),
+      duckdbPeakFirstHalfMb: peak('duckdbMb', firstHalf),
+      duckdbPeakSecondHalfMb: peak('duckdbMb', half),
+      duckdbAtEnd: duckdbTags,
       firstEmitBatch: firstEmit,
-      rssPeakFirstQuarterMb: peak('rssMb', firstQuarter),
-      rssPeakSecondHalfMb: peak('rssMb', secondHalf),
-      duckdbPeakFirstQuarterMb: peak('duckdbMb', firstQuarter),
-      duckdbPeakSecondHalfMb: peak('duckdbMb', secondHalf),
       samples,
     };
     console.log(
-      `memory: peak rss ${Math.round(peakRss / MB)} MB after a batch (the process's maximum: ${maxRssMb} MB), peak duckdb ${peak('duckdbMb')} MB; rss peak up to 1/4 of the run ${peak('rssMb', firstQuarter)} MB, in the 2nd half ${peak('rssMb', secondHalf)} MB (duckdb ${peak('duckdbMb', firstQuarter)} → ${peak('duckdbMb', secondHalf)} MB)`,
+      `memory: peak rss ${Math.round(Math.max(...rssPerBatch) / MB)} MB after a batch (the process's maximum: ${maxRssMb} MB); rss peak per quarter of the run ${quarters.join(', ')} MB; duckdb peak ${peak('duckdbMb')} MB (${peak('duckdbMb', firstHalf)} in the 1st half, ${peak('duckdbMb', half)} in the 2nd); duckdb at the end: ${duckdbTags.join(', ')}`,
     );
   }
   console.log(
