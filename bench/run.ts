@@ -28,6 +28,7 @@ const ALL = [
   'orders-current-layout',
   'orders-pipeline',
   'window-operator',
+  'windowed-pipeline',
 ];
 
 const { values, positionals } = parseArgs({

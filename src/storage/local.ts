@@ -28,6 +28,9 @@ export interface LocalStoreOptions {
   onSync?: SyncObserver;
 }
 
+/** At most this many directories are remembered as durable (LocalStore.durableDirs). */
+const DURABLE_DIRS_MAX = 10_000;
+
 /**
  * An object store over a local directory.
  *
@@ -49,7 +52,12 @@ export class LocalStore implements ObjectStore {
   readonly url: string;
   readonly durable: boolean;
   private readonly onSync?: SyncObserver;
-  /** Directories whose entry in their parent is known durable (synced once per store). */
+  /**
+   * Directories whose entry in their parent is known durable (synced once per store).
+   * A cache: forgotten when it reaches DURABLE_DIRS_MAX (a writer making a directory per
+   * version, as the windows' state does, would grow it without end), after which a
+   * directory's parents are synced once more.
+   */
   private readonly durableDirs = new Set<string>();
 
   constructor(root: string, opts: LocalStoreOptions = {}) {
@@ -266,6 +274,7 @@ export class LocalStore implements ObjectStore {
     // Each directory's entry in its parent, up to the root's entry in its parent: once
     // per directory and store, whoever created it (another writer may have created it
     // a moment ago and not synced its parent yet).
+    if (this.durableDirs.size >= DURABLE_DIRS_MAX) this.durableDirs.clear();
     try {
       for (let d = dir; !this.durableDirs.has(d); d = dirname(d)) {
         const parent = dirname(d);

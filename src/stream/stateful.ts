@@ -22,6 +22,7 @@
  * on; the state is bounded by the watermark (window/index.ts), the plans by the sinks'
  * lag.
  */
+import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { crashPoint } from '../core/crash-points.ts';
 import { TributaryError } from '../core/errors.ts';
@@ -222,10 +223,33 @@ export class StateKeeper {
     for (const pl of plans) {
       if (pl.id >= keep.id) break;
       for (const w of this.windows) {
-        for (const f of await this.store.list(`${statePrefix(w.operator.name, pl.id)}/`))
-          await this.store.delete(f.path);
+        const prefix = statePrefix(w.operator.name, pl.id);
+        for (const f of await this.store.list(`${prefix}/`)) await this.store.delete(f.path);
+        await this.removeEmptyDir(prefix);
       }
       await this.store.delete(planPath(pl.id));
+    }
+  }
+
+  /**
+   * On a local store, removes the directory a pruned state version lived in (one per
+   * batch: left behind, they would pile up for as long as the pipeline runs). Before the
+   * plan is deleted, so a crash in between leaves a plan that the next prune handles.
+   */
+  private async removeEmptyDir(prefix: string): Promise<void> {
+    const dir = this.store.localPath?.(prefix);
+    if (dir === undefined) return;
+    try {
+      await fs.rmdir(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTEMPTY') return;
+      throw new TributaryError(
+        'STORAGE_IO',
+        `pipeline '${this.pipeline}': could not remove the directory of a pruned window state, ${dir} (${code}: ${(err as Error).message})`,
+        { pipeline: this.pipeline, path: dir, errno: code },
+        err,
+      );
     }
   }
 

@@ -50,13 +50,15 @@ export async function buildBatchFile(
     size += b.values.length + b.count * 64;
     total += b.count;
   }
-  const out = Buffer.allocUnsafe(size);
-  const lineBatch = new Uint32Array(total);
-  const lineRecord = new Uint32Array(total);
-  const refused: RejectedRecord[] = [];
-  let lines = 0;
-  let pos = 0;
-  let longest = 0;
+  const w: Writer = {
+    out: Buffer.allocUnsafe(size),
+    pos: 0,
+    lines: 0,
+    longest: 0,
+    lineBatch: new Uint32Array(total),
+    lineRecord: new Uint32Array(total),
+    refused: [],
+  };
   for (let bi = 0; bi < batches.length; bi++) {
     const b = batches[bi];
     await new Promise<void>((r) => setImmediate(r));
@@ -64,67 +66,114 @@ export async function buildBatchFile(
     // Checking the whole batch's UTF-8 at once is native and fast; only a batch that
     // fails is checked record by record.
     const allUtf8 = isUtf8(values);
-    const partitionPart = `,"p":${b.partition},"t":`;
-    let start = 0;
-    for (let i = 0; i < b.count; i++) {
-      // Checking values is the event loop's longest task: let other work's callbacks
-      // (the sinks' DuckDB statements finishing) run every thousand or so records.
-      if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
-      const end = b.ends[i];
-      const bad = allUtf8 || isUtf8(values.subarray(start, end)) ? -1 : utf8ErrorAt(values, start, end);
-      if (bad >= 0 || !strict.check(values, start, end)) {
-        const why =
-          bad >= 0
-            ? {
-                field: '',
-                rule: 'json',
-                message: `not valid UTF-8: byte 0x${values[start + bad].toString(16).padStart(2, '0')} at byte ${bad} (JSON text must be UTF-8)`,
-              }
-            : strict.error();
-        refused.push({
-          partition: b.partition,
-          offset: b.offsets[i],
-          timestamp: b.timestamps[i],
-          // A null value travels as an empty one: both are unusable.
-          value: end === start ? null : values.subarray(start, end),
-          field: why.field,
-          rule: why.rule,
-          message: why.message,
-        });
-        start = end + 1; // skip the value's own '\n'
-        continue;
-      }
-      const lineStart = pos;
-      // Digits written by hand: a template string per record costs more than the copy.
-      out[pos++] = 0x7b; // {
-      pos += out.write('"o":', pos, 'latin1');
-      pos = writeInt(out, pos, b.offsets[i]);
-      pos += out.write(partitionPart, pos, 'latin1');
-      pos = writeInt(out, pos, b.timestamps[i]);
-      pos += out.write(',"v":', pos, 'latin1');
-      const valueAt = pos;
-      pos += values.copy(out, pos, start, end);
-      if (strict.sawNewline) {
-        for (let k = valueAt; k < pos; k++) if (out[k] === 0x0a || out[k] === 0x0d) out[k] = 0x20;
-      }
-      out[pos++] = 0x7d; // }
-      out[pos++] = 0x0a; // \n
-      if (pos - lineStart > longest) longest = pos - lineStart;
-      lineBatch[lines] = bi;
-      lineRecord[lines] = i;
-      lines++;
-      start = end + 1;
+    const partitionPart = Buffer.from(`,"p":${b.partition},"t":`, 'latin1');
+    // Checking values is the event loop's longest task: let other work's callbacks
+    // (the sinks' DuckDB statements finishing) run every thousand or so records.
+    for (let from = 0; from < b.count; from += YIELD_EVERY) {
+      if (from > 0) await new Promise<void>((r) => setImmediate(r));
+      appendLines(
+        w,
+        b,
+        bi,
+        values,
+        allUtf8,
+        partitionPart,
+        strict,
+        from,
+        Math.min(b.count, from + YIELD_EVERY),
+      );
     }
   }
   return {
-    bytes: out.subarray(0, pos),
-    records: lines,
-    longest,
-    lineBatch: lineBatch.subarray(0, lines),
-    lineRecord: lineRecord.subarray(0, lines),
-    refused,
+    bytes: w.out.subarray(0, w.pos),
+    records: w.lines,
+    longest: w.longest,
+    lineBatch: w.lineBatch.subarray(0, w.lines),
+    lineRecord: w.lineRecord.subarray(0, w.lines),
+    refused: w.refused,
   };
 }
+
+/** The file being built. */
+interface Writer {
+  out: Buffer;
+  pos: number;
+  lines: number;
+  longest: number;
+  lineBatch: Uint32Array;
+  lineRecord: Uint32Array;
+  refused: RejectedRecord[];
+}
+
+/**
+ * Checks records [from, to) of batch `bi` and appends the lines of those that pass.
+ * A plain function: its loop is optimized better than one inside the async caller
+ * (200,000 records of ~150 bytes: 73 → 53 ms without the strict check).
+ */
+function appendLines(
+  w: Writer,
+  b: ValueBatch,
+  bi: number,
+  values: Buffer,
+  allUtf8: boolean,
+  partitionPart: Buffer,
+  strict: StrictJsonChecker,
+  from: number,
+  to: number,
+): void {
+  const out = w.out;
+  let pos = w.pos;
+  let start = from === 0 ? 0 : b.ends[from - 1] + 1;
+  for (let i = from; i < to; i++) {
+    const end = b.ends[i];
+    const bad = allUtf8 || isUtf8(values.subarray(start, end)) ? -1 : utf8ErrorAt(values, start, end);
+    if (bad >= 0 || !strict.check(values, start, end)) {
+      const why =
+        bad >= 0
+          ? {
+              field: '',
+              rule: 'json',
+              message: `not valid UTF-8: byte 0x${values[start + bad].toString(16).padStart(2, '0')} at byte ${bad} (JSON text must be UTF-8)`,
+            }
+          : strict.error();
+      w.refused.push({
+        partition: b.partition,
+        offset: b.offsets[i],
+        timestamp: b.timestamps[i],
+        // A null value travels as an empty one: both are unusable.
+        value: end === start ? null : values.subarray(start, end),
+        field: why.field,
+        rule: why.rule,
+        message: why.message,
+      });
+      start = end + 1; // skip the value's own '\n'
+      continue;
+    }
+    const lineStart = pos;
+    // Bytes written by hand: a template string or a Buffer.write per record costs more.
+    for (let k = 0; k < OFFSET_PART.length; k++) out[pos++] = OFFSET_PART[k];
+    pos = writeInt(out, pos, b.offsets[i]);
+    for (let k = 0; k < partitionPart.length; k++) out[pos++] = partitionPart[k];
+    pos = writeInt(out, pos, b.timestamps[i]);
+    for (let k = 0; k < VALUE_PART.length; k++) out[pos++] = VALUE_PART[k];
+    const valueAt = pos;
+    pos += values.copy(out, pos, start, end);
+    if (strict.sawNewline) {
+      for (let k = valueAt; k < pos; k++) if (out[k] === 0x0a || out[k] === 0x0d) out[k] = 0x20;
+    }
+    out[pos++] = 0x7d; // }
+    out[pos++] = 0x0a; // \n
+    if (pos - lineStart > w.longest) w.longest = pos - lineStart;
+    w.lineBatch[w.lines] = bi;
+    w.lineRecord[w.lines] = i;
+    w.lines++;
+    start = end + 1;
+  }
+  w.pos = pos;
+}
+
+const OFFSET_PART = Buffer.from('{"o":', 'latin1');
+const VALUE_PART = Buffer.from(',"v":', 'latin1');
 
 /** Records checked between two turns of the event loop. */
 const YIELD_EVERY = 1024;
@@ -134,11 +183,26 @@ const digits = new Uint8Array(24);
 /** Writes a non-negative integer's decimal digits at `pos`; returns the position after them. */
 function writeInt(out: Buffer, pos: number, n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) return pos + out.write(String(Math.floor(n)), pos, 'latin1');
+  // In int32 arithmetic: a double's % and / by 10 (a timestamp in ms is past 2^31) are
+  // several times slower. Above 10^9, the high part first, then 9 digits of the low one.
+  if (n >= 1e9) {
+    const hi = Math.floor(n / 1e9);
+    pos = writeSmall(out, pos, hi, 0);
+    return writeSmall(out, pos, n - hi * 1e9, 9);
+  }
+  return writeSmall(out, pos, n, 0);
+}
+
+/** Writes `n` (0 ≤ n < 10^9) with at least `width` digits (leading zeros). */
+function writeSmall(out: Buffer, pos: number, n: number, width: number): number {
+  let v = n | 0;
   let len = 0;
   do {
-    digits[len++] = 0x30 + (n % 10);
-    n = Math.floor(n / 10);
-  } while (n > 0);
+    const q = (v / 10) | 0;
+    digits[len++] = 0x30 + (v - q * 10);
+    v = q;
+  } while (v > 0);
+  while (len < width) digits[len++] = 0x30;
   while (len > 0) out[pos++] = digits[--len];
   return pos;
 }
