@@ -176,6 +176,8 @@ export class StateKeeper {
     const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0, plan };
     for (const w of this.windows) {
       const name = w.operator.name;
+      // Late means behind the watermark as it stood before this batch.
+      const wm = w.operator.watermarkUs;
       const r = await w.operator.process(conn, `(${w.input(fresh)})`);
       const shared = `__window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
       await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
@@ -185,7 +187,6 @@ export class StateKeeper {
           result.dropped += r.lateRows;
         } else {
           const time = w.operator.spec.timeColumn.replaceAll('"', '""');
-          const wm = w.operator.watermarkUs;
           const rows = (
             await conn.runAndReadAll(`SELECT _p, _o, epoch_us("${time}") FROM ${r.late}`)
           ).getRows();
