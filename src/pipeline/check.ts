@@ -118,9 +118,36 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
       }
       continue;
     }
+    if ('dedup' in t) {
+      const d = plan.dedups.find((x) => x.def.name === t.name)!;
+      const source = relations.get(d.def.from ?? INPUT);
+      if (!source) continue;
+      if (!source.names.includes(d.spec.key)) {
+        problems.push({
+          path: ['transforms', i, 'dedup', 'key'],
+          message: `the dedup key '${d.spec.key}' is not a column of '${d.def.from ?? INPUT}' (its columns: ${names(source)})`,
+        });
+        continue;
+      }
+      try {
+        const c = await columnsOf(conn, `SELECT (${d.spec.time}) AS t FROM (${d.input(from)})`);
+        if (!isTimestamp(c.types[0])) {
+          problems.push({
+            path: ['transforms', i, 'dedup', 'time'],
+            message: `the dedup's event time must be a timestamp, got ${c.types[0]}`,
+          });
+        }
+      } catch (err) {
+        problems.push({ path: ['transforms', i, 'dedup', 'time'], message: firstLine(err) });
+      }
+      // Its rows are its input's, fewer.
+      windowEmpty.set(t.name, `(SELECT * FROM (${d.input(from)}) WHERE false)`);
+      relations.set(t.name, source);
+      continue;
+    }
     const w = t as WindowTransformDefinition;
     const source = relations.get(w.from ?? INPUT);
-    if (!source) {
+    if (!source || plan.windows.some((x) => x.def.name === (w.from ?? INPUT))) {
       if (windowEmpty.has(w.from ?? INPUT)) {
         problems.push({
           path: ['transforms', i, 'from'],
@@ -133,7 +160,7 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     if (planned?.spec) {
       try {
         const op = new WindowOperator(planned.spec, w.name);
-        const out = await op.check(conn, `(${planned.input(from)})`);
+        const out = await op.check(conn, `(${planned.input(from, windowEmpty)})`);
         const empty = `(SELECT ${out.map((c) => `NULL::${c.type} AS ${q(c.name)}`).join(', ')} WHERE false)`;
         windowEmpty.set(w.name, empty);
         relations.set(w.name, await columnsOf(conn, `SELECT * FROM ${empty}`));

@@ -11,13 +11,14 @@ import { isTributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import { LocalStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { DedupOperator } from '../stream/dedup-operator.ts';
 import { Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
 import { TopicSink } from '../stream/sinks/topic.ts';
 import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
-import { StateKeeper } from '../stream/stateful.ts';
+import { StateKeeper, type WindowStage } from '../stream/stateful.ts';
 import type { BatchView, Sink, Source } from '../stream/types.ts';
 import { WindowOperator } from '../stream/window/index.ts';
 import { type DeltaTable, filesRelation, openConnection, type StructType } from '../table/index.ts';
@@ -181,8 +182,9 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const sinks = new Map<string, Sink>();
   let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
   const eventSeconds = p.eventTime ? `epoch(${p.eventTime})::BIGINT` : undefined;
-  const windowNames = new Set(p.windows.map((w) => w.def.name));
-  // Sinks whose batches are planned (stateful.ts): those of windows, and topic sinks.
+  // Windows and dedups: stateful steps, run once per batch; their sinks read their rows.
+  const windowNames = new Set([...p.windows.map((w) => w.def.name), ...p.dedups.map((d) => d.def.name)]);
+  // Sinks whose batches are planned (stateful.ts): those of stateful steps, and topic sinks.
   const plannedSinks: Sink[] = [];
   const stateStore = new LocalStore(join(ctx.dataDir, 'state', def.name), {
     durable: ctx.durableTables ?? true,
@@ -270,11 +272,18 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
           keeper: new StateKeeper({
             store: stateStore,
             pipeline: def.name,
-            windows: p.windows.map((w) => ({
-              operator: new WindowOperator(w.spec!, w.def.name),
-              input: w.input,
-              late: w.late,
-            })),
+            // In definition order: a window may count a dedup's rows.
+            windows: (def.transforms ?? []).flatMap((t): WindowStage[] => {
+              const w = p.windows.find((x) => x.def.name === t.name);
+              if (w)
+                return [{ operator: new WindowOperator(w.spec!, w.def.name), input: w.input, late: w.late }];
+              const d = p.dedups.find((x) => x.def.name === t.name);
+              if (!d) return [];
+              const out = `__dedup_out_${def.name.replace(/[^A-Za-z0-9_]/g, '_')}_${d.def.name}`;
+              return [
+                { kind: 'dedup', operator: new DedupOperator(d.spec, d.def.name, out), input: d.input },
+              ];
+            }),
           }),
           sinks: plannedSinks,
         };

@@ -93,7 +93,23 @@ export interface EventTimeDefinition {
   watermark?: Duration;
 }
 
-export type TransformDefinition = SqlTransformDefinition | WindowTransformDefinition;
+export type TransformDefinition =
+  | SqlTransformDefinition
+  | WindowTransformDefinition
+  | DedupTransformDefinition;
+
+/** Drops a record whose key was seen within `horizon` of event time (state kept per batch, like a window's). */
+export interface DedupTransformDefinition {
+  name: string;
+  /** The relation deduplicated (default `input`): `input` or a SQL transform. */
+  from?: string;
+  dedup: {
+    key: string;
+    horizon: Duration;
+    /** SQL over a row giving its event time (default: the pipeline's event time). */
+    time?: string;
+  };
+}
 
 /** SQL over the batch (DuckDB dialect): `input` is the source's rows; earlier transforms by name. */
 export interface SqlTransformDefinition {

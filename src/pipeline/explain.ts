@@ -52,6 +52,14 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
     if ('sql' in t) {
       out.push(`transform ${t.name} (SQL over the batch, no state)`);
       out.push(indent(t.sql));
+    } else if ('dedup' in t) {
+      const d = p.dedups.find((x) => x.def.name === t.name)!;
+      out.push(
+        `transform ${t.name}: dedup of ${d.def.from ?? INPUT} by ${d.spec.key}, keys held for ${d.def.dedup.horizon} of event time (${d.spec.time})`,
+      );
+      out.push(
+        `      state: each key seen with its newest event time, while within the horizon of the newest; saved with each batch's plan under DATA_DIR/state/${def.name}/`,
+      );
     } else {
       const w = t as WindowTransformDefinition;
       out.push(

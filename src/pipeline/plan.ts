@@ -6,12 +6,14 @@
  */
 import { quoteIdent } from '../core/sql.ts';
 import type { DataContract, FieldSpec } from '../quality/contract.ts';
+import type { DedupSpec } from '../stream/dedup-operator.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
 import { parseColumnType } from './column-types.ts';
 import type {
+  DedupTransformDefinition,
   DeltaAppendSinkDefinition,
   DeltaMergeSinkDefinition,
   FieldDefinition,
@@ -49,9 +51,16 @@ export interface PlannedWindow {
   def: WindowTransformDefinition;
   /** Undefined when the spec itself is wrong (a problem says why). */
   spec?: WindowSpec;
-  /** SQL of the window's input over a relation of the batch's valid rows. */
-  input: (from: string) => string;
+  /** SQL of the window's input over the batch's valid rows (or over a dedup's rows, in `outputs`). */
+  input: (fresh: string, outputs?: ReadonlyMap<string, string>) => string;
   late: 'dlq' | 'drop';
+}
+
+export interface PlannedDedup {
+  def: DedupTransformDefinition;
+  spec: DedupSpec;
+  /** SQL of the dedup's input over the batch's valid rows. */
+  input: (fresh: string) => string;
 }
 
 /** The column a window reads its time from when it names none: the pipeline's event time. */
@@ -60,6 +69,7 @@ export const EVENT_TIME_COLUMN = '__event_time';
 export interface Plan {
   def: PipelineDefinition;
   windows: PlannedWindow[];
+  dedups: PlannedDedup[];
   contract?: DataContract;
   /** SQL over an input row: its event time as a TIMESTAMPTZ. */
   eventTime?: string;
@@ -208,7 +218,7 @@ export function plan(def: PipelineDefinition): Plan {
       });
     }
     const w = t as WindowTransformDefinition;
-    if ('window' in t && w.from !== undefined && !known.has(w.from)) {
+    if (('window' in t || 'dedup' in t) && w.from !== undefined && !known.has(w.from)) {
       problems.push({
         path: ['transforms', i, 'from'],
         message: `unknown relation '${w.from}'; expected ${[...known].join(', ')} (a transform reads only earlier ones)`,
@@ -226,7 +236,35 @@ export function plan(def: PipelineDefinition): Plan {
     known.add(t.name);
   });
   const windows: PlannedWindow[] = [];
+  const dedups: PlannedDedup[] = [];
+  /** Stateful steps so far, by name: their rows come from the batch's run of them, not SQL. */
+  const stateful = new Set<string>();
   transforms.forEach((t, i) => {
+    if ('dedup' in t) {
+      const d = t as DedupTransformDefinition;
+      const from = d.from ?? INPUT;
+      const time = d.dedup.time ?? def.event_time?.expr;
+      if (time === undefined) {
+        problems.push({
+          path: ['transforms', i, 'dedup'],
+          message:
+            "dedup keeps keys for a horizon of event time: set 'dedup.time' or the pipeline's 'event_time'",
+        });
+      }
+      if (stateful.has(from)) {
+        problems.push({
+          path: ['transforms', i, 'from'],
+          message: "a dedup reads 'input' or a SQL transform",
+        });
+      }
+      dedups.push({
+        def: d,
+        spec: { key: d.dedup.key, time: time ?? 'NULL', horizonMs: parseDuration(d.dedup.horizon) },
+        input: (fresh) => relationSql(transforms, from, fresh),
+      });
+      stateful.add(d.name);
+      return;
+    }
     if (!('window' in t)) return;
     const w = t as WindowTransformDefinition;
     const time = w.window.time ?? EVENT_TIME_COLUMN;
@@ -263,14 +301,25 @@ export function plan(def: PipelineDefinition): Plan {
           "late records to a side table are not supported yet; use 'dlq' (with their bytes and the reason) or 'drop' (counted)",
       });
     }
+    const from = w.from ?? INPUT;
+    const afterDedup = dedups.some((d) => d.def.name === from);
+    if (stateful.has(from) && !afterDedup) {
+      problems.push({
+        path: ['transforms', i, 'from'],
+        message: "a window reads 'input', a SQL transform or a dedup, not another window",
+      });
+    }
     windows.push({
       def: w,
       spec,
-      input: (from) => relationSql(transforms, w.from ?? INPUT, from, outer),
+      input: afterDedup
+        ? (_fresh, outputs) => `SELECT ${outer} FROM ${outputs!.get(from)}`
+        : (fresh) => relationSql(transforms, from, fresh, outer),
       late: w.late === 'drop' ? 'drop' : 'dlq',
     });
+    stateful.add(w.name);
   });
-  const windowNames = new Set(windows.map((w) => w.def.name));
+  const windowNames = new Set([...windows.map((w) => w.def.name), ...dedups.map((d) => d.def.name)]);
   if ('table' in def.source && def.contract !== undefined) {
     problems.push({
       path: ['contract'],
@@ -353,6 +402,7 @@ export function plan(def: PipelineDefinition): Plan {
     watermarkMs: def.event_time?.watermark ? parseDuration(def.event_time.watermark) : 0,
     transforms,
     windows,
+    dedups,
     sinks,
     tables,
     maintenanceEveryMs: parseDuration(def.maintenance?.every ?? '1h'),

@@ -90,6 +90,12 @@ const WINDOW_TRANSFORM = obj({
   },
 });
 
+const DEDUP_TRANSFORM = obj({
+  name: req(ident),
+  from: ident,
+  dedup: req(obj({ key: req(ident), horizon: req(duration), time: str() })),
+});
+
 const SINK_BASE = { name: req(ident), from: req(ident) };
 const COMPRESSION = str(['zstd', 'snappy']);
 const SINKS: Record<string, Shape> = {
@@ -165,11 +171,12 @@ export const DEFINITION: Shape = obj({
   event_time: obj({ expr: req(str()), watermark: duration }),
   transforms: arr({
     t: 'union',
-    what: 'a SQL transform { name, sql } or a window { name, window, aggregates, … }',
+    what: 'a SQL transform { name, sql }, a window { name, window, aggregates, … } or a dedup { name, dedup }',
     pick: (v) => {
       if (isObject(v) && 'window' in v) return WINDOW_TRANSFORM;
+      if (isObject(v) && 'dedup' in v) return DEDUP_TRANSFORM;
       if (isObject(v) && 'sql' in v) return SQL_TRANSFORM;
-      return "expected a transform with 'sql' (SQL over the batch) or 'window' (an event-time window)";
+      return "expected a transform with 'sql' (SQL over the batch), 'window' (an event-time window) or 'dedup' (drop repeated keys)";
     },
   }),
   sinks: req(

@@ -53,6 +53,8 @@ export class PipelineMetrics {
   tagged = 0;
   /** DLQ records written by this process. */
   dlqWritten = 0;
+  /** Records dropped by dedup steps (their key seen within the horizon). */
+  deduplicated = 0;
   /** Records behind a window's watermark (to the DLQ or dropped, per the window's policy). */
   late = 0;
   /** Of those, dropped (policy `drop`). */

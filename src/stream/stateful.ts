@@ -27,16 +27,28 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { crashPoint } from '../core/crash-points.ts';
 import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import type { DedupOperator } from './dedup-operator.ts';
 import { type Progress, pastProgress } from './types.ts';
 import type { WindowOperator } from './window/index.ts';
 
-export interface WindowStage {
-  operator: WindowOperator;
-  /** SQL of the window's input over a relation of the batch's valid rows (`from`). */
-  input: (from: string) => string;
-  /** What happens to late rows: to the DLQ (reason `late`) or counted and dropped. */
-  late: 'dlq' | 'drop';
-}
+/**
+ * A stateful step: a window, or a dedup. `input` gives its input's SQL from the batch's
+ * valid rows not yet absorbed (`fresh`) and the outputs of the steps before it (a window
+ * may count a dedup's rows).
+ */
+export type WindowStage =
+  | {
+      kind?: 'window';
+      operator: WindowOperator;
+      input: (fresh: string, outputs: ReadonlyMap<string, string>) => string;
+      /** What happens to late rows: to the DLQ (reason `late`) or counted and dropped. */
+      late: 'dlq' | 'drop';
+    }
+  | {
+      kind: 'dedup';
+      operator: DedupOperator;
+      input: (fresh: string, outputs: ReadonlyMap<string, string>) => string;
+    };
 
 export interface BatchPlan {
   id: number;
@@ -57,6 +69,8 @@ export interface StatefulResult {
   }>;
   /** Late rows dropped (policy `drop`). */
   dropped: number;
+  /** Rows dropped as duplicates by dedup steps. */
+  duplicates: number;
   /** The batch's plan. */
   plan: BatchPlan;
 }
@@ -126,10 +140,18 @@ export class StateKeeper {
       );
     }
     for (const w of this.windows) {
-      if (base.id === 0) {
+      const prefix = statePrefix(w.operator.name, base.id);
+      if (w.kind === 'dedup') {
+        await w.operator.open(
+          conn,
+          base.id === 0
+            ? undefined
+            : { store: this.store, state: await w.operator.readSaved(this.store, prefix) },
+        );
+      } else if (base.id === 0) {
         await w.operator.open(conn);
       } else {
-        const saved = await w.operator.readSaved(this.store, statePrefix(w.operator.name, base.id));
+        const saved = await w.operator.readSaved(this.store, prefix);
         await w.operator.open(conn, { store: this.store, state: saved });
       }
     }
@@ -173,12 +195,19 @@ export class StateKeeper {
     }
     const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends };
     const fresh = `(SELECT * FROM ${valid} WHERE ${pastProgress(absorbed, lastOffsets)})`;
-    const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0, plan };
+    const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0, duplicates: 0, plan };
     for (const w of this.windows) {
       const name = w.operator.name;
+      if (w.kind === 'dedup') {
+        const d = await w.operator.process(conn, `(${w.input(fresh, result.outputs)})`);
+        result.outputs.set(name, d.output);
+        result.duplicates += d.dropped;
+        await w.operator.save(conn, this.store, statePrefix(name, plan.id));
+        continue;
+      }
       // Late means behind the watermark as it stood before this batch.
       const wm = w.operator.watermarkUs;
-      const r = await w.operator.process(conn, `(${w.input(fresh)})`);
+      const r = await w.operator.process(conn, `(${w.input(fresh, result.outputs)})`);
       const shared = `__window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
       await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
       result.outputs.set(name, shared);
