@@ -17,7 +17,7 @@ import { WindowOperator } from '../stream/window/index.ts';
 import type { DataType, StructField } from '../table/schema.ts';
 import { deltaTypeOf } from '../table/types.ts';
 import type { WindowTransformDefinition } from './definition.ts';
-import { INPUT, type Plan, relationSql, tagColumns } from './plan.ts';
+import { INPUT, lateRelation, lateRowsSql, type Plan, relationSql, tagColumns } from './plan.ts';
 import type { Problem } from './shape.ts';
 
 export interface Columns {
@@ -164,6 +164,11 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
         const empty = `(SELECT ${out.map((c) => `NULL::${c.type} AS ${q(c.name)}`).join(', ')} WHERE false)`;
         windowEmpty.set(w.name, empty);
         relations.set(w.name, await columnsOf(conn, `SELECT * FROM ${empty}`));
+        if (planned.lateTable) {
+          const late = `(${lateRowsSql(w.name, planned.input(from, windowEmpty), '(SELECT NULL::INTEGER AS _p, NULL::BIGINT AS _o WHERE false)', 'NULL::TIMESTAMPTZ')})`;
+          windowEmpty.set(lateRelation(w.name), late);
+          relations.set(lateRelation(w.name), await columnsOf(conn, `SELECT * FROM ${late}`));
+        }
       } catch (err) {
         problems.push({ path: ['transforms', i], message: firstLine(err) });
       }

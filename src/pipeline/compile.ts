@@ -28,7 +28,15 @@ import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check
 import type { PipelineDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
 import { invalid, type LoadedDefinition } from './load.ts';
-import { type Plan, type PlannedTable, plan, tagColumns, whenMatched } from './plan.ts';
+import {
+  lateRelation,
+  lateRowsSql,
+  type Plan,
+  type PlannedTable,
+  plan,
+  tagColumns,
+  whenMatched,
+} from './plan.ts';
 import type { Problem } from './shape.ts';
 
 /** What a run adds to a definition: where data lives, which log, and test hooks. */
@@ -183,7 +191,11 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
   const eventSeconds = p.eventTime ? `epoch(${p.eventTime})::BIGINT` : undefined;
   // Windows and dedups: stateful steps, run once per batch; their sinks read their rows.
-  const windowNames = new Set([...p.windows.map((w) => w.def.name), ...p.dedups.map((d) => d.def.name)]);
+  const windowNames = new Set([
+    ...p.windows.map((w) => w.def.name),
+    ...p.windows.filter((w) => w.lateTable).map((w) => lateRelation(w.def.name)),
+    ...p.dedups.map((d) => d.def.name),
+  ]);
   // Sinks whose batches are planned (stateful.ts): those of stateful steps, and topic sinks.
   const plannedSinks: Sink[] = [];
   const stateStore = new LocalStore(join(ctx.dataDir, 'state', def.name), {
@@ -275,8 +287,17 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
             // In definition order: a window may count a dedup's rows.
             windows: (def.transforms ?? []).flatMap((t): WindowStage[] => {
               const w = p.windows.find((x) => x.def.name === t.name);
-              if (w)
-                return [{ operator: new WindowOperator(w.spec!, w.def.name), input: w.input, late: w.late }];
+              if (w) {
+                const name = w.def.name;
+                return [
+                  {
+                    operator: new WindowOperator(w.spec!, name),
+                    input: w.input,
+                    late: w.late,
+                    lateRows: (input, late, watermark) => lateRowsSql(name, input, late, watermark),
+                  },
+                ];
+              }
               const d = p.dedups.find((x) => x.def.name === t.name);
               if (!d) return [];
               const out = `__dedup_out_${def.name.replace(/[^A-Za-z0-9_]/g, '_')}_${d.def.name}`;

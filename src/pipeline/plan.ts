@@ -4,7 +4,7 @@
  * the batch's `input`), the tables' layouts and upkeep, durations in milliseconds. Both
  * `tributary pipeline explain` and the compiler (compile.ts) work from this plan.
  */
-import { quoteIdent } from '../core/sql.ts';
+import { quoteIdent, quoteString } from '../core/sql.ts';
 import type { DataContract, FieldSpec } from '../quality/contract.ts';
 import type { DedupSpec } from '../stream/dedup-operator.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
@@ -53,7 +53,20 @@ export interface PlannedWindow {
   spec?: WindowSpec;
   /** SQL of the window's input over the batch's valid rows (or over a dedup's rows, in `outputs`). */
   input: (fresh: string, outputs?: ReadonlyMap<string, string>) => string;
-  late: 'dlq' | 'drop';
+  late: 'dlq' | 'drop' | 'table';
+  /** With late: { table }, the side table late rows go to (through the sink `<window>_late`). */
+  lateTable?: string;
+}
+
+/** The relation of a window's late rows, for its side table's sink. */
+export const lateRelation = (window: string) => `${window}:late`;
+
+/**
+ * SQL of a window's late rows with their input columns (the source position `_p`, `_o`,
+ * `_t` included), the window's name and the watermark they were behind.
+ */
+export function lateRowsSql(window: string, input: string, late: string, watermark: string): string {
+  return `SELECT COLUMNS(c -> c <> '${EVENT_TIME_COLUMN}'), ${quoteString(window)} AS late_window, ${watermark} AS late_watermark FROM (${input}) AS __i SEMI JOIN ${late} AS __l ON __l._p = __i._p AND __l._o = __i._o`;
 }
 
 export interface PlannedDedup {
@@ -294,13 +307,6 @@ export function plan(def: PipelineDefinition): Plan {
     } catch (err) {
       problems.push({ path: ['transforms', i, 'aggregates'], message: (err as Error).message });
     }
-    if (typeof w.late === 'object') {
-      problems.push({
-        path: ['transforms', i, 'late'],
-        message:
-          "late records to a side table are not supported yet; use 'dlq' (with their bytes and the reason) or 'drop' (counted)",
-      });
-    }
     const from = w.from ?? INPUT;
     const afterDedup = dedups.some((d) => d.def.name === from);
     if (stateful.has(from) && !afterDedup) {
@@ -315,11 +321,16 @@ export function plan(def: PipelineDefinition): Plan {
       input: afterDedup
         ? (_fresh, outputs) => `SELECT ${outer} FROM ${outputs!.get(from)}`
         : (fresh) => relationSql(transforms, from, fresh, outer),
-      late: w.late === 'drop' ? 'drop' : 'dlq',
+      late: typeof w.late === 'object' ? 'table' : w.late === 'drop' ? 'drop' : 'dlq',
+      ...(typeof w.late === 'object' && { lateTable: w.late.table }),
     });
     stateful.add(w.name);
   });
-  const windowNames = new Set([...windows.map((w) => w.def.name), ...dedups.map((d) => d.def.name)]);
+  const windowNames = new Set([
+    ...windows.map((w) => w.def.name),
+    ...windows.filter((w) => w.lateTable).map((w) => lateRelation(w.def.name)),
+    ...dedups.map((d) => d.def.name),
+  ]);
   if ('table' in def.source && def.contract !== undefined) {
     problems.push({
       path: ['contract'],
@@ -395,6 +406,37 @@ export function plan(def: PipelineDefinition): Plan {
     const select = sinkSelect(transforms, s, table, windowNames.has(s.from));
     return { def: s, select, table };
   });
+  // Late rows to a side table: an append sink of its own, `<window>_late`.
+  for (const w of windows) {
+    if (!w.lateTable) continue;
+    const at = ['transforms', transforms.indexOf(w.def), 'late', 'table'];
+    const name = `${w.def.name}_late`;
+    if (sinkNames.has(name)) {
+      problems.push({
+        path: at,
+        message: `the sink of the late rows is named '${name}', which a sink of the definition already is`,
+      });
+    }
+    let table = tables.get(w.lateTable);
+    if (!table) {
+      table = planTable({ name: w.lateTable }, problems, -1);
+      tables.set(w.lateTable, table);
+    }
+    const other = written.get(w.lateTable);
+    if (other)
+      problems.push({
+        path: at,
+        message: `table '${w.lateTable}' is already written by sink '${other}'; one sink per table`,
+      });
+    written.set(w.lateTable, name);
+    const s: DeltaAppendSinkDefinition = {
+      name,
+      type: 'delta_append',
+      from: lateRelation(w.def.name),
+      table: w.lateTable,
+    };
+    sinks.push({ def: s, select: sinkSelect(transforms, s, table, true), table });
+  }
   return {
     def,
     contract: def.contract && { name: def.contract.name, fields: def.contract.fields.map(toFieldSpec) },

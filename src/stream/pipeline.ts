@@ -466,6 +466,7 @@ export class Pipeline {
       prepView.relations = res.outputs;
       prepView.plan = res.plan;
       this.metrics.lateDropped += res.dropped;
+      this.metrics.late += res.routed;
       this.metrics.deduplicated += res.duplicates;
       // One DLQ record per late record, naming every window it is late for (the DLQ holds
       // each source offset once: its tail is its progress).

@@ -41,8 +41,10 @@ export type WindowStage =
       kind?: 'window';
       operator: WindowOperator;
       input: (fresh: string, outputs: ReadonlyMap<string, string>) => string;
-      /** What happens to late rows: to the DLQ (reason `late`) or counted and dropped. */
-      late: 'dlq' | 'drop';
+      /** What happens to late rows: to the DLQ (reason `late`), counted and dropped, or to a side table. */
+      late: 'dlq' | 'drop' | 'table';
+      /** With `table`: SQL of the late rows from the window's input, its late table and the watermark (SQL). */
+      lateRows?: (input: string, late: string, watermark: string) => string;
     }
   | {
       kind: 'dedup';
@@ -69,6 +71,8 @@ export interface StatefulResult {
   }>;
   /** Late rows dropped (policy `drop`). */
   dropped: number;
+  /** Late rows written to side tables (policy `table`). */
+  routed: number;
   /** Rows dropped as duplicates by dedup steps. */
   duplicates: number;
   /** The batch's plan. */
@@ -195,7 +199,14 @@ export class StateKeeper {
     }
     const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends };
     const fresh = `(SELECT * FROM ${valid} WHERE ${pastProgress(absorbed, lastOffsets)})`;
-    const result: StatefulResult = { outputs: new Map(), late: [], dropped: 0, duplicates: 0, plan };
+    const result: StatefulResult = {
+      outputs: new Map(),
+      late: [],
+      dropped: 0,
+      routed: 0,
+      duplicates: 0,
+      plan,
+    };
     for (const w of this.windows) {
       const name = w.operator.name;
       if (w.kind === 'dedup') {
@@ -211,7 +222,16 @@ export class StateKeeper {
       const shared = `__window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
       await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
       result.outputs.set(name, shared);
-      if (r.lateRows > 0) {
+      if (w.late === 'table') {
+        // Every batch, so the side table's sink always has its relation (empty or not).
+        const lateTable = `__window_late_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
+        const wmSql = wm === null ? 'NULL::TIMESTAMPTZ' : `make_timestamptz(${Math.trunc(wm)}::BIGINT)`;
+        await conn.run(
+          `CREATE OR REPLACE TABLE ${lateTable} AS ${w.lateRows!(w.input(fresh, result.outputs), r.late, wmSql)}`,
+        );
+        result.outputs.set(`${name}:late`, lateTable);
+        result.routed += r.lateRows;
+      } else if (r.lateRows > 0) {
         if (w.late === 'drop') {
           result.dropped += r.lateRows;
         } else {
@@ -286,9 +306,9 @@ export class StateKeeper {
   async close(conn: DuckDBConnection): Promise<void> {
     for (const w of this.windows) {
       await w.operator.close(conn);
-      await conn.run(
-        `DROP TABLE IF EXISTS __window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${w.operator.name}`,
-      );
+      const p = this.pipeline.replace(/[^A-Za-z0-9_]/g, '_');
+      await conn.run(`DROP TABLE IF EXISTS __window_out_${p}_${w.operator.name}`);
+      await conn.run(`DROP TABLE IF EXISTS __window_late_${p}_${w.operator.name}`);
     }
   }
 }

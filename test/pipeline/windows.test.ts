@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
+import { readRows } from '../../src/table/index.ts';
 import { withLog } from '../stream/with-log.ts';
 import {
   clicks,
@@ -90,6 +91,58 @@ describe('a windowed pipeline', () => {
           /^late: per_minute,per_two_minutes: event time 2026-11-28T09:0\d:\d\d\.\d{3}Z is behind the watermark 2026-11-28T09:\d\d:\d\d\.\d{3}Z of window 'per_minute' .*; event time .* of window 'per_two_minutes'/,
         );
       }
+    });
+  });
+
+  it('late records to a side table: their columns, the window and the watermark, each once', async () => {
+    await withLog('windows-late', async (log, dir) => {
+      const dataDir = join(dir, 'data');
+      const yaml = WINDOWED.replace(
+        `    aggregates: { views: count(*), users: count(distinct user_id) }
+    emit: final`,
+        `    aggregates: { views: count(*), users: count(distinct user_id) }
+    emit: final
+    late: { table: late_clicks }`,
+      );
+      const def = fromYaml(yaml, 'late.yaml');
+      const run = async () => {
+        const c = await compilePipeline(def, { dataDir, log });
+        try {
+          await c.pipeline.run({ untilCaughtUp: true });
+        } finally {
+          await c.pipeline.close();
+        }
+        return c;
+      };
+      await log.ensureTopic('clicks', { partitions: 3 });
+      await produceClicks(log, clicks(1, 0, 2000));
+      await run();
+      const late = [
+        { user_id: 'u1', page: 'home', ts: T0 + 1000 },
+        { user_id: 'u2', page: 'cart', ts: T0 + 5 * MIN },
+      ];
+      await produceClicks(log, [...late, ...clicks(2, 2000, 1000)]);
+      await run();
+      const c = await run();
+      const side = c.tables.get('late_clicks')!;
+      const rows = await readRows(side, await side.snapshot());
+      assert.deepEqual(
+        rows.map((r) => `${r.user_id}|${r.page}|${r.ts}|${r.late_window}`).sort(),
+        late.map((l) => `${l.user_id}|${l.page}|${l.ts}|per_minute`).sort(),
+        'each late record once, with its columns and the window',
+      );
+      for (const r of rows) {
+        assert.ok(Number(r._o) >= 0 && r.late_watermark !== null, 'the source position and the watermark');
+        assert.ok(new Date(String(r.late_watermark)).getTime() > Number(r.ts), 'behind the watermark');
+      }
+      const dlq: string[] = [];
+      for (let p = 0; p < 3; p++) {
+        for (const rec of (await log.fetch('clicks.dlq', p, 0, { maxRecords: 100 })).records) {
+          dlq.push(decodeDeadLetter(rec.value!).reason);
+        }
+      }
+      assert.equal(dlq.length, 2, 'the other window still sends them to the DLQ');
+      for (const reason of dlq) assert.match(reason, /^per_two_minutes: /);
     });
   });
 });
