@@ -79,7 +79,7 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
         `      state saved with each batch's plan under DATA_DIR/state/${def.name}/ before any sink commits the batch; restored on start, the batches after it replayed exactly`,
       );
       out.push(
-        `      late records (event time behind the watermark): ${w.late === 'drop' ? 'counted and dropped' : "to the DLQ with reason 'late'"}`,
+        `      late records (event time behind the watermark): ${typeof w.late === 'object' ? `to table '${w.late.table}' (sink ${w.name}_late)` : w.late === 'drop' ? 'counted and dropped' : "to the DLQ with reason 'late'"}`,
       );
     }
     const c = cols(t.name);
