@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Log } from '../../src/log/log.ts';
-import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { readRows } from '../../src/table/index.ts';
 import { deltaRsRead, pythonSkip } from '../interop/helpers.ts';
 import { withLog } from '../stream/with-log.ts';
+import { runUntilCaughtUp } from './run-definition.ts';
 
 const DEFINITION = `
 name: clicks
@@ -107,15 +107,7 @@ describe('a pipeline defined only in YAML', () => {
       const dataDir = join(dir, 'data');
       const first = makeInput(7, 2000, Date.UTC(2026, 10, 27));
       const second = makeInput(8, 1500, Date.UTC(2026, 10, 27) + 2000 * 97_000);
-      const runOnce = async () => {
-        const c = await compilePipeline(fromYaml(DEFINITION, 'clicks.yaml'), { dataDir, log });
-        try {
-          await c.pipeline.run({ untilCaughtUp: true });
-        } finally {
-          await c.pipeline.close();
-        }
-        return c;
-      };
+      const runOnce = () => runUntilCaughtUp(fromYaml(DEFINITION, 'clicks.yaml'), { dataDir, log });
       await log.ensureTopic('clicks', { partitions: 3 });
       await produce(log, first.values);
       await runOnce();

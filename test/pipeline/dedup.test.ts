@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Log } from '../../src/log/log.ts';
-import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { readRows } from '../../src/table/index.ts';
 import { withLog } from '../stream/with-log.ts';
+import { runUntilCaughtUp } from './run-definition.ts';
 
 const DEFINITION = `
 name: unique_clicks
@@ -77,15 +77,7 @@ describe('dedup as a pipeline step', () => {
   it('drops repeated ids before the window counts, across batches, partitions and a restart', async () => {
     await withLog('dedup', async (log, dir) => {
       const dataDir = join(dir, 'data');
-      const run = async () => {
-        const c = await compilePipeline(fromYaml(DEFINITION, 'd.yaml'), { dataDir, log });
-        try {
-          await c.pipeline.run({ untilCaughtUp: true });
-        } finally {
-          await c.pipeline.close();
-        }
-        return c;
-      };
+      const run = () => runUntilCaughtUp(fromYaml(DEFINITION, 'd.yaml'), { dataDir, log });
       await log.ensureTopic('clicks', { partitions: 3 });
       const a = input(0, 3000);
       // The first copies of some of the last events of `a` are re-sent after the restart.

@@ -14,6 +14,7 @@ import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { readRows } from '../../src/table/index.ts';
 import { withLog } from '../stream/with-log.ts';
+import { runUntilCaughtUp } from './run-definition.ts';
 
 const BRONZE = `
 name: clicks
@@ -66,15 +67,7 @@ describe('a Delta table read as a stream', () => {
   it('chains bronze → silver exactly once across interleaved runs and restarts', async () => {
     await withLog('table-source', async (log, dir) => {
       const dataDir = join(dir, 'data');
-      const run = async (yaml: string) => {
-        const c = await compilePipeline(fromYaml(yaml, 'p.yaml'), { dataDir, log });
-        try {
-          await c.pipeline.run({ untilCaughtUp: true });
-        } finally {
-          await c.pipeline.close();
-        }
-        return c;
-      };
+      const run = (yaml: string) => runUntilCaughtUp(fromYaml(yaml, 'p.yaml'), { dataDir, log });
       await log.ensureTopic('clicks', { partitions: 2 });
       await produce(log, 0, 1500);
       await run(BRONZE);

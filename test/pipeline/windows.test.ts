@@ -13,6 +13,7 @@ import { fromYaml } from '../../src/pipeline/load.ts';
 import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
 import { readRows } from '../../src/table/index.ts';
 import { withLog } from '../stream/with-log.ts';
+import { runUntilCaughtUp } from './run-definition.ts';
 import {
   clicks,
   expectedWindows,
@@ -105,15 +106,7 @@ describe('a windowed pipeline', () => {
     late: { table: late_clicks }`,
       );
       const def = fromYaml(yaml, 'late.yaml');
-      const run = async () => {
-        const c = await compilePipeline(def, { dataDir, log });
-        try {
-          await c.pipeline.run({ untilCaughtUp: true });
-        } finally {
-          await c.pipeline.close();
-        }
-        return c;
-      };
+      const run = () => runUntilCaughtUp(def, { dataDir, log });
       await log.ensureTopic('clicks', { partitions: 3 });
       await produceClicks(log, clicks(1, 0, 2000));
       await run();
