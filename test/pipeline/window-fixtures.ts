@@ -55,10 +55,10 @@ export function clicks(seed: number, from: number, n: number): Click[] {
   }));
 }
 
-export async function produceClicks(log: Log, rows: readonly Click[]): Promise<void> {
+export async function produceClicks(log: Log, rows: readonly Click[], topic = 'clicks'): Promise<void> {
   await log.produce(
     rows.map((c, i) => ({
-      topic: 'clicks',
+      topic,
       partition: i % 3,
       value: new TextEncoder().encode(JSON.stringify(c)),
     })),
@@ -108,14 +108,14 @@ export async function tableLines(c: Awaited<ReturnType<typeof compilePipeline>>)
 }
 
 /** The records of topic `page_minutes` (the topic sink's output), as sorted lines, and each partition's in order. */
-export async function topicLines(log: Log) {
+export async function topicLines(log: Log, topic = 'page_minutes') {
   const lines: string[] = [];
   const perPartition: string[][] = [];
   for (let q = 0; q < 2; q++) {
     const part: string[] = [];
-    const { latest } = await log.offsets('page_minutes', q);
+    const { latest } = await log.offsets(topic, q);
     for (let at = 0; at < latest; ) {
-      const r = await log.fetch('page_minutes', q, at, { maxRecords: 1000 });
+      const r = await log.fetch(topic, q, at, { maxRecords: 1000 });
       for (const rec of r.records) {
         const o = JSON.parse(new TextDecoder().decode(rec.value!));
         const line = `${new Date(`${o.window_start}Z`).toISOString()}|${o.page}|${o.views}|${o.users}`;
