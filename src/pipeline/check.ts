@@ -112,7 +112,10 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     const t = plan.transforms[i];
     if ('sql' in t) {
       try {
-        relations.set(t.name, await columnsOf(conn, relationSql(plan.transforms, t.name, from)));
+        relations.set(
+          t.name,
+          await columnsOf(conn, relationSql(plan.transforms, t.name, from, '*', windowEmpty)),
+        );
       } catch (err) {
         problems.push({ path: ['transforms', i, 'sql'], message: firstLine(err) });
       }
@@ -216,7 +219,7 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     }
     if (s.def.type === 'topic' && s.def.key) need(['sinks', i, 'key'], s.def.key, 'the record key');
     try {
-      const cols = await columnsOf(conn, s.select(windowEmpty.get(s.def.from) ?? from));
+      const cols = await columnsOf(conn, s.select(windowEmpty.get(s.def.from) ?? from, windowEmpty));
       sinkColumns.set(s.def.name, cols);
       if (s.def.type === 'delta_append' && s.def.dedup) {
         const at = cols.names.indexOf(s.def.dedup.time);

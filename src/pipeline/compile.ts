@@ -18,7 +18,7 @@ import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
 import { TopicSink } from '../stream/sinks/topic.ts';
 import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
-import { StateKeeper, type WindowStage } from '../stream/stateful.ts';
+import { StateKeeper, stageTable, type WindowStage } from '../stream/stateful.ts';
 import type { BatchView, Sink, Source } from '../stream/types.ts';
 import { WindowOperator } from '../stream/window/index.ts';
 import { type DeltaTable, filesRelation, openConnection, type StructType } from '../table/index.ts';
@@ -229,7 +229,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         maintenance: s.table!.maintenance,
       });
       sinks.set(d.name, sink);
-      if (windowNames.has(d.from)) plannedSinks.push(sink);
+      if (s.planned) plannedSinks.push(sink);
       dlqProgressIn ??= sink;
     } else if (d.type === 'delta_merge') {
       const sink = new DeltaMergeSink({
@@ -258,7 +258,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         maintenance: s.table!.maintenance,
       });
       sinks.set(d.name, sink);
-      if (windowNames.has(d.from)) plannedSinks.push(sink);
+      if (s.planned) plannedSinks.push(sink);
     } else {
       const sink = new TopicSink({
         name: d.name,
@@ -300,7 +300,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
               }
               const d = p.dedups.find((x) => x.def.name === t.name);
               if (!d) return [];
-              const out = `__dedup_out_${def.name.replace(/[^A-Za-z0-9_]/g, '_')}_${d.def.name}`;
+              const out = stageTable('dedup', def.name, d.def.name);
               return [
                 { kind: 'dedup', operator: new DedupOperator(d.spec, d.def.name, out), input: d.input },
               ];

@@ -8,6 +8,7 @@ import { quoteIdent, quoteString } from '../core/sql.ts';
 import type { DataContract, FieldSpec } from '../quality/contract.ts';
 import type { DedupSpec } from '../stream/dedup-operator.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
+import { stageTable } from '../stream/stateful.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
@@ -19,6 +20,7 @@ import type {
   FieldDefinition,
   PipelineDefinition,
   SinkDefinition,
+  SqlTransformDefinition,
   TableDefinition,
   TransformDefinition,
   WindowTransformDefinition,
@@ -42,9 +44,15 @@ export interface PlannedTable {
 
 export interface PlannedSink {
   def: SinkDefinition;
-  /** The sink's SQL over a relation of input rows (a table or view name, or a parenthesised query). */
-  select: (from: string) => string;
+  /**
+   * The sink's SQL over a relation of input rows (a table or view name, or a
+   * parenthesised query); `stages` gives the relations of the stateful steps its SQL
+   * reads (default: their tables at run time).
+   */
+  select: (from: string, stages?: ReadonlyMap<string, string>) => string;
   table?: PlannedTable;
+  /** It reads a stateful step's rows (directly, or through SQL): its batches are planned. */
+  planned: boolean;
 }
 
 export interface PlannedWindow {
@@ -135,6 +143,8 @@ export function relationSql(
   name: string,
   from: string,
   outer = '*',
+  /** Stateful steps (windows, dedups) SQL may read, by name: the relation holding their batch rows. */
+  stages: ReadonlyMap<string, string> = new Map(),
 ): string {
   const ctes = [`${INPUT} AS NOT MATERIALIZED (SELECT * FROM ${from})`];
   const upTo = transforms.slice(
@@ -156,9 +166,13 @@ export function relationSql(
     needed.add(target.name);
     visit(target.sql, upTo);
   }
-  for (const t of [...upTo, ...(target ? [target] : [])]) {
-    if ('sql' in t && needed.has(t.name)) ctes.push(`${q(t.name)} AS (${stripSemicolon(t.sql)})`);
+  const chain = [...upTo, ...(target ? [target] : [])].filter((t) => 'sql' in t && needed.has(t.name));
+  for (const [stage, rel] of stages) {
+    if (chain.some((t) => mentions((t as SqlTransformDefinition).sql, stage))) {
+      ctes.push(`${q(stage)} AS (SELECT * FROM ${rel})`);
+    }
   }
+  for (const t of chain) ctes.push(`${q(t.name)} AS (${stripSemicolon((t as SqlTransformDefinition).sql)})`);
   return `WITH ${ctes.join(', ')} SELECT ${outer} FROM ${name === INPUT ? INPUT : q(name)}`;
 }
 
@@ -355,6 +369,14 @@ export function plan(def: PipelineDefinition): Plan {
       message: "a topic source needs a 'contract' (the fields its records carry)",
     });
   }
+  // Stateful steps' rows, by name, for SQL transforms that read them.
+  const stageTables = new Map<string, string>([
+    ...windows.map((w) => [w.def.name, stageTable('window', def.name, w.def.name)] as const),
+    ...dedups.map((d) => [d.def.name, stageTable('dedup', def.name, d.def.name)] as const),
+  ]);
+  const probe = new Map([...stageTables.keys()].map((n) => [n, `__probe_${n}`]));
+  const readsStage = (name: string) =>
+    name !== INPUT && relationSql(transforms, name, 'x', '*', probe).includes('__probe_');
   const sinkNames = new Set<string>();
   const written = new Map<string, string>();
   const sinks: PlannedSink[] = def.sinks.map((s, i) => {
@@ -403,8 +425,9 @@ export function plan(def: PipelineDefinition): Plan {
         message: `window '${s.from}' emits 'update' (each batch, the new value of every window it touched): write it with a delta_merge sink keyed by window_start and the group columns, or set its emit to 'final' to append each window once`,
       });
     }
-    const select = sinkSelect(transforms, s, table, windowNames.has(s.from));
-    return { def: s, select, table };
+    const select = sinkSelect(transforms, s, table, windowNames.has(s.from), stageTables);
+    const viaSql = !windowNames.has(s.from) && readsStage(s.from);
+    return { def: s, select, table, planned: windowNames.has(s.from) || viaSql };
   });
   // Late rows to a side table: an append sink of its own, `<window>_late`.
   for (const w of windows) {
@@ -435,7 +458,7 @@ export function plan(def: PipelineDefinition): Plan {
       from: lateRelation(w.def.name),
       table: w.lateTable,
     };
-    sinks.push({ def: s, select: sinkSelect(transforms, s, table, true), table });
+    sinks.push({ def: s, select: sinkSelect(transforms, s, table, true, stageTables), table, planned: true });
   }
   return {
     def,
@@ -458,7 +481,8 @@ function sinkSelect(
   s: SinkDefinition,
   table: PlannedTable | undefined,
   fromWindow: boolean,
-): (from: string) => string {
+  runtimeStages: ReadonlyMap<string, string>,
+): PlannedSink['select'] {
   const computed = (table?.partitions ?? []).filter((p) => p.expr !== undefined);
   const extra = computed.map((p) => `${p.expr} AS ${q(p.name)}`);
   const columns = table?.columns;
@@ -470,7 +494,7 @@ function sinkSelect(
     : ['*', ...extra];
   // A window's rows are the relation given (its output table); SQL transforms read the batch's rows.
   if (fromWindow) return (from: string) => `SELECT ${outer.join(', ')} FROM ${from}`;
-  return (from: string) => relationSql(transforms, s.from, from, outer.join(', '));
+  return (from, stages = runtimeStages) => relationSql(transforms, s.from, from, outer.join(', '), stages);
 }
 
 export function isDeltaSink(s: SinkDefinition): s is DeltaAppendSinkDefinition | DeltaMergeSinkDefinition {

@@ -79,6 +79,14 @@ export interface StatefulResult {
   plan: BatchPlan;
 }
 
+/**
+ * The table holding a stateful step's rows of the current batch (shared: any connection
+ * of the instance reads it; SQL of the definition may name it through the step's name).
+ */
+export function stageTable(kind: 'window' | 'dedup', pipeline: string, name: string): string {
+  return `__${kind}_out_${pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
+}
+
 const PLAN_DIR = 'plans';
 const planPath = (id: number) => `${PLAN_DIR}/${String(id).padStart(20, '0')}.json`;
 const statePrefix = (window: string, id: number) => `windows/${window}/${String(id).padStart(20, '0')}`;
@@ -219,7 +227,7 @@ export class StateKeeper {
       // Late means behind the watermark as it stood before this batch.
       const wm = w.operator.watermarkUs;
       const r = await w.operator.process(conn, `(${w.input(fresh, result.outputs)})`);
-      const shared = `__window_out_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
+      const shared = stageTable('window', this.pipeline, name);
       await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
       result.outputs.set(name, shared);
       if (w.late === 'table') {
@@ -307,7 +315,7 @@ export class StateKeeper {
     for (const w of this.windows) {
       await w.operator.close(conn);
       const p = this.pipeline.replace(/[^A-Za-z0-9_]/g, '_');
-      await conn.run(`DROP TABLE IF EXISTS __window_out_${p}_${w.operator.name}`);
+      await conn.run(`DROP TABLE IF EXISTS ${stageTable('window', this.pipeline, w.operator.name)}`);
       await conn.run(`DROP TABLE IF EXISTS __window_late_${p}_${w.operator.name}`);
     }
   }

@@ -152,6 +152,7 @@ describe('windowed pipeline: restart equivalence', () => {
       assert.equal(want.dlq.length, 19, 'the late records are in the DLQ');
       assert.deepEqual(got.final, want.final, 'the appended final windows are identical');
       assert.deepEqual(got.hops, want.hops, 'the merged hopping windows are identical');
+      assert.deepEqual(got.busy, want.busy, 'the SQL over the window wrote the same rows');
       assert.deepEqual(got.dlq, want.dlq, 'the dead-letter topic is identical');
       assert.deepEqual(
         got.topic,

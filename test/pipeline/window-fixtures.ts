@@ -25,10 +25,13 @@ transforms:
     group_by: [page]
     aggregates: { views: count(*), first_seen: min(ts) }
     emit: update
+  - name: busy
+    sql: SELECT window_start, page, views FROM per_minute WHERE views >= 5
 sinks:
   - { name: page_minutes, type: delta_append, from: per_minute, table: page_minutes }
   - { name: page_hops, type: delta_merge, from: per_two_minutes, table: page_hops, key: [window_start, page] }
   - { name: minutes_out, type: topic, from: per_minute, topic: page_minutes, key: page, partitions: 2 }
+  - { name: busy_minutes, type: delta_append, from: busy, table: busy_minutes }
 runtime: { trigger: 10ms, max_records_per_batch: 900 }
 `;
 
@@ -104,7 +107,11 @@ export async function tableLines(c: Awaited<ReturnType<typeof compilePipeline>>)
   const h = (await readRows(hops, await hops.snapshot())).map(
     (r) => `${new Date(String(r.window_start)).toISOString()}|${r.page}|${r.views}|${r.first_seen}`,
   );
-  return { final: m.sort(), hops: h.sort() };
+  const busyTable = c.tables.get('busy_minutes')!;
+  const busy = (await readRows(busyTable, await busyTable.snapshot())).map(
+    (r) => `${new Date(String(r.window_start)).toISOString()}|${r.page}|${r.views}`,
+  );
+  return { final: m.sort(), hops: h.sort(), busy: busy.sort() };
 }
 
 /** The records of topic `page_minutes` (the topic sink's output), as sorted lines, and each partition's in order. */

@@ -79,6 +79,11 @@ async function windowsScenario(log: Log, dataDir: string, names: { in: string; o
     'the topic sink: each closed window once, as JSON',
   );
   assert.deepEqual(got.hops, want.hops, 'every hopping window with its value over all on-time clicks');
+  assert.deepEqual(
+    got.busy,
+    want.final.filter((l) => Number(l.split('|')[2]) >= 5).map((l) => l.split('|').slice(0, 3).join('|')),
+    'a SQL transform over the window: the closed windows with at least 5 views',
+  );
   assert.equal(lateCounted, 2, 'the late records are counted');
 
   const dlq: Array<{ reason: string; value: string | null }> = [];
