@@ -22,15 +22,16 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { isTributaryError, TributaryError } from '../core/errors.ts';
-import { quoteIdent, quoteString } from '../core/sql.ts';
-import { type Log, recordAt } from '../log/log.ts';
+import { isTributaryError } from '../core/errors.ts';
+import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
+import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { sweepStaleScratch } from './scratch.ts';
 import { DlqSink } from './sinks/dlq.ts';
+import { fetchUpTo } from './sources/exact-fetch.ts';
 import type { BatchPlan, StateKeeper } from './stateful.ts';
 import {
   advancedProgress,
@@ -308,7 +309,12 @@ export class Pipeline {
     const slot = this.slot++ % 2;
     const withRows = fetched.filter((b) => b.count > 0 && b.rows);
     if (withRows.length > 0) {
-      batch.decoded = await this.loadRows(withRows, this.rawTables[slot]);
+      batch.decoded = await loadRows(
+        this.decodeConn!,
+        withRows,
+        this.rawTables[slot],
+        this.opts.rowsRelation!,
+      );
     } else {
       const decoder = this.opts.decoder;
       if (!decoder)
@@ -328,32 +334,6 @@ export class Pipeline {
     }
     stages.decode = this.clock.now() - mark;
     return batch;
-  }
-
-  /**
-   * A batch of rows that need no decoding (a Delta table's versions) as the decoded
-   * table: `_o` the version, `_p` the partition, `_t` the commit time, every row valid.
-   */
-  private async loadRows(batches: readonly SourceBatch[], rawTable: string): Promise<DeferredDecodedBatch> {
-    const conn = this.decodeConn!;
-    const parts: string[] = [];
-    for (const b of batches) {
-      for (const v of b.rows!.versions) {
-        if (v.files.length === 0) continue;
-        const rel = await this.opts.rowsRelation!(conn, v.files);
-        parts.push(
-          `SELECT ${v.version}::BIGINT AS _o, ${b.partition}::INTEGER AS _p, ${v.timestamp}::BIGINT AS _t, true AS _ok, * FROM (${rel})`,
-        );
-      }
-    }
-    if (parts.length === 0) {
-      parts.push(
-        `SELECT NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t, true AS _ok, * FROM (${await this.opts.rowsRelation!(conn, [])}) WHERE false`,
-      );
-    }
-    await conn.run(`CREATE OR REPLACE TABLE ${rawTable} AS ${parts.join(' UNION ALL ')}`);
-    const valid = Number((await conn.runAndReadAll(`SELECT count(*) FROM ${rawTable}`)).getRows()[0][0]);
-    return { validTable: '__stream_valid', rawTable, valid, rejectedCount: 0, rejected: Promise.resolve([]) };
   }
 
   /**
@@ -412,34 +392,8 @@ export class Pipeline {
       mark = now;
     };
     const batches = fetched.filter((b) => b.count > 0);
-    // With `tagFailures`, rows that break a rule of the contract are kept, tagged: their
-    // reasons are needed before any sink runs (rejects are rare; explaining them is quick).
-    const tag = this.opts.tagFailures;
-    let rows = `SELECT * EXCLUDE (_ok) FROM ${decoded.rawTable} WHERE _ok`;
-    let tagged = new Set<string>();
-    if (tag) {
-      const explained = await decoded.rejected;
-      const kept = await conn.runAndReadAll(
-        `SELECT _p, _o FROM ${decoded.rawTable} WHERE _o IS NOT NULL AND NOT _ok`,
-      );
-      const inTable = new Set(kept.getRows().map(([p, o]) => `${p}/${o}`));
-      const reasons = explained.filter((r) => inTable.has(`${r.partition}/${r.offset}`));
-      tagged = new Set(reasons.map((r) => `${r.partition}/${r.offset}`));
-      const tags = `${decoded.rawTable}_tags`;
-      await conn.run(`CREATE OR REPLACE TABLE ${tags} (_p INTEGER, _o BIGINT, reason VARCHAR)`);
-      if (reasons.length > 0) {
-        const values = reasons
-          .map(
-            (r) =>
-              `(${r.partition}, ${r.offset}, ${quoteString(`${r.field ? `${r.field}: ` : ''}${r.message}`)})`,
-          )
-          .join(', ');
-        await conn.run(`INSERT INTO ${tags} VALUES ${values}`);
-      }
-      const status = quoteIdent(tag.statusColumn);
-      const reason = quoteIdent(tag.reasonColumn);
-      rows = `SELECT r.* EXCLUDE (_ok), CASE WHEN r._ok THEN 'SUCCESS' ELSE 'FAILED' END AS ${status}, t.reason AS ${reason} FROM ${decoded.rawTable} r LEFT JOIN ${tags} t ON t._p = r._p AND t._o = r._o WHERE r._ok OR t._o IS NOT NULL`;
-    }
+    // With `tagFailures`, rows that break a rule of the contract are kept, tagged.
+    const { rows, tagged } = await validRows(conn, decoded, this.opts.tagFailures);
     await conn.run(`CREATE OR REPLACE TEMP VIEW ${decoded.validTable} AS ${rows}`);
     const lastOffsets = new Map<number, number>();
     for (const b of batches) lastOffsets.set(b.partition, b.lastOffset);
@@ -468,37 +422,7 @@ export class Pipeline {
       this.metrics.lateDropped += res.dropped;
       this.metrics.late += res.routed;
       this.metrics.deduplicated += res.duplicates;
-      // One DLQ record per late record, naming every window it is late for (the DLQ holds
-      // each source offset once: its tail is its progress).
-      const byRecord = new Map<string, RejectedRecord>();
-      for (const l of res.late) {
-        const why =
-          l.eventTime === null
-            ? `no event time: the record fits no window of '${l.window}'`
-            : `event time ${l.eventTime} is behind the watermark ${l.watermark} of window '${l.window}' (its windows were closed)`;
-        const key = `${l.partition}/${l.offset}`;
-        const seen = byRecord.get(key);
-        if (seen) {
-          seen.field += `,${l.window}`;
-          seen.message += `; ${why}`;
-          continue;
-        }
-        const { value, timestamp } = recordAt(
-          fetched.flatMap((b) => (b.values ? [b.values] : [])),
-          l.partition,
-          l.offset,
-        );
-        byRecord.set(key, {
-          partition: l.partition,
-          offset: l.offset,
-          timestamp,
-          value,
-          field: l.window,
-          rule: 'late',
-          message: why,
-        });
-      }
-      late = [...byRecord.values()];
+      late = lateRejects(res.late, fetched);
       this.metrics.late += res.dropped + late.length;
       lap('windows');
     }
@@ -734,72 +658,4 @@ export class Pipeline {
     for (const c of this.explainConns) c.closeSync();
     this.explainConns = [];
   }
-}
-
-/** Fetches `partition` from `offset` through `last` exactly (a replayed batch plan), in as many fetches as the source needs. */
-async function fetchUpTo(
-  source: Source,
-  partition: number,
-  offset: number,
-  last: number,
-): Promise<SourceBatch> {
-  const want = last - offset + 1;
-  let first = await source.fetch(partition, offset, {
-    maxRecords: Math.max(0, want),
-    maxBytes: 1 << 30,
-    lastOffset: last,
-  });
-  if (want <= 0) return { ...first, count: 0, lastOffset: offset - 1, nextOffset: offset };
-  while (first.count > 0 && first.lastOffset < last && first.nextOffset < first.highWatermark) {
-    const more = await source.fetch(partition, first.nextOffset, {
-      maxRecords: last - first.lastOffset,
-      maxBytes: 1 << 30,
-      lastOffset: last,
-    });
-    if (more.count === 0) break;
-    first = concatBatches(first, more);
-  }
-  if (first.count === 0 || first.lastOffset !== last) {
-    throw new TributaryError(
-      'STORAGE_IO',
-      `partition ${partition}: a replayed batch ends at offset ${last}, but the source gave records up to ${first.count === 0 ? 'none' : first.lastOffset}; retrying`,
-      { partition },
-    );
-  }
-  return first;
-}
-
-/** Two consecutive fetches of one partition as one. */
-function concatBatches(a: SourceBatch, b: SourceBatch): SourceBatch {
-  const av = a.values!;
-  const bv = b.values!;
-  const values = new Uint8Array(av.values.length + bv.values.length);
-  values.set(av.values, 0);
-  values.set(bv.values, av.values.length);
-  const cat = (x: Float64Array, y: Float64Array) => {
-    const out = new Float64Array(x.length + y.length);
-    out.set(x, 0);
-    out.set(y, x.length);
-    return out;
-  };
-  const ends = new Uint32Array(av.count + bv.count);
-  ends.set(av.ends.subarray(0, av.count), 0);
-  for (let i = 0; i < bv.count; i++) ends[av.count + i] = bv.ends[i] + av.values.length;
-  return {
-    partition: a.partition,
-    count: a.count + b.count,
-    lastOffset: b.lastOffset,
-    nextOffset: b.nextOffset,
-    highWatermark: b.highWatermark,
-    values: {
-      ...av,
-      count: av.count + bv.count,
-      values,
-      offsets: cat(av.offsets.subarray(0, av.count), bv.offsets.subarray(0, bv.count)),
-      timestamps: cat(av.timestamps.subarray(0, av.count), bv.timestamps.subarray(0, bv.count)),
-      ends,
-      nextOffset: bv.nextOffset,
-      highWatermark: bv.highWatermark,
-    },
-  };
 }
