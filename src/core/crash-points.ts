@@ -36,6 +36,10 @@ export const CRASH_POINTS = {
     "the windows' state after a batch is saved; the batch's plan not yet written, no sink committed it",
   'plan.written': "a batch's plan is written (after its windows' state); no sink committed the batch yet",
   'sink.topic.produced': "a topic sink's records of a batch are acknowledged; its progress not yet stored",
+  'sink.postgres.written':
+    "a PostgreSQL sink's rows and progress of a batch are written in its transaction; COMMIT not sent",
+  'sink.postgres.committed':
+    'a PostgreSQL sink committed a batch (rows and progress); the sinks after it have not',
   'commit.before-put': "a commit's actions are ready; `_delta_log/N.json` not yet put",
   'commit.after-put': '`_delta_log/N.json` is put; the writer has not seen the outcome',
   'log.append.written':

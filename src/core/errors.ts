@@ -96,6 +96,40 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'a pipeline definition is invalid (the message gives the file, line and what to change)',
   },
+  // PostgreSQL (the serving sink and the embedded server; src/connectors/postgres/)
+  POSTGRES_UNAVAILABLE: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'PostgreSQL cannot be reached or dropped the connection; a pipeline waits and retries without limit (its lag grows), and resumes when it is back',
+  },
+  POSTGRES_AUTH: {
+    domain: 'user',
+    retryable: false,
+    summary: 'PostgreSQL refused the user or password of the connection URL',
+  },
+  POSTGRES_TABLE_INCOMPATIBLE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'a PostgreSQL table a sink writes exists with columns, types or a key the sink cannot use',
+  },
+  POSTGRES_PROGRESS_MOVED: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      "a sink's progress in PostgreSQL moved under it (a commit whose answer was lost landed, or another process writes with the same sink); it reloads and goes on",
+  },
+  POSTGRES_EMBEDDED_IN_USE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the embedded PostgreSQL of this data directory is open in another process',
+  },
+  POSTGRES_FAILED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'PostgreSQL refused a statement (a value out of range, a constraint broken, a missing database); the message has its SQLSTATE',
+  },
   // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
   DUCKDB_OUT_OF_MEMORY: {
     domain: 'external',

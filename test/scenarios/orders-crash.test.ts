@@ -46,7 +46,10 @@ const ARMED_TIMEOUT_MS = 30_000;
  * points (every commit, every batch) later in a run, rare ones (maintenance) early.
  */
 const NTH: Record<
-  Exclude<CrashPointName, `window.${string}` | `plan.${string}` | `sink.topic.${string}`>,
+  Exclude<
+    CrashPointName,
+    `window.${string}` | `plan.${string}` | `sink.topic.${string}` | `sink.postgres.${string}`
+  >,
   number[]
 > = {
   'dlq.produced': [1, 2, 4],
