@@ -38,8 +38,12 @@ export function parseCommand<const O extends NonNullable<ParseArgsConfig['option
 }
 
 /** Checks that the first positional names a known scenario; prints why not and returns 2 otherwise. */
-export function scenarioArg(command: string, positionals: string[], usage: string): string | number {
-  const available = ['orders'];
+export function scenarioArg(
+  command: string,
+  positionals: string[],
+  usage: string,
+  available: readonly string[] = ['orders'],
+): string | number {
   const name = positionals[0];
   if (name !== undefined && available.includes(name)) return name;
   console.error(
