@@ -218,6 +218,17 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
       need(['sinks', i, 'dedup', 'key'], s.def.dedup.key, 'the dedup key');
     }
     if (s.def.type === 'topic' && s.def.key) need(['sinks', i, 'key'], s.def.key, 'the record key');
+    if (s.def.type === 'postgres') {
+      for (const [j, k] of s.def.key.entries()) need(['sinks', i, 'key', j], k, 'the key column');
+      for (const c of Object.keys(s.def.column_types ?? {}))
+        need(['sinks', i, 'column_types', c], c, 'the column');
+      if (s.def.updated_at !== undefined && rel.names.includes(s.def.updated_at) && s.def.from === INPUT) {
+        problems.push({
+          path: ['sinks', i, 'updated_at'],
+          message: `'${s.def.updated_at}' is a column of the rows; updated_at names a column the sink sets itself`,
+        });
+      }
+    }
     try {
       const cols = await columnsOf(conn, s.select(windowEmpty.get(s.def.from) ?? from, windowEmpty));
       sinkColumns.set(s.def.name, cols);

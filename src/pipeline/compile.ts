@@ -6,13 +6,17 @@
  */
 import { basename, isAbsolute, join } from 'node:path';
 import { JsonDecoder } from '../connectors/json/decoder.ts';
+import type { PgConnector } from '../connectors/postgres/client.ts';
+import { PostgresSink } from '../connectors/postgres/sink.ts';
+import { parseTableName } from '../connectors/postgres/tables.ts';
+import { postgresType } from '../connectors/postgres/types.ts';
 import type { Clock } from '../core/clock.ts';
-import { isTributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import { LocalStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { DedupOperator } from '../stream/dedup-operator.ts';
-import { Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
+import { type DlqProgressSink, Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
 import { TopicSink } from '../stream/sinks/topic.ts';
@@ -52,6 +56,8 @@ export interface RunContext {
   outcomeCheck?: OutcomeCheckOptions;
   /** Wraps each table's store (tests: a fault-injecting store). */
   wrapStore?: (store: ObjectStore, table: string) => ObjectStore;
+  /** The PostgreSQL database `postgres` sinks write (a server's pool, or the embedded one's). */
+  postgres?: PgConnector;
 }
 
 export interface CompiledPipeline {
@@ -188,7 +194,14 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const topic = source.name;
   const tables = await openTables(p, checked, ctx);
   const sinks = new Map<string, Sink>();
-  let dlqProgressIn: (Sink & { table: DeltaTable }) | undefined;
+  let dlqProgressIn: DlqProgressSink | undefined;
+  const pgSinks = p.sinks.filter((s) => s.def.type === 'postgres').map((s) => s.def.name);
+  if (pgSinks.length > 0 && !ctx.postgres) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `pipeline '${def.name}' writes PostgreSQL (sink ${pgSinks.join(', ')}): give the database (--postgres URL, or $TRIBUTARY_POSTGRES), or run it with the command-line tool, which starts the embedded one`,
+    );
+  }
   const eventSeconds = p.eventTime ? `epoch(${p.eventTime})::BIGINT` : undefined;
   // Windows and dedups: stateful steps, run once per batch; their sinks read their rows.
   const windowNames = new Set([
@@ -259,6 +272,24 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
       });
       sinks.set(d.name, sink);
       if (s.planned) plannedSinks.push(sink);
+    } else if (d.type === 'postgres') {
+      const rows = checked.sinkColumns.get(d.name)!;
+      const sink = new PostgresSink({
+        name: d.name,
+        appIdPrefix,
+        db: ctx.postgres!,
+        table: parseTableName(d.table),
+        key: d.key,
+        columns: rows.names.map((name, i) => ({
+          name,
+          type: d.column_types?.[name] ?? postgresType(rows.types[i]),
+        })),
+        ...(d.updated_at !== undefined && { updatedAt: d.updated_at }),
+        select: s.select,
+        ...input,
+      });
+      sinks.set(d.name, sink);
+      if (s.planned) plannedSinks.push(sink);
     } else {
       const sink = new TopicSink({
         name: d.name,
@@ -276,7 +307,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   }
   // The DLQ's progress is committed with a Delta sink's batches: the first append sink's,
   // else the first MERGE sink's.
-  dlqProgressIn ??= [...sinks.values()].find((s): s is Sink & { table: DeltaTable } => 'table' in s);
+  dlqProgressIn ??= [...sinks.values()].find((s): s is DlqProgressSink => 'table' in s || 'marker' in s);
   const stateful =
     plannedSinks.length === 0
       ? undefined

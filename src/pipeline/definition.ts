@@ -140,7 +140,11 @@ export interface WindowTransformDefinition {
   late?: 'dlq' | 'drop' | { table: string };
 }
 
-export type SinkDefinition = DeltaAppendSinkDefinition | DeltaMergeSinkDefinition | TopicSinkDefinition;
+export type SinkDefinition =
+  | DeltaAppendSinkDefinition
+  | DeltaMergeSinkDefinition
+  | TopicSinkDefinition
+  | PostgresSinkDefinition;
 
 interface SinkBase {
   name: string;
@@ -199,6 +203,23 @@ export interface TopicSinkDefinition extends SinkBase {
   key?: string;
   /** Partitions to create the topic with if it does not exist (default: the source's). */
   partitions?: number;
+}
+
+/**
+ * Rows upserted by key into a PostgreSQL table, with the sink's progress in the same
+ * transaction (exactly once). The database is chosen at run time (`--postgres URL`, or the
+ * embedded one).
+ */
+export interface PostgresSinkDefinition extends SinkBase {
+  type: 'postgres';
+  /** `schema.name` (schema `public` when absent); created with the rows' columns if it does not exist. */
+  table: string;
+  /** The key columns: the table's primary key, one row per key. */
+  key: string[];
+  /** PostgreSQL types of some columns, by name (default: from the rows' types, e.g. BIGINT → bigint). */
+  column_types?: Record<string, string>;
+  /** A `timestamptz` column set to the time of the transaction on every insert and update. */
+  updated_at?: string;
 }
 
 export interface ColumnDefinition {

@@ -102,6 +102,10 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
         `      MERGE on (${d.key.join(', ')}); matched: ${typeof w === 'string' ? w : `update when ${w.update}${w.delete ? `, delete when ${w.delete}` : ''}`}`,
       );
       out.push(`      at most every ${d.commit_interval ?? '0s'}, progress in the same commit: exactly once`);
+    } else if (d.type === 'postgres') {
+      out.push(
+        `      upsert into PostgreSQL table ${d.table} on (${d.key.join(', ')})${d.updated_at ? `, ${d.updated_at} = commit time` : ''}; progress in the same transaction: exactly once`,
+      );
     } else {
       out.push(`      to topic '${d.topic}'${d.key ? ` keyed by ${d.key}` : ''}`);
     }

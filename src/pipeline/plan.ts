@@ -406,6 +406,25 @@ export function plan(def: PipelineDefinition): Plan {
       }
       written.set(s.table, s.name);
     }
+    if (s.type === 'postgres') {
+      const name = /^(?:([A-Za-z_][A-Za-z0-9_$]*)\.)?([A-Za-z_][A-Za-z0-9_$]*)$/.exec(s.table);
+      if (!name) {
+        problems.push({
+          path: ['sinks', i, 'table'],
+          message: `'${s.table}' is not a PostgreSQL table name: expected name or schema.name (letters, digits, _)`,
+        });
+      } else {
+        const full = `postgres:${name[1] ?? 'public'}.${name[2]}`;
+        const other = written.get(full);
+        if (other) {
+          problems.push({
+            path: ['sinks', i, 'table'],
+            message: `PostgreSQL table '${s.table}' is already written by sink '${other}'; one sink per table`,
+          });
+        }
+        written.set(full, s.name);
+      }
+    }
     if (s.type === 'delta_append' && s.dedup && def.event_time === undefined) {
       problems.push({
         path: ['sinks', i, 'dedup'],

@@ -124,6 +124,14 @@ const SINKS: Record<string, Shape> = {
     compaction: obj({ every: req(duration), older_than: req(duration), file_size: req(size) }),
   }),
   topic: obj({ ...SINK_BASE, type: req(str()), topic: req(str()), key: ident, partitions: int(1) }),
+  postgres: obj({
+    ...SINK_BASE,
+    type: req(str()),
+    table: req(str()),
+    key: req(arr(ident, true)),
+    column_types: { t: 'record', of: str() },
+    updated_at: ident,
+  }),
 };
 
 const TABLE = obj({

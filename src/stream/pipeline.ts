@@ -67,7 +67,7 @@ export interface PipelineOptions {
    * Dead-letter topic (on `log`), and the Delta sink whose commits also record the DLQ's
    * progress.
    */
-  dlq?: { log: Log; topic: string; progressIn: Sink & { table: DeltaTable } };
+  dlq?: { log: Log; topic: string; progressIn: DlqProgressSink };
   /** SQL over a valid record: its event time in ms (for event-time latency). */
   eventTimeMs?: string;
   /** Minimum time between batch starts when the source is not backlogged (default 200 ms). */
@@ -97,6 +97,13 @@ export interface PipelineOptions {
   clock?: Clock;
   sleep?: (ms: number) => Promise<void>;
 }
+
+/**
+ * A sink that commits the DLQ's progress markers with its batches (`extraTxn`), and reads
+ * them back: a Delta sink (txn actions of its table) or a database sink (`marker`).
+ */
+export type DlqProgressSink = Sink &
+  ({ table: DeltaTable } | { marker(appId: string): Promise<number | undefined> });
 
 export interface BatchReport {
   records: number;
@@ -219,9 +226,13 @@ export class Pipeline {
     }
     if (this.dlq && this.opts.dlq) {
       this.dlqProgress = await this.dlq.open();
-      const snap = await this.opts.dlq.progressIn.table.snapshot();
+      const holder = this.opts.dlq.progressIn;
+      const snap = 'table' in holder ? await holder.table.snapshot() : undefined;
       for (let p = 0; p < this.partitions; p++) {
-        const v = snap.txnVersion(this.dlqAppId(p));
+        const appId = this.dlqAppId(p);
+        const v = snap
+          ? snap.txnVersion(appId)
+          : await (holder as { marker(a: string): Promise<number | undefined> }).marker(appId);
         if (v !== undefined && v > (this.dlqProgress.get(p) ?? -1)) this.dlqProgress.set(p, v);
       }
     }
