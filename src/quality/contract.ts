@@ -13,6 +13,9 @@
  * - the precise path (`preciseType` + `violation`) reads every field as a JSON fragment
  *   and names the first broken rule. It is several times slower, so it runs only on the
  *   few records the fast path rejected.
+ *
+ * Both forms use the same SQL per rule, so they agree on every record (a `timestamp`:
+ * timestamp.ts, checked in test/quality/timestamp.test.ts against a plain-code judge).
  */
 import { TributaryError } from '../core/errors.ts';
 import { quoteIdent, quoteString } from '../core/sql.ts';
