@@ -45,7 +45,7 @@ export function emptyInputSql(
             return `, NULL::VARCHAR AS ${q(t.statusColumn)}, NULL::VARCHAR AS ${q(t.reasonColumn)}`;
           })()
         : '';
-    return `SELECT NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t, ${c.typedColumns.join(', ')}${tag} FROM (SELECT NULL::${c.readType} AS v) WHERE false`;
+    return `SELECT NULL::BIGINT AS _o, NULL::INTEGER AS _p, NULL::BIGINT AS _t, ${c.typedColumns.join(', ')}${tag} FROM ${c.from(`(SELECT NULL::${c.readType} AS v)`)} WHERE false`;
   }
   const cols = (tableColumns ?? []).map((f) => `NULL::${duckType!(f.type)} AS ${q(f.name)}`);
   return `SELECT ${[META_COLUMNS, ...cols].join(', ')} WHERE false`;

@@ -65,7 +65,8 @@ export interface ContractDefinition {
   fields: FieldDefinition[];
 }
 
-export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
+/** `timestamp`: a JSON string `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]` (no offset: UTC), a TIMESTAMPTZ column. */
+export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object' | 'timestamp';
 
 export interface FieldDefinition {
   name: string;
@@ -73,8 +74,9 @@ export interface FieldDefinition {
   /** Absent or null fails the record unless `required: false` (default true). */
   required?: boolean;
   enum?: string[];
-  min?: number;
-  max?: number;
+  /** Inclusive bounds: numbers, or for a timestamp field timestamps (`'2020-01-01T00:00:00Z'`). */
+  min?: number | string;
+  max?: number | string;
   /** Numbers: at most this many digits after the point (money: 2). */
   decimals?: number;
   /** A regular expression (RE2) the whole string must match. */

@@ -5,7 +5,7 @@
  * `tributary pipeline explain` and the compiler (compile.ts) work from this plan.
  */
 import { quoteIdent, quoteString } from '../core/sql.ts';
-import type { DataContract, FieldSpec } from '../quality/contract.ts';
+import { contractProblems, type DataContract, type FieldSpec } from '../quality/contract.ts';
 import type { DedupSpec } from '../stream/dedup-operator.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
 import { stageTable } from '../stream/stateful.ts';
@@ -362,6 +362,11 @@ export function plan(def: PipelineDefinition): Plan {
         });
       }
     });
+  }
+  if (def.contract !== undefined) {
+    for (const p of contractProblems(def.contract.fields.map(toFieldSpec))) {
+      problems.push({ path: ['contract', ...p.path], message: p.message });
+    }
   }
   if ('topic' in def.source && def.contract === undefined) {
     problems.push({

@@ -53,13 +53,20 @@ const req = (shape: Shape): Field => ({ shape, required: true });
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** A contract bound: a number, or a timestamp's text (which fits the field's type: contractProblems). */
+const BOUND: Shape = {
+  t: 'union',
+  what: 'a number or a timestamp',
+  pick: (v) => (typeof v === 'string' ? str() : num),
+};
+
 const FIELD: Shape = obj({
   name: req(ident),
-  type: req(str(['string', 'integer', 'number', 'boolean', 'array', 'object'])),
+  type: req(str(['string', 'integer', 'number', 'boolean', 'array', 'object', 'timestamp'])),
   required: bool,
   enum: arr(str(), true),
-  min: num,
-  max: num,
+  min: BOUND,
+  max: BOUND,
   decimals: int(),
   pattern: str(),
   items: arr({ t: 'lazy', get: () => FIELD }, true),

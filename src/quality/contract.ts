@@ -13,12 +13,26 @@
  * - the precise path (`preciseType` + `violation`) reads every field as a JSON fragment
  *   and names the first broken rule. It is several times slower, so it runs only on the
  *   few records the fast path rejected.
+ *
+ * Both forms use the same SQL per rule, so they agree on every record (a `timestamp`:
+ * timestamp.ts, checked in test/quality/timestamp.test.ts against a plain-code judge).
  */
 import { TributaryError } from '../core/errors.ts';
 import { quoteIdent, quoteString } from '../core/sql.ts';
 import { StrictJsonChecker } from './strict-json.ts';
+import {
+  normalizeTimestamp,
+  TIMESTAMP_FORMAT,
+  timestampLiteral,
+  timestampShapeSql,
+  timestampSql,
+} from './timestamp.ts';
 
-export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
+/**
+ * `timestamp`: a JSON string holding an RFC 3339 date and time (timestamp.ts), typed as
+ * a TIMESTAMPTZ; without an offset it is UTC.
+ */
+export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object' | 'timestamp';
 
 export interface FieldSpec {
   name: string;
@@ -27,9 +41,12 @@ export interface FieldSpec {
   required?: boolean;
   /** Allowed string values. */
   enum?: readonly string[];
-  /** Inclusive numeric bounds. */
-  min?: number;
-  max?: number;
+  /**
+   * Inclusive bounds: numbers, or for a timestamp field timestamps of its format
+   * (`'2020-01-01T00:00:00Z'`), compared as instants.
+   */
+  min?: number | string;
+  max?: number | string;
   /**
    * For numbers: at most this many digits after the decimal point (money: 2), so the
    * value fits a DECIMAL of that scale exactly instead of being rounded.
@@ -63,64 +80,87 @@ const JSON_TYPES: Record<FieldType, string[]> = {
   boolean: ['BOOLEAN'],
   array: ['ARRAY'],
   object: ['OBJECT'],
+  timestamp: ['VARCHAR'],
 };
 
-export function checkContract(c: DataContract): void {
+/** A problem of a contract: where (keys of the definition's field, e.g. `['fields', 2, 'min']`) and what. */
+export interface ContractProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** Every problem of the contract's fields, in order (a definition reports them all). */
+export function contractProblems(
+  fields: readonly FieldSpec[],
+  at: Array<string | number> = ['fields'],
+  prefix = '',
+): ContractProblem[] {
+  const out: ContractProblem[] = [];
   const seen = new Set<string>();
-  for (const f of c.fields) {
+  fields.forEach((f, i) => {
+    const path = [...at, i];
+    const name = `${prefix}${f.name}`;
+    const bad = (message: string, key?: string) =>
+      out.push({ path: key === undefined ? path : [...path, key], message });
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name)) {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `contract '${c.name}': field name '${f.name}' must be an identifier`,
-        {
-          contract: c.name,
-        },
+      bad(`field name '${name}' must be an identifier`, 'name');
+    } else if (f.name.startsWith('_')) {
+      bad(
+        `field name '${name}' starts with '_', which the runtime reserves for record metadata (_p, _o, _t)`,
+        'name',
       );
     }
-    if (f.name.startsWith('_')) {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `contract '${c.name}': field name '${f.name}' starts with '_', which the runtime reserves for record metadata (_p, _o, _t)`,
-        { contract: c.name },
-      );
-    }
-    if (seen.has(f.name)) {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `contract '${c.name}': field '${f.name}' is declared twice`,
-        {
-          contract: c.name,
-        },
-      );
-    }
+    if (seen.has(f.name)) bad(`field '${name}' is declared twice`, 'name');
     seen.add(f.name);
-    if (f.items && f.type !== 'array') {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `contract '${c.name}': field '${f.name}' has items but is not an array`,
-        {
-          contract: c.name,
-        },
-      );
-    }
+    if (f.items && f.type !== 'array') bad(`field '${name}' has items but is not an array`, 'items');
     if (
       f.decimals !== undefined &&
       (f.type !== 'number' || !Number.isInteger(f.decimals) || f.decimals < 0)
     ) {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `contract '${c.name}': field '${f.name}' has decimals ${f.decimals}: only a number field can have decimals, a whole number of them, 0 or more`,
-        { contract: c.name },
+      bad(
+        `field '${name}' has decimals ${f.decimals}: only a number field can have decimals, a whole number of them, 0 or more`,
+        'decimals',
       );
     }
     if (f.coerce && !['string', 'integer', 'number', 'boolean'].includes(f.type)) {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `contract '${c.name}': field '${f.name}' has coerce, which only string, integer, number and boolean fields can have`,
-        { contract: c.name },
+      bad(
+        `field '${name}' has coerce, which only string, integer, number and boolean fields can have (a timestamp is always a JSON string)`,
+        'coerce',
       );
     }
-    if (f.items) checkContract({ name: `${c.name}.${f.name}[]`, fields: f.items });
+    for (const key of ['min', 'max'] as const) {
+      const v = f[key];
+      if (v === undefined) continue;
+      if (f.type === 'timestamp') {
+        if (typeof v !== 'string' || normalizeTimestamp(v) === undefined) {
+          bad(
+            `field '${name}' is a timestamp: its ${key} must be a timestamp too, text of the form ${TIMESTAMP_FORMAT} (e.g. '2020-01-01T00:00:00Z'), got ${JSON.stringify(v)}`,
+            key,
+          );
+        }
+      } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+        bad(`field '${name}' has ${key} ${JSON.stringify(v)}: a bound of a ${f.type} field is a number`, key);
+      }
+    }
+    if (f.type === 'timestamp' && f.enum) {
+      bad(
+        `field '${name}' is a timestamp and cannot have enum (a timestamp is compared as an instant, not as text: use min and max)`,
+        'enum',
+      );
+    }
+    if (f.items) out.push(...contractProblems(f.items, [...path, 'items'], `${name}[].`));
+  });
+  return out;
+}
+
+export function checkContract(c: DataContract): void {
+  const problems = contractProblems(c.fields);
+  if (problems.length > 0) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `contract '${c.name}': ${problems.map((p) => p.message).join('; ')}`,
+      { contract: c.name },
+    );
   }
 }
 
@@ -146,7 +186,7 @@ export function typedStructType(fields: readonly FieldSpec[]): string {
 }
 
 function readType(f: FieldSpec): string {
-  if (f.type === 'string') return 'VARCHAR';
+  if (f.type === 'string' || f.type === 'timestamp') return 'VARCHAR';
   if (f.type === 'boolean') return 'BOOLEAN';
   if (f.type === 'integer' || f.type === 'number') return 'DOUBLE';
   if (f.type === 'array' && f.items) return `${typedStructType(f.items)}[]`;
@@ -154,7 +194,7 @@ function readType(f: FieldSpec): string {
 }
 
 /** SQL that is true when field `f` (typed form, at `ref`) passes every rule. */
-function fastCheck(f: FieldSpec, ref: string): string {
+function fastCheck(f: FieldSpec, ref: string, parsed?: string): string {
   const parts: string[] = [];
   const required = f.required ?? true;
   if (f.type === 'object' || (f.type === 'array' && !f.items)) {
@@ -164,10 +204,12 @@ function fastCheck(f: FieldSpec, ref: string): string {
     );
   } else if (required) parts.push(`${ref} IS NOT NULL`);
   if (f.type === 'integer') parts.push(`${ref} = trunc(${ref})`);
+  const ts = f.type === 'timestamp' ? (parsed ?? timestampSql(ref)) : undefined;
+  if (ts !== undefined) parts.push(`${ts} IS NOT NULL`);
   if (f.enum) parts.push(`${ref} IN (${f.enum.map(quoteString).join(', ')})`);
   if (f.pattern !== undefined) parts.push(`regexp_full_match(${ref}, ${quoteString(f.pattern)})`);
-  if (f.min !== undefined) parts.push(`${ref} >= ${f.min}`);
-  if (f.max !== undefined) parts.push(`${ref} <= ${f.max}`);
+  if (f.min !== undefined) parts.push(`${ts ?? ref} >= ${bound(f, f.min)}`);
+  if (f.max !== undefined) parts.push(`${ts ?? ref} <= ${bound(f, f.max)}`);
   if (f.decimals !== undefined) parts.push(`NOT (${tooManyDecimals(ref, f.decimals)})`);
   if (f.minItems !== undefined) parts.push(`len(${ref}) >= ${f.minItems}`);
   if (f.items) {
@@ -181,9 +223,15 @@ function fastCheck(f: FieldSpec, ref: string): string {
   return required ? `coalesce(${all}, false)` : `(${ref} IS NULL OR coalesce(${all}, false))`;
 }
 
+/** A `min` or `max` as SQL: a number, or a timestamp literal. */
+function bound(f: FieldSpec, v: number | string): string {
+  return f.type === 'timestamp' ? timestampLiteral(String(v)) : String(v);
+}
+
 /** The typed value of a field in the fast path's form. */
-function typedFromRead(f: FieldSpec, ref: string): string {
+function typedFromRead(f: FieldSpec, ref: string, parsed?: string): string {
   if (f.type === 'integer') return `TRY_CAST(${ref} AS BIGINT)`;
+  if (f.type === 'timestamp') return parsed ?? timestampSql(ref);
   if (f.type === 'array' && f.items) {
     const members = f.items.map(
       (s) => `${quoteString(s.name)}: ${typedFromRead(s, `x.${quoteIdent(s.name)}`)}`,
@@ -226,6 +274,15 @@ function fieldChecks(f: FieldSpec, ref: string, path: string): Check[] {
   });
   const str = `json_extract_string(${ref}, '$')`;
   const num = `TRY_CAST(${ref} AS DOUBLE)`;
+  const quoted = `${quoteString(`'`)} || left(${str}, 60) || ${quoteString(`'`)}`;
+  if (f.type === 'timestamp') {
+    checks.push({
+      broken: `${present}${timestampSql(str)} IS NULL`,
+      field: path,
+      rule: 'timestamp',
+      message: `${quoted} || CASE WHEN ${timestampShapeSql(str)} THEN ' is not a timestamp: no such day in that month' ELSE ${quoteString(` is not a timestamp: expected ${TIMESTAMP_FORMAT} (RFC 3339; T or a space between date and time; no offset means UTC)`)} END`,
+    });
+  }
   if (f.enum) {
     checks.push({
       broken: `${present}${str} NOT IN (${f.enum.map(quoteString).join(', ')})`,
@@ -242,20 +299,24 @@ function fieldChecks(f: FieldSpec, ref: string, path: string): Check[] {
       message: `${quoteString(`'`)} || left(${str}, 60) || ${quoteString(`' does not match ${f.pattern}`)}`,
     });
   }
+  // A timestamp's bounds compare instants; its text is quoted in the message.
+  const value = f.type === 'timestamp' ? timestampSql(str) : num;
+  const shown = f.type === 'timestamp' ? quoted : `${ref}::VARCHAR`;
+  const [below, above] = f.type === 'timestamp' ? ['before', 'after'] : ['below', 'above'];
   if (f.min !== undefined) {
     checks.push({
-      broken: `${present}${num} < ${f.min}`,
+      broken: `${present}${value} < ${bound(f, f.min)}`,
       field: path,
       rule: 'min',
-      message: `${ref}::VARCHAR || ${quoteString(` is below the minimum ${f.min}`)}`,
+      message: `${shown} || ${quoteString(` is ${below} the minimum ${f.min}`)}`,
     });
   }
   if (f.max !== undefined) {
     checks.push({
-      broken: `${present}${num} > ${f.max}`,
+      broken: `${present}${value} > ${bound(f, f.max)}`,
       field: path,
       rule: 'max',
-      message: `${ref}::VARCHAR || ${quoteString(` is above the maximum ${f.max}`)}`,
+      message: `${shown} || ${quoteString(` is ${above} the maximum ${f.max}`)}`,
     });
   }
   if (f.decimals !== undefined) {
@@ -298,6 +359,13 @@ function jsonStructShape(fields: readonly FieldSpec[]): string {
 export interface CompiledContract {
   /** `read_json` column type of the record for the fast path. */
   readType: string;
+  /**
+   * The relation `validRow` and `typedColumns` read, over a relation with the fast
+   * path's `v`: the relation itself, or with columns derived from `v` once for both (a
+   * timestamp's parsed value; DuckDB does not share an expression between a select-list
+   * item and a condition nested in another, so inline it would be computed twice).
+   */
+  from(relation: string): string;
   /** SQL over the fast path's `v`: true when the record passes every rule. */
   validRow: string;
   /** SQL select-list items `typed_expr AS "name"` over the fast path's `v`, for valid records. */
@@ -323,10 +391,17 @@ export function compileContract(c: DataContract, row = 'v'): CompiledContract {
     (k) =>
       `WHEN ${k.broken} THEN {'field': ${quoteString(k.field)}, 'rule': ${quoteString(k.rule)}, 'message': ${k.message}}`,
   );
+  // Top-level timestamps, parsed once per row (nested ones, in arrays, are inline twice).
+  const derived = c.fields
+    .filter((f) => f.type === 'timestamp')
+    .map((f) => `${timestampSql(ref(f))} AS ${quoteIdent(`__ts_${f.name}`)}`);
+  const parsed = (f: FieldSpec) => (f.type === 'timestamp' ? quoteIdent(`__ts_${f.name}`) : undefined);
   return {
     readType: typedStructType(c.fields),
-    validRow: `${row} IS NOT NULL AND ${c.fields.map((f) => fastCheck(f, ref(f))).join(' AND ')}`,
-    typedColumns: c.fields.map((f) => `${typedFromRead(f, ref(f))} AS ${quoteIdent(f.name)}`),
+    from: (relation) =>
+      derived.length === 0 ? relation : `(SELECT *, ${derived.join(', ')} FROM ${relation})`,
+    validRow: `${row} IS NOT NULL AND ${c.fields.map((f) => fastCheck(f, ref(f), parsed(f))).join(' AND ')}`,
+    typedColumns: c.fields.map((f) => `${typedFromRead(f, ref(f), parsed(f))} AS ${quoteIdent(f.name)}`),
     preciseType: jsonStructType(c),
     fieldNames: c.fields.map((f) => f.name),
     strict: new StrictJsonChecker(c),

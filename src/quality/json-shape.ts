@@ -21,6 +21,8 @@ const KIND: Record<FieldType, number> = {
   boolean: BOOLEAN,
   array: ARRAY,
   object: OBJECT,
+  // A JSON string; its format is the contract's rule `timestamp`, checked in DuckDB.
+  timestamp: STRING,
 };
 export const KIND_NAME = ['value', 'string', 'integer', 'number', 'boolean', 'array', 'object'];
 
@@ -30,6 +32,8 @@ export interface FieldShape {
   bytes: Uint8Array;
   hash: number;
   kind: number;
+  /** What a message says is expected, when not the kind's name (a timestamp's string). */
+  expected?: string;
   coerce: boolean;
   decimals: number;
   /** For an object whose fields the contract names: those fields. */
@@ -67,6 +71,7 @@ export function compileShape(fields: readonly FieldSpec[]): ObjectShape {
       bytes,
       hash: fnv(bytes),
       kind: KIND[f.type],
+      ...(f.type === 'timestamp' && { expected: 'timestamp (an RFC 3339 string)' }),
       coerce: f.coerce === true,
       decimals: f.decimals ?? -1,
       element:

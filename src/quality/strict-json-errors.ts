@@ -109,7 +109,7 @@ export function describeFailure(f: ScanFailure): StrictJsonError {
       return {
         field,
         rule: 'type',
-        message: `expected ${KIND_NAME[shape?.kind ?? 0]}, got ${tokenKind(b[f.at])} (${where})`,
+        message: `expected ${shape?.expected ?? KIND_NAME[shape?.kind ?? 0]}, got ${tokenKind(b[f.at])} (${where})`,
         at,
       };
     case E_INTEGER:

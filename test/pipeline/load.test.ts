@@ -83,7 +83,7 @@ describe('pipeline definitions: shape', () => {
     const type = problem(BASE.replace('type: integer', 'type: int'));
     assert.match(
       type,
-      /p\.yaml:9:25: contract\.fields\[2\]\.type: expected one of string, integer, number, boolean, array, object, got "int"/,
+      /p\.yaml:9:25: contract\.fields\[2\]\.type: expected one of string, integer, number, boolean, array, object, timestamp, got "int"/,
     );
   });
 

@@ -74,7 +74,7 @@ export async function decodeBatchDeferred(
     // One pass: typed columns for every row (TRY_CAST: invalid rows must not fail the
     // statement) plus the verdict; sinks read the rows where `_ok`.
     await conn.run(
-      `CREATE OR REPLACE ${raw.shared ? '' : 'TEMP '}TABLE ${rawTable} AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${readJson(file, contract.readType, longest)}`,
+      `CREATE OR REPLACE ${raw.shared ? '' : 'TEMP '}TABLE ${rawTable} AS SELECT o AS _o, p AS _p, t::BIGINT AS _t, (${contract.validRow}) AS _ok, ${contract.typedColumns.join(', ')} FROM ${contract.from(readJson(file, contract.readType, longest))}`,
     );
   } finally {
     await fs.rm(file, { force: true });
