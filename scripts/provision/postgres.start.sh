@@ -114,18 +114,21 @@ install_postgres() {
   echo "# Written by tributary's scripts/provision/postgres.start.sh while it installs PostgreSQL" >"$dropin"
   echo "create_main_cluster = false" >>"$dropin"
   export DEBIAN_FRONTEND=noninteractive
-  local ok=1
-  # apt-get writes progress to stdout, which test.sh evals: send it to stderr.
-  if ! apt-get update -qq >&2; then
+  local ok=1 log="$cache/apt.log"
+  # apt-get and dpkg talk on stdout, which test.sh evals: their output goes to a log,
+  # shown when they fail.
+  if ! apt-get update -qq >"$log" 2>&1; then
     ok=0
+    tail -n 30 "$log" >&2
     say "apt-get update failed (output above); check access to the Debian package repositories"
   elif ! apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 \
-    postgresql postgresql-client >&2; then
+    postgresql postgresql-client >>"$log" 2>&1; then
     ok=0
-    say "apt-get install postgresql postgresql-client failed (output above)"
+    tail -n 30 "$log" >&2
+    say "apt-get install postgresql postgresql-client failed (output above; all of it in $log); check access to the Debian package repositories"
   fi
   rm -f "$dropin"
-  [ "$ok" -eq 1 ] || fail "could not install PostgreSQL; install the packages postgresql and postgresql-client by hand or set TRIBUTARY_TEST_PG_BIN"
+  [ "$ok" -eq 1 ] || fail "could not install PostgreSQL; install the packages postgresql and postgresql-client by hand, or set TRIBUTARY_TEST_PG_BIN"
   if command -v pg_lsclusters >/dev/null; then
     local ver name status
     while read -r ver name _ status _; do
@@ -212,7 +215,7 @@ write_config() {
 # Written by scripts/provision/postgres.start.sh: a throwaway test server.
 port = $port
 listen_addresses = '127.0.0.1'
-unix_socket_directories = '$(readlink -f "$run")'
+unix_socket_directories = '$home'
 wal_level = logical
 max_replication_slots = 10
 max_wal_senders = 10
@@ -246,23 +249,25 @@ start_once() {
   port=$(pick_port) || fail "found no free loopback port in 20000-32767"
   run="$cache/run/$port"
   make_run_dir "$port" || return 2
-  if ! as_pg "$bin/initdb" -D "$run/data" -U postgres --auth=trust --no-locale -E UTF8 \
+  # The server gets real paths: it may not be able to follow the link's path.
+  home=$(readlink -f "$run")
+  if ! as_pg "$bin/initdb" -D "$home/data" -U postgres --auth=trust --no-locale -E UTF8 \
     --no-sync >"$run/initdb.log" 2>&1; then
     cat "$run/initdb.log" >&2
     remove_run_dir "$run"
     fail "initdb failed (output above)"
   fi
   write_config
-  if ! as_pg "$bin/pg_ctl" -D "$run/data" -l "$run/postgres.log" -w -t "$timeout_s" start >/dev/null 2>"$run/pg_ctl.log"; then
+  if ! as_pg "$bin/pg_ctl" -D "$home/data" -l "$home/postgres.log" -w -t "$timeout_s" start >/dev/null 2>"$run/pg_ctl.log"; then
     if grep -qi 'could not bind\|address already in use' "$run/postgres.log" 2>/dev/null; then
       say "port $port was taken before the server bound it; trying another"
-      as_pg "$bin/pg_ctl" -D "$run/data" -m immediate -w stop >/dev/null 2>&1 || true
+      as_pg "$bin/pg_ctl" -D "$home/data" -m immediate -w stop >/dev/null 2>&1 || true
       remove_run_dir "$run"
       return 2
     fi
     cat "$run/pg_ctl.log" >&2 || true
     tail -n 40 "$run/postgres.log" >&2 || true
-    as_pg "$bin/pg_ctl" -D "$run/data" -m immediate -w stop >/dev/null 2>&1 || true
+    as_pg "$bin/pg_ctl" -D "$home/data" -m immediate -w stop >/dev/null 2>&1 || true
     remove_run_dir "$run"
     fail "the server did not start within ${timeout_s} s (output above)"
   fi
@@ -284,7 +289,7 @@ GRANT CREATE ON DATABASE postgres TO $role;
 GRANT ALL ON SCHEMA public TO $role;
 SQL
   cat "$run/psql.log" >&2
-  as_pg "$bin/pg_ctl" -D "$run/data" -m immediate -w stop >/dev/null 2>&1 || true
+  as_pg "$bin/pg_ctl" -D "$home/data" -m immediate -w stop >/dev/null 2>&1 || true
   remove_run_dir "$run"
   fail "creating the role $role failed (output above)"
 fi

@@ -45,7 +45,10 @@ owner_alive() {
 }
 
 stop_run() {
-  local dir=$1 data="$1/data" bin='' pid=''
+  local dir=$1 bin='' pid=''
+  # The server was given real paths (the folder may be a link to one under /tmp).
+  local data
+  data="$(readlink -f "$dir")/data"
   [ -f "$dir/bin" ] && bin=$(cat "$dir/bin")
   [ -f "$data/postmaster.pid" ] && pid=$(head -n 1 "$data/postmaster.pid")
   # Only act on the pid if it is still a postgres process (a pid can be reused).

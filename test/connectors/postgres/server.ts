@@ -15,7 +15,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -247,7 +247,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   if (url === undefined || passwordUrl === undefined)
     throw new Error(`postgres.start.sh printed no URLs: ${stdout}`);
   const port = Number(new URL(url).port);
-  const dir = join(runs, String(port));
+  // The real path: the folder may be a link to one under /tmp that the server reaches
+  // and the link's path it may not.
+  const dir = realpathSync(join(runs, String(port)));
   const data = join(dir, 'data');
   const seconds = String(Math.ceil(timeoutMs / 1000));
   live.set(String(port), url);
