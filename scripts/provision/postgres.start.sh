@@ -111,6 +111,8 @@ install_postgres() {
   local before=''
   command -v pg_lsclusters >/dev/null && before=$(pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}')
   mkdir -p "$dropin_dir"
+  # shellcheck disable=SC2064 # the path now: $dropin is local
+  trap "rm -f '$dropin'" EXIT # also when apt-get is interrupted
   echo "# Written by tributary's scripts/provision/postgres.start.sh while it installs PostgreSQL" >"$dropin"
   echo "create_main_cluster = false" >>"$dropin"
   export DEBIAN_FRONTEND=noninteractive
@@ -128,6 +130,7 @@ install_postgres() {
     say "apt-get install postgresql postgresql-client failed (output above; all of it in $log); check access to the Debian package repositories"
   fi
   rm -f "$dropin"
+  trap - EXIT
   [ "$ok" -eq 1 ] || fail "could not install PostgreSQL; install the packages postgresql and postgresql-client by hand, or set TRIBUTARY_TEST_PG_BIN"
   if command -v pg_lsclusters >/dev/null; then
     local ver name status
