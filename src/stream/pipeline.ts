@@ -608,6 +608,8 @@ export class Pipeline {
       onError?: (err: unknown, attempt: number, others: readonly unknown[]) => void;
       maxRetries?: number;
       retryBackoffMs?: number;
+      /** The longest wait between retries (default 30 s). */
+      maxBackoffMs?: number;
     } = {},
   ) {
     const trigger = this.opts.triggerMs ?? 200;
@@ -635,12 +637,17 @@ export class Pipeline {
       } catch (err) {
         const others = this.alsoFailed;
         this.alsoFailed = [];
-        if (!isTributaryError(err) || !err.retryable || ++failures > maxRetries) {
+        // A database that is down is waited for, however long (its lag grows); other
+        // retryable failures are retried `maxRetries` times in a row.
+        const waits = isTributaryError(err, 'POSTGRES_UNAVAILABLE');
+        failures++;
+        if (!isTributaryError(err) || !err.retryable || (!waits && failures > maxRetries)) {
           for (const o of others) console.error(`pipeline: in the failed batch, also: ${message(o)}`);
           throw err;
         }
         (opts.onError ?? defaultOnError)(err, failures, others);
-        await this.sleep((opts.retryBackoffMs ?? 500) * 2 ** (failures - 1));
+        const backoff = (opts.retryBackoffMs ?? 500) * 2 ** Math.min(failures - 1, 20);
+        await this.pause(Math.min(backoff, opts.maxBackoffMs ?? 30_000), opts.signal);
         reload = true;
         continue;
       }
@@ -652,6 +659,22 @@ export class Pipeline {
     // Stopped on request: commit what sinks buffered, so a graceful stop leaves nothing to re-read.
     await this.dropAhead();
     await this.flush();
+  }
+
+  /** Sleeps `ms`, or less when `signal` aborts (a stop request during a long back-off). */
+  private async pause(ms: number, signal?: AbortSignal): Promise<void> {
+    if (!signal) return this.sleep(ms);
+    if (signal.aborted) return;
+    let onAbort = () => {};
+    const aborted = new Promise<void>((r) => {
+      onAbort = r;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.sleep(ms), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
+import { openPostgresFromArgs, POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary run <definition.yaml | name> [options]
@@ -29,10 +30,13 @@ options:
   --current-commit-ms MS       MERGE sinks merge at most this often (their commit_interval)
   --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (every table's maintenance.vacuum_retention)
 
+${POSTGRES_OPTIONS_USAGE}
+
 ${LOG_OPTIONS_USAGE}`;
 
 const OPTIONS = {
   ...LOG_OPTIONS,
+  ...POSTGRES_OPTIONS,
   topic: { type: 'string' },
   set: { type: 'string', multiple: true },
   'until-caught-up': { type: 'boolean' },
@@ -99,8 +103,20 @@ export async function run(args: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const log = await openLogFromArgs(values);
   let compiled: Awaited<ReturnType<typeof compilePipeline>>;
+  let pg: Awaited<ReturnType<typeof openPostgresFromArgs>>;
   try {
-    compiled = await compilePipeline(loaded, { dataDir, log, topic: values.topic });
+    pg = await openPostgresFromArgs(loaded.definition, values, dataDir);
+    try {
+      compiled = await compilePipeline(loaded, {
+        dataDir,
+        log,
+        topic: values.topic,
+        ...(pg && { postgres: pg.pool }),
+      });
+    } catch (err) {
+      await pg?.close();
+      throw err;
+    }
   } catch (err) {
     await log.close();
     throw err;
@@ -119,6 +135,7 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     removeSignals();
     await pipeline.close();
+    await pg?.close();
     await log.close();
   }
 }
