@@ -182,7 +182,10 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   let rowsRelation: PipelineOptions['rowsRelation'];
   if ('topic' in def.source) {
     const name = sourceTopic(def, ctx);
-    await ctx.log.ensureTopic(name, { partitions: def.source.partitions ?? 4 });
+    await ctx.log.ensureTopic(name, {
+      partitions: def.source.partitions ?? 4,
+      ...(def.source.retention !== undefined && { retentionMs: parseDuration(def.source.retention) }),
+    });
     source = new TopicSource(ctx.log, name);
   } else {
     const t = fromTable!;

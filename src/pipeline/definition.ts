@@ -46,6 +46,8 @@ export interface TopicSourceDefinition {
   topic: string;
   /** Partitions to create the topic with if it does not exist (default 4). */
   partitions?: number;
+  /** Retention to create the topic with if it does not exist (default: the log's, unlimited for the embedded one). */
+  retention?: Duration;
 }
 
 /** A Delta table read as a stream: each new version's added rows, in order. */

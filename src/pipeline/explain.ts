@@ -26,7 +26,7 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
   out.push('');
   if ('topic' in def.source) {
     out.push(
-      `source   topic '${def.source.topic}' (${def.source.partitions ?? 4} partitions if created; the embedded log or Kafka, chosen at run time)`,
+      `source   topic '${def.source.topic}' (${def.source.partitions ?? 4} partitions${def.source.retention ? `, ${def.source.retention} retention` : ''} if created; the embedded log or Kafka, chosen at run time)`,
     );
     const c = p.contract!;
     const failing =

@@ -169,7 +169,8 @@ export const DEFINITION: Shape = obj({
     t: 'union',
     what: '{ topic: NAME } or { table: NAME }',
     pick: (v) => {
-      if (isObject(v) && 'topic' in v) return obj({ topic: req(str()), partitions: int(1) });
+      if (isObject(v) && 'topic' in v)
+        return obj({ topic: req(str()), partitions: int(1), retention: duration });
       if (isObject(v) && 'table' in v) return obj({ table: req(str()) });
       const got = isObject(v) ? `the keys ${Object.keys(v).join(', ')}` : kind(v);
       return `expected { topic: NAME } (a topic of the log) or { table: NAME } (a Delta table read as a stream), got ${got}`;

@@ -5,25 +5,37 @@
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
+import { clickstreamDemo } from './demo-clickstream.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
+import { POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
-const USAGE = `usage: tributary demo orders [options]
+const USAGE = `usage: tributary demo <orders | clickstream> [options]
 
-Generates order events, runs the orders pipeline into DATA_DIR/tables/orders_events and
-orders_current, and prints progress every second (events/s, lag, latency, DLQ count).
-Ctrl-C stops cleanly; query the tables afterwards with 'tributary query'.
+orders       Generates order events (seed 001), runs the orders pipeline into
+             DATA_DIR/tables/orders_events and orders_current.
+clickstream  Generates user events (seed 002), runs the clickstream pipeline into the
+             bronze table DATA_DIR/tables/bronze_user_events and the realtime.* tables
+             of the embedded PostgreSQL (DATA_DIR/postgres), served on 127.0.0.1 for psql
+             or any BI tool while the demo runs (the command to connect is printed).
+
+Both print progress every second (events/s, lag, latency, DLQ count). Ctrl-C stops
+cleanly; query the tables afterwards with 'tributary query' (and psql for PostgreSQL).
 
 options:
   --events N   stop after N generated events (once the pipeline has caught up)
-  --rate R     generated events per second (default 50000, the seed's target)
+  --rate R     generated events per second (orders: default 50000, the seed's target;
+               clickstream: default 1000 — the seed's producer sends 5)
   --seed S     generator seed (default: from the clock)
+
+${POSTGRES_OPTIONS_USAGE}
 
 ${LOG_OPTIONS_USAGE}`;
 
 const OPTIONS = {
   ...LOG_OPTIONS,
+  ...POSTGRES_OPTIONS,
   events: { type: 'string' },
   rate: { type: 'string' },
   seed: { type: 'string' },
@@ -48,9 +60,23 @@ export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const scenario = scenarioArg('demo', positionals, USAGE);
+  const scenario = scenarioArg('demo', positionals, USAGE, ['orders', 'clickstream']);
   if (typeof scenario === 'number') return scenario;
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
+  if (scenario === 'clickstream') {
+    const log = await openLogFromArgs(values);
+    const stop = new AbortController();
+    const removeSignals = onStopSignals(() => {
+      console.log('\nstopping after the batch in flight...');
+      stop.abort();
+    });
+    try {
+      return await clickstreamDemo({ dataDir, log, values, signal: stop.signal });
+    } finally {
+      removeSignals();
+      await log.close();
+    }
+  }
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 50_000;
   const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;

@@ -1,0 +1,111 @@
+/**
+ * `tributary demo clickstream`: seed 002's speed layer in one process — the clickstream
+ * generator, the embedded log, the pipeline of pipelines/clickstream.yaml (bronze Delta
+ * table, realtime.* in PostgreSQL), and the embedded PostgreSQL served on a loopback port
+ * for psql or any BI tool — with live progress every second.
+ */
+import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
+import { compilePipeline } from '../../pipeline/compile.ts';
+import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
+import type { PipelineMetrics } from '../../stream/metrics.ts';
+import type { Pipeline } from '../../stream/pipeline.ts';
+import { intOption, type openLogFromArgs } from './log-args.ts';
+import { openPostgresFromArgs } from './postgres-args.ts';
+
+const REALTIME = ['events_per_minute', 'logins_per_source', 'purchases_per_minute'] as const;
+
+function progressLine(m: PipelineMetrics, produced: number, prevIn: number, secs: number): string {
+  const bronze = m.sinks.get('bronze');
+  const h = bronze?.ingestLatencyMs;
+  const latency = h ? `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms` : '-';
+  const upserts = REALTIME.map((s) => m.sinks.get(s)?.rows ?? 0).reduce((a, b) => a + b, 0);
+  return (
+    `generated ${produced}  read ${m.recordsIn}  ${Math.round((m.recordsIn - prevIn) / secs)} events/s  lag ${m.totalLag()}  ` +
+    `bronze ${bronze?.rows ?? 0} rows  realtime upserts ${upserts}  latency p50/p99 ${latency}  ` +
+    `DLQ ${m.dlqWritten} (late ${m.late})  duplicates dropped ${m.deduplicated}`
+  );
+}
+
+export interface ClickstreamDemoArgs {
+  dataDir: string;
+  log: Awaited<ReturnType<typeof openLogFromArgs>>;
+  values: { events?: string; rate?: string; seed?: string; postgres?: string; 'postgres-port'?: string };
+  signal: AbortSignal;
+}
+
+export async function clickstreamDemo({
+  dataDir,
+  log,
+  values,
+  signal,
+}: ClickstreamDemoArgs): Promise<number> {
+  const events = intOption('events', values.events, 1);
+  const rate = intOption('rate', values.rate, 1) ?? 1_000;
+  const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
+  const loaded = builtinDefinitionSync('clickstream');
+  const pg = await openPostgresFromArgs(loaded.definition, values, dataDir, (l) =>
+    console.log(l.replace(/^tributary: /, '')),
+  );
+  let pipeline: Pipeline;
+  try {
+    ({ pipeline } = await compilePipeline(loaded, { dataDir, log, postgres: pg!.pool }));
+  } catch (err) {
+    await pg?.close();
+    throw err;
+  }
+  console.log(
+    `demo clickstream: log ${log.description}, bronze table in ${dataDir}/tables/bronze_user_events, ${rate} events/s`,
+  );
+  if (pg?.embedded) {
+    console.log(
+      `realtime tables in the embedded PostgreSQL; while the demo runs, try:\n` +
+        `  ${pg.embedded.psql} -c "SELECT * FROM realtime.events_per_minute ORDER BY window_start DESC, event_type LIMIT 12"`,
+    );
+  } else {
+    console.log(`realtime tables in ${pg!.describe} (schema realtime)`);
+  }
+  let produced = 0;
+  let prevIn = 0;
+  let prevAt = Date.now();
+  const ticker = setInterval(async () => {
+    await pipeline.refreshLag().catch(() => {});
+    const now = Date.now();
+    console.log(progressLine(pipeline.metrics, produced, prevIn, (now - prevAt) / 1000));
+    prevIn = pipeline.metrics.recordsIn;
+    prevAt = now;
+  }, 1000);
+  try {
+    const generating = generateClickstream({
+      log,
+      count: events,
+      rate,
+      seed,
+      signal,
+      onProgress: (n) => {
+        produced = n;
+      },
+    });
+    const pipelineDone = new AbortController();
+    const stopPipeline = () => pipelineDone.abort();
+    signal.addEventListener('abort', stopPipeline);
+    const running = pipeline.run({ signal: pipelineDone.signal });
+    await generating;
+    if (!signal.aborted) {
+      // All events generated: let the pipeline drain, then stop.
+      pipelineDone.abort();
+      await running;
+      await pipeline.run({ untilCaughtUp: true });
+    } else {
+      await running;
+    }
+    await pipeline.refreshLag();
+    console.log(
+      progressLine(pipeline.metrics, produced, prevIn, Math.max(0.001, (Date.now() - prevAt) / 1000)),
+    );
+    return 0;
+  } finally {
+    clearInterval(ticker);
+    await pipeline.close();
+    await pg?.close();
+  }
+}
