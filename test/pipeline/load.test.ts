@@ -93,7 +93,7 @@ describe('pipeline definitions: shape', () => {
     const kind = problem(BASE.replace('type: delta_append', 'type: parquet'));
     assert.match(
       kind,
-      /sinks\[0\]: expected 'type' to be one of delta_append, delta_merge, topic, got "parquet"/,
+      /sinks\[0\]: expected 'type' to be one of delta_append, delta_merge, topic, postgres, got "parquet"/,
     );
   });
 
