@@ -126,7 +126,9 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
     out.push(
       ofWindow
         ? '      SQL (<batch> = the rows the window emitted for the batch):'
-        : "      SQL (<batch> = the batch's rows past this sink's progress):",
+        : s.planned
+          ? "      SQL (<batch> = the batch's rows; windows and dedups by name = their rows for the batch):"
+          : "      SQL (<batch> = the batch's rows past this sink's progress):",
     );
     out.push(indent(s.select('<batch>'), '        '));
   }
