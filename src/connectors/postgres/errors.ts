@@ -126,7 +126,7 @@ export function postgresError(err: unknown, target: string, what: string): Tribu
   if (code === undefined && /does not support SSL/i.test(text)) {
     return new TributaryError(
       'POSTGRES_FAILED',
-      `PostgreSQL at ${target} refused ${what}: ${text}. Remove sslmode from the connection URL, or enable SSL on the server.`,
+      `PostgreSQL at ${target} does not support SSL connections, which the connection URL asks for (sslmode): remove sslmode from the URL, or enable SSL on the server.`,
       details,
       err,
     );
@@ -134,7 +134,7 @@ export function postgresError(err: unknown, target: string, what: string): Tribu
   const extra = [e?.detail, e?.hint].filter(Boolean).join(' ');
   return new TributaryError(
     'POSTGRES_FAILED',
-    `PostgreSQL at ${target} refused ${what}: ${text}${state}${extra ? ` (${extra})` : ''}`,
+    `PostgreSQL at ${target} returned an error (${what}): ${text}${state}${extra ? ` (${extra})` : ''}`,
     details,
     err,
   );

@@ -195,6 +195,17 @@ describe('bad connection URLs: a clear error at once, the password never shown',
     await assertNothingWritten(dir);
   });
 
+  it('SSL asked of a server without it: POSTGRES_FAILED saying so', async () => {
+    const u = new URL(testPostgresUrl()!);
+    u.searchParams.set('sslmode', 'verify-full');
+    const r = await run(u.toString());
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      errorLine(r, 'POSTGRES_FAILED'),
+      /does not support SSL connections, which the connection URL asks for \(sslmode\): remove sslmode from the URL, or enable SSL on the server\.$/,
+    );
+  });
+
   it('a wrong password: POSTGRES_AUTH, never printed (from --postgres and from $TRIBUTARY_POSTGRES)', async (t) => {
     const url = testPostgresPasswordUrl();
     if (url === undefined) return t.skip('the test server has no password role');
@@ -237,13 +248,6 @@ describe('bad connection URLs: a clear error at once, the password never shown',
     );
   });
 });
-
-/** The realtime tables as the sinks write them (for a table to differ from in one point). */
-const TABLES = {
-  events: `CREATE TABLE realtime.events_per_minute (window_start timestamptz, event_type text, event_count bigint, updated_at timestamptz, PRIMARY KEY (window_start, event_type))`,
-  logins: `CREATE TABLE realtime.logins_per_source (window_start timestamptz, source text, login_count bigint, updated_at timestamptz, PRIMARY KEY (window_start, source))`,
-  purchases: `CREATE TABLE realtime.purchases_per_minute (window_start timestamptz PRIMARY KEY, purchase_count bigint, updated_at timestamptz)`,
-};
 
 describe('realtime tables that exist with columns the sinks cannot write', { skip }, () => {
   let dir: string;
@@ -349,7 +353,7 @@ describe('realtime tables that exist with columns the sinks cannot write', { ski
          CREATE TABLE realtime.logins_per_source (id bigserial PRIMARY KEY, window_start timestamptz NOT NULL,
            source text NOT NULL, login_count numeric(20,0), updated_at timestamptz, added_by text NOT NULL DEFAULT 'sink');
          CREATE UNIQUE INDEX ON realtime.logins_per_source (source, window_start);
-         ${TABLES.purchases}`,
+         CREATE TABLE realtime.purchases_per_minute (window_start timestamptz PRIMARY KEY, purchase_count bigint, updated_at timestamptz);`,
       );
       // The purchase count written as integer: a bigint column holds it.
       const r = await runCli([
