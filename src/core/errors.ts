@@ -101,12 +101,13 @@ export const ERROR_CODES = {
     domain: 'external',
     retryable: true,
     summary:
-      'PostgreSQL cannot be reached or dropped the connection; a pipeline waits and retries without limit (its lag grows), and resumes when it is back',
+      'PostgreSQL cannot be reached or dropped the connection; a running pipeline waits and retries without limit (its lag grows), and resumes when it is back; at start, `run` and `demo` stop instead (check the URL and that the server runs)',
   },
   POSTGRES_AUTH: {
     domain: 'user',
     retryable: false,
-    summary: 'PostgreSQL refused the user or password of the connection URL',
+    summary:
+      'PostgreSQL refused the login: a wrong user or password, no password where the server asks for one, or pg_hba.conf does not allow it',
   },
   POSTGRES_TABLE_INCOMPATIBLE: {
     domain: 'user',

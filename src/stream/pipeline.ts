@@ -140,8 +140,15 @@ const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-function defaultOnError(err: unknown, attempt: number, others: readonly unknown[] = []): void {
-  console.error(`pipeline: batch failed (attempt ${attempt}), retrying: ${message(err)}`);
+function defaultOnError(err: unknown, attempt: number, others: readonly unknown[] = [], retryInMs = 0): void {
+  const next = `next try in ${Math.round(retryInMs / 100) / 10} s`;
+  if (isTributaryError(err, 'POSTGRES_UNAVAILABLE')) {
+    console.error(
+      `pipeline: waiting for PostgreSQL (try ${attempt} failed, ${next}; the batch is kept and the pipeline resumes by itself when the database is back): ${message(err)}`,
+    );
+  } else {
+    console.error(`pipeline: batch failed (attempt ${attempt}), retrying (${next}): ${message(err)}`);
+  }
   for (const o of others) console.error(`pipeline: in the same batch, also: ${message(o)}`);
 }
 
@@ -604,8 +611,12 @@ export class Pipeline {
       untilCaughtUp?: boolean;
       signal?: AbortSignal;
       onBatch?: (r: BatchReport) => void;
-      /** A retryable failure, about to be retried; `others`: the batch's further failures (first one is `err`). */
-      onError?: (err: unknown, attempt: number, others: readonly unknown[]) => void;
+      /**
+       * A retryable failure, about to be retried in `retryInMs`; `others`: the batch's
+       * further failures (first one is `err`). Default: a line on stderr, and one when a
+       * batch succeeds again.
+       */
+      onError?: (err: unknown, attempt: number, others: readonly unknown[], retryInMs: number) => void;
       maxRetries?: number;
       retryBackoffMs?: number;
       /** The longest wait between retries (default 30 s). */
@@ -633,6 +644,9 @@ export class Pipeline {
           await this.flush();
           return;
         }
+        if (failures > 0 && !opts.onError) {
+          console.error(`pipeline: resumed after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
+        }
         failures = 0;
       } catch (err) {
         const others = this.alsoFailed;
@@ -645,9 +659,10 @@ export class Pipeline {
           for (const o of others) console.error(`pipeline: in the failed batch, also: ${message(o)}`);
           throw err;
         }
-        (opts.onError ?? defaultOnError)(err, failures, others);
         const backoff = (opts.retryBackoffMs ?? 500) * 2 ** Math.min(failures - 1, 20);
-        await this.pause(Math.min(backoff, opts.maxBackoffMs ?? 30_000), opts.signal);
+        const delay = Math.min(backoff, opts.maxBackoffMs ?? 30_000);
+        (opts.onError ?? defaultOnError)(err, failures, others, delay);
+        await this.pause(delay, opts.signal);
         reload = true;
         continue;
       }

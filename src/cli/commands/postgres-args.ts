@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { PostgresPool, redactUrl } from '../../connectors/postgres/client.ts';
 import { DEFAULT_EMBEDDED_PORT, EmbeddedPostgres } from '../../connectors/postgres/embedded.ts';
+import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { intOption } from './log-args.ts';
 
@@ -33,6 +34,29 @@ export function writesPostgres(def: PipelineDefinition): boolean {
   return def.sinks.some((s) => s.type === 'postgres');
 }
 
+/**
+ * Connects once before anything else is opened, so a wrong URL, user, password or
+ * database stops the command at once, with nothing created. A server that cannot be
+ * reached at start is not waited for either: one never reached is most often a wrong host
+ * or port, and waiting would hide that. (Once the pipeline runs, a database that goes
+ * away is waited for: the runtime retries POSTGRES_UNAVAILABLE without limit.)
+ */
+async function reachable(pool: PostgresPool, shown: string): Promise<void> {
+  try {
+    (await pool.connect()).release();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    if (!isTributaryError(err, 'POSTGRES_UNAVAILABLE')) throw err;
+    throw new TributaryError(
+      'POSTGRES_UNAVAILABLE',
+      `${err.message}. Nothing was started: check that the server runs and accepts connections at the host and port of ${shown}. ` +
+        '(A pipeline that has started waits for its database when it goes away; at start it does not.)',
+      err.details,
+      err,
+    );
+  }
+}
+
 /** Opens the database a pipeline's postgres sinks write; undefined when it has none. */
 export async function openPostgresFromArgs(
   def: PipelineDefinition,
@@ -44,6 +68,7 @@ export async function openPostgresFromArgs(
   const url = values.postgres ?? process.env.TRIBUTARY_POSTGRES;
   if (url) {
     const pool = new PostgresPool(url, { max: 4 });
+    await reachable(pool, redactUrl(url));
     return { pool, describe: redactUrl(url), close: () => pool.end() };
   }
   const port = intOption('postgres-port', values['postgres-port']);

@@ -45,36 +45,92 @@ export interface PostgresOptions {
   queryTimeoutMs?: number;
 }
 
-/** The URL without its password, for messages and logs. */
+/**
+ * `url` as it may be shown: the password (also one given as `?password=`) replaced by
+ * `***`. A string that is not a URL is shown with everything between the user and the
+ * last `@` hidden (a password with an unescaped `/` or `#` makes the URL unparseable, and
+ * must not be printed either); one that may hold a password otherwise is not shown.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
-    return u.toString();
+    for (const key of [...u.searchParams.keys()]) {
+      if (/pass/i.test(key)) u.searchParams.set(key, '***');
+    }
+    return u.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
-    return '(not a URL)';
+    const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^:@/]*)(?::.*)?@([^@]*)$/s.exec(url);
+    if (m && !/pass/i.test(m[3])) return `${m[1]}${m[2]}:***@${m[3]}`;
+    return /[@=]|pass/i.test(url) ? '(not shown: it may hold a password)' : url;
   }
 }
 
+const decoded = (text: string): string => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+const EXPECTED = 'expected a URL: postgres://user:password@host:port/database';
+
 /** Checks a connection URL; returns its target (host:port/database) for messages. */
 export function checkUrl(url: string): string {
+  if (/^\s*[a-z_]+\s*=/i.test(url)) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `the PostgreSQL connection is a key=value string (host=... dbname=...), which is not read here (not shown: it may hold a password); ${EXPECTED}`,
+    );
+  }
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) {
+    throw new TributaryError('CONFIG_INVALID', `'${redactUrl(url)}' is not a PostgreSQL URL; ${EXPECTED}`);
+  }
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new TributaryError(
       'CONFIG_INVALID',
-      `'${url.replace(/:[^:@/]*@/, ':***@')}' is not a PostgreSQL URL: expected postgres://user:password@host:port/database`,
+      `'${redactUrl(url)}' is not a PostgreSQL URL; ${EXPECTED}, ` +
+        'with a port from 1 to 65535 and the characters / # ? @ of a password percent-encoded (/ as %2F)',
     );
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
     throw new TributaryError(
       'CONFIG_INVALID',
-      `'${redactUrl(url)}' is not a PostgreSQL URL (scheme '${u.protocol}'): expected postgres://user:password@host:port/database`,
+      `'${redactUrl(url)}' is not a PostgreSQL URL (its scheme is '${u.protocol.replace(/:$/, '')}'); ${EXPECTED}`,
     );
   }
-  const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || u.username || 'postgres';
+  const db = decoded(u.pathname.replace(/^\//, '')) || decoded(u.username) || 'postgres';
   return `${u.hostname || 'localhost'}:${u.port || '5432'}/${db}`;
+}
+
+/**
+ * node-postgres' client, closing its socket when connecting fails. A failure on the
+ * client's side during the login (a password the server asks for and the URL lacks)
+ * leaves the socket open until the server's authentication timeout (a minute): the pool
+ * drops the client without ending it, and the process cannot exit meanwhile.
+ */
+type ConnectCallback = ((err: Error) => void) | ((err: null, c: pg.Client) => void);
+
+class Client extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.Client> | undefined {
+    if (callback === undefined) {
+      return super.connect().catch((err: unknown) => {
+        this.end().catch(() => {});
+        throw err;
+      });
+    }
+    super.connect(((err: Error | null, c: pg.Client) => {
+      if (err) this.end().catch(() => {});
+      (callback as (err: Error | null, c: pg.Client) => void)(err, c);
+    }) as ConnectCallback);
+    return undefined;
+  }
 }
 
 /** A short, stable statement name for `text` (prepared statements are per connection). */
@@ -98,6 +154,7 @@ export class PostgresPool implements PgConnector {
     this.target = checkUrl(url);
     this.url = url;
     this.pool = new pg.Pool({
+      Client,
       connectionString: url,
       max: opts.max ?? 4,
       application_name: opts.applicationName ?? 'tributary',
@@ -116,7 +173,7 @@ export class PostgresPool implements PgConnector {
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw postgresError(err, this.target, 'a connection');
+      throw postgresError(err, this.target, 'connecting');
     }
     // A connection that breaks while checked out reports through the client; without a
     // listener it would end the process. The statement in flight fails and says why.
@@ -129,7 +186,7 @@ export class PostgresPool implements PgConnector {
       } catch (err) {
         client.off('error', onError);
         client.release(true);
-        throw postgresError(err, this.target, 'a connection');
+        throw postgresError(err, this.target, 'connecting');
       }
     }
     const named = !this.pglite;

@@ -71,10 +71,12 @@ export class EmbeddedPostgres {
       lock = acquireLock(join(opts.dir, '..', 'postgres.lock'), `the embedded PostgreSQL at ${opts.dir}`, {});
     } catch (err) {
       if (!isTributaryError(err, 'LOG_LOCKED')) throw err;
+      const holder = err.details.pid === undefined ? 'another process' : `process ${err.details.pid}`;
       throw new TributaryError(
         'POSTGRES_EMBEDDED_IN_USE',
-        `the embedded PostgreSQL at ${opts.dir} is open in another process (${err.message.split(' is being written by ')[1]?.split(' (')[0] ?? 'unknown'}); ` +
-          'connect to the one it serves (its URL is printed when it starts), or stop that process',
+        `the embedded PostgreSQL at ${opts.dir} is open in ${holder} (a tributary run or demo on the same data directory), ` +
+          'and one process at a time may open it: stop that process, or give this one another --data-dir. ' +
+          'To read its tables meanwhile, connect to the URL that process printed when it started (psql -h 127.0.0.1 -p PORT -U postgres postgres)',
         { dir: opts.dir },
       );
     }

@@ -5,6 +5,7 @@
  * POSTGRES_AUTH; anything else the server refused (with its SQLSTATE) is POSTGRES_FAILED.
  */
 import { TributaryError } from '../../core/errors.ts';
+import { quoteIdent } from '../../core/sql.ts';
 
 /** Socket errors of Node.js that mean "not reachable now". */
 const NETWORK_CODES = new Set([
@@ -64,9 +65,14 @@ export function isUnavailable(err: unknown): boolean {
   return code === undefined && LOST_CONNECTION.test(message);
 }
 
+/** node-postgres' own message when the server asks for a password and none was given. */
+const NO_PASSWORD = /client password must be a (?:non-empty )?string|Password must be a string/i;
+
 /**
  * Wraps a node-postgres error for `target` (host:port/database, no password) and `what`
- * (the operation, for the message). A TributaryError passes through unchanged.
+ * (the operation, a gerund phrase: `connecting`, `writing batch 3 of sink 'x' into t`).
+ * A TributaryError passes through unchanged. Messages never hold the password: neither
+ * the server's nor node-postgres' texts include it, and `target` has none.
  */
 export function postgresError(err: unknown, target: string, what: string): TributaryError {
   if (err instanceof TributaryError) return err;
@@ -75,18 +81,52 @@ export function postgresError(err: unknown, target: string, what: string): Tribu
   const text =
     e?.message || (Array.isArray(e?.errors) ? String((e.errors[0] as Error)?.message) : String(err));
   const details = { target, ...(code && { sqlstate: code }) };
+  const state = code ? ` [${code}]` : '';
   if (isUnavailable(err)) {
     return new TributaryError(
       'POSTGRES_UNAVAILABLE',
-      `PostgreSQL at ${target} is unavailable (${what}): ${text}${code ? ` [${code}]` : ''}`,
+      `PostgreSQL at ${target} is unavailable (${what}): ${text}${state}`,
       details,
       err,
     );
   }
-  if (code === '28P01' || code === '28000') {
+  if (code === '28P01') {
     return new TributaryError(
       'POSTGRES_AUTH',
-      `PostgreSQL at ${target} refused the login: ${text} [${code}]. Check the user and password in the connection URL (or PGPASSWORD).`,
+      `PostgreSQL at ${target} refused the login: ${text}${state}. Check the user and password in the connection URL (or $PGPASSWORD when the URL has none).`,
+      details,
+      err,
+    );
+  }
+  if (code === '28000') {
+    return new TributaryError(
+      'POSTGRES_AUTH',
+      `PostgreSQL at ${target} refused the login: ${text}${state}. The server's pg_hba.conf does not let this user connect from here to this database (or the role does not exist): check the user and database in the connection URL, or ask the server's administrator.`,
+      details,
+      err,
+    );
+  }
+  if (code === undefined && NO_PASSWORD.test(text)) {
+    return new TributaryError(
+      'POSTGRES_AUTH',
+      `PostgreSQL at ${target} asks for a password and none was given: put it in the connection URL (postgres://user:password@host:port/database) or in $PGPASSWORD.`,
+      details,
+      err,
+    );
+  }
+  if (code === '3D000') {
+    const db = target.slice(target.indexOf('/') + 1);
+    return new TributaryError(
+      'POSTGRES_FAILED',
+      `PostgreSQL at ${target} has no database '${db}'${state}: correct the database name at the end of the connection URL, or create it (CREATE DATABASE ${/^[a-z_][a-z0-9_]*$/.test(db) ? db : quoteIdent(db)}).`,
+      details,
+      err,
+    );
+  }
+  if (code === undefined && /does not support SSL/i.test(text)) {
+    return new TributaryError(
+      'POSTGRES_FAILED',
+      `PostgreSQL at ${target} does not support SSL connections, which the connection URL asks for (sslmode): remove sslmode from the URL, or enable SSL on the server.`,
       details,
       err,
     );
@@ -94,7 +134,7 @@ export function postgresError(err: unknown, target: string, what: string): Tribu
   const extra = [e?.detail, e?.hint].filter(Boolean).join(' ');
   return new TributaryError(
     'POSTGRES_FAILED',
-    `PostgreSQL at ${target} refused ${what}: ${text}${code ? ` [${code}]` : ''}${extra ? ` (${extra})` : ''}`,
+    `PostgreSQL at ${target} returned an error (${what}): ${text}${state}${extra ? ` (${extra})` : ''}`,
     details,
     err,
   );

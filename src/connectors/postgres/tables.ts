@@ -106,6 +106,9 @@ async function canonicalTypes(
 
 const INTEGERS = ['smallint', 'integer', 'bigint'];
 
+/** Types named, besides the written one, as columns that hold it (`assignable`). */
+const WIDER = ['integer', 'bigint', 'numeric', 'double precision', 'character varying', 'json'];
+
 /** Whether values of type `from` are written into a column of type `to` without loss. */
 export function assignable(from: string, to: string): boolean {
   if (from === to) return true;
@@ -161,32 +164,48 @@ export async function ensureTable(
     ]);
     return;
   }
+  const shown = displayName(table);
   const incompatible = (what: string) =>
     new TributaryError(
       'POSTGRES_TABLE_INCOMPATIBLE',
-      `sink '${sink}': PostgreSQL table ${displayName(table)} exists, but ${what}. Change the table, or let the sink create it under another name.`,
-      { table: displayName(table), sink },
+      `sink '${sink}': PostgreSQL table ${shown} exists, but ${what}. No rows were written. Change the table, ` +
+        `or let the sink create one under another name (its table in the definition: --set sinks.${sink}.table=${shown}_v2).`,
+      { table: shown, sink },
     );
   const actual = (await session.query<ActualColumn>(ATTRIBUTES, [name])).rows;
   const byName = new Map(actual.map((c) => [c.name, c]));
   const wanted = await canonicalTypes(session, columns);
   const problems: string[] = [];
+  const alter = `ALTER TABLE ${name}`;
   for (const c of columns) {
     const have = byName.get(c.name);
     const want = wanted.get(c.name)!;
-    if (!have) problems.push(`column ${c.name} (${want}) is missing`);
-    else if (!assignable(want, have.type))
-      problems.push(`column ${c.name} is ${have.type}, the sink writes ${want}`);
+    const col = quoteIdent(c.name);
+    if (!have) {
+      problems.push(`column ${c.name} (${want}) is missing (${alter} ADD COLUMN ${col} ${want})`);
+    } else if (!assignable(want, have.type)) {
+      const wider = WIDER.filter((t) => t !== want && assignable(want, t));
+      const zone =
+        want === 'timestamp with time zone' && have.type.startsWith('timestamp')
+          ? " (a timestamp without time zone would hold the UTC instants converted to the session's time zone)"
+          : '';
+      problems.push(
+        `column ${c.name} is ${have.type} and the sink writes ${want}${zone}: make it ${[want, ...wider].join(' or ')} ` +
+          `(${alter} ALTER COLUMN ${col} TYPE ${want} USING ${col}::${want})`,
+      );
+    }
   }
   const written = new Set(columns.map((c) => c.name));
   for (const c of actual) {
     if (!written.has(c.name) && c.notNull && !c.hasDefault) {
-      problems.push(`column ${c.name} is NOT NULL without a default and the sink does not write it`);
+      problems.push(
+        `column ${c.name} is NOT NULL without a default, and the sink does not write it (${alter} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL, or SET DEFAULT ...)`,
+      );
     }
   }
   if (problems.length > 0) {
     throw incompatible(
-      `${problems.join('; ')} (the table has: ${actual.map((c) => `${c.name} ${c.type}`).join(', ')})`,
+      `${problems.join('; ')}. The table has: ${actual.map((c) => `${c.name} ${c.type}`).join(', ')}`,
     );
   }
   const { rows } = await session.query<{ cols: string[] }>(
@@ -199,7 +218,8 @@ export async function ensureTable(
   const want = [...key].sort().join(',');
   if (!rows.some((r) => [...r.cols].sort().join(',') === want)) {
     throw incompatible(
-      `it has no primary key or unique index on exactly (${key.join(', ')}), which the sink upserts by; add one: ALTER TABLE ${displayName(table)} ADD PRIMARY KEY (${key.join(', ')})`,
+      `it has no primary key or unique index on exactly (${key.join(', ')}), the key the sink upserts by ` +
+        `(${alter} ADD PRIMARY KEY (${key.map(quoteIdent).join(', ')}))`,
     );
   }
 }
