@@ -17,11 +17,14 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import { TributaryError } from '../../core/errors.ts';
+import { quoteString } from '../../core/sql.ts';
 import type { Action, Add } from '../actions.ts';
+import { partitionValueSql } from '../partition-path.ts';
+import { queryJson, withConnection } from '../read/connection.ts';
 import { compareTyped } from '../read/filter.ts';
 import type { DataType } from '../schema.ts';
 import type { Snapshot } from '../snapshot.ts';
-import { findField } from '../types.ts';
+import { duckType, findField } from '../types.ts';
 import type { SchemaMode } from '../validate.ts';
 import { writeBatch } from '../write/batch.ts';
 import type { DataSource } from '../write/source.ts';
@@ -87,6 +90,26 @@ function partitionColumn(
   return { name, type: field.type };
 }
 
+/** A partition value in the text the writer gives it (`2026-11-29T10:00:00Z` → `2026-11-29 10:00:00`). */
+async function canonicalValue(value: string | null, type: DataType, table: string): Promise<string | null> {
+  if (value === null || (value === '' && type !== 'string')) return null;
+  if (type === 'string') return value;
+  return withConnection(async (conn) => {
+    const expr = partitionValueSql(`CAST(${quoteString(value)} AS ${duckType(type)})`, type);
+    try {
+      const [row] = await queryJson(conn, `SELECT ${expr} AS v`);
+      return row.v === null ? null : String(row.v);
+    } catch (err) {
+      throw new TributaryError(
+        'TABLE_INVALID_ARGUMENT',
+        `'${value}' is not a value of partition column type ${JSON.stringify(type)} (table ${table})`,
+        { table, value },
+        err,
+      );
+    }
+  });
+}
+
 /** Replaces the partitions `values` of `column` with the batch's rows, in one commit. */
 export async function replacePartitions(
   table: TableHandle,
@@ -110,11 +133,18 @@ export async function replacePartitions(
       const col = partitionColumn(snapshot, opts.column, name);
       const inPartitions = (add: Add) =>
         opts.values.some((v) => sameValue(col.type, add.partitionValues[col.name], v));
+      // One partition of a table partitioned by this column alone: written in one pass,
+      // every row checked to be in it as it is written (no scan for partition values first).
+      const single =
+        opts.values.length === 1 && snapshot.partitionColumns.length === 1
+          ? { [col.name]: await canonicalValue(opts.values[0], col.type, name) }
+          : undefined;
       const batch = await writeBatch(table, snapshot, data, {
         schemaMode: opts.schemaMode,
         targetFileSize: opts.targetFileSize,
         compression: opts.compression,
         clock,
+        partitionValues: single,
       });
       const outside = batch.adds.find((a) => !inPartitions(a));
       if (outside !== undefined) {
