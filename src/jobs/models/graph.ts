@@ -243,20 +243,22 @@ export function selectModels(graph: ModelGraph, selectors: string | string[] | u
 
 function describe(model: Model): string {
   const c = model.config;
-  const how = c.materialized === 'incremental' ? `incremental by ${c.partitionBy.join(', ')}` : 'table';
-  return c.export ? `${how}, export postgres ${c.export.postgres}` : how;
+  return c.materialized === 'incremental' ? `incremental by ${c.partitionBy.join(', ')}` : 'table';
 }
 
 /** The graph as text: models in the order they run, each with what it depends on. */
 export function formatGraph(graph: ModelGraph, only?: string[]): string {
   const names = only ?? graph.order;
   const width = Math.max(...names.map((n) => n.length), 4);
-  const lines = names.map((name) => {
+  const kinds = names.map((n) => describe(graph.project.models.get(n)!));
+  const kindWidth = Math.max(...kinds.map((k) => k.length));
+  const lines = names.map((name, i) => {
     const model = graph.project.models.get(name)!;
     const deps = (graph.parents.get(name) ?? []).map((e) =>
-      e.kind === 'source' ? `source:${e.name}` : e.name,
+      e.kind === 'source' ? `source ${e.name}` : e.viaExpectation ? `${e.name} (expectation)` : e.name,
     );
-    return `${name.padEnd(width)}  ${describe(model).padEnd(32)}  <- ${deps.length > 0 ? deps.join(', ') : '(nothing)'}`;
+    const exp = model.config.export ? `  (export: postgres ${model.config.export.postgres})` : '';
+    return `${name.padEnd(width)}  ${kinds[i].padEnd(kindWidth)}  <- ${deps.length > 0 ? deps.join(', ') : '(nothing)'}${exp}`;
   });
   const sources = graph.sources.filter((s) =>
     names.some((n) => graph.parents.get(n)?.some((e) => e.name === s)),
@@ -273,7 +275,9 @@ export function formatDot(graph: ModelGraph, only?: string[]): string {
   const sources = new Set<string>();
   for (const name of graph.order) {
     if (!names.has(name)) continue;
-    lines.push(`  ${q(name)} [label=${q(`${name}\n${describe(graph.project.models.get(name)!)}`)}];`);
+    const model = graph.project.models.get(name)!;
+    const exp = model.config.export ? `\n→ postgres ${model.config.export.postgres}` : '';
+    lines.push(`  ${q(name)} [label=${q(`${name}\n${describe(model)}${exp}`)}];`);
     for (const e of graph.parents.get(name) ?? []) {
       const from = e.kind === 'source' ? `source:${e.name}` : e.name;
       if (e.kind === 'source') sources.add(e.name);

@@ -18,7 +18,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { TributaryError } from '../../core/errors.ts';
 import { type Expectation, type ModelConfig, parseModelConfig, parseSources } from './config.ts';
 import { lineCol, type Reference, scanModelSql } from './references.ts';
-import { invalid, type Position, parseYaml, type YamlDoc } from './yaml-doc.ts';
+import { formatPath, invalid, type Position, parseYaml, type YamlDoc } from './yaml-doc.ts';
 
 export interface Model {
   name: string;
@@ -151,7 +151,7 @@ export function parseModel(
   problems.push(...front.problems);
   const { config, problems: configProblems } = parseModelConfig(front.doc);
   for (const p of configProblems) {
-    const path = p.path.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.');
+    const path = formatPath(p.path);
     problems.push({
       at: front.doc!.locate(p.path, p.atKey),
       message: path ? `${path}: ${p.message}` : p.message,
@@ -213,7 +213,9 @@ export async function loadProject(dir: string): Promise<Project> {
       continue;
     }
     const parsed = parseSources(doc);
-    for (const p of parsed.problems) problems.push({ at: doc.locate(p.path, p.atKey), message: p.message });
+    for (const p of parsed.problems) {
+      problems.push({ at: doc.locate(p.path, p.atKey), message: `${formatPath(p.path)}: ${p.message}` });
+    }
     for (const [n, s] of parsed.sources) sources.set(n, { name: n, ...s });
   }
   if (models.size === 0 && problems.length === 0) {

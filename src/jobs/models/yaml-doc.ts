@@ -42,6 +42,9 @@ export function formatPath(path: Path): string {
 
 /** Throws MODEL_INVALID listing problems, each as `file:line:col: what`. */
 export function invalid(lines: Array<{ at: Position; message: string }>, what: string): never {
+  lines = [...lines].sort((a, b) =>
+    a.at.file < b.at.file ? -1 : a.at.file > b.at.file ? 1 : a.at.line - b.at.line || a.at.col - b.at.col,
+  );
   const shown = lines.slice(0, 20).map((l) => `${where(l.at)}: ${l.message}`);
   if (lines.length > 20) shown.push(`… and ${lines.length - 20} more`);
   const first = lines[0]?.at;

@@ -184,7 +184,9 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
         const keys = partFields.map((f) => encodeKey(known[f.name]));
         const mismatch = keyExprs.map((e, i) => `(${e}) <> ${quoteString(keys[i])}`).join(' OR ');
         const found = partFields
-          .map((f) => `${quoteString(`${f.name}=`)} || coalesce(CAST(${quoteIdent(f.name)} AS VARCHAR), 'null')`)
+          .map(
+            (f) => `${quoteString(`${f.name}=`)} || coalesce(CAST(${quoteIdent(f.name)} AS VARCHAR), 'null')`,
+          )
           .join(` || ', ' || `);
         const checked = `SELECT * FROM (${opts.sql}) AS __k WHERE CASE WHEN ${mismatch} THEN error(${quoteString(`${PARTITION_MARKER}[`)} || ${found} || ']') ELSE true END`;
         try {
