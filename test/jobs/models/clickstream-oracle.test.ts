@@ -120,7 +120,9 @@ describe('clickstream batch layer equals plain JavaScript over the raw topic', {
         clock.advance(STEP_MS);
       }
       await log.produce(batch);
-      await runUntilCaughtUp(builtinDefinitionSync('clickstream'), { dataDir, log, postgres: pool });
+      // The realtime sinks write PostgreSQL too (RunContext.postgres).
+      const ctx = { dataDir, log, postgres: pool };
+      await runUntilCaughtUp(builtinDefinitionSync('clickstream'), ctx);
       truth = truthOf(await readTopic(log, TOPIC));
     } finally {
       await log.close();
