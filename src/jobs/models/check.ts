@@ -7,7 +7,7 @@ import type { Clock } from '../../core/clock.ts';
 import { quoteIdent } from '../../core/sql.ts';
 import { openConnection } from '../../table/index.ts';
 import type { Expectation, TargetRef } from './config.ts';
-import { checkOne, type ExpectationResult } from './expectations.ts';
+import { checkOne, countTogether, type ExpectationResult } from './expectations.ts';
 import { createView, type PartitionSpec, type PinnedTable, partitionText, type TableSet } from './inputs.ts';
 
 export const DEFAULT_SAMPLE_SIZE = 5;
@@ -45,14 +45,11 @@ export async function checkTable(
       others.set(key, quoteIdent(view));
       return quoteIdent(view);
     };
+    const ctx = { clock: opts.clock, sampleSize: opts.sampleSize, wholeView: whole, viewOf };
+    const counted = await countTogether(conn, '"__checked"', expectations, ctx);
     const out: ExpectationResult[] = [];
-    for (const x of expectations) {
-      const r = await checkOne(conn, '"__checked"', x, {
-        clock: opts.clock,
-        sampleSize: opts.sampleSize,
-        wholeView: whole,
-        viewOf,
-      });
+    for (const [i, x] of expectations.entries()) {
+      const r = await checkOne(conn, '"__checked"', x, ctx, counted[i]);
       out.push({
         target: pinned.name,
         targetKind: pinned.kind,

@@ -96,12 +96,43 @@ async function failingCondition(check: Check, view: string, ctx: CheckContext): 
   }
 }
 
-/** Runs one expectation over `view` (a view name, already quoted). */
+/** The checks whose failing rows are a plain condition on each row (counted together). */
+const ROW_CHECKS = new Set<Check['type']>(['not_null', 'accepted_values', 'range', 'sql']);
+
+/**
+ * The failing row counts of the row-level checks among `xs`, in one scan of `view`
+ * (a large table is read once, not once per check); undefined for the others, and for
+ * all of them when the combined query fails (each is then run alone, to say which).
+ */
+export async function countTogether(
+  conn: DuckDBConnection,
+  view: string,
+  xs: Expectation[],
+  ctx: CheckContext,
+): Promise<Array<number | undefined>> {
+  const idx = xs.map((x, i) => (ROW_CHECKS.has(x.check.type) ? i : -1)).filter((i) => i >= 0);
+  const out: Array<number | undefined> = xs.map(() => undefined);
+  if (idx.length < 2) return out;
+  try {
+    const conds = await Promise.all(idx.map((i) => failingCondition(xs[i].check, view, ctx)));
+    const cols = conds.map((c, j) => `count(*) FILTER (WHERE ${c}) AS c${j}`).join(', ');
+    const [row] = await rowsOf(conn, `SELECT ${cols} FROM ${view} AS __v`);
+    idx.forEach((i, j) => {
+      out[i] = Number(row[`c${j}`]);
+    });
+  } catch {
+    // Reported per expectation by checkOne.
+  }
+  return out;
+}
+
+/** Runs one expectation over `view` (a view name, already quoted); `counted`: its failing rows, already counted. */
 export async function checkOne(
   conn: DuckDBConnection,
   view: string,
   x: Expectation,
   ctx: CheckContext,
+  counted?: number,
 ): Promise<Pick<ExpectationResult, 'passed' | 'failingRows' | 'observed' | 'sample'>> {
   const check = x.check;
   const sampleSize = x.sample ?? ctx.sampleSize;
@@ -135,7 +166,7 @@ export async function checkOne(
       check.type === 'unique'
         ? `SELECT coalesce(sum(__n), 0) AS n FROM (${duplicates(check.columns, view)})`
         : `SELECT count(*) AS n FROM ${from} WHERE ${cond}`;
-    const n = Number((await rowsOf(conn, countSql))[0].n);
+    const n = counted ?? Number((await rowsOf(conn, countSql))[0].n);
     const sample =
       n > 0 && sampleSize > 0
         ? await rowsOf(conn, `SELECT __v.* FROM ${from} WHERE ${cond} ORDER BY ALL LIMIT ${sampleSize}`)

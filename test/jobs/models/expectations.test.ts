@@ -195,6 +195,19 @@ describe('expectations', () => {
     );
   });
 
+  test('an expectation that cannot run (a column the table lacks) fails and says why; the others still count', async () => {
+    const odd = writeProject(join(tmp.dir, 'odd'), {
+      'models/checked_orders.sql':
+        "/*---\nexpectations:\n  - not_null: [no_such_column]\n  - not_null: [customer_id]\n  - accepted_values: { column: status, values: [paid, shipped] }\n---*/\nSELECT * FROM source('orders')",
+    });
+    const result = await runModels({ project: odd, dataDir, clock: new ManualClock(T0) });
+    const x = byName(result.models[0].expectations);
+    assert.equal(x.get('not_null(no_such_column)')!.passed, false);
+    assert.match(x.get('not_null(no_such_column)')!.observed!, /the check failed to run: .*no_such_column/);
+    assert.equal(x.get('not_null(customer_id)')!.failingRows, 2);
+    assert.equal(x.get('accepted_values(status)')!.failingRows, 1);
+  });
+
   test('a warn failure does not stop the dependants; a failing source expectation skips its readers', async () => {
     const warnOnly = writeProject(join(tmp.dir, 'warn'), {
       ...PROJECT,
