@@ -59,7 +59,7 @@ SELECT kind, sum(v) AS total FROM source('raw') GROUP BY kind`,
     const args = ['--project', project, '--data-dir', dataDir];
     const run = await tributary(['models', 'run', ...args]);
     assert.equal(run.code, 1, `an error expectation failed: exit 1\n${run.stdout}${run.stderr}`);
-    assert.match(run.stdout, /^totals\s+table {2}2 rows {2}version 0 {2}\S+ m?s {2}FAILED$/m);
+    assert.match(run.stdout, /^totals\s+table {2}2 rows {2}version 0 {2}\S+ m?s {2}read raw@0 {2}FAILED$/m);
     assert.match(run.stdout, /FAIL {2}range\(total\) {2}1 failing row/);
     assert.match(run.stdout, /\{"kind":"b","total":"-5"\}/);
     assert.match(run.stdout, /1 model: 0 ok, 1 failed, 0 skipped/);
@@ -107,7 +107,7 @@ SELECT kind, sum(v) AS total FROM source('raw') GROUP BY kind`,
       assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
       assert.match(
         r.stdout,
-        /^daily_active_users\s+partitions {2}1 row {2}version 0 .*→ postgres gold\.daily_active_users \(1 row\) {2}ok$/m,
+        /^daily_active_users\s+partitions {2}1 row {2}version 0 .*read silver_user_events@0 {2}→ postgres gold\.daily_active_users \(1 row\) {2}ok$/m,
       );
       assert.match(r.stdout, /5 models: 5 ok, 0 failed, 0 skipped/);
       const client = new pg.Client({ connectionString: db.url });

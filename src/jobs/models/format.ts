@@ -47,6 +47,7 @@ export function formatOutcome(o: ModelOutcome, width = 28): string[] {
   if (o.rows !== null) parts.push(`${int(o.rows)} row${o.rows === 1 ? '' : 's'}`);
   if (o.rows !== null) parts.push(o.versionWritten === null ? 'unchanged' : `version ${o.versionWritten}`);
   parts.push(formatSeconds(o.durationMs));
+  if (o.inputs.length > 0) parts.push(`read ${o.inputs.map((i) => `${i.table}@${i.version}`).join(', ')}`);
   if (o.export)
     parts.push(`→ postgres ${o.export.table} (${int(o.export.rows)} row${o.export.rows === 1 ? '' : 's'})`);
   const status = o.status === 'success' ? 'ok' : o.status === 'warn' ? 'ok, with warnings' : 'FAILED';
