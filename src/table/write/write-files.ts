@@ -21,7 +21,13 @@ import { TributaryError } from '../../core/errors.ts';
 import { quoteIdent, quoteString } from '../../core/sql.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { Add } from '../actions.ts';
-import { fromAddPath, partitionDir, partitionValueSql, toAddPath } from '../partition-path.ts';
+import {
+  fromAddPath,
+  partitionDir,
+  partitionValueCastSql,
+  partitionValueSql,
+  toAddPath,
+} from '../partition-path.ts';
 import type { StructType } from '../schema.ts';
 import { buildStats, columnStatisticsFromJson } from '../stats.ts';
 import { openStaging } from './stage.ts';
@@ -182,7 +188,16 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
       const known = opts.partitionValues;
       if (known !== undefined) {
         const keys = partFields.map((f) => encodeKey(known[f.name]));
-        const mismatch = keyExprs.map((e, i) => `(${e}) <> ${quoteString(keys[i])}`).join(' OR ');
+        // Typed comparisons (no rendering of every row's value as text): the rows of a
+        // partition are those whose value equals the partition value read back as its type.
+        const mismatch = partFields
+          .map((f) => {
+            const v = known[f.name] ?? null;
+            const col = f.type === 'string' ? `nullif(${quoteIdent(f.name)}, '')` : quoteIdent(f.name);
+            const value = v === null || v === '' ? 'NULL' : partitionValueCastSql(v, f.type);
+            return `${col} IS DISTINCT FROM ${value}`;
+          })
+          .join(' OR ');
         const found = partFields
           .map(
             (f) => `${quoteString(`${f.name}=`)} || coalesce(CAST(${quoteIdent(f.name)} AS VARCHAR), 'null')`,
