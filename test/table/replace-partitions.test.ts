@@ -132,6 +132,53 @@ describe('replacePartitions', () => {
     );
   });
 
+  test('a timestamp partition named in another spelling; a string column: the empty value is the null partition', async () => {
+    const ts: StructType = { type: 'struct', fields: [field('id', 'long'), field('hour', 'timestamp')] };
+    const { table } = await newTable(join(tmp.dir, 'hours'), ts, ['hour']);
+    await append(table, {
+      rows: [
+        { id: 1, hour: '2026-11-29T10:00:00Z' },
+        { id: 2, hour: '2026-11-29T11:00:00Z' },
+      ],
+    });
+    const res = await replacePartitions(
+      table,
+      { rows: [{ id: 3, hour: '2026-11-29T10:00:00Z' }] },
+      { column: 'hour', values: ['2026-11-29T10:00:00Z'] },
+    );
+    assert.equal(res.metrics.numRemovedFiles, 1);
+    const rows = await readRows(table, await table.snapshot(), { orderBy: 'id' });
+    assert.deepEqual(
+      rows.map((r) => Number(r.id)),
+      [2, 3],
+    );
+    await assert.rejects(
+      replacePartitions(
+        table,
+        { rows: [{ id: 4, hour: '2026-11-29T11:00:00Z' }] },
+        { column: 'hour', values: ['2026-11-29 10:00:00'] },
+      ),
+      (err) =>
+        isTributaryError(err, 'TABLE_INVALID_ARGUMENT') &&
+        /outside partition hour=2026-11-29 10:00:00/.test(err.message),
+    );
+
+    const str: StructType = { type: 'struct', fields: [field('id', 'long'), field('k', 'string')] };
+    const s = await newTable(join(tmp.dir, 'strings'), str, ['k']);
+    await append(s.table, {
+      rows: [
+        { id: 1, k: '' },
+        { id: 2, k: 'a' },
+      ],
+    });
+    await replacePartitions(s.table, { rows: [{ id: 3, k: null }] }, { column: 'k', values: [null] });
+    const left = await readRows(s.table, await s.table.snapshot(), { orderBy: 'id' });
+    assert.deepEqual(
+      left.map((r) => `${r.id}:${r.k}`),
+      ['2:a', '3:null'],
+    );
+  });
+
   test('two replacements of one partition racing: the loser re-plans; the table holds its rows only', async () => {
     const { table } = await newTable(join(tmp.dir, 'race'), SCHEMA, ['day']);
     await append(table, { rows: rowsFor('2026-11-29', [1, 2], 'old') });
