@@ -295,11 +295,7 @@ export function parseModelConfig(doc: YamlDoc | undefined): { config: ModelConfi
     else c.add(['materialized'], `expected table or incremental, got ${JSON.stringify(raw.materialized)}`);
   }
   if (raw.partition_by !== undefined) config.partitionBy = c.columns(raw.partition_by, ['partition_by']);
-  if (
-    config.materialized === 'incremental' &&
-    config.partitionBy.length === 0 &&
-    raw.partition_by === undefined
-  ) {
+  if (config.materialized === 'incremental' && raw.partition_by === undefined) {
     c.add(
       ['materialized'],
       'an incremental model needs partition_by: the column whose partitions a run replaces',

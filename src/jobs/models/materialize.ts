@@ -11,6 +11,7 @@
  * query with more columns adds them, as nullable.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Clock } from '../../core/clock.ts';
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import { quoteIdent, quoteString } from '../../core/sql.ts';
 import { fromDuckdbError } from '../../table/duckdb-errors.ts';
@@ -37,6 +38,8 @@ export interface MaterializeContext {
   tables: TableSet;
   /** The run's start, as the SQL function run_started_at() returns it. */
   runStartedAt: number;
+  /** The clock of the model tables' commits (default: the system's). */
+  clock?: Clock;
 }
 
 /** `model x (models/x.sql): ...` as MODEL_FAILED, keeping retryable errors' codes (a retry may help). */
@@ -125,6 +128,7 @@ export async function materialize(
     }
     const { store } = await ctx.tables.modelTable(model.name);
     const table = await DeltaTable.open(store, {
+      clock: ctx.clock,
       createIfMissing: {
         schema,
         partitionColumns: partitionBy,
@@ -166,10 +170,15 @@ export async function materialize(
     }
     // Nothing to write into a table not created yet: create it empty, so readers find it.
     if (!(await table.exists())) {
-      await DeltaTable.create(store, { schema, partitionColumns: partitionBy, name: model.name });
+      await DeltaTable.create(
+        store,
+        { schema, partitionColumns: partitionBy, name: model.name },
+        { clock: ctx.clock },
+      );
       versionWritten = 0;
     }
-    const reopened = versionWritten === undefined ? table : await DeltaTable.open(store);
+    const reopened =
+      versionWritten === undefined ? table : await DeltaTable.open(store, { clock: ctx.clock });
     const pinned: PinnedTable = {
       name: model.name,
       kind: 'model',

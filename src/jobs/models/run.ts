@@ -235,7 +235,11 @@ export async function runModels(opts: RunModelsOptions): Promise<ModelsRunResult
           .join('; ');
       } else {
         try {
-          const m = await materialize({ tables: p.tables, runStartedAt: p.startedAt }, model, partition);
+          const m = await materialize(
+            { tables: p.tables, runStartedAt: p.startedAt, clock: opts.clock },
+            model,
+            partition,
+          );
           p.tables.set(m.pinned);
           outcome.mode = m.mode;
           outcome.rows = m.rows;
