@@ -29,6 +29,7 @@ const ALL = [
   'orders-pipeline',
   'window-operator',
   'windowed-pipeline',
+  'models-clickstream',
 ];
 
 const { values, positionals } = parseArgs({

@@ -32,6 +32,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'validate | explain a pipeline definition',
     load: () => import('./commands/pipeline.ts'),
   },
+  models: {
+    summary: 'run | test | export | graph the SQL models of a project',
+    load: () => import('./commands/models.ts'),
+  },
   demo: {
     summary: 'run a scenario end to end on the embedded defaults',
     load: () => import('./commands/demo.ts'),

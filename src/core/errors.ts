@@ -96,6 +96,19 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'a pipeline definition is invalid (the message gives the file, line and what to change)',
   },
+  // SQL models and expectations (src/jobs/models/)
+  MODEL_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'a models project is invalid: a config, a reference, a cycle or a selection (the message gives the file, line and what to change)',
+  },
+  MODEL_FAILED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      "a model's SQL failed on DuckDB, or its output does not fit its table; the message names the model and DuckDB's reason",
+  },
   // PostgreSQL (the serving sink and the embedded server; src/connectors/postgres/)
   POSTGRES_UNAVAILABLE: {
     domain: 'external',

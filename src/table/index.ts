@@ -9,6 +9,11 @@ export { isLocation, listTables, locateTable, type TableLocation } from './locat
 export { type AppendOptions, append, overwrite, type WriteResult } from './ops/append.ts';
 export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from './ops/merge.ts';
 export { type OptimizeOptions, type OptimizeResult, optimize } from './ops/optimize.ts';
+export {
+  type ReplaceMetrics,
+  type ReplacePartitionsOptions,
+  replacePartitions,
+} from './ops/replace-partitions.ts';
 export type { OpResult } from './ops/retry.ts';
 export { deleteWhere, type RewriteMetrics, update } from './ops/rewrite-where.ts';
 export { readChanges, type VersionChanges } from './read/changes.ts';

@@ -140,7 +140,9 @@ export async function prepareSelect(
           rows = (await dconn.runAndReadAll(q)).getRowObjectsJson() as Record<string, unknown>[];
         } catch (err) {
           // A cast DuckDB refuses at bind time (e.g. a struct into a long) fails here too.
-          if (cond.includes('TRY_CAST')) {
+          // Only a refusal to bind the cast says the types do not convert; a failure while
+          // running (an error() in the batch's own SQL) is the batch's, reported as it is.
+          if (cond.includes('TRY_CAST') && /Binder Error|Conversion Error/i.test(duckdbMessage(err))) {
             return new TributaryError(
               'TABLE_SCHEMA_MISMATCH',
               `column '${field.name}': the batch's type ${src.type.toString()} cannot be converted to ${JSON.stringify(field.type)} (${t})${where}; cast it in the source`,

@@ -65,6 +65,15 @@ export async function openPostgresFromArgs(
   say: (line: string) => void = (l) => console.error(l),
 ): Promise<OpenedPostgres | undefined> {
   if (!writesPostgres(def)) return undefined;
+  return openPostgres(values, dataDir, say);
+}
+
+/** Opens the database: --postgres URL, else $TRIBUTARY_POSTGRES, else the data directory's embedded one. */
+export async function openPostgres(
+  values: { postgres?: string; 'postgres-port'?: string },
+  dataDir: string,
+  say: (line: string) => void = (l) => console.error(l),
+): Promise<OpenedPostgres> {
   const url = values.postgres ?? process.env.TRIBUTARY_POSTGRES;
   if (url) {
     const pool = new PostgresPool(url, { max: 4 });

@@ -22,6 +22,8 @@ export interface BatchOptions {
   orderBy?: string[];
   compression?: ParquetCodec;
   clock?: Clock;
+  /** Every row's partition values, known to the caller (see WriteRelationOptions). */
+  partitionValues?: Record<string, string | null>;
 }
 
 export interface WrittenBatch {
@@ -75,6 +77,7 @@ export async function writeBatch(
           dataChange: opts.dataChange,
           orderBy: opts.orderBy,
           compression: opts.compression,
+          partitionValues: opts.partitionValues,
         });
       } catch (err) {
         throw await explainWriteError(err, prepared, conn, name);

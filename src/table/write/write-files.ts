@@ -21,7 +21,13 @@ import { TributaryError } from '../../core/errors.ts';
 import { quoteIdent, quoteString } from '../../core/sql.ts';
 import type { ObjectStore } from '../../storage/object-store.ts';
 import type { Add } from '../actions.ts';
-import { fromAddPath, partitionDir, partitionValueSql, toAddPath } from '../partition-path.ts';
+import {
+  fromAddPath,
+  partitionDir,
+  partitionValueCastSql,
+  partitionValueSql,
+  toAddPath,
+} from '../partition-path.ts';
 import type { StructType } from '../schema.ts';
 import { buildStats, columnStatisticsFromJson } from '../stats.ts';
 import { openStaging } from './stage.ts';
@@ -42,6 +48,13 @@ export interface WriteRelationOptions {
   orderBy?: string[];
   /** Parquet codec (default zstd). */
   compression?: ParquetCodec;
+  /**
+   * Every row's partition values, when the caller knows them (a replacement of one
+   * partition): the files are written without first scanning the rows for their
+   * partition values, and a row with other values fails the write (checked in the same
+   * pass). Values in their Delta text form, every partition column given.
+   */
+  partitionValues?: Record<string, string | null>;
 }
 
 /**
@@ -112,16 +125,28 @@ async function writeSingle(
   dir: string,
   single: SingleKeys,
   codec: ParquetCodec,
+  target: number,
 ): Promise<StatRow[]> {
   const rowGroup = Math.min(122_880, Math.max(16_384, Math.ceil(single.rows / 2)));
   const sel = dataCols.length ? dataCols.join(', ') : '*';
+  // Files rotate at the target size as they are written: a large batch is not written
+  // as one file and then split by a second pass.
   const rows = (
     await conn.runAndReadAll(
-      `COPY (SELECT ${sel} FROM (${sql}) AS __w${order}) TO ${quoteString(join(dir, 'single.parquet'))} (${copyOptions(codec)}, ROW_GROUP_SIZE ${rowGroup})`,
+      `COPY (SELECT ${sel} FROM (${sql}) AS __w${order}) TO ${quoteString(join(dir, 'single'))} (${copyOptions(codec)}, ROW_GROUP_SIZE ${rowGroup}, FILE_SIZE_BYTES ${Math.floor(target)})`,
     )
   ).getRowObjectsJson() as unknown as StatRow[];
   const partitionKeys = single.keys.map((value, i) => ({ key: `__tp${i}`, value }));
   return rows.map((r) => ({ ...r, partition_keys: partitionKeys }));
+}
+
+const PARTITION_MARKER = 'TRIBUTARY_PARTITION_MISMATCH';
+
+/** The encoded key (`V<hex>` / `N`) of a partition value, as the write's key expressions give it. */
+function encodeKey(value: string | null | undefined): string {
+  return value === null || value === undefined || value === ''
+    ? 'N'
+    : `V${Buffer.from(value, 'utf8').toString('hex').toUpperCase()}`;
 }
 
 /** Writes the rows of `sql` as data files into the store; returns their `add` actions. */
@@ -160,20 +185,62 @@ export async function writeRelation(opts: WriteRelationOptions): Promise<Add[]> 
         // Spark writes an empty string partition value as null; do the same.
         return `CASE WHEN (${v}) IS NULL OR (${v}) = '' THEN 'N' ELSE 'V' || hex(${v}) END`;
       });
-      const single = await singlePartition(conn, opts.sql, keyExprs);
-      if (single !== undefined) {
-        first =
-          single.rows === 0
-            ? []
-            : await writeSingle(conn, opts.sql, dataCols, order, staging.dir, single, codec);
-      } else {
-        const keys = keyExprs.map((e, i) => `${e} AS __tp${i}`);
-        const keyNames = partFields.map((_, i) => `__tp${i}`).join(', ');
-        first = (
-          await conn.runAndReadAll(
-            `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${quoteString(join(staging.dir, 'p'))} (${copyOpts}, PARTITION_BY (${keyNames}))`,
+      const known = opts.partitionValues;
+      if (known !== undefined) {
+        const keys = partFields.map((f) => encodeKey(known[f.name]));
+        // Typed comparisons (no rendering of every row's value as text): the rows of a
+        // partition are those whose value equals the partition value read back as its type.
+        const mismatch = partFields
+          .map((f) => {
+            const v = known[f.name] ?? null;
+            const col = f.type === 'string' ? `nullif(${quoteIdent(f.name)}, '')` : quoteIdent(f.name);
+            const value = v === null || v === '' ? 'NULL' : partitionValueCastSql(v, f.type);
+            return `${col} IS DISTINCT FROM ${value}`;
+          })
+          .join(' OR ');
+        const found = partFields
+          .map(
+            (f) => `${quoteString(`${f.name}=`)} || coalesce(CAST(${quoteIdent(f.name)} AS VARCHAR), 'null')`,
           )
-        ).getRowObjectsJson() as unknown as StatRow[];
+          .join(` || ', ' || `);
+        const checked = `SELECT * FROM (${opts.sql}) AS __k WHERE CASE WHEN ${mismatch} THEN error(${quoteString(`${PARTITION_MARKER}[`)} || ${found} || ']') ELSE true END`;
+        try {
+          first = await writeSingle(
+            conn,
+            checked,
+            dataCols,
+            order,
+            staging.dir,
+            { rows: 245_760, keys },
+            codec,
+            target,
+          );
+        } catch (err) {
+          const m = new RegExp(`${PARTITION_MARKER}\\[([^\\]]*)\\]`).exec(String((err as Error).message));
+          if (!m) throw err;
+          throw new TributaryError(
+            'TABLE_INVALID_ARGUMENT',
+            `the batch holds a row with ${m[1]}, outside partition ${partFields.map((f) => `${f.name}=${known[f.name] ?? 'null'}`).join(', ')}, which every row was declared to be in; filter the rows, or write without declaring the partition`,
+            { partitionValues: known },
+            err,
+          );
+        }
+      } else {
+        const single = await singlePartition(conn, opts.sql, keyExprs);
+        if (single !== undefined) {
+          first =
+            single.rows === 0
+              ? []
+              : await writeSingle(conn, opts.sql, dataCols, order, staging.dir, single, codec, target);
+        } else {
+          const keys = keyExprs.map((e, i) => `${e} AS __tp${i}`);
+          const keyNames = partFields.map((_, i) => `__tp${i}`).join(', ');
+          first = (
+            await conn.runAndReadAll(
+              `COPY (SELECT ${[...dataCols, ...keys].join(', ')} FROM (${opts.sql}) AS __w${order}) TO ${quoteString(join(staging.dir, 'p'))} (${copyOpts}, PARTITION_BY (${keyNames}))`,
+            )
+          ).getRowObjectsJson() as unknown as StatRow[];
+        }
       }
     }
 
