@@ -68,6 +68,8 @@ export async function runTask(spec: TaskSpec, host: AttemptHost): Promise<TaskRo
     row.state = 'running';
     row.startedAt ??= host.clock.now();
     await host.update({ ...row });
+    if (host.stop.aborted)
+      return finish('cancelled', { error: 'the run was stopped before this attempt began' });
     const outcome = await attemptOnce(spec, host, attempt);
     if (outcome.ok)
       return finish('succeeded', { error: undefined, ...(outcome.output && { output: outcome.output }) });
@@ -89,7 +91,8 @@ async function attemptOnce(spec: TaskSpec, host: AttemptHost, attempt: number): 
   }
   const abort = new AbortController();
   const onStop = () => abort.abort(host.stop.reason);
-  host.stop.addEventListener('abort', onStop, { once: true });
+  if (host.stop.aborted) onStop();
+  else host.stop.addEventListener('abort', onStop, { once: true });
   const params = fillPlaceholders(spec.params, {
     date: host.date,
     scheduled_time: new Date(host.scheduledTime).toISOString(),

@@ -199,20 +199,6 @@ async function execute(job: Job, opts: RunJobOptions, ctx: RunContext): Promise<
   const unsaved = new Set<string>();
   const update = async (row: TaskRow, event: { retryInMs?: number } = {}) => {
     rows.set(row.task, row);
-    if (row.state === 'running')
-      emit({ type: 'task_started', job: job.name, runId: run.runId, task: row.task, attempt: row.attempts });
-    else if (row.state === 'retrying') {
-      emit({
-        type: 'task_retry',
-        job: job.name,
-        runId: run.runId,
-        task: row.task,
-        attempt: row.attempts,
-        error: row.error ?? '',
-        delayMs: event.retryInMs ?? 0,
-      });
-    } else if (row.state !== 'pending')
-      emit({ type: 'task_finished', job: job.name, runId: run.runId, task: row });
     try {
       await history.saveTasks([row]);
       unsaved.delete(row.task);
@@ -220,6 +206,20 @@ async function execute(job: Job, opts: RunJobOptions, ctx: RunContext): Promise<
       unsaved.add(row.task);
       log(`could not record task ${row.task} of run ${run.runId}: ${errorText(err)}`);
     }
+    const ids = { job: job.name, runId: run.runId };
+    if (row.state === 'running')
+      emit({ type: 'task_started', ...ids, task: row.task, attempt: row.attempts });
+    else if (row.state === 'retrying') {
+      const delayMs = event.retryInMs ?? 0;
+      emit({
+        type: 'task_retry',
+        ...ids,
+        task: row.task,
+        attempt: row.attempts,
+        error: row.error ?? '',
+        delayMs,
+      });
+    } else if (row.state !== 'pending') emit({ type: 'task_finished', ...ids, task: row });
   };
   const host = {
     job: job.name,
