@@ -253,3 +253,13 @@ export async function webhookServer(statuses: number[] = []): Promise<{
       }),
   };
 }
+
+/** The job crash-child.ts runs and crash.test.ts kills: `blocker` blocks in the child. */
+export const CRASH_JOB = {
+  name: 'crashy',
+  tasks: [
+    { name: 'first', kind: 'noop' },
+    { name: 'blocker', kind: 'block', depends_on: ['first'] },
+    { name: 'last', kind: 'noop', depends_on: ['blocker'] },
+  ],
+};
