@@ -64,7 +64,7 @@ describe('maintenance task', { skip: pythonSkip() }, () => {
       ],
     });
     const res = await runJob(job, { dataDir, log: () => {} });
-    assert.equal(res.state, 'succeeded', res.error);
+    assert.equal(res.state, 'succeeded', res.error ?? '');
     const out = res.tasks[0].output!;
     assert.deepEqual(out.optimize, { version: 12, files_before: 12, files_removed: 12, files_added: 2 });
     assert.equal(out.checkpoint_version, 12);
