@@ -11,7 +11,15 @@ export { ALERTS_TABLE, type Alert, Alerter, type AlertInput, webhookBody } from 
 export { describeSla, formatDuration, localDate, nextFire, slaDeadline } from './calendar.ts';
 export { JobHistory, RUNS_TABLE, type RunRow, TASKS_TABLE, type TaskRow } from './history.ts';
 export { checkParams, P, type ParamShape, plain } from './kinds/params.ts';
-export { checkJobValue, DEFAULT_PROJECT_DIR, findJob, loadProject, type Project } from './load.ts';
+export {
+  BUILTIN_PROJECTS_DIR,
+  checkJobValue,
+  DEFAULT_PROJECT_DIR,
+  findJob,
+  loadProject,
+  type Project,
+  resolveProjectDir,
+} from './load.ts';
 export {
   type CheckContext,
   type Problem,

@@ -26,6 +26,21 @@ import { type FileProblem, invalidJobs, parseYamlFile, type YamlFile } from './y
 
 export const DEFAULT_PROJECT_DIR = './project';
 
+/** The projects that ship with Tributary (this file is src/jobs/scheduler/ or dist/jobs/scheduler/). */
+export const BUILTIN_PROJECTS_DIR = join(import.meta.dirname, '..', '..', '..', 'projects');
+
+/**
+ * The folder `--project` names: a path, or the name of a project shipped in the
+ * package's `projects/` (`orders`) when no folder of that name is here.
+ */
+export async function resolveProjectDir(arg: string): Promise<string> {
+  if (arg.includes('/') || arg.includes('\\')) return arg;
+  const here = await fs.stat(arg).catch(() => undefined);
+  if (here?.isDirectory()) return arg;
+  const builtin = join(BUILTIN_PROJECTS_DIR, arg);
+  return (await fs.stat(builtin).catch(() => undefined))?.isDirectory() ? builtin : arg;
+}
+
 export interface Project {
   dir: string;
   jobs: Job[];
@@ -111,6 +126,20 @@ function alertConfig(value: unknown, env: NodeJS.ProcessEnv, problems: Problem[]
       retryDelayMs: w.retry_delay === undefined ? DEFAULTS.webhookRetryDelayMs : parseDuration(w.retry_delay),
     },
   };
+}
+
+/** `alerts` with the webhook URL expanded (one that could not be is a problem already: not checked again). */
+function withUrl(
+  alerts: Record<string, unknown>,
+  url: string,
+  envProblems: Problem[],
+): Record<string, unknown> {
+  const unset = envProblems.some((p) => p.path[2] === 'url');
+  const webhook = {
+    ...(alerts.webhook as Record<string, unknown>),
+    url: unset ? 'http://unset.invalid/' : url,
+  };
+  return { ...alerts, webhook };
 }
 
 function retryPolicy(v: Record<string, unknown>, base?: RetryPolicy): RetryPolicy {
@@ -205,16 +234,20 @@ export async function loadProject(dir: string, opts: { env?: NodeJS.ProcessEnv }
     const file = parseYamlFile((await readIfExists(main)) ?? '', main);
     const value = file.value ?? {};
     const jobs = isObject(value) && Array.isArray(value.jobs) ? value.jobs : [];
+    const envProblems: Problem[] = [];
+    if (isObject(value)) alerts = alertConfig(value.alerts, env, envProblems);
+    add(file, [], envProblems);
     const shaped = isObject(value)
-      ? { ...value, ...(Array.isArray(value.jobs) && { jobs: jobs.map(stripParams) }) }
+      ? {
+          ...value,
+          ...(Array.isArray(value.jobs) && { jobs: jobs.map(stripParams) }),
+          // The webhook is checked as it will be used: with the environment's values.
+          ...(alerts.webhook &&
+            isObject(value.alerts) && { alerts: withUrl(value.alerts, alerts.webhook.url, envProblems) }),
+        }
       : value;
     const shapeProblems = checkShape(shaped, JOBS_FILE);
     add(file, [], shapeProblems);
-    if (isObject(value)) {
-      const envProblems: Problem[] = [];
-      alerts = alertConfig(value.alerts, env, envProblems);
-      add(file, [], envProblems);
-    }
     jobs.forEach((j, i) => {
       const bad = shapeProblems.some((p) => p.path[0] === 'jobs' && p.path[1] === i);
       if (!bad && isObject(j)) raws.push({ file, at: ['jobs', i], value: j, name: j.name as string });

@@ -64,7 +64,16 @@ export function formatProblem(p: FileProblem): string {
 }
 
 /** Throws JOB_INVALID listing the problems (at most 20), each with file:line:column. */
-export function invalidJobs(problems: FileProblem[]): never {
+export function invalidJobs(unsorted: FileProblem[]): never {
+  // In the order of the files and of the lines in each (stable for problems at one place).
+  const files = [...new Set(unsorted.map((p) => p.file))];
+  const at = (p: FileProblem) => p.file.locate(p.path, p.atKey) ?? { line: 0, col: 0 };
+  const problems = [...unsorted].sort((a, b) => {
+    const f = files.indexOf(a.file) - files.indexOf(b.file);
+    if (f !== 0) return f;
+    const [pa, pb] = [at(a), at(b)];
+    return pa.line - pb.line || pa.col - pb.col;
+  });
   const lines = problems.slice(0, 20).map(formatProblem);
   if (problems.length > 20) lines.push(`… and ${problems.length - 20} more`);
   const first = problems[0];
