@@ -179,6 +179,15 @@ class Queue {
   }
 }
 
+/**
+ * A history table takes a small commit per change: a day of time travel and a week of
+ * log are plenty, and keep the files that VACUUM and log clean-up leave few.
+ */
+const SYSTEM_TABLE_PROPERTIES = {
+  'delta.deletedFileRetentionDuration': 'interval 1 days',
+  'delta.logRetentionDuration': 'interval 7 days',
+};
+
 /** Opens (or defines, to be created by its first write) a system table of the data directory. */
 export async function openSystemTable(
   dataDir: string,
@@ -187,7 +196,10 @@ export async function openSystemTable(
   clock: Clock,
 ): Promise<DeltaTable> {
   const { store } = await locateTable(name, dataDir, { mustExist: false });
-  return DeltaTable.open(store, { clock, createIfMissing: { schema, description: `Tributary ${name}` } });
+  return DeltaTable.open(store, {
+    clock,
+    createIfMissing: { schema, description: `Tributary ${name}`, configuration: SYSTEM_TABLE_PROPERTIES },
+  });
 }
 
 /** Re-plans after this many conflicting commits (several processes writing history at once). */

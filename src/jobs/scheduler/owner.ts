@@ -58,11 +58,12 @@ export interface JobLock {
  * the lock holds between processes; with a URL, within this process only.
  */
 export function lockJob(dataDir: string, job: string): JobLock {
-  const key = `${dataDir}\u0000${job}`;
+  const local = !URL_RE.test(dataDir) || /^file:\/\//i.test(dataDir);
+  const base = local ? (/^file:\/\//i.test(dataDir) ? new URL(dataDir).pathname : resolve(dataDir)) : dataDir;
+  const key = `${base}\u0000${job}`;
   if (inProcess.has(key)) throw alreadyRunning(job, process.pid);
   let held: { release(): void } | undefined;
-  if (!URL_RE.test(dataDir) || /^file:\/\//i.test(dataDir)) {
-    const base = /^file:\/\//i.test(dataDir) ? new URL(dataDir).pathname : resolve(dataDir);
+  if (local) {
     const dir = join(base, 'jobs', 'locks');
     mkdirSync(dir, { recursive: true });
     try {

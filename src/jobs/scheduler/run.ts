@@ -158,13 +158,19 @@ export async function runJob(job: Job, opts: RunJobOptions): Promise<RunResult> 
     });
   }
   const lock = lockJob(opts.dataDir, job.name);
+  let ctx: RunContext;
+  let result: RunResult;
   try {
-    const ctx = await runContext(opts);
+    ctx = await runContext(opts);
     await failStaleRuns(ctx, lock.exclusive ? { lockedJob: job.name } : {});
-    return await execute(job, opts, ctx);
+    result = await execute(job, opts, ctx);
   } finally {
     lock.release();
   }
+  // Told once the run is over for good (alert raised, lock free: the next run may start).
+  const { runId, state, error } = result;
+  ctx.emit({ type: 'run_finished', job: job.name, runId, state, ...(error !== undefined && { error }) });
+  return result;
 }
 
 async function execute(job: Job, opts: RunJobOptions, ctx: RunContext): Promise<RunResult> {
@@ -306,13 +312,6 @@ async function execute(job: Job, opts: RunJobOptions, ctx: RunContext): Promise<
   }
   const ended: RunRow = { ...run, state, endedAt: clock.now(), ...(error !== undefined && { error }) };
   await history.saveRun(ended);
-  emit({
-    type: 'run_finished',
-    job: job.name,
-    runId: run.runId,
-    state,
-    ...(error !== undefined && { error }),
-  });
   if (state === 'failed') {
     await alertRunFailed(ctx, ended, {
       failed_tasks: failed.map((r) => ({ task: r.task, attempts: r.attempts, error: r.error ?? null })),

@@ -330,6 +330,32 @@ describe('runJob', () => {
     ]);
   });
 
+  test('the history tables are compacted once they hold many small files; their rows stay', async () => {
+    const clock = new ManualClock(T0);
+    const history = await JobHistory.open(dataDir, clock);
+    const owner = { host: 'h', pid: 1, start: '' };
+    for (let i = 0; i < 50; i++) {
+      await history.saveRun({
+        runId: `r${String(i).padStart(3, '0')}`,
+        job: 'many',
+        scheduledTime: T0 + i * 60_000,
+        date: '2026-11-29',
+        trigger: 'schedule',
+        state: 'succeeded',
+        startedAt: T0 + i * 60_000,
+        endedAt: T0 + i * 60_000 + 1000,
+        owner,
+        expiresAt: T0,
+      });
+    }
+    const before = await history.runs({ job: 'many' });
+    assert.equal((await history.runsTable.snapshot()).files().length, 50);
+    await history.tidy();
+    assert.equal((await history.runsTable.snapshot()).files().length, 1);
+    assert.deepEqual(await history.runs({ job: 'many' }), before);
+    assert.equal(before.length, 50);
+  });
+
   test('sql tasks: a query over the tables, and a check that fails on rows it finds', async () => {
     const clock = new ManualClock(T0);
     const setup = await checkJobValue({
