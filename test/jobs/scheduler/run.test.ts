@@ -252,6 +252,45 @@ describe('runJob', () => {
     assert.equal(logs.filter((l) => /attempt \d timed out after 300000 ms; abandoned/.test(l)).length, 3);
   });
 
+  test('independent tasks run at the same time, at most max_parallel at once, each after its dependencies', async () => {
+    let now = 0;
+    let most = 0;
+    const order: string[] = [];
+    registerTaskKind('busy', {
+      check: () => [],
+      async run(_p, ctx) {
+        now++;
+        most = Math.max(most, now);
+        order.push(`start ${ctx.task}`);
+        await gate(`fan-${ctx.task}`).promise;
+        order.push(`end ${ctx.task}`);
+        now--;
+        return {};
+      },
+    });
+    const job = await checkJobValue({
+      name: 'fan',
+      max_parallel: 2,
+      tasks: [
+        { name: 'a', kind: 'busy' },
+        { name: 'b', kind: 'busy' },
+        { name: 'c', kind: 'busy' },
+        { name: 'd', kind: 'busy' },
+        { name: 'join', kind: 'busy', depends_on: ['a', 'b', 'c', 'd'] },
+      ],
+    });
+    const run = runJob(job, { dataDir, log });
+    while (now < 2) await new Promise((r) => setTimeout(r, 5));
+    // Two are running and blocked: a third does not start, however long it is given.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(order, ['start a', 'start b']);
+    for (const t of ['a', 'b', 'c', 'd', 'join']) gate(`fan-${t}`).open();
+    const res = await run;
+    assert.equal(res.state, 'succeeded');
+    assert.equal(most, 2);
+    assert.deepEqual(order.slice(-2), ['start join', 'end join']);
+  });
+
   test('runs of one job never overlap: a second run while one is going on is refused', async () => {
     const clock = new ManualClock(T0);
     const job = await checkJobValue({
