@@ -87,7 +87,13 @@ export async function runTask(spec: TaskSpec, host: AttemptHost): Promise<TaskRo
 async function attemptOnce(spec: TaskSpec, host: AttemptHost, attempt: number): Promise<Outcome> {
   const kind = taskKind(spec.kind);
   if (kind === undefined) {
-    return { ok: false, error: new Error(`no task kind '${spec.kind}' is registered in this process`) };
+    // Not retried (a user error): waiting does not register it.
+    const error = new TributaryError(
+      'JOB_INVALID',
+      `no task kind '${spec.kind}' is registered in this process; register it (registerTaskKind) before running the job`,
+      { job: host.job, task: spec.name, kind: spec.kind },
+    );
+    return { ok: false, error };
   }
   const abort = new AbortController();
   const onStop = () => abort.abort(host.stop.reason);
