@@ -29,6 +29,7 @@ const ALL = [
   'orders-pipeline',
   'window-operator',
   'windowed-pipeline',
+  'jobs-overhead',
 ];
 
 const { values, positionals } = parseArgs({
