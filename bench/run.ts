@@ -30,6 +30,7 @@ const ALL = [
   'window-operator',
   'windowed-pipeline',
   'models-clickstream',
+  'jobs-overhead',
 ];
 
 const { values, positionals } = parseArgs({

@@ -40,6 +40,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'run a scenario end to end on the embedded defaults',
     load: () => import('./commands/demo.ts'),
   },
+  jobs: {
+    summary: 'list | run | history | serve scheduled jobs (docs/jobs.md)',
+    load: () => import('./commands/jobs.ts'),
+  },
 };
 
 function usage(): string {

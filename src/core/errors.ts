@@ -177,6 +177,23 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'DuckDB failed internally; restart the process, report it if it recurs',
   },
+  // jobs (the scheduler: src/jobs/scheduler/, docs/jobs.md)
+  JOB_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary: 'a job definition is invalid (the message gives the file, line and what to change)',
+  },
+  JOB_NOT_FOUND: { domain: 'user', retryable: false, summary: 'no job of that name in the project' },
+  JOB_ALREADY_RUNNING: {
+    domain: 'external',
+    retryable: true,
+    summary: 'a run of the job is still going on (runs of one job never overlap); try again when it ends',
+  },
+  JOB_TASK_TIMEOUT: {
+    domain: 'external',
+    retryable: true,
+    summary: 'a task ran longer than its timeout; it is failed and its work abandoned (docs/jobs.md)',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

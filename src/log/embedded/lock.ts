@@ -31,7 +31,7 @@ interface LockInfo {
 const EMPTY_LOCK_GRACE_MS = 10_000;
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined off Linux. */
-function processStart(pid: number): string | undefined {
+export function processStart(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
@@ -41,7 +41,8 @@ function processStart(pid: number): string | undefined {
   }
 }
 
-function isAlive(info: LockInfo): boolean {
+/** True unless the process is gone (no such pid, or the pid now belongs to a process started at another time). */
+export function isAlive(info: { pid: number; start?: string }): boolean {
   try {
     process.kill(info.pid, 0);
   } catch (err) {
