@@ -4,6 +4,7 @@
  * until stopped.
  */
 import { TributaryError } from '../../core/errors.ts';
+import { modelsTaskKinds } from '../../jobs/models/task-kinds.ts';
 import {
   describeSla,
   findJob,
@@ -19,8 +20,10 @@ import {
   Scheduler,
   type TaskRow,
 } from '../../jobs/scheduler/index.ts';
+import { registerTaskKind, taskKind } from '../../jobs/scheduler/registry.ts';
 import { jsonText } from '../../query/format.ts';
 import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
+import { type OpenedPostgres, openPostgres, POSTGRES_OPTIONS } from './postgres-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary jobs <subcommand> [options]
@@ -37,6 +40,9 @@ options:
                   a name such as 'orders' is a project shipped with Tributary
   --data-dir DIR  where tables, history and alerts live (default: $TRIBUTARY_DATA_DIR or ${DEFAULT_DATA_DIR})
   --format F      list, history: text (default) or json
+  --postgres URL  run, serve: the database of tasks that export to PostgreSQL (default:
+                  $TRIBUTARY_POSTGRES, else the embedded PostgreSQL of the data directory,
+                  started when a task needs it; --postgres-port P as for 'run')
   -h, --help      show this help`;
 
 const OPTIONS = {
@@ -45,14 +51,15 @@ const OPTIONS = {
   date: { type: 'string' },
   limit: { type: 'string' },
   format: { type: 'string' },
+  ...POSTGRES_OPTIONS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const SUBCOMMANDS: Record<string, { options: string[]; job: boolean }> = {
   list: { options: ['format'], job: false },
-  run: { options: ['date'], job: true },
+  run: { options: ['date', 'postgres', 'postgres-port'], job: true },
   history: { options: ['limit', 'format'], job: true },
-  serve: { options: [], job: false },
+  serve: { options: ['postgres', 'postgres-port'], job: false },
 };
 
 function usageError(message: string): number {
@@ -83,6 +90,30 @@ export async function run(args: string[]): Promise<number> {
   if (format !== 'text' && format !== 'json')
     return usageError(`unknown --format '${format}'; use text or json`);
   const dataDir = values['data-dir'] ?? (process.env.TRIBUTARY_DATA_DIR || DEFAULT_DATA_DIR);
+  // SQL models as task kinds; the database of exports is opened when a task needs it.
+  let pg: Promise<OpenedPostgres> | undefined;
+  const kinds = modelsTaskKinds({
+    postgres: async () => {
+      pg ??= openPostgres(values, dataDir);
+      return (await pg).pool;
+    },
+  });
+  if (taskKind('models') === undefined) registerTaskKind('models', kinds.models);
+  if (taskKind('export') === undefined) registerTaskKind('export', kinds.export);
+  try {
+    return await subcommand(sub, rest, values, dataDir, format);
+  } finally {
+    if (pg) await (await pg.catch(() => undefined))?.close();
+  }
+}
+
+async function subcommand(
+  sub: string,
+  rest: string[],
+  values: { project?: string; date?: string; limit?: string },
+  dataDir: string,
+  format: string,
+): Promise<number> {
   const project = await loadProject(await resolveProjectDir(values.project ?? './project'));
   switch (sub) {
     case 'list':
