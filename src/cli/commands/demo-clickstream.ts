@@ -4,8 +4,20 @@
  * table, realtime.* in PostgreSQL), and the embedded PostgreSQL served on a loopback port
  * for psql or any BI tool — with live progress every second.
  */
+import { modelsTaskKinds } from '../../jobs/models/task-kinds.ts';
+import {
+  findJob,
+  type JobEvent,
+  loadProject,
+  registerTaskKind,
+  resolveProjectDir,
+  runJob,
+  Scheduler,
+  taskKind,
+} from '../../jobs/scheduler/index.ts';
 import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
+import { parseDuration } from '../../pipeline/durations.ts';
 import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
@@ -29,7 +41,14 @@ function progressLine(m: PipelineMetrics, produced: number, prevIn: number, secs
 export interface ClickstreamDemoArgs {
   dataDir: string;
   log: Awaited<ReturnType<typeof openLogFromArgs>>;
-  values: { events?: string; rate?: string; seed?: string; postgres?: string; 'postgres-port'?: string };
+  values: {
+    events?: string;
+    rate?: string;
+    seed?: string;
+    postgres?: string;
+    'postgres-port'?: string;
+    'batch-every'?: string;
+  };
   signal: AbortSignal;
 }
 
@@ -64,6 +83,38 @@ export async function clickstreamDemo({
   } else {
     console.log(`realtime tables in ${pg!.describe} (schema realtime)`);
   }
+  // The batch layer: the clickstream project's daily job (bronze → silver → gold →
+  // PostgreSQL gold.*) on its schedule, and for today every --batch-every.
+  const kinds = modelsTaskKinds({ postgres: async () => pg!.pool });
+  if (taskKind('models') === undefined) registerTaskKind('models', kinds.models);
+  if (taskKind('export') === undefined) registerTaskKind('export', kinds.export);
+  const project = await loadProject(await resolveProjectDir('clickstream'));
+  const job = findJob(project, 'lakehouse_bronze_to_gold');
+  const onEvent = (e: JobEvent) => {
+    if (e.type === 'run_finished') {
+      console.log(
+        `batch layer: ${e.job} ${e.state}${e.error ? `: ${e.error}` : ' (gold.* updated in PostgreSQL)'}`,
+      );
+    }
+  };
+  const jobOpts = { dataDir, project: project.dir, alerts: project.alerts, log: () => {}, onEvent };
+  const scheduler = await Scheduler.start({ jobs: project.jobs, ...jobOpts });
+  const every = values['batch-every'] ?? '2 minutes';
+  const everyMs = parseDuration(every);
+  const today = () => new Date().toISOString().slice(0, 10);
+  let batchRun: Promise<unknown> = Promise.resolve();
+  const runBatchLayer = () => {
+    batchRun = batchRun.then(() =>
+      runJob(job, { ...jobOpts, date: today() }).catch((err) => {
+        console.log(`batch layer: ${err instanceof Error ? err.message : String(err)}`);
+      }),
+    );
+    return batchRun;
+  };
+  const batchTicker = setInterval(() => void runBatchLayer(), everyMs);
+  console.log(
+    `batch layer: ${job.name} (silver, 4 gold tables, PostgreSQL gold.*) for today every ${every}, and daily at 00:15 UTC for the day before`,
+  );
   let produced = 0;
   let prevIn = 0;
   let prevAt = Date.now();
@@ -102,9 +153,15 @@ export async function clickstreamDemo({
     console.log(
       progressLine(pipeline.metrics, produced, prevIn, Math.max(0.001, (Date.now() - prevAt) / 1000)),
     );
+    clearInterval(batchTicker);
+    // Every event generated and counted: the batch layer once more, over all of it.
+    if (!signal.aborted) await runBatchLayer();
     return 0;
   } finally {
     clearInterval(ticker);
+    clearInterval(batchTicker);
+    await batchRun;
+    await scheduler.stop();
     await pipeline.close();
     await pg?.close();
   }

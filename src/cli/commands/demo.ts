@@ -28,6 +28,8 @@ options:
   --rate R     generated events per second (orders: default 50000, the seed's target;
                clickstream: default 1000 — the seed's producer sends 5)
   --seed S     generator seed (default: from the clock)
+  --batch-every D  clickstream: run the batch layer's daily job (silver, gold, PostgreSQL
+               gold.*) for today this often (default 2 minutes), and once more at the end
 
 ${POSTGRES_OPTIONS_USAGE}
 
@@ -39,6 +41,7 @@ const OPTIONS = {
   events: { type: 'string' },
   rate: { type: 'string' },
   seed: { type: 'string' },
+  'batch-every': { type: 'string' },
 } as const;
 
 function latency(m: PipelineMetrics, sink: string): string {
