@@ -4,17 +4,7 @@
  * table, realtime.* in PostgreSQL), and the embedded PostgreSQL served on a loopback port
  * for psql or any BI tool — with live progress every second.
  */
-import { modelsTaskKinds } from '../../jobs/models/task-kinds.ts';
-import {
-  findJob,
-  type JobEvent,
-  loadProject,
-  registerTaskKind,
-  resolveProjectDir,
-  runJob,
-  Scheduler,
-  taskKind,
-} from '../../jobs/scheduler/index.ts';
+import { findJob, runJob } from '../../jobs/scheduler/index.ts';
 import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
 import { parseDuration } from '../../pipeline/durations.ts';
@@ -23,6 +13,7 @@ import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { openPostgresFromArgs } from './postgres-args.ts';
+import { startProjectScheduler } from './project-jobs.ts';
 
 const REALTIME = ['events_per_minute', 'logins_per_source', 'purchases_per_minute'] as const;
 
@@ -85,20 +76,14 @@ export async function clickstreamDemo({
   }
   // The batch layer: the clickstream project's daily job (bronze → silver → gold →
   // PostgreSQL gold.*) on its schedule, and for today every --batch-every.
-  const kinds = modelsTaskKinds({ postgres: async () => pg!.pool });
-  if (taskKind('models') === undefined) registerTaskKind('models', kinds.models);
-  if (taskKind('export') === undefined) registerTaskKind('export', kinds.export);
-  const project = await loadProject(await resolveProjectDir('clickstream'));
+  const { project, scheduler, jobOptions } = await startProjectScheduler(
+    'clickstream',
+    dataDir,
+    async () => pg!.pool,
+    (line) => console.log(`batch layer: ${line}`),
+  );
   const job = findJob(project, 'lakehouse_bronze_to_gold');
-  const onEvent = (e: JobEvent) => {
-    if (e.type === 'run_finished') {
-      console.log(
-        `batch layer: ${e.job} ${e.state}${e.error ? `: ${e.error}` : ' (gold.* updated in PostgreSQL)'}`,
-      );
-    }
-  };
-  const jobOpts = { dataDir, project: project.dir, alerts: project.alerts, log: () => {}, onEvent };
-  const scheduler = await Scheduler.start({ jobs: project.jobs, ...jobOpts });
+  const jobOpts = { ...jobOptions, log: () => {} };
   const every = values['batch-every'] ?? '2 minutes';
   const everyMs = parseDuration(every);
   const today = () => new Date().toISOString().slice(0, 10);

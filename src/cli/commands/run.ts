@@ -9,7 +9,14 @@ import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
-import { openPostgresFromArgs, POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
+import {
+  type OpenedPostgres,
+  openPostgres,
+  openPostgresFromArgs,
+  POSTGRES_OPTIONS,
+  POSTGRES_OPTIONS_USAGE,
+} from './postgres-args.ts';
+import { type ProjectScheduler, startProjectScheduler } from './project-jobs.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary run <definition.yaml | name> [options]
@@ -24,6 +31,8 @@ options:
                                --set runtime.trigger=1s --set sinks.orders_current.commit_interval=5s
                                (list entries by name; repeatable)
   --topic NAME                 read this topic instead of the definition's (the DLQ is NAME.dlq)
+  --project DIR                also run the scheduled jobs of this project (docs/jobs.md) beside
+                               the pipeline, e.g. --project clickstream (the batch layer)
   --trigger-ms MS              minimum time between batches when idle (runtime.trigger; default 200)
   --max-records N              records per batch, all partitions together (runtime.max_records_per_batch)
   --maintenance-interval-ms MS table upkeep this often (maintenance.every; default 1 hour)
@@ -38,6 +47,7 @@ const OPTIONS = {
   ...LOG_OPTIONS,
   ...POSTGRES_OPTIONS,
   topic: { type: 'string' },
+  project: { type: 'string' },
   set: { type: 'string', multiple: true },
   'until-caught-up': { type: 'boolean' },
   'trigger-ms': { type: 'string' },
@@ -124,7 +134,22 @@ export async function run(args: string[]): Promise<number> {
   const { pipeline } = compiled;
   const stop = new AbortController();
   const removeSignals = onStopSignals(() => stop.abort());
+  // Exports of the project's jobs write the pipeline's database, or one opened when needed.
+  let jobsPg: Promise<OpenedPostgres> | undefined;
+  let jobs: ProjectScheduler | undefined;
   try {
+    if (values.project !== undefined) {
+      jobs = await startProjectScheduler(
+        values.project,
+        dataDir,
+        async () => {
+          if (pg) return pg.pool;
+          jobsPg ??= openPostgres(values, dataDir);
+          return (await jobsPg).pool;
+        },
+        (line) => console.error(`tributary: ${line}`),
+      );
+    }
     await pipeline.run({ untilCaughtUp: values['until-caught-up'], signal: stop.signal });
     const m = pipeline.metrics;
     console.log(
@@ -134,7 +159,9 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     removeSignals();
+    await jobs?.scheduler.stop();
     await pipeline.close();
+    if (jobsPg) await (await jobsPg.catch(() => undefined))?.close();
     await pg?.close();
     await log.close();
   }
