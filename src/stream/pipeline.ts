@@ -27,6 +27,7 @@ import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
+import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { sweepStaleScratch } from './scratch.ts';
@@ -168,6 +169,8 @@ export class Pipeline {
   /** The next batch, being read while the sinks write the current one. */
   private ahead?: Promise<ReadBatch>;
   private partitions = 0;
+  /** Per partition, its end as last seen (for each partition's share of a batch). */
+  private ends: number[] = [];
   private readonly progress = new Map<Sink, Progress>();
   private dlq?: DlqSink;
   private dlqProgress: Progress = new Map();
@@ -293,28 +296,34 @@ export class Pipeline {
   private async read(positions: number[]): Promise<ReadBatch> {
     const { source } = this.opts;
     const startedAt = this.clock.now();
-    const maxRecords = this.opts.maxRecordsPerBatch ?? 200_000;
-    const perPartition = Math.max(1, Math.ceil(maxRecords / this.partitions));
-    const maxBytes = Math.max(
-      1,
-      Math.floor((this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024) / this.partitions),
-    );
     const stages: Record<string, number> = {};
+    const replay = this.opts.stateful?.keeper.nextReplay();
+    // Each partition's share of the batch, by its backlog (batch-limits.ts); the ends are
+    // asked once, then known from each fetch.
+    if (!replay && this.ends.length < this.partitions) {
+      this.ends = await Promise.all(positions.map((_o, p) => source.latest(p)));
+    }
+    const limits = batchLimits(
+      positions,
+      this.ends,
+      this.opts.maxRecordsPerBatch ?? 200_000,
+      this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024,
+    );
     // One partition per turn of the event loop: a log may read synchronously (the embedded
     // one reads from the page cache), and a batch read ahead must not hold up the
     // current batch's work for the time of every partition's read.
-    const replay = this.opts.stateful?.keeper.nextReplay();
     const fetched = await Promise.all(
       positions.map(async (offset, p) => {
         for (let i = 0; i <= p; i++) await nextTurn();
         if (replay) return fetchUpTo(source, p, offset, replay.ends[p] ?? -1);
-        return source.fetch(p, offset, { maxRecords: perPartition, maxBytes });
+        return source.fetch(p, offset, limits[p]);
       }),
     );
     let records = 0;
     let backlog = false;
     const next = [...positions];
     for (const b of fetched) {
+      this.ends[b.partition] = Math.max(this.ends[b.partition] ?? 0, b.highWatermark);
       records += b.count;
       if (b.nextOffset < b.highWatermark) backlog = true;
       if (b.count > 0) next[b.partition] = b.lastOffset + 1;
