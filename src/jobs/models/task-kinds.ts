@@ -51,8 +51,8 @@ export function modelsTaskKinds(services: ModelsKindServices): { models: TaskKin
         clock: ctx.clock,
       });
       const checked = [...result.sources, ...result.models.flatMap((m) => m.expectations ?? [])];
-      for (const e of checked) {
-        if (e.passed || e.severity !== 'error') continue;
+      const broken = checked.filter((e) => !e.passed && e.severity === 'error');
+      for (const e of broken) {
         await ctx.alert({
           kind: 'expectation_failed',
           message: `${e.targetKind} ${e.target}: expectation ${e.expectation} failed${e.failingRows === null ? '' : ` (${e.failingRows} failing rows)`}`,
@@ -71,6 +71,15 @@ export function modelsTaskKinds(services: ModelsKindServices): { models: TaskKin
         version: m.versionWritten,
       }));
       const bad = result.models.filter((m) => m.status === 'failed' || m.status === 'skipped');
+      if (broken.length > 0) {
+        // Bad data: another attempt finds the same rows (and would alert again). Not retried.
+        throw new TributaryError(
+          'MODEL_FAILED',
+          `expectations failed: ${broken.map((e) => `${e.target}: ${e.expectation}`).join('; ')}; ` +
+            `models not done: ${bad.map((m) => `${m.model} ${m.status}`).join(', ') || 'none'}. Fix the data (or the expectation) and run the job again`,
+          { runId: result.runId },
+        );
+      }
       if (bad.length > 0) {
         throw new Error(
           `models ${bad.map((m) => `${m.model} ${m.status}${m.error ? ` (${m.error})` : ''}`).join('; ')}`,
