@@ -4,8 +4,9 @@
  * node's position), for a TypeScript object, the path to the value.
  */
 import { promises as fs } from 'node:fs';
-import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { TributaryError } from '../core/errors.ts';
+import { offsetOf } from '../core/yaml-nodes.ts';
 import type { PipelineDefinition } from './definition.ts';
 import { checkShape, formatPath, type Path, type Problem } from './shape.ts';
 
@@ -64,24 +65,8 @@ export function fromYaml(text: string, file: string): LoadedDefinition {
     );
   }
   const locate = (path: Path, atKey = false) => {
-    // The deepest node on the path that exists: a missing key is reported at its parent.
-    let node: unknown = doc.contents;
-    let keyNode: Node | undefined;
-    for (const step of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === step);
-        if (!pair) break;
-        keyNode = pair.key as Node;
-        node = pair.value;
-      } else if (isSeq(node) && typeof step === 'number' && step < node.items.length) {
-        keyNode = undefined;
-        node = node.items[step];
-      } else {
-        break;
-      }
-    }
-    const target = (atKey ? keyNode : undefined) ?? (node as Node | undefined) ?? keyNode;
-    return target?.range ? pos(target.range[0]) : undefined;
+    const at = offsetOf(doc, path, atKey);
+    return at === undefined ? undefined : pos(at);
   };
   const definition = doc.toJS() as PipelineDefinition;
   const loaded: LoadedDefinition = { definition, file, locate };

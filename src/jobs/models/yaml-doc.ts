@@ -4,8 +4,9 @@
  * user wrote it — the way pipeline definitions report theirs (src/pipeline/load.ts).
  * A front matter starts some lines into its `.sql` file: `firstLine` shifts the lines.
  */
-import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { TributaryError } from '../../core/errors.ts';
+import { offsetOf } from '../../core/yaml-nodes.ts';
 
 export type Path = Array<string | number>;
 
@@ -84,23 +85,8 @@ export function parseYaml(text: string, file: string, firstLine = 1, what = 'the
     );
   }
   const locate = (path: Path, atKey = false): Position => {
-    let node: unknown = doc.contents;
-    let keyNode: Node | undefined;
-    for (const step of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === step);
-        if (!pair) break;
-        keyNode = pair.key as Node;
-        node = pair.value;
-      } else if (isSeq(node) && typeof step === 'number' && step < node.items.length) {
-        keyNode = undefined;
-        node = node.items[step];
-      } else {
-        break;
-      }
-    }
-    const target = (atKey ? keyNode : undefined) ?? (node as Node | undefined) ?? keyNode;
-    return target?.range ? pos(target.range[0]) : { file, line: firstLine, col: 1 };
+    const at = offsetOf(doc, path, atKey);
+    return at === undefined ? { file, line: firstLine, col: 1 } : pos(at);
   };
   return { file, value: doc.toJS() ?? undefined, locate };
 }

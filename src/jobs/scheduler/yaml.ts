@@ -3,8 +3,9 @@
  * node's position is kept (as the pipeline loader does, src/pipeline/load.ts), and a
  * path into the document (`jobs[0].tasks[2].depends_on[1]`) maps to `line:column`.
  */
-import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { TributaryError } from '../../core/errors.ts';
+import { offsetOf } from '../../core/yaml-nodes.ts';
 import { formatPath, type Path, type Problem } from '../../pipeline/shape.ts';
 
 export interface YamlFile {
@@ -32,23 +33,8 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     });
   }
   const locate = (path: Path, atKey = false) => {
-    let node: unknown = doc.contents;
-    let keyNode: Node | undefined;
-    for (const step of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === step);
-        if (!pair) break;
-        keyNode = pair.key as Node;
-        node = pair.value;
-      } else if (isSeq(node) && typeof step === 'number' && step < node.items.length) {
-        keyNode = undefined;
-        node = node.items[step];
-      } else {
-        break;
-      }
-    }
-    const target = (atKey ? keyNode : undefined) ?? (node as Node | undefined) ?? keyNode;
-    return target?.range ? pos(target.range[0]) : undefined;
+    const at = offsetOf(doc, path, atKey);
+    return at === undefined ? undefined : pos(at);
   };
   return { file, value: doc.toJS(), locate };
 }
