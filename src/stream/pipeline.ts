@@ -22,7 +22,6 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { isTributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
@@ -30,6 +29,7 @@ import type { DeltaTable } from '../table/table.ts';
 import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import { PipelineMetrics } from './metrics.ts';
+import { type OnRetry, type RetryPolicy, runLoop } from './run-loop.ts';
 import { sweepStaleScratch } from './scratch.ts';
 import { DlqSink } from './sinks/dlq.ts';
 import { fetchUpTo } from './sources/exact-fetch.ts';
@@ -138,20 +138,6 @@ let pipelines = 0;
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-function defaultOnError(err: unknown, attempt: number, others: readonly unknown[] = [], retryInMs = 0): void {
-  const next = `next try in ${Math.round(retryInMs / 100) / 10} s`;
-  if (isTributaryError(err, 'POSTGRES_UNAVAILABLE')) {
-    console.error(
-      `pipeline: waiting for PostgreSQL (try ${attempt} failed, ${next}; the batch is kept and the pipeline resumes by itself when the database is back): ${message(err)}`,
-    );
-  } else {
-    console.error(`pipeline: batch failed (attempt ${attempt}), retrying (${next}): ${message(err)}`);
-  }
-  for (const o of others) console.error(`pipeline: in the same batch, also: ${message(o)}`);
-}
 
 export class Pipeline {
   readonly metrics = new PipelineMetrics();
@@ -609,11 +595,10 @@ export class Pipeline {
    * Runs batches until `signal` aborts, or (with `untilCaughtUp`) until a fetch finds
    * every partition drained and everything before it committed.
    *
-   * A retryable error (storage, broker, commit conflict, DuckDB out of memory or I/O) does
-   * not end the run: it is reported to `onError`, progress is reloaded from the sinks'
-   * storage once all of the failed batch's work has settled, and the batch is retried
-   * after a back-off (doubling from `retryBackoffMs`, at most `maxRetries` times
-   * in a row). Other errors are thrown: they need a person.
+   * Failures are handled by the shared loop (run-loop.ts): a retryable one is reported to
+   * `onError`, progress is reloaded from the sinks' storage once all of the failed
+   * batch's work has settled, and the batch is retried after a back-off; PostgreSQL
+   * being down is waited out; other errors are thrown.
    */
   async run(
     opts: {
@@ -625,80 +610,38 @@ export class Pipeline {
        * further failures (first one is `err`). Default: a line on stderr, and one when a
        * batch succeeds again.
        */
-      onError?: (err: unknown, attempt: number, others: readonly unknown[], retryInMs: number) => void;
-      maxRetries?: number;
-      retryBackoffMs?: number;
-      /** The longest wait between retries (default 30 s). */
-      maxBackoffMs?: number;
-    } = {},
+      onError?: OnRetry;
+    } & RetryPolicy = {},
   ) {
-    const trigger = this.opts.triggerMs ?? 200;
-    const maxRetries = opts.maxRetries ?? 10;
-    let failures = 0;
-    // After a failure, progress is reloaded inside the retried step: the reload reads the
-    // same storage that just failed, and may fail (and be retried) too.
-    let reload = false;
-    while (!opts.signal?.aborted) {
-      const started = this.clock.now();
-      let report: BatchReport;
-      try {
-        if (reload) {
-          await this.loadProgress();
-          reload = false;
-        }
-        report = await this.runBatch();
+    let stopped = true;
+    await runLoop({
+      ...opts,
+      label: 'pipeline',
+      unit: 'batch',
+      idleMs: this.opts.triggerMs ?? 200,
+      clock: this.clock,
+      sleep: this.sleep,
+      onRetry: opts.onError,
+      takeOthers: () => this.alsoFailed.splice(0),
+      // After a failure, progress is reloaded inside the retried step: the reload reads
+      // the same storage that just failed, and may fail (and be retried) too.
+      step: async (afterFailure) => {
+        if (afterFailure) await this.loadProgress();
+        const report = await this.runBatch();
         if (report.records > 0) opts.onBatch?.(report);
         await this.maybeMaintain();
         if (opts.untilCaughtUp && report.records === 0) {
           await this.flush();
-          return;
+          stopped = false;
+          return 'done';
         }
-        if (failures > 0 && !opts.onError) {
-          console.error(`pipeline: resumed after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
-        }
-        failures = 0;
-      } catch (err) {
-        const others = this.alsoFailed;
-        this.alsoFailed = [];
-        // A database that is down is waited for, however long (its lag grows); other
-        // retryable failures are retried `maxRetries` times in a row.
-        const waits = isTributaryError(err, 'POSTGRES_UNAVAILABLE');
-        failures++;
-        if (!isTributaryError(err) || !err.retryable || (!waits && failures > maxRetries)) {
-          for (const o of others) console.error(`pipeline: in the failed batch, also: ${message(o)}`);
-          throw err;
-        }
-        const backoff = (opts.retryBackoffMs ?? 500) * 2 ** Math.min(failures - 1, 20);
-        const delay = Math.min(backoff, opts.maxBackoffMs ?? 30_000);
-        (opts.onError ?? defaultOnError)(err, failures, others, delay);
-        await this.pause(delay, opts.signal);
-        reload = true;
-        continue;
-      }
-      if (report.caughtUp) {
-        const wait = started + trigger - this.clock.now();
-        if (wait > 0 && !opts.signal?.aborted) await this.sleep(wait);
-      }
-    }
+        return report.caughtUp ? 'idle' : 'busy';
+      },
+    });
+    if (!stopped) return;
     // Stopped on request: commit what sinks buffered, so a graceful stop leaves nothing to re-read.
     await this.dropAhead();
     await this.flush();
-  }
-
-  /** Sleeps `ms`, or less when `signal` aborts (a stop request during a long back-off). */
-  private async pause(ms: number, signal?: AbortSignal): Promise<void> {
-    if (!signal) return this.sleep(ms);
-    if (signal.aborted) return;
-    let onAbort = () => {};
-    const aborted = new Promise<void>((r) => {
-      onAbort = r;
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([this.sleep(ms), aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
   }
 
   async close(): Promise<void> {
