@@ -4,9 +4,8 @@
  * node's position), for a TypeScript object, the path to the value.
  */
 import { promises as fs } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
 import { TributaryError } from '../core/errors.ts';
-import { offsetOf } from '../core/yaml-nodes.ts';
+import { parseYamlText, syntaxErrorLines } from '../core/yaml-nodes.ts';
 import type { PipelineDefinition } from './definition.ts';
 import { checkShape, formatPath, type Path, type Problem } from './shape.ts';
 
@@ -47,29 +46,16 @@ export function fromObject(definition: PipelineDefinition): LoadedDefinition {
 
 /** Parses YAML text (named `file` in messages) and checks its shape. */
 export function fromYaml(text: string, file: string): LoadedDefinition {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const pos = (offset: number) => {
-    const p = lines.linePos(offset);
-    return { line: p.line, col: p.col };
-  };
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => {
-      const p = pos(e.pos[0]);
-      return `${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
-    });
+  const yaml = parseYamlText(text);
+  if (yaml.errors.length > 0) {
     throw new TributaryError(
       'PIPELINE_INVALID',
-      `the pipeline definition is not valid YAML:\n  ${problems.join('\n  ')}`,
+      `the pipeline definition is not valid YAML:${syntaxErrorLines(file, yaml.errors)}`,
       { file },
     );
   }
-  const locate = (path: Path, atKey = false) => {
-    const at = offsetOf(doc, path, atKey);
-    return at === undefined ? undefined : pos(at);
-  };
-  const definition = doc.toJS() as PipelineDefinition;
-  const loaded: LoadedDefinition = { definition, file, locate };
+  const definition = yaml.value as PipelineDefinition;
+  const loaded: LoadedDefinition = { definition, file, locate: yaml.locate };
   const problems = checkShape(definition);
   if (problems.length > 0) invalid(loaded, problems);
   return loaded;

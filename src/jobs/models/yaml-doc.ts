@@ -4,9 +4,8 @@
  * user wrote it — the way pipeline definitions report theirs (src/pipeline/load.ts).
  * A front matter starts some lines into its `.sql` file: `firstLine` shifts the lines.
  */
-import { LineCounter, parseDocument } from 'yaml';
 import { TributaryError } from '../../core/errors.ts';
-import { offsetOf } from '../../core/yaml-nodes.ts';
+import { parseYamlText } from '../../core/yaml-nodes.ts';
 
 export type Path = Array<string | number>;
 
@@ -72,21 +71,16 @@ export function invalidDoc(doc: YamlDoc, problems: Problem[], what: string): nev
  * errors are MODEL_INVALID with their positions.
  */
 export function parseYaml(text: string, file: string, firstLine = 1, what = 'the YAML'): YamlDoc {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const pos = (offset: number): Position => {
-    const p = lines.linePos(offset);
-    return { file, line: p.line + firstLine - 1, col: p.col };
-  };
-  if (doc.errors.length > 0) {
+  const yaml = parseYamlText(text, firstLine);
+  if (yaml.errors.length > 0) {
     invalid(
-      doc.errors.map((e) => ({ at: pos(e.pos[0]), message: e.message.split('\n')[0] })),
+      yaml.errors.map((e) => ({ at: { file, line: e.line, col: e.col }, message: e.message })),
       `${what} (not valid YAML)`,
     );
   }
   const locate = (path: Path, atKey = false): Position => {
-    const at = offsetOf(doc, path, atKey);
-    return at === undefined ? { file, line: firstLine, col: 1 } : pos(at);
+    const at = yaml.locate(path, atKey);
+    return at === undefined ? { file, line: firstLine, col: 1 } : { file, ...at };
   };
-  return { file, value: doc.toJS() ?? undefined, locate };
+  return { file, value: yaml.value ?? undefined, locate };
 }

@@ -3,9 +3,8 @@
  * node's position is kept (as the pipeline loader does, src/pipeline/load.ts), and a
  * path into the document (`jobs[0].tasks[2].depends_on[1]`) maps to `line:column`.
  */
-import { LineCounter, parseDocument } from 'yaml';
 import { TributaryError } from '../../core/errors.ts';
-import { offsetOf } from '../../core/yaml-nodes.ts';
+import { parseYamlText, syntaxErrorLines } from '../../core/yaml-nodes.ts';
 import { formatPath, type Path, type Problem } from '../../pipeline/shape.ts';
 
 export interface YamlFile {
@@ -17,26 +16,17 @@ export interface YamlFile {
 
 /** Parses `text`; JOB_INVALID with every syntax error's file:line:column. */
 export function parseYamlFile(text: string, file: string): YamlFile {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const pos = (offset: number) => {
-    const p = lines.linePos(offset);
-    return { line: p.line, col: p.col };
-  };
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => {
-      const p = pos(e.pos[0]);
-      return `${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
-    });
-    throw new TributaryError('JOB_INVALID', `the jobs file is not valid YAML:\n  ${problems.join('\n  ')}`, {
-      file,
-    });
+  const yaml = parseYamlText(text);
+  if (yaml.errors.length > 0) {
+    throw new TributaryError(
+      'JOB_INVALID',
+      `the jobs file is not valid YAML:${syntaxErrorLines(file, yaml.errors)}`,
+      {
+        file,
+      },
+    );
   }
-  const locate = (path: Path, atKey = false) => {
-    const at = offsetOf(doc, path, atKey);
-    return at === undefined ? undefined : pos(at);
-  };
-  return { file, value: doc.toJS(), locate };
+  return { file, value: yaml.value, locate: yaml.locate };
 }
 
 /** A problem in a file, located. */
