@@ -7,7 +7,6 @@
  * checked as reached through TRIBUTARY_CRASH_TRACE.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +15,9 @@ import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { openLog } from '../../src/log/open.ts';
 import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
+import { startCli } from '../helpers/cli-child.ts';
 import { type Click, clicks, produceClicks, tableLines, topicLines, WINDOWED } from './window-fixtures.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
 const DEFINITION = WINDOWED.replace('max_records_per_batch: 900', 'max_records_per_batch: 300');
 const POINTS: CrashPointName[] = [
   'window.state-saved',
@@ -56,22 +55,6 @@ async function prepare(dataDir: string): Promise<void> {
   }
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdout!.resume();
-  const exit = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, exit };
-}
-
 async function tablesOf(dataDir: string) {
   const log = await openLog({ dataDir });
   try {
@@ -105,7 +88,7 @@ describe('windowed pipeline: restart equivalence', () => {
       const crashed = join(dir, 'crashed');
       await prepare(straight);
       await prepare(crashed);
-      const ran = start(['run', file, '--until-caught-up', '--data-dir', straight]);
+      const ran = startCli(['run', file, '--until-caught-up', '--data-dir', straight]);
       const r = await ran.exit;
       assert.equal(r.code, 0, r.stderr);
 
@@ -121,7 +104,7 @@ describe('windowed pipeline: restart equivalence', () => {
       let armedKills = 0;
       for (const kill of schedule) {
         const armed = 'point' in kill;
-        const run = start(
+        const run = startCli(
           ['run', file, '--until-caught-up', '--data-dir', crashed],
           armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
         );
@@ -136,7 +119,7 @@ describe('windowed pipeline: restart equivalence', () => {
         assert.equal(exit.code, 0, `a run ended by itself, not with success:\n${exit.stderr}`);
         if (armed) t.diagnostic(`${kill.point}:${kill.n} not reached before the input was drained`);
       }
-      const last = start(['run', file, '--until-caught-up', '--data-dir', crashed]);
+      const last = startCli(['run', file, '--until-caught-up', '--data-dir', crashed]);
       const done = await last.exit;
       assert.equal(done.code, 0, done.stderr);
 

@@ -29,8 +29,7 @@
  * partitions, so each partition's offsets advance at the same pace in event time.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -48,11 +47,11 @@ import { plan } from '../../src/pipeline/plan.ts';
 import { SCRATCH_DIR } from '../../src/stream/scratch.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { freshDatabase, postgresMissing } from '../connectors/postgres/server.ts';
+import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertBronze, assertDlq, assertRealtime, clickTruth } from './clickstream-oracle.ts';
 import { readTopic } from './orders-oracle.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
 const TOPIC = 'user-events';
 const PARTITIONS = 3;
 /** Event time: 23:45 UTC, so the run crosses midnight (two bronze partitions) after ~18,000 records. */
@@ -150,52 +149,6 @@ class Producer {
   }
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const exit = new Promise<Exit>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, exit };
-}
-
-/** Resolves with the exit, or with undefined after `ms`. */
-async function exitWithin(exit: Promise<Exit>, ms: number): Promise<Exit | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((r) => {
-    timer = setTimeout(() => r(undefined), ms);
-  });
-  try {
-    return await Promise.race([exit, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Lines `name<TAB>n<TAB>pid[<TAB>crash]` of the trace file. */
-function readTrace(path: string): Array<{ name: string; n: number; pid: number; crash: boolean }> {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [name, n, pid, crash] = l.split('\t');
-      return { name, n: Number(n), pid: Number(pid), crash: crash === 'crash' };
-    });
-}
-
 /** The built-in definition with its PostgreSQL sinks before bronze, written to `file`. */
 function writePgFirst(file: string): void {
   const def = parse(readFileSync(builtinPath('clickstream'), 'utf8'));
@@ -281,7 +234,7 @@ async function crashScenario(t: TestContext, dir: string, url: string): Promise<
       for (let i = 0; i < schedule.length; i++) {
         const kill = schedule[i];
         const armed = 'point' in kill;
-        const run = start(
+        const run = startCli(
           args(kill.order),
           armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
         );
@@ -356,7 +309,7 @@ async function crashScenario(t: TestContext, dir: string, url: string): Promise<
     }
 
     const killsDone = Date.now();
-    const final = start([...args('bronze-first'), '--until-caught-up']);
+    const final = startCli([...args('bronze-first'), '--until-caught-up']);
     runs++;
     const done = await final.exit;
     assert.equal(done.code, 0, `final run failed:\n${done.stderr}`);

@@ -19,22 +19,20 @@
  * where the log's own points (`log.*`) do not apply.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Rng } from '../../src/connectors/generators/rng.ts';
 import { CRASH_POINTS, type CrashPointName } from '../../src/core/crash-points.ts';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { SCRATCH_DIR } from '../../src/stream/scratch.ts';
+import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertDeltaRsReads, assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tributary.js');
 /** Records per second from the generator, for as long as the kills go on. */
 const RATE = 600;
 const RANDOM_KILLS = 8;
@@ -70,58 +68,7 @@ const NTH: Record<
   'log.roll.created': [1, 2, 4],
 };
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  stdout: string;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
-  });
-  let stderr = '';
-  let stdout = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  const exit = new Promise<Exit>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, stdout })),
-  );
-  return { child, exit };
-}
-
-/** Resolves with the exit, or with undefined after `ms` (the timer does not outlive the exit). */
-async function exitWithin(exit: Promise<Exit>, ms: number): Promise<Exit | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((r) => {
-    timer = setTimeout(() => r(undefined), ms);
-  });
-  try {
-    return await Promise.race([exit, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 type Kill = { point: CrashPointName; n: number } | { delayMs: number };
-
-/** Lines `name<TAB>n<TAB>pid[<TAB>crash]` of the trace file. */
-function readTrace(path: string): Array<{ name: string; n: number; pid: number; crash: boolean }> {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [name, n, pid, crash] = l.split('\t');
-      return { name, n: Number(n), pid: Number(pid), crash: crash === 'crash' };
-    });
-}
 
 async function crashRun(t: TestContext, kafka: string | undefined): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-orders-crash-'));
@@ -151,7 +98,7 @@ async function crashScenario(t: TestContext, kafka: string | undefined, dir: str
     const j = rng.int(i + 1);
     [schedule[i], schedule[j]] = [schedule[j], schedule[i]];
   }
-  const generator = start([
+  const generator = startCli([
     'generate',
     'orders',
     '--rate',
@@ -190,7 +137,7 @@ async function crashScenario(t: TestContext, kafka: string | undefined, dir: str
     for (let i = 0; i < schedule.length; i++) {
       const kill = schedule[i];
       const armed = 'point' in kill;
-      const run = start(
+      const run = startCli(
         pipelineArgs,
         armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
       );
@@ -262,7 +209,7 @@ async function crashScenario(t: TestContext, kafka: string | undefined, dir: str
     const tables = await openOrdersTables(join(dir, 'data'));
     assert.ok((await tables.events.snapshot()).version > 0, 'the killed runs committed batches');
     const killsDone = Date.now();
-    const final = start([...pipelineArgs, '--until-caught-up']);
+    const final = startCli([...pipelineArgs, '--until-caught-up']);
     const done = await final.exit;
     assert.equal(done.code, 0, `final run failed:\n${done.stderr}`);
     const left = readdirSync(SCRATCH_DIR).filter((f) => killed.some((pid) => f.includes(`-${pid}-`)));
