@@ -6,6 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, beforeEach } from 'node:test';
 import type { Clock } from '../../../src/core/clock.ts';
 import {
   type JobEvent,
@@ -13,6 +15,7 @@ import {
   type Sleep,
   type TaskContext,
 } from '../../../src/jobs/scheduler/index.ts';
+import { cleanup, tempDir } from '../../interop/helpers.ts';
 
 /** Lets every callback queued so far (and the microtasks they queue) run. */
 export async function settle(rounds = 5): Promise<void> {
@@ -263,3 +266,32 @@ export const CRASH_JOB = {
     { name: 'last', kind: 'noop', depends_on: ['blocker'] },
   ],
 };
+
+/** What a suite's tests share: a data directory of their own per test, and the lines the scheduler logged. */
+export interface JobsSuite {
+  readonly dataDir: string;
+  readonly logs: string[];
+  log(line: string): void;
+}
+
+/**
+ * Hooks for a describe() block: a temporary folder for the suite (removed after it), a
+ * fresh data directory per test (its own history and alerts), the test task kinds
+ * registered, and `calls`/`logs` emptied before each test.
+ */
+export function jobsSuite(prefix: string): JobsSuite {
+  let dir = '';
+  let n = 0;
+  const suite = { dataDir: '', logs: [] as string[], log: (line: string) => suite.logs.push(line) };
+  before(async () => {
+    registerTestKinds();
+    dir = await tempDir(prefix);
+  });
+  after(() => cleanup(dir));
+  beforeEach(() => {
+    suite.dataDir = join(dir, `data${n++}`);
+    calls.length = 0;
+    suite.logs.length = 0;
+  });
+  return suite;
+}

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { isTributaryError } from '../../../src/core/errors.ts';
 import {
@@ -18,30 +18,14 @@ import {
   runJob,
   TASKS_TABLE,
 } from '../../../src/jobs/scheduler/index.ts';
-import { cleanup, deltaRsRead, pythonSkip, tempDir } from '../../interop/helpers.ts';
-import { calls, Events, gate, instantSleep, registerTestKinds, webhookServer } from './helpers.ts';
+import { deltaRsRead, pythonSkip } from '../../interop/helpers.ts';
+import { calls, Events, gate, instantSleep, jobsSuite, webhookServer } from './helpers.ts';
 
 const T0 = Date.parse('2026-11-29T02:00:00Z');
 const skip = pythonSkip();
 
 describe('runJob', () => {
-  let dir: string;
-  let dataDir: string;
-  let n = 0;
-  const logs: string[] = [];
-  const log = (line: string) => logs.push(line);
-
-  before(async () => {
-    registerTestKinds();
-    dir = await tempDir('jobs-run');
-  });
-  after(() => cleanup(dir));
-  beforeEach(() => {
-    // A fresh data directory per test: its own history and alerts.
-    dataDir = join(dir, `data${n++}`);
-    calls.length = 0;
-    logs.length = 0;
-  });
+  const suite = jobsSuite('jobs-run');
 
   test('a task made to fail twice succeeds on its third attempt, after back-off waits of 30 s and 60 s', async () => {
     const clock = new ManualClock(T0);
@@ -54,7 +38,12 @@ describe('runJob', () => {
         { name: 'load', kind: 'noop', depends_on: ['extract'] },
       ],
     });
-    const res = await runJob(job, { dataDir, clock, sleep: instantSleep(clock, waits), log });
+    const res = await runJob(job, {
+      dataDir: suite.dataDir,
+      clock,
+      sleep: instantSleep(clock, waits),
+      log: suite.log,
+    });
     assert.equal(res.state, 'succeeded');
     assert.deepEqual(
       calls.map((c) => [c.task, c.attempt]),
@@ -70,7 +59,7 @@ describe('runJob', () => {
     assert.equal(extract.state, 'succeeded');
     assert.equal(extract.attempts, 3);
     // What the history says, read back from the Delta tables.
-    const history = await JobHistory.open(dataDir, clock);
+    const history = await JobHistory.open(suite.dataDir, clock);
     const [run] = await history.runs({ job: 'retry_ok' });
     assert.equal(run.state, 'succeeded');
     assert.equal(run.runId, res.runId);
@@ -80,7 +69,7 @@ describe('runJob', () => {
       ['load', 'succeeded', 1],
     ]);
     // No alert for a run that succeeded.
-    assert.deepEqual(await alertRows(dataDir), []);
+    assert.deepEqual(await alertRows(suite.dataDir), []);
   });
 
   test('made to fail four times: the run fails, dependants do not run, one alert row, one webhook call', {
@@ -101,10 +90,10 @@ describe('runJob', () => {
       });
       const events = new Events();
       const res = await runJob(job, {
-        dataDir,
+        dataDir: suite.dataDir,
         clock,
         sleep: instantSleep(clock, waits),
-        log,
+        log: suite.log,
         onEvent: events.on,
         alerts: {
           webhook: {
@@ -137,7 +126,7 @@ describe('runJob', () => {
       );
 
       // Exactly one alert, read by delta-rs.
-      const alerts = await deltaRsRead(join(dataDir, 'tables', ALERTS_TABLE));
+      const alerts = await deltaRsRead(join(suite.dataDir, 'tables', ALERTS_TABLE));
       assert.equal(alerts.rows.length, 1);
       const row = alerts.rows[0];
       assert.equal(row.kind, 'run_failed');
@@ -145,7 +134,7 @@ describe('runJob', () => {
       assert.equal(row.run_id, res.runId);
       assert.match(String(row.message), /task silver failed after 4 attempts/);
       // ... one log line for it ...
-      assert.equal(logs.filter((l) => l.startsWith('ALERT run_failed')).length, 1);
+      assert.equal(suite.logs.filter((l) => l.startsWith('ALERT run_failed')).length, 1);
       // ... and one webhook call, with the alert as its JSON body.
       assert.equal(hook.received.length, 1);
       const call = hook.received[0];
@@ -192,21 +181,21 @@ describe('runJob', () => {
         tasks: [{ name: 'a', kind: 'flaky', params: { fail: 1 } }],
       });
       const res = await runJob(job, {
-        dataDir,
+        dataDir: suite.dataDir,
         clock,
         sleep: instantSleep(clock, waits),
-        log,
+        log: suite.log,
         alerts: { webhook: { url: hook.url, headers: {}, timeoutMs: 5000, attempts: 3, retryDelayMs: 1000 } },
       });
       assert.equal(res.state, 'failed');
       assert.equal(hook.received.length, 3);
       assert.deepEqual(waits, [1000, 2000]);
-      const failures = logs.filter((l) => l.startsWith('webhook POST'));
+      const failures = suite.logs.filter((l) => l.startsWith('webhook POST'));
       assert.equal(failures.length, 3);
       assert.match(failures[2], /attempt 3 of 3\): HTTP 500; giving up/);
       // The log names the origin only: the token in the URL stays out of it.
-      assert.ok(logs.every((l) => !l.includes('secret')));
-      assert.equal((await alertRows(dataDir)).length, 1);
+      assert.ok(suite.logs.every((l) => !l.includes('secret')));
+      assert.equal((await alertRows(suite.dataDir)).length, 1);
     } finally {
       await hook.close();
     }
@@ -238,7 +227,12 @@ describe('runJob', () => {
       ],
     });
     // The 5-minute timeouts expire at once; the 'hang' attempts never end at all.
-    const res = await runJob(job, { dataDir, clock, sleep: instantSleep(clock, waits), log });
+    const res = await runJob(job, {
+      dataDir: suite.dataDir,
+      clock,
+      sleep: instantSleep(clock, waits),
+      log: suite.log,
+    });
     assert.equal(res.state, 'failed');
     const stuck = res.tasks.find((t) => t.task === 'stuck')!;
     assert.equal(stuck.state, 'failed');
@@ -249,7 +243,10 @@ describe('runJob', () => {
     );
     assert.equal(res.tasks.find((t) => t.task === 'after')!.state, 'skipped');
     assert.ok(isTributaryError(reason, 'JOB_TASK_TIMEOUT'));
-    assert.equal(logs.filter((l) => /attempt \d timed out after 300000 ms; abandoned/.test(l)).length, 3);
+    assert.equal(
+      suite.logs.filter((l) => /attempt \d timed out after 300000 ms; abandoned/.test(l)).length,
+      3,
+    );
   });
 
   test('independent tasks run at the same time, at most max_parallel at once, each after its dependencies', async () => {
@@ -279,7 +276,7 @@ describe('runJob', () => {
         { name: 'join', kind: 'busy', depends_on: ['a', 'b', 'c', 'd'] },
       ],
     });
-    const run = runJob(job, { dataDir, log });
+    const run = runJob(job, { dataDir: suite.dataDir, log: suite.log });
     while (now < 2) await new Promise((r) => setTimeout(r, 5));
     // Two are running and blocked: a third does not start, however long it is given.
     await new Promise((r) => setTimeout(r, 300));
@@ -298,9 +295,9 @@ describe('runJob', () => {
       tasks: [{ name: 'wait', kind: 'gate', params: { gate: 'overlap' } }],
     });
     const events = new Events();
-    const first = runJob(job, { dataDir, clock, log, onEvent: events.on });
+    const first = runJob(job, { dataDir: suite.dataDir, clock, log: suite.log, onEvent: events.on });
     await events.waitFor('task_started');
-    await assert.rejects(runJob(job, { dataDir, clock, log }), (err) => {
+    await assert.rejects(runJob(job, { dataDir: suite.dataDir, clock, log: suite.log }), (err) => {
       assert.ok(isTributaryError(err, 'JOB_ALREADY_RUNNING'));
       assert.match(err.message, /a run of job exclusive is still going on in this process/);
       return true;
@@ -308,8 +305,8 @@ describe('runJob', () => {
     gate('overlap').open();
     assert.equal((await first).state, 'succeeded');
     // Once it ended, the next run goes.
-    assert.equal((await runJob(job, { dataDir, clock, log })).state, 'succeeded');
-    const history = await JobHistory.open(dataDir, clock);
+    assert.equal((await runJob(job, { dataDir: suite.dataDir, clock, log: suite.log })).state, 'succeeded');
+    const history = await JobHistory.open(suite.dataDir, clock);
     assert.deepEqual(
       (await history.runs({ job: 'exclusive' })).map((r) => r.state),
       ['succeeded', 'succeeded'],
@@ -330,8 +327,8 @@ describe('runJob', () => {
       ],
     });
     // 23:30 UTC is 00:30 on the 30th in Berlin: the day before is the 29th.
-    await runJob(job, { dataDir, clock, log });
-    await runJob(job, { dataDir, clock, log, date: '2026-11-01' });
+    await runJob(job, { dataDir: suite.dataDir, clock, log: suite.log });
+    await runJob(job, { dataDir: suite.dataDir, clock, log: suite.log, date: '2026-11-01' });
     assert.deepEqual(
       calls.map((c) => [c.date, c.params.where, c.params.run]),
       [
@@ -340,7 +337,7 @@ describe('runJob', () => {
       ],
     );
     await assert.rejects(
-      runJob(job, { dataDir, clock, log, date: '2026-02-30' }),
+      runJob(job, { dataDir: suite.dataDir, clock, log: suite.log, date: '2026-02-30' }),
       /not a date like 2026-11-29/,
     );
   });
@@ -356,13 +353,18 @@ describe('runJob', () => {
         { name: 'b', kind: 'flaky', params: { fail: 1 }, retry_delay: '1s' },
       ],
     });
-    const res = await runJob(job, { dataDir, clock, sleep: instantSleep(clock, []), log });
-    const runs = await deltaRsRead(join(dataDir, 'tables', RUNS_TABLE));
+    const res = await runJob(job, {
+      dataDir: suite.dataDir,
+      clock,
+      sleep: instantSleep(clock, []),
+      log: suite.log,
+    });
+    const runs = await deltaRsRead(join(suite.dataDir, 'tables', RUNS_TABLE));
     assert.equal(runs.rows.length, 1);
     assert.equal(runs.rows[0].run_id, res.runId);
     assert.equal(runs.rows[0].state, 'succeeded');
     assert.equal(runs.rows[0].owner_pid, process.pid);
-    const tasks = await deltaRsRead(join(dataDir, 'tables', TASKS_TABLE));
+    const tasks = await deltaRsRead(join(suite.dataDir, 'tables', TASKS_TABLE));
     assert.deepEqual(tasks.rows.map((r) => [r.task, r.state, r.attempts, r.error]).sort(), [
       ['a', 'succeeded', 1, null],
       ['b', 'succeeded', 2, null],
@@ -371,7 +373,7 @@ describe('runJob', () => {
 
   test('the history tables are compacted once they hold many small files; their rows stay', async () => {
     const clock = new ManualClock(T0);
-    const history = await JobHistory.open(dataDir, clock);
+    const history = await JobHistory.open(suite.dataDir, clock);
     const owner = { host: 'h', pid: 1, start: '' };
     for (let i = 0; i < 50; i++) {
       await history.saveRun({
@@ -401,7 +403,7 @@ describe('runJob', () => {
       name: 'first',
       tasks: [{ name: 'a', kind: 'noop' }],
     });
-    await runJob(setup, { dataDir, clock, log });
+    await runJob(setup, { dataDir: suite.dataDir, clock, log: suite.log });
     const job = await checkJobValue({
       name: 'checks',
       retries: 0,
@@ -421,7 +423,7 @@ describe('runJob', () => {
         },
       ],
     });
-    const res = await runJob(job, { dataDir, clock, log });
+    const res = await runJob(job, { dataDir: suite.dataDir, clock, log: suite.log });
     const count = res.tasks.find((t) => t.task === 'count')!;
     assert.equal(count.state, 'succeeded');
     assert.deepEqual(count.output, { rows: 1, columns: ['n'], sample: [{ n: 1 }] });

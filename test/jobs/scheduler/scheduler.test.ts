@@ -5,11 +5,9 @@
  * and stop() ends a run under way. Runs are real: history and alerts in Delta tables.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { checkJobValue, JobHistory, registerTaskKind, Scheduler } from '../../../src/jobs/scheduler/index.ts';
-import { cleanup, tempDir } from '../../interop/helpers.ts';
-import { calls, Events, gate, registerTestKinds, VirtualTime, webhookServer } from './helpers.ts';
+import { calls, Events, gate, jobsSuite, VirtualTime, webhookServer } from './helpers.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -20,22 +18,7 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('Scheduler', () => {
-  let dir: string;
-  let dataDir: string;
-  let n = 0;
-  const logs: string[] = [];
-  const log = (line: string) => logs.push(line);
-
-  before(async () => {
-    registerTestKinds();
-    dir = await tempDir('jobs-sched');
-  });
-  after(() => cleanup(dir));
-  beforeEach(() => {
-    dataDir = join(dir, `data${n++}`);
-    calls.length = 0;
-    logs.length = 0;
-  });
+  const suite = jobsSuite('jobs-sched');
 
   test('an SLA miss raises one alert at its deadline, driven by the clock; an SLA met raises none', async () => {
     const hook = await webhookServer();
@@ -55,10 +38,10 @@ describe('Scheduler', () => {
     const events = new Events();
     const s = await Scheduler.start({
       jobs: [nightly, quick],
-      dataDir,
+      dataDir: suite.dataDir,
       clock: time,
       sleep: time.sleep,
-      log,
+      log: suite.log,
       onEvent: events.on,
       maxSleepMs: WEEK,
       alerts: { webhook: { url: hook.url, headers: {}, timeoutMs: 5000, attempts: 3, retryDelayMs: 1000 } },
@@ -111,10 +94,10 @@ describe('Scheduler', () => {
     const events = new Events();
     const s = await Scheduler.start({
       jobs: [job],
-      dataDir,
+      dataDir: suite.dataDir,
       clock: time,
       sleep: time.sleep,
-      log,
+      log: suite.log,
       onEvent: events.on,
       maxSleepMs: WEEK,
     });
@@ -131,7 +114,7 @@ describe('Scheduler', () => {
     } finally {
       await s.stop();
     }
-    const history = await JobHistory.open(dataDir, time);
+    const history = await JobHistory.open(suite.dataDir, time);
     const runs = (await history.runs({ job: 'minutely' })).sort((a, b) => a.scheduledTime - b.scheduledTime);
     assert.deepEqual(
       runs.map((r) => [iso(r.scheduledTime), r.state, r.trigger]),
@@ -152,10 +135,10 @@ describe('Scheduler', () => {
     const events = new Events();
     const s = await Scheduler.start({
       jobs,
-      dataDir,
+      dataDir: suite.dataDir,
       clock: time,
       sleep: time.sleep,
-      log,
+      log: suite.log,
       onEvent: events.on,
       maxSleepMs: WEEK,
     });
@@ -276,10 +259,10 @@ describe('Scheduler', () => {
     const events = new Events();
     const s = await Scheduler.start({
       jobs: [job],
-      dataDir,
+      dataDir: suite.dataDir,
       clock: time,
       sleep: time.sleep,
-      log,
+      log: suite.log,
       onEvent: events.on,
       maxSleepMs: WEEK,
     });
@@ -290,7 +273,7 @@ describe('Scheduler', () => {
     assert.equal(finished.state, 'cancelled');
     assert.equal(events.of('task_retry').length, 0);
     assert.equal(events.of('alert').length, 0);
-    const history = await JobHistory.open(dataDir, time);
+    const history = await JobHistory.open(suite.dataDir, time);
     const [run] = await history.runs({ job: 'stoppable' });
     assert.equal(run.state, 'cancelled');
     const tasks = await history.tasks([run.runId]);
