@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import { systemClock } from '../../core/clock.ts';
-import type { Log, ProduceRecord } from '../../log/log.ts';
+import type { Log, ProduceRecord, TopicConfig } from '../../log/log.ts';
 
 export interface RecordSource {
   next(): { key: string; value: string };
@@ -99,4 +99,45 @@ function sumLengths(xs: string[]): number {
   let s = 0;
   for (const x of xs) s += x.length;
   return s;
+}
+
+/** How a generator command runs: into which log and topic, how much, how fast. */
+export interface GenerateRun {
+  log: Log;
+  /** Default: the scenario's topic. */
+  topic?: string;
+  /** Stop after this many records; undefined: until `signal` aborts. */
+  count?: number;
+  /** Records per second; undefined or 0: as fast as the log takes them. */
+  rate?: number;
+  clock?: Clock;
+  signal?: AbortSignal;
+  onProgress?: (produced: number) => void;
+}
+
+/**
+ * Creates `topic` if it is missing (an existing topic keeps its configuration), then
+ * produces from the generator `make` returns, told how many records the topic already
+ * holds: a second run continues the first one's numbering instead of repeating it.
+ */
+export async function generateInto(
+  run: GenerateRun,
+  topic: string,
+  config: TopicConfig,
+  make: (existing: number, clock: Clock) => RecordSource,
+): Promise<number> {
+  const clock = run.clock ?? systemClock;
+  const info = await run.log.ensureTopic(topic, config);
+  let existing = 0;
+  for (let p = 0; p < info.partitions; p++) existing += (await run.log.offsets(topic, p)).latest;
+  return produceLoop({
+    log: run.log,
+    topic,
+    source: make(existing, clock),
+    count: run.count,
+    rate: run.rate,
+    clock,
+    signal: run.signal,
+    onProgress: run.onProgress,
+  });
 }
