@@ -11,6 +11,7 @@ import { parseDuration } from '../../pipeline/durations.ts';
 import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
+import { generateAndDrain } from './demo-run.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { openPostgresFromArgs } from './postgres-args.ts';
 import { startProjectScheduler } from './project-jobs.ts';
@@ -100,50 +101,23 @@ export async function clickstreamDemo({
   console.log(
     `batch layer: ${job.name} (silver, 4 gold tables, PostgreSQL gold.*) for today every ${every}, and daily at 00:15 UTC for the day before`,
   );
-  let produced = 0;
   let prevIn = 0;
-  let prevAt = Date.now();
-  const ticker = setInterval(async () => {
-    await pipeline.refreshLag().catch(() => {});
-    const now = Date.now();
-    console.log(progressLine(pipeline.metrics, produced, prevIn, (now - prevAt) / 1000));
-    prevIn = pipeline.metrics.recordsIn;
-    prevAt = now;
-  }, 1000);
   try {
-    const generating = generateClickstream({
-      log,
-      count: events,
-      rate,
-      seed,
+    await generateAndDrain({
+      pipeline,
       signal,
-      onProgress: (n) => {
-        produced = n;
+      generate: (onProgress) => generateClickstream({ log, count: events, rate, seed, signal, onProgress }),
+      progress: (produced, secs) => {
+        const line = progressLine(pipeline.metrics, produced, prevIn, secs);
+        prevIn = pipeline.metrics.recordsIn;
+        return line;
       },
     });
-    const pipelineDone = new AbortController();
-    const stopPipeline = () => pipelineDone.abort();
-    signal.addEventListener('abort', stopPipeline);
-    const running = pipeline.run({ signal: pipelineDone.signal });
-    await generating;
-    if (!signal.aborted) {
-      // All events generated: let the pipeline drain, then stop.
-      pipelineDone.abort();
-      await running;
-      await pipeline.run({ untilCaughtUp: true });
-    } else {
-      await running;
-    }
-    await pipeline.refreshLag();
-    console.log(
-      progressLine(pipeline.metrics, produced, prevIn, Math.max(0.001, (Date.now() - prevAt) / 1000)),
-    );
     clearInterval(batchTicker);
     // Every event generated and counted: the batch layer once more, over all of it.
     if (!signal.aborted) await runBatchLayer();
     return 0;
   } finally {
-    clearInterval(ticker);
     clearInterval(batchTicker);
     await batchRun;
     await scheduler.stop();

@@ -6,6 +6,7 @@ import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import { clickstreamDemo } from './demo-clickstream.ts';
+import { generateAndDrain } from './demo-run.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 import { POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
@@ -91,47 +92,21 @@ export async function run(args: string[]): Promise<number> {
   });
   const { pipeline } = await ordersPipeline({ dataDir, log });
   console.log(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`);
-  let produced = 0;
   let prevRows = 0;
-  let prevAt = Date.now();
-  const ticker = setInterval(async () => {
-    await pipeline.refreshLag().catch(() => {});
-    const now = Date.now();
-    console.log(progressLine(pipeline.metrics, produced, prevRows, (now - prevAt) / 1000));
-    prevRows = pipeline.metrics.sinks.get('orders_events')?.rows ?? 0;
-    prevAt = now;
-  }, 1000);
   try {
-    const generating = generateOrders({
-      log,
-      count: events,
-      rate,
-      seed,
+    await generateAndDrain({
+      pipeline,
       signal: stop.signal,
-      onProgress: (n) => {
-        produced = n;
+      generate: (onProgress) =>
+        generateOrders({ log, count: events, rate, seed, signal: stop.signal, onProgress }),
+      progress: (produced, secs) => {
+        const line = progressLine(pipeline.metrics, produced, prevRows, secs);
+        prevRows = pipeline.metrics.sinks.get('orders_events')?.rows ?? 0;
+        return line;
       },
     });
-    const pipelineDone = new AbortController();
-    const stopPipeline = () => pipelineDone.abort();
-    stop.signal.addEventListener('abort', stopPipeline);
-    const running = pipeline.run({ signal: pipelineDone.signal });
-    await generating;
-    if (!stop.signal.aborted) {
-      // All events generated: let the pipeline drain, then stop.
-      pipelineDone.abort();
-      await running;
-      await pipeline.run({ untilCaughtUp: true });
-    } else {
-      await running;
-    }
-    await pipeline.refreshLag();
-    console.log(
-      progressLine(pipeline.metrics, produced, prevRows, Math.max(0.001, (Date.now() - prevAt) / 1000)),
-    );
     return 0;
   } finally {
-    clearInterval(ticker);
     removeSignals();
     await pipeline.close();
     await log.close();
