@@ -287,6 +287,16 @@ export class StateKeeper {
       }
       await this.store.delete(planPath(pl.id));
     }
+    const retained = plans.filter((pl) => pl.id >= keep.id);
+    for (const w of this.windows) {
+      if (w.kind !== 'dedup') continue;
+      const name = w.operator.name;
+      await w.operator.collect(
+        this.store,
+        `windows/${name}`,
+        retained.map((pl) => statePrefix(name, pl.id)),
+      );
+    }
   }
 
   /**
