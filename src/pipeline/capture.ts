@@ -61,9 +61,16 @@ export function captureProblems(def: PipelineDefinition): Problem[] {
   return out;
 }
 
-/** `text` with each `${NAME}` replaced by the environment variable (an error names a missing one). */
+/**
+ * `text` with each `${NAME}` replaced by the environment variable (an error names a
+ * missing one). In a URL's user and password (between `://` and `@`) the value is
+ * percent-encoded, so a password with `@`, `/` or `#` still makes a valid URL.
+ */
 export function expandEnv(text: string, env: NodeJS.ProcessEnv, where: string): string {
-  return text.replace(REF, (_, name: string) => {
+  const scheme = text.indexOf('://');
+  const at = scheme < 0 ? -1 : text.indexOf('@', scheme);
+  return text.replace(REF, (_, name: string, offset: number) => {
+    const inUserInfo = scheme >= 0 && at > offset && offset > scheme;
     const v = env[name];
     if (v === undefined || v === '') {
       throw new TributaryError(
@@ -72,7 +79,7 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv, where: string): 
         { variable: name },
       );
     }
-    return v;
+    return inUserInfo ? encodeURIComponent(v) : v;
   });
 }
 

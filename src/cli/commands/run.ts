@@ -125,7 +125,12 @@ export async function run(args: string[]): Promise<number> {
   const loaded: LoadedDefinition =
     changed === resolved.definition ? resolved : { ...fromObject(changed), file: resolved.file };
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
-  const log = await openLogFromArgs(values);
+  for (const note of resolved.notes ?? []) console.error(`tributary: ${note}`);
+  // A seed configuration names its Kafka brokers; the command line and $TRIBUTARY_KAFKA win.
+  const log = await openLogFromArgs({
+    ...values,
+    kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
+  });
   let compiled: Awaited<ReturnType<typeof compilePipeline>>;
   let pg: Awaited<ReturnType<typeof openPostgresFromArgs>>;
   try {
