@@ -72,12 +72,14 @@ function seconds(v: unknown): string | undefined {
 export function fromSeedConfig(config: Section): SeedConfigResult {
   const problems: Problem[] = [];
   const notes: string[] = [];
-  const bad = (path: Path, message: string) => problems.push({ path, message });
+  const bad = (path: Path, message: string, atKey = false) =>
+    problems.push({ path, message, ...(atKey && { atKey }) });
   for (const [name, v] of Object.entries(config)) {
     if (!(name in KEYS)) {
       bad(
         [name],
         `unknown section '${name}' of the seed configuration; expected ${Object.keys(KEYS).join(', ')}`,
+        true,
       );
       continue;
     }
@@ -87,7 +89,7 @@ export function fromSeedConfig(config: Section): SeedConfigResult {
     }
     for (const k of Object.keys(v)) {
       if (!KEYS[name].includes(k))
-        bad([name, k], `unknown key '${k}'; expected one of: ${KEYS[name].join(', ')}`);
+        bad([name, k], `unknown key '${k}'; expected one of: ${KEYS[name].join(', ')}`, true);
     }
   }
   const pg = config.postgres as Section;
