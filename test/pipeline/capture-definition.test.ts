@@ -78,12 +78,12 @@ describe('source.capture', () => {
     assert.deepEqual(p.problems, []);
   });
 
-  it('refuses a password written into the definition; takes ${NAME} references', () => {
+  it('refuses a password written into the definition; takes references to environment variables', () => {
     assert.match(
       invalid(yaml('    postgres: postgres://app:hunter2@db:5432/shop\n')),
       /the URL holds a password: put it in an environment variable/,
     );
-    const text = yaml('    postgres: postgres://app:${SHOP_PW}@db:5432/shop\n    delay: 2s\n');
+    const text = yaml(`    postgres: postgres://app:\${SHOP_PW}@db:5432/shop\n    delay: 2s\n`);
     const def = fromYaml(text, 'p.yaml').definition;
     assert.deepEqual(plan(def).problems, []);
     const r = resolveCapture(def, { dataDir: '/d', topic: 'raw', env: { SHOP_PW: 'p@ss/w#rd' } });
@@ -152,7 +152,7 @@ describe("the seed's configuration file", () => {
     assert.equal(def.source.partitions, 3);
     assert.deepEqual(def.source.capture, {
       ...(cdc.source as { capture: object }).capture,
-      postgres: 'postgres://student:${POSTGRES_PASSWORD}@localhost:5432/food_delivery_db',
+      postgres: `postgres://student:\${POSTGRES_PASSWORD}@localhost:5432/food_delivery_db`,
       table: '2025em1100102_orders',
       cursor: 'created_at',
       poll_interval: '5s',
@@ -191,7 +191,7 @@ describe("the seed's configuration file", () => {
     const file = join(dir, 'orders_stream.yml');
     writeFileSync(
       file,
-      'postgres:\n  host: 127.0.0.1\n  port: 1\n  database: d\n  user: u\n  password: ${PW}\n  table: t\nkafka:\n  topic: x\n',
+      `postgres:\n  host: 127.0.0.1\n  port: 1\n  database: d\n  user: u\n  password: \${PW}\n  table: t\nkafka:\n  topic: x\n`,
     );
     const r = await runCli(['run', file, '--data-dir', join(dir, 'data')], { PW: 'Zebra-Secret-42' });
     assert.notEqual(r.code, 0);

@@ -108,6 +108,14 @@ export async function openCaptureFromArgs(
       try {
         await prepare.call(capture);
       } catch (err) {
+        if (isTributaryError(err, 'CAPTURE_TABLE_INVALID') && resolved.url === undefined) {
+          throw new TributaryError(
+            'CAPTURE_TABLE_INVALID',
+            `${err.message}. (This is the data directory's embedded PostgreSQL, as no --source was given: give the database to capture with --source URL, or create the table there — tributary demo cdc creates the food-orders table.)`,
+            err.details,
+            err,
+          );
+        }
         if (!isTributaryError(err, 'POSTGRES_UNAVAILABLE')) throw err;
         throw new TributaryError(
           'POSTGRES_UNAVAILABLE',
