@@ -40,6 +40,10 @@ export const CRASH_POINTS = {
     "a PostgreSQL sink's rows and progress of a batch are written in its transaction; COMMIT not sent",
   'sink.postgres.committed':
     'a PostgreSQL sink committed a batch (rows and progress); the sinks after it have not',
+  'capture.polling.queried':
+    'polling capture: a poll read its rows from PostgreSQL; nothing of them published, the state not saved',
+  'capture.polling.published':
+    "polling capture: a poll's changes are durable in the topic; the state file not yet saved",
   'commit.before-put': "a commit's actions are ready; `_delta_log/N.json` not yet put",
   'commit.after-put': '`_delta_log/N.json` is put; the writer has not seen the outcome',
   'log.append.written':

@@ -144,6 +144,19 @@ export const ERROR_CODES = {
     summary:
       'PostgreSQL refused a statement (a value out of range, a constraint broken, a missing database); the message has its SQLSTATE',
   },
+  // change capture from PostgreSQL, polling (src/connectors/postgres/capture/, docs/cdc.md)
+  CAPTURE_TABLE_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'the table to capture is missing, cannot be read, or lacks what the capture needs (its cursor column, a key); the message says what to change',
+  },
+  CAPTURE_STATE_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      "a capture's saved position is unreadable or was saved by a capture of another table, cursor or key; the message names the file",
+  },
   // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
   DUCKDB_OUT_OF_MEMORY: {
     domain: 'external',

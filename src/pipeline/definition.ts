@@ -48,6 +48,44 @@ export interface TopicSourceDefinition {
   partitions?: number;
   /** Retention to create the topic with if it does not exist (default: the log's, unlimited for the embedded one). */
   retention?: Duration;
+  /** Fill the topic from a PostgreSQL table's changes, beside the pipeline (docs/cdc.md). */
+  capture?: CaptureDefinition;
+}
+
+/**
+ * Change data capture from a PostgreSQL table into the source topic, run by `tributary
+ * run` in the same process as the pipeline. Keys of the other mode are ignored, so one
+ * definition runs in both (`--capture polling|logical`).
+ */
+export interface CaptureDefinition {
+  /** The source database: a URL, where `${NAME}` is replaced by environment variable NAME (a password must come that way). Absent: `--source`, `$TRIBUTARY_CDC_SOURCE`, else the data directory's embedded PostgreSQL. */
+  postgres?: string;
+  /** `name` or `schema.name` (schema `public`). */
+  table: string;
+  /** `polling` (default) or `logical` (replication; a real server only). */
+  mode?: 'polling' | 'logical';
+  /** Key columns (default: the primary key): the record key, and polling's tie-breaker. */
+  key?: string[];
+  /** `flat` (default: the row plus `__op`, `__pos`, ...) or `envelope` (Debezium's before/after/op/source). */
+  format?: 'flat' | 'envelope';
+  /** Where the capture keeps its position (default DATA_DIR/capture/<pipeline name>). */
+  state_dir?: string;
+  /** Polling: the timestamp column polled by (default `created_at`; `updated_at` captures updates too). */
+  cursor?: string;
+  /** Polling: time between polls that come back short (default `5s`). */
+  poll_interval?: Duration;
+  /** Polling: rows per poll at most (default 1000). */
+  batch_limit?: number;
+  /** Polling: read only rows whose cursor is at least this old (default `1s`; docs/cdc.md). */
+  delay?: Duration;
+  /** Logical: the replication slot (default `tributary_<pipeline name>`). */
+  slot?: string;
+  /** Logical: the publication (default `tributary_<pipeline name>`). */
+  publication?: string;
+  /** Logical: `initial` (default: the table's rows first, then its changes) or `never`. */
+  snapshot?: 'initial' | 'never';
+  /** Logical: write a heartbeat this often so an idle table does not hold WAL (default: off). */
+  heartbeat?: Duration;
 }
 
 /** A Delta table read as a stream: each new version's added rows, in order. */
@@ -83,6 +121,8 @@ export interface FieldDefinition {
   decimals?: number;
   /** A regular expression (RE2) the whole string must match. */
   pattern?: string;
+  /** Strings: not empty, nor only spaces. */
+  not_empty?: boolean;
   /** Arrays: the fields of each element (an object). */
   items?: FieldDefinition[];
   min_items?: number;

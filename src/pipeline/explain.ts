@@ -28,6 +28,17 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
     out.push(
       `source   topic '${def.source.topic}' (${def.source.partitions ?? 4} partitions${def.source.retention ? `, ${def.source.retention} retention` : ''} if created; the embedded log or Kafka, chosen at run time)`,
     );
+    const cap = def.source.capture;
+    if (cap) {
+      const mode = cap.mode ?? 'polling';
+      const how =
+        mode === 'polling'
+          ? `polling by ${cap.cursor ?? 'created_at'} every ${cap.poll_interval ?? '5s'}, at most ${cap.batch_limit ?? 1000} rows a poll, rows older than ${cap.delay ?? '1s'}`
+          : 'logical replication';
+      out.push(
+        `capture  PostgreSQL table ${cap.table} (${how}; key ${cap.key?.join(', ') ?? 'the primary key'}, format ${cap.format ?? 'flat'}) into the topic, beside the pipeline (docs/cdc.md)`,
+      );
+    }
     const c = p.contract!;
     const failing =
       def.contract?.on_failure === 'tag'

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { TributaryError } from '../core/errors.ts';
 import { parseYamlText, syntaxErrorLines } from '../core/yaml-nodes.ts';
 import type { PipelineDefinition } from './definition.ts';
+import { fromSeedConfig, isSeedConfig } from './seed-config.ts';
 import { checkShape, formatPath, type Path, type Problem } from './shape.ts';
 
 /** A definition with where it came from, so later checks can point into the file. */
@@ -16,6 +17,10 @@ export interface LoadedDefinition {
   file?: string;
   /** `line:column` of the value at `path` (or of its key), when the front end knows. */
   locate(path: Path, atKey?: boolean): { line: number; col: number } | undefined;
+  /** A seed configuration's Kafka bootstrap servers: the log unless the command line names one. */
+  kafka?: string;
+  /** What a seed configuration's translation did not use, for the operator. */
+  notes?: string[];
 }
 
 /** Throws PIPELINE_INVALID listing `problems`, each with where it is and what is expected. */
@@ -54,8 +59,26 @@ export function fromYaml(text: string, file: string): LoadedDefinition {
       { file },
     );
   }
-  const definition = yaml.value as PipelineDefinition;
-  const loaded: LoadedDefinition = { definition, file, locate: yaml.locate };
+  const locate = yaml.locate;
+  const js: unknown = yaml.value;
+  if (isSeedConfig(js)) {
+    // Seed 003's configuration file: its own problems point into it; the definition it
+    // becomes is the built-in cdc pipeline's.
+    const seed = fromSeedConfig(js);
+    if (seed.problems.length > 0) invalid({ file, locate }, seed.problems);
+    const translated: LoadedDefinition = {
+      definition: seed.definition,
+      file,
+      locate: () => undefined,
+      ...(seed.kafka !== undefined && { kafka: seed.kafka }),
+      notes: seed.notes,
+    };
+    const problems = checkShape(seed.definition);
+    if (problems.length > 0) invalid(translated, problems);
+    return translated;
+  }
+  const definition = js as PipelineDefinition;
+  const loaded: LoadedDefinition = { definition, file, locate };
   const problems = checkShape(definition);
   if (problems.length > 0) invalid(loaded, problems);
   return loaded;

@@ -12,6 +12,7 @@ import { stageTable } from '../stream/stateful.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
+import { captureProblems } from './capture.ts';
 import { parseColumnType } from './column-types.ts';
 import type {
   DedupTransformDefinition,
@@ -112,6 +113,7 @@ export function toFieldSpec(f: FieldDefinition): FieldSpec {
     ...(f.max !== undefined && { max: f.max }),
     ...(f.decimals !== undefined && { decimals: f.decimals }),
     ...(f.pattern !== undefined && { pattern: f.pattern }),
+    ...(f.not_empty !== undefined && { notEmpty: f.not_empty }),
     ...(f.items !== undefined && { items: f.items.map(toFieldSpec) }),
     ...(f.min_items !== undefined && { minItems: f.min_items }),
     ...(f.coerce !== undefined && { coerce: f.coerce }),
@@ -368,6 +370,7 @@ export function plan(def: PipelineDefinition): Plan {
       problems.push({ path: ['contract', ...p.path], message: p.message });
     }
   }
+  problems.push(...captureProblems(def));
   if ('topic' in def.source && def.contract === undefined) {
     problems.push({
       path: ['source'],

@@ -69,6 +69,7 @@ const FIELD: Shape = obj({
   max: BOUND,
   decimals: int(),
   pattern: str(),
+  not_empty: bool,
   items: arr({ t: 'lazy', get: () => FIELD }, true),
   min_items: int(),
   coerce: bool,
@@ -162,6 +163,23 @@ const TABLE = obj({
   }),
 });
 
+const CAPTURE = obj({
+  postgres: str(),
+  table: req(str()),
+  mode: str(['polling', 'logical']),
+  key: arr(ident, true),
+  format: str(['flat', 'envelope']),
+  state_dir: str(),
+  cursor: ident,
+  poll_interval: duration,
+  batch_limit: int(1),
+  delay: duration,
+  slot: ident,
+  publication: ident,
+  snapshot: str(['initial', 'never']),
+  heartbeat: duration,
+});
+
 export const DEFINITION: Shape = obj({
   name: req(ident),
   description: str(),
@@ -170,7 +188,7 @@ export const DEFINITION: Shape = obj({
     what: '{ topic: NAME } or { table: NAME }',
     pick: (v) => {
       if (isObject(v) && 'topic' in v)
-        return obj({ topic: req(str()), partitions: int(1), retention: duration });
+        return obj({ topic: req(str()), partitions: int(1), retention: duration, capture: CAPTURE });
       if (isObject(v) && 'table' in v) return obj({ table: req(str()) });
       const got = isObject(v) ? `the keys ${Object.keys(v).join(', ')}` : kind(v);
       return `expected { topic: NAME } (a topic of the log) or { table: NAME } (a Delta table read as a stream), got ${got}`;

@@ -54,6 +54,8 @@ export interface FieldSpec {
   decimals?: number;
   /** A regular expression (RE2 syntax, DuckDB's `regexp_full_match`) the whole string must match. */
   pattern?: string;
+  /** For strings: not empty, nor only spaces (seed 003's "customer_name NOT EMPTY"). */
+  notEmpty?: boolean;
   /** For arrays: the fields of each element (an object). */
   items?: readonly FieldSpec[];
   /** For arrays: at least this many elements. */
@@ -104,9 +106,12 @@ export function contractProblems(
       out.push({ path: key === undefined ? path : [...path, key], message });
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name)) {
       bad(`field name '${name}' must be an identifier`, 'name');
-    } else if (f.name.startsWith('_')) {
+    } else if (f.name.startsWith('__ts_') || f.name === '__event_time') {
+      bad(`field name '${name}' is reserved by the runtime (__ts_*, __event_time)`, 'name');
+    } else if (f.name.startsWith('_') && !f.name.startsWith('__')) {
+      // `__op`, `__pos`, ... (change events' metadata, as Debezium names it) are fields.
       bad(
-        `field name '${name}' starts with '_', which the runtime reserves for record metadata (_p, _o, _t)`,
+        `field name '${name}' starts with '_', which the runtime reserves for record metadata (_p, _o, _t); names starting with '__' are allowed`,
         'name',
       );
     }
@@ -141,6 +146,9 @@ export function contractProblems(
       } else if (typeof v !== 'number' || !Number.isFinite(v)) {
         bad(`field '${name}' has ${key} ${JSON.stringify(v)}: a bound of a ${f.type} field is a number`, key);
       }
+    }
+    if (f.notEmpty && f.type !== 'string') {
+      bad(`field '${name}' has not_empty, which only a string field can have`, 'not_empty');
     }
     if (f.type === 'timestamp' && f.enum) {
       bad(
@@ -208,6 +216,7 @@ function fastCheck(f: FieldSpec, ref: string, parsed?: string): string {
   if (ts !== undefined) parts.push(`${ts} IS NOT NULL`);
   if (f.enum) parts.push(`${ref} IN (${f.enum.map(quoteString).join(', ')})`);
   if (f.pattern !== undefined) parts.push(`regexp_full_match(${ref}, ${quoteString(f.pattern)})`);
+  if (f.notEmpty) parts.push(`trim(${ref}) <> ''`);
   if (f.min !== undefined) parts.push(`${ts ?? ref} >= ${bound(f, f.min)}`);
   if (f.max !== undefined) parts.push(`${ts ?? ref} <= ${bound(f, f.max)}`);
   if (f.decimals !== undefined) parts.push(`NOT (${tooManyDecimals(ref, f.decimals)})`);
@@ -289,6 +298,14 @@ function fieldChecks(f: FieldSpec, ref: string, path: string): Check[] {
       field: path,
       rule: 'enum',
       message: `${quoteString(`'`)} || left(${str}, 60) || ${quoteString(`' is not one of ${f.enum.join(', ')}`)}`,
+    });
+  }
+  if (f.notEmpty) {
+    checks.push({
+      broken: `${present}trim(${str}) = ''`,
+      field: path,
+      rule: 'not_empty',
+      message: `'field is empty'`,
     });
   }
   if (f.pattern !== undefined) {

@@ -5,6 +5,8 @@
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
+import { CAPTURE_OPTIONS, CAPTURE_OPTIONS_USAGE } from './capture-args.ts';
+import { cdcDemo } from './demo-cdc.ts';
 import { clickstreamDemo } from './demo-clickstream.ts';
 import { generateAndDrain } from './demo-run.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
@@ -12,7 +14,7 @@ import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 import { POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
-const USAGE = `usage: tributary demo <orders | clickstream> [options]
+const USAGE = `usage: tributary demo <orders | clickstream | cdc> [options]
 
 orders       Generates order events (seed 001), runs the orders pipeline into
              DATA_DIR/tables/orders_events and orders_current.
@@ -20,17 +22,26 @@ clickstream  Generates user events (seed 002), runs the clickstream pipeline int
              bronze table DATA_DIR/tables/bronze_user_events and the realtime.* tables
              of the embedded PostgreSQL (DATA_DIR/postgres), served on 127.0.0.1 for psql
              or any BI tool while the demo runs (the command to connect is printed).
+cdc          Seed 003's food orders: the table 2025em1100102_orders in the embedded
+             PostgreSQL (with the seed's rows) changed by a workload (inserts, updates,
+             deletes), captured by polling into topic 2025em1100102_food_orders_raw, validated
+             and landed as food.orders (valid changes, by date), food.orders_failed and
+             food.orders_current (the table's mirror); at the end the lake is compared with
+             the source table. --source URL uses a server of yours instead.
 
 Both print progress every second (events/s, lag, latency, DLQ count). Ctrl-C stops
 cleanly; query the tables afterwards with 'tributary query' (and psql for PostgreSQL).
 
 options:
-  --events N   stop after N generated events (once the pipeline has caught up)
+  --events N   stop after N generated events (cdc: changes) once the pipeline has caught up
   --rate R     generated events per second (orders: default 50000, the seed's target;
-               clickstream: default 1000 — the seed's producer sends 5)
+               clickstream: default 1000 — the seed's producer sends 5; cdc: 20 changes/s)
   --seed S     generator seed (default: from the clock)
   --batch-every D  clickstream: run the batch layer's daily job (silver, gold, PostgreSQL
                gold.*) for today this often (default 2 minutes), and once more at the end
+  --poll-interval D  cdc: poll the table this often (default 5s, the seed's)
+
+${CAPTURE_OPTIONS_USAGE}
 
 ${POSTGRES_OPTIONS_USAGE}
 
@@ -43,6 +54,8 @@ const OPTIONS = {
   rate: { type: 'string' },
   seed: { type: 'string' },
   'batch-every': { type: 'string' },
+  'poll-interval': { type: 'string' },
+  ...CAPTURE_OPTIONS,
 } as const;
 
 function latency(m: PipelineMetrics, sink: string): string {
@@ -64,10 +77,10 @@ export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const scenario = scenarioArg('demo', positionals, USAGE, ['orders', 'clickstream']);
+  const scenario = scenarioArg('demo', positionals, USAGE, ['orders', 'clickstream', 'cdc']);
   if (typeof scenario === 'number') return scenario;
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
-  if (scenario === 'clickstream') {
+  if (scenario === 'clickstream' || scenario === 'cdc') {
     const log = await openLogFromArgs(values);
     const stop = new AbortController();
     const removeSignals = onStopSignals(() => {
@@ -75,6 +88,7 @@ export async function run(args: string[]): Promise<number> {
       stop.abort();
     });
     try {
+      if (scenario === 'cdc') return await cdcDemo({ dataDir, log, values, signal: stop.signal });
       return await clickstreamDemo({ dataDir, log, values, signal: stop.signal });
     } finally {
       removeSignals();

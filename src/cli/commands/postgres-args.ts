@@ -80,6 +80,15 @@ export async function openPostgres(
     await reachable(pool, redactUrl(url));
     return { pool, describe: redactUrl(url), close: () => pool.end() };
   }
+  return openEmbeddedPostgres(values, dataDir, say);
+}
+
+/** Starts the data directory's embedded PostgreSQL (DATA_DIR/postgres) and opens a pool on it. */
+export async function openEmbeddedPostgres(
+  values: { 'postgres-port'?: string },
+  dataDir: string,
+  say: (line: string) => void = (l) => console.error(l),
+): Promise<OpenedPostgres> {
   const port = intOption('postgres-port', values['postgres-port']);
   const dir = join(dataDir, 'postgres');
   say(

@@ -3,10 +3,17 @@
  * its tables hold. Ctrl-C (SIGINT) or SIGTERM stops it after the batch in flight.
  */
 import { builtinNames, resolveDefinition } from '../../pipeline/builtin.ts';
-import { compilePipeline } from '../../pipeline/compile.ts';
+import { compilePipeline, sourceTopic } from '../../pipeline/compile.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
+import { runWithCapture } from '../../pipeline/with-capture.ts';
+import {
+  CAPTURE_OPTIONS,
+  CAPTURE_OPTIONS_USAGE,
+  type OpenedCapture,
+  openCaptureFromArgs,
+} from './capture-args.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
 import {
@@ -23,10 +30,14 @@ const USAGE = `usage: tributary run <definition.yaml | name> [options]
 
 Runs a pipeline definition (docs/pipelines.md), or a built-in one by name
 (${builtinNames().join(', ')}). Exactly-once: it resumes from the offsets committed in its
-tables. 'tributary pipeline explain' shows what it will do.
+tables. 'tributary pipeline explain' shows what it will do. A definition with
+source.capture also captures a PostgreSQL table's changes into its topic, in the same
+process (docs/cdc.md); both stop on Ctrl-C.
 
 options:
-  --until-caught-up            exit once every partition is drained and committed
+  --until-caught-up            exit once every partition is drained and committed (with a
+                               capture: once the changes present at the start are captured,
+                               and then landed)
   --set PATH=VALUE             change a key of the definition for this run, e.g.
                                --set runtime.trigger=1s --set sinks.orders_current.commit_interval=5s
                                (list entries by name; repeatable)
@@ -39,6 +50,8 @@ options:
   --current-commit-ms MS       MERGE sinks merge at most this often (their commit_interval)
   --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (every table's maintenance.vacuum_retention)
 
+${CAPTURE_OPTIONS_USAGE}
+
 ${POSTGRES_OPTIONS_USAGE}
 
 ${LOG_OPTIONS_USAGE}`;
@@ -46,6 +59,7 @@ ${LOG_OPTIONS_USAGE}`;
 const OPTIONS = {
   ...LOG_OPTIONS,
   ...POSTGRES_OPTIONS,
+  ...CAPTURE_OPTIONS,
   topic: { type: 'string' },
   project: { type: 'string' },
   set: { type: 'string', multiple: true },
@@ -111,7 +125,12 @@ export async function run(args: string[]): Promise<number> {
   const loaded: LoadedDefinition =
     changed === resolved.definition ? resolved : { ...fromObject(changed), file: resolved.file };
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
-  const log = await openLogFromArgs(values);
+  for (const note of resolved.notes ?? []) console.error(`tributary: ${note}`);
+  // A seed configuration names its Kafka brokers; the command line and $TRIBUTARY_KAFKA win.
+  const log = await openLogFromArgs({
+    ...values,
+    kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
+  });
   let compiled: Awaited<ReturnType<typeof compilePipeline>>;
   let pg: Awaited<ReturnType<typeof openPostgresFromArgs>>;
   try {
@@ -132,6 +151,20 @@ export async function run(args: string[]): Promise<number> {
     throw err;
   }
   const { pipeline } = compiled;
+  let capture: OpenedCapture | undefined;
+  try {
+    capture = await openCaptureFromArgs(loaded.definition, values, {
+      dataDir,
+      log,
+      topic: 'topic' in loaded.definition.source ? sourceTopic(loaded.definition, values) : '',
+      ...(pg && { sinkPg: pg }),
+    });
+  } catch (err) {
+    await pipeline.close();
+    await pg?.close();
+    await log.close();
+    throw err;
+  }
   const stop = new AbortController();
   const removeSignals = onStopSignals(() => stop.abort());
   // Exports of the project's jobs write the pipeline's database, or one opened when needed.
@@ -150,16 +183,22 @@ export async function run(args: string[]): Promise<number> {
         (line) => console.error(`tributary: ${line}`),
       );
     }
-    await pipeline.run({ untilCaughtUp: values['until-caught-up'], signal: stop.signal });
+    await runWithCapture(pipeline, capture?.capture, {
+      untilCaughtUp: values['until-caught-up'],
+      signal: stop.signal,
+    });
     const m = pipeline.metrics;
+    const c = capture?.capture.metrics;
     console.log(
-      `${loaded.definition.name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
+      `${loaded.definition.name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
+        `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
         [...m.sinks].map(([name, c]) => `${name} +${c.rows} rows`).join(', '),
     );
     return 0;
   } finally {
     removeSignals();
     await jobs?.scheduler.stop();
+    await capture?.close();
     await pipeline.close();
     if (jobsPg) await (await jobsPg.catch(() => undefined))?.close();
     await pg?.close();

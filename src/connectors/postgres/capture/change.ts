@@ -51,7 +51,7 @@ export interface ChangeEvent {
   txid?: number;
   /** Logical replication: the commit LSN as PostgreSQL prints it (`16/B374D848`). */
   lsn?: string;
-  /** When the change was committed (ms since the epoch); polling: when it was read. */
+  /** When the change was committed (ms since the epoch); polling: the cursor column's value (a row read again carries the same). */
   commitTime: number;
   snapshot: boolean;
 }

@@ -1,0 +1,166 @@
+/**
+ * `tributary demo cdc`: seed 003's food-orders system in one process — the orders table
+ * in the embedded PostgreSQL (created with the seed's rows), a workload inserting,
+ * updating and deleting orders, the capture (polling) into the embedded log's topic, and
+ * the pipeline of pipelines/cdc.yaml into the lake — with progress every second, then a
+ * summary comparing the lake with the source table.
+ */
+import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
+import { compilePipeline } from '../../pipeline/compile.ts';
+import { fromObject } from '../../pipeline/load.ts';
+import { applySet } from '../../pipeline/overrides.ts';
+import { runWithCapture } from '../../pipeline/with-capture.ts';
+import { compareLake, type LakeComparison } from '../../scenarios/food-orders/compare.ts';
+import { FOOD_ORDERS_TABLE, setupFoodOrders } from '../../scenarios/food-orders/schema.ts';
+import { FoodOrdersWorkload } from '../../scenarios/food-orders/workload.ts';
+import type { Pipeline } from '../../stream/pipeline.ts';
+import { type OpenedCapture, openCaptureFromArgs } from './capture-args.ts';
+import { intOption, type openLogFromArgs } from './log-args.ts';
+import { type OpenedPostgres, openEmbeddedPostgres, openPostgres } from './postgres-args.ts';
+
+export interface CdcDemoArgs {
+  dataDir: string;
+  log: Awaited<ReturnType<typeof openLogFromArgs>>;
+  values: {
+    events?: string;
+    rate?: string;
+    seed?: string;
+    source?: string;
+    capture?: string;
+    'poll-interval'?: string;
+    'postgres-port'?: string;
+  };
+  signal: AbortSignal;
+}
+
+const list = (ids: number[]) => (ids.length > 8 ? `${ids.slice(0, 8).join(', ')}, …` : ids.join(', '));
+
+function summary(c: LakeComparison, polling: boolean): string[] {
+  const lines = [
+    `source table: ${c.sourceRows} orders; mirror food.orders_current: ${c.mirrorRows} rows, ${c.equal} equal to the source row for row`,
+  ];
+  if (c.differing.length > 0)
+    lines.push(`  ${c.differing.length} differ (changes not captured yet): ${list(c.differing)}`);
+  if (c.missing.length > 0) lines.push(`  ${c.missing.length} not in the mirror yet: ${list(c.missing)}`);
+  if (c.extra.length > 0) {
+    lines.push(
+      `  ${c.extra.length} deleted in the source and still in the mirror${polling ? ' (polling cannot see deletes; --capture logical does)' : ''}: ${list(c.extra)}`,
+    );
+  }
+  lines.push(
+    `change log food.orders: ${c.changeLogRows} valid changes, ${c.changeLogDuplicates} landed twice; food.orders_failed: ${c.failedRows} changes that broke a rule`,
+  );
+  return lines;
+}
+
+export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Promise<number> {
+  const count = intOption('events', values.events, 1);
+  const rate = intOption('rate', values.rate, 1) ?? 20;
+  const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
+  const say = (l: string) => console.log(l.replace(/^tributary: /, ''));
+  let def = builtinDefinitionSync('cdc').definition;
+  if (values['poll-interval'] !== undefined)
+    def = applySet(def, `source.capture.poll_interval=${values['poll-interval']}`);
+  const loaded = { ...fromObject(def), file: builtinDefinitionSync('cdc').file };
+  // The source: the embedded PostgreSQL, or a server given with --source.
+  let db: OpenedPostgres;
+  if (values.source !== undefined) db = await openPostgres({ postgres: values.source }, dataDir, say);
+  else db = await openEmbeddedPostgres(values, dataDir, say);
+  let pipeline: Pipeline | undefined;
+  let capture: OpenedCapture | undefined;
+  try {
+    const seeded = await setupFoodOrders(db.pool);
+    say(
+      `table ${FOOD_ORDERS_TABLE.name} in ${db.describe}${seeded > 0 ? `: created, with the seed's ${seeded} orders` : ''}`,
+    );
+    ({ pipeline } = await compilePipeline(loaded, { dataDir, log }));
+    capture = await openCaptureFromArgs(loaded.definition, values, {
+      dataDir,
+      log,
+      topic: 'topic' in def.source ? def.source.topic : '',
+      ...(values.source === undefined && { sinkPg: db }),
+      say,
+    });
+  } catch (err) {
+    await capture?.close();
+    await pipeline?.close();
+    await db.close();
+    throw err;
+  }
+  const p = pipeline!;
+  const cap = capture!;
+  console.log(
+    `demo cdc: ${rate} changes/s into ${FOOD_ORDERS_TABLE.name}, log ${log.description}, lake in ${dataDir}/tables/food (orders, orders_failed, orders_current)`,
+  );
+  if (db.embedded) {
+    console.log(
+      `while it runs, try:\n  ${db.embedded.psql} -c 'SELECT * FROM "${FOOD_ORDERS_TABLE.name}" ORDER BY order_id DESC LIMIT 5'`,
+    );
+  }
+  console.log(
+    `afterwards: tributary query "SELECT date, count(*) FROM food.orders GROUP BY 1" --data-dir ${dataDir}`,
+  );
+  const workStop = new AbortController();
+  const workload = new FoodOrdersWorkload({
+    db: db.pool,
+    rate,
+    seed,
+    signal: AbortSignal.any([signal, workStop.signal]),
+    ...(count !== undefined && { count }),
+  });
+  const w = workload.stats;
+  let prevIn = 0;
+  let prevAt = Date.now();
+  const line = (secs: number) => {
+    const m = p.metrics;
+    const h = m.sinks.get('orders_current')?.ingestLatencyMs;
+    const latency = h ? `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms` : '-';
+    const c = cap.capture.metrics;
+    return (
+      `source +${w.inserted} -${w.deleted} ~${w.updated} (${w.invalid} invalid)  captured ${c.published} in ${c.batches} polls  ` +
+      `read ${m.recordsIn} ${Math.round((m.recordsIn - prevIn) / secs)}/s  lag ${m.totalLag()}  ` +
+      `orders ${m.sinks.get('orders')?.rows ?? 0}  failed ${m.sinks.get('orders_failed')?.rows ?? 0}  ` +
+      `mirror ${m.sinks.get('orders_current')?.rows ?? 0}  publish→lake p50/p99 ${latency}`
+    );
+  };
+  const ticker = setInterval(async () => {
+    await p.refreshLag().catch(() => {});
+    const now = Date.now();
+    console.log(line((now - prevAt) / 1000));
+    prevIn = p.metrics.recordsIn;
+    prevAt = now;
+  }, 1000);
+  try {
+    // The workload stops at --events, on Ctrl-C, or when the capture or pipeline fails.
+    const stopRun = new AbortController();
+    const onStop = () => stopRun.abort();
+    signal.addEventListener('abort', onStop, { once: true });
+    const running = runWithCapture(p, cap.capture, { signal: stopRun.signal });
+    running.catch(() => workStop.abort());
+    let workFailure: unknown;
+    try {
+      await workload.run();
+    } catch (err) {
+      workFailure = err;
+    }
+    stopRun.abort();
+    signal.removeEventListener('abort', onStop);
+    await running;
+    if (workFailure !== undefined) throw workFailure;
+    if (!signal.aborted) {
+      // Every change made: capture what is left, land it, then compare.
+      await runWithCapture(p, cap.capture, { untilCaughtUp: true, signal });
+    }
+    await p.refreshLag().catch(() => {});
+    console.log(line(Math.max(0.001, (Date.now() - prevAt) / 1000)));
+    if (!signal.aborted) {
+      for (const l of summary(await compareLake(db.pool, dataDir), cap.mode === 'polling')) console.log(l);
+    }
+    return 0;
+  } finally {
+    clearInterval(ticker);
+    await cap.close();
+    await p.close();
+    await db.close();
+  }
+}
