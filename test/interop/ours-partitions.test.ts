@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runQuery } from '../../src/query/run.ts';
 import { LocalStore } from '../../src/storage/local.ts';
-import { append, DeltaTable, readRows } from '../../src/table/index.ts';
+import { append, DeltaTable, merge, readRows } from '../../src/table/index.ts';
 import { field, struct } from './fixtures.ts';
 import { cleanup, deltaRsRead, deltaRsWrite, normRows, pythonSkip, sortRows, tempDir } from './helpers.ts';
 
@@ -152,5 +152,56 @@ describe('typed partition columns and schema evolution across engines', { skip }
       { id: 1n, extra: null },
       { id: 2n, extra: 'new column' },
     ]);
+  });
+
+  test('a MERGE whose source has a column the table lacks adds it (schemaMode merge): delta-rs reads it, null in rows the MERGE copied', async () => {
+    const path = join(dir, 'merge-evolved');
+    const base = struct(field('id', 'long'), field('p', 'string'), field('v', 'string'));
+    const table = await DeltaTable.create(new LocalStore(path), { schema: base, partitionColumns: ['p'] });
+    await append(table, {
+      rows: [
+        { id: 1n, p: 'x', v: 'a' },
+        { id: 2n, p: 'x', v: 'b' },
+        { id: 3n, p: 'y', v: 'c' },
+      ],
+    });
+    const changes = {
+      sql: "SELECT * FROM (VALUES (2::BIGINT, 'x', 'b2', 2.50::DECIMAL(10,2)), (4::BIGINT, 'x', 'd', NULL)) AS t(id, p, v, tip)",
+    };
+    await assert.rejects(merge(table, changes, { on: ['id'] }), /tip/);
+    const res = await merge(table, changes, { on: ['id'], schemaMode: 'merge' });
+    assert.equal(res.metrics.numTargetRowsUpdated, 1);
+    assert.equal(res.metrics.numTargetRowsInserted, 1);
+    const theirs = await deltaRsRead(path);
+    assert.deepEqual(
+      theirs.schema.fields.map((f) => [f.name, f.type, f.nullable]),
+      [
+        ['id', 'long', true],
+        ['p', 'string', true],
+        ['v', 'string', true],
+        ['tip', 'decimal(10,2)', true],
+      ],
+    );
+    assert.deepEqual(
+      theirs.rows,
+      sortRows([
+        { id: '1', p: 'x', v: 'a', tip: null },
+        { id: '2', p: 'x', v: 'b2', tip: '2.50' },
+        { id: '3', p: 'y', v: 'c', tip: null },
+        { id: '4', p: 'x', v: 'd', tip: null },
+      ]),
+    );
+    // A later MERGE without the column (e.g. from a pipeline not yet recompiled) writes null in it.
+    await merge(table, { rows: [{ id: 3n, p: 'y', v: 'c2' }] }, { on: ['id'], schemaMode: 'merge' });
+    const again = await deltaRsRead(path);
+    assert.deepEqual(
+      again.rows.map((r) => [r.id, r.v, r.tip]),
+      [
+        ['1', 'a', null],
+        ['2', 'b2', '2.50'],
+        ['3', 'c2', null],
+        ['4', 'd', null],
+      ],
+    );
   });
 });

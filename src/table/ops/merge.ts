@@ -5,6 +5,9 @@
  * 1. The source batch is fitted to the table schema and materialized once. A source
  *    with several rows for one key is refused (TABLE_INVALID_ARGUMENT): which one wins
  *    would be arbitrary, so the caller deduplicates first (e.g. latest event per key).
+ *    With schemaMode 'merge', source columns the table lacks are added to its schema as
+ *    nullable columns, in the MERGE's commit (a metaData action): rows the MERGE leaves
+ *    or copies hold null in them, as every file written before does.
  * 2. Candidate files: partition pruning when every partition column is a merge key,
  *    then per-file key min/max statistics (key-pruning.ts).
  * 3. Touched files: candidates that actually hold a source key (reads key columns only).
@@ -28,7 +31,10 @@ import type { Action, Txn } from '../actions.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
 import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
 import { localFiles } from '../read/scan.ts';
-import { explainWriteError, prepareSelect } from '../validate.ts';
+import type { StructField, StructType } from '../schema.ts';
+import { serializeSchema } from '../schema-json.ts';
+import { duckType } from '../types.ts';
+import { explainWriteError, prepareSelect, type SchemaMode } from '../validate.ts';
 import type { DataSource } from '../write/source.ts';
 import { sourceQuery } from '../write/source.ts';
 import { type ReadScope, type TableHandle, tableClock, tableName } from '../write/table-handle.ts';
@@ -60,6 +66,8 @@ export interface MergeOptions {
   orderBy?: string[];
   /** Parquet codec of the new files (default zstd; see write-files.ts). */
   compression?: ParquetCodec;
+  /** 'merge': source columns the table lacks are added as nullable columns (default 'strict': refused). */
+  schemaMode?: SchemaMode;
   /** Re-runs after TABLE_COMMIT_CONFLICT (default 3). */
   maxRetries?: number;
   clock?: Clock;
@@ -108,6 +116,8 @@ export async function merge(
   const src = `__merge_src_${Math.random().toString(36).slice(2)}`;
   try {
     const schema = first.schema;
+    /** Columns schema evolution adds (schemaMode 'merge'): the source has them, the table does not. */
+    let added: StructField[] = [];
     const keys = opts.on.map((k) => {
       const f =
         schema.fields.find((x) => x.name === k) ??
@@ -133,7 +143,11 @@ export async function merge(
           {},
         );
       }
-      const prepared = await prepareSelect(conn, source.sql, schema, { table: name });
+      const prepared = await prepareSelect(conn, source.sql, schema, {
+        table: name,
+        ...(opts.schemaMode !== undefined && { schemaMode: opts.schemaMode }),
+      });
+      added = prepared.added;
       try {
         await conn.run(`CREATE TEMP TABLE ${src} AS ${prepared.sql}`);
       } catch (err) {
@@ -155,9 +169,7 @@ export async function merge(
     }
     const numSourceRows = Number((await queryJson(conn, `SELECT count(*) AS n FROM ${src}`))[0].n);
     const on = keys.map((k) => `target.${quoteIdent(k)} = source.${quoteIdent(k)}`).join(' AND ');
-    const cols = schema.fields.map((f) => quoteIdent(f.name));
-    const targetCols = cols.map((c) => `target.${c}`).join(', ');
-    const sourceCols = cols.map((c) => `source.${c}`).join(', ');
+    const srcColumns = new Set([...schema.fields, ...added].map((f) => f.name.toLowerCase()));
 
     return await runWithRetries<MergeMetrics>(
       table,
@@ -165,6 +177,24 @@ export async function merge(
       opts.maxRetries ?? DEFAULT_OP_RETRIES,
       async (snapshot) => {
         const parts = snapshot.partitionColumns;
+        // The schema written: the snapshot's, plus the columns the source adds that it
+        // still lacks (a concurrent writer may have added them meanwhile).
+        const have = new Set(snapshot.schema.fields.map((f) => f.name.toLowerCase()));
+        const adding = added.filter((f) => !have.has(f.name.toLowerCase()));
+        const written: StructType =
+          adding.length > 0
+            ? { type: 'struct', fields: [...snapshot.schema.fields, ...adding] }
+            : snapshot.schema;
+        const cols = written.fields.map((f) => quoteIdent(f.name));
+        const targetCols = cols.map((c) => `target.${c}`).join(', ');
+        // A column the table gained since the source was fitted is null in its rows.
+        const sourceCols = written.fields
+          .map((f, i) =>
+            srcColumns.has(f.name.toLowerCase())
+              ? `source.${cols[i]}`
+              : `CAST(NULL AS ${duckType(f.type)}) AS ${cols[i]}`,
+          )
+          .join(', ');
         let readScope: ReadScope = 'all';
         let candidates = snapshot.files();
         if (parts.length > 0 && parts.every((p) => keys.includes(p))) {
@@ -186,7 +216,7 @@ export async function merge(
           touched = scanned.filter((s) => hitSet.has(s.path));
         }
         const target = `__merge_target_${Math.random().toString(36).slice(2)}`;
-        const targetRel = await filesRelation(conn, touched, snapshot.schema, parts, { withFile: true });
+        const targetRel = await filesRelation(conn, touched, written, parts, { withFile: true });
         await conn.run(`CREATE TEMP TABLE ${target} AS ${targetRel}`);
         try {
           // Per touched file: how many of its rows the MERGE deletes or updates.
@@ -252,7 +282,7 @@ export async function merge(
               store: table.store,
               conn,
               sql,
-              schema: snapshot.schema,
+              schema: written,
               partitionColumns: parts,
               clock,
               targetFileSize: opts.targetFileSize,
@@ -283,6 +313,9 @@ export async function merge(
           const removed = rewritten;
           const now = clock.now();
           const actions: Action[] = [
+            ...(adding.length > 0
+              ? [{ metaData: { ...snapshot.metadata, schemaString: serializeSchema(written) } }]
+              : []),
             ...removed.map((f) => ({ remove: removeFor(f.add, now, true) })),
             ...adds.map((add) => ({ add })),
             ...(opts.txn ?? []).map((t) => ({ txn: { ...t, lastUpdated: t.lastUpdated ?? now } })),
