@@ -22,6 +22,16 @@ export function captureOf(def: PipelineDefinition): CaptureDefinition | undefine
   return 'topic' in def.source ? def.source.capture : undefined;
 }
 
+/**
+ * Whether the pipeline reads every column of the captured table (`columns: all`, format
+ * `flat`): its contract is completed from the table's columns, columns added later are
+ * added too, and its tables evolve by default (docs/cdc.md, "Schema changes").
+ */
+export function capturesAllColumns(def: PipelineDefinition): boolean {
+  const c = captureOf(def);
+  return c !== undefined && (c.columns ?? 'all') === 'all' && (c.format ?? 'flat') === 'flat';
+}
+
 /** Whether a URL written in a definition holds a password itself (not through `${NAME}`). */
 function literalPassword(url: string): boolean {
   const probe = url.replace(REF, '');

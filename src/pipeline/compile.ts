@@ -243,6 +243,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         ...(d.compression !== undefined && { compression: d.compression }),
         ...(d.file_size !== undefined && { targetFileSize: parseSize(d.file_size) }),
         maintenance: s.table!.maintenance,
+        ...(s.table!.evolve && { schemaMode: 'merge' as const }),
       });
       sinks.set(d.name, sink);
       if (s.planned) plannedSinks.push(sink);
@@ -272,6 +273,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         }),
         ...(ctx.clock && { clock: ctx.clock }),
         maintenance: s.table!.maintenance,
+        ...(s.table!.evolve && { schemaMode: 'merge' as const }),
       });
       sinks.set(d.name, sink);
       if (s.planned) plannedSinks.push(sink);

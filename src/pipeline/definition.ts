@@ -86,6 +86,13 @@ export interface CaptureDefinition {
   snapshot?: 'initial' | 'never';
   /** Logical: write a heartbeat this often so an idle table does not hold WAL (default: off). */
   heartbeat?: Duration;
+  /**
+   * Format `flat`: `all` (default): the pipeline reads every column of the table, the
+   * contract's fields with their rules and the others typed from PostgreSQL, and a column
+   * added while it runs is added too (docs/cdc.md, "Schema changes"). `contract`: only the
+   * contract's fields; other columns are ignored.
+   */
+  columns?: 'all' | 'contract';
 }
 
 /** A Delta table read as a stream: each new version's added rows, in order. */
@@ -119,6 +126,8 @@ export interface FieldDefinition {
   max?: number | string;
   /** Numbers: at most this many digits after the point (money: 2). */
   decimals?: number;
+  /** Numbers: read as an exact DECIMAL(precision, decimals) instead of a double; at most precision − decimals digits before the point. */
+  precision?: number;
   /** A regular expression (RE2) the whole string must match. */
   pattern?: string;
   /** Strings: not empty, nor only spaces. */
@@ -288,6 +297,12 @@ export interface TableDefinition {
   properties?: Record<string, string>;
   /** Write a checkpoint every this many commits (default 10). */
   checkpoint_interval?: number;
+  /**
+   * `strict`: rows with a column the table lacks are refused (TABLE_SCHEMA_MISMATCH).
+   * `evolve`: such columns are added to the table as nullable columns (schema evolution).
+   * Default: `evolve` when the source is a capture reading all columns, else `strict`.
+   */
+  schema?: 'strict' | 'evolve';
   /** Table upkeep, run every `maintenance.every` of the pipeline. */
   maintenance?: {
     /** Compact into files of about this size (default 128 MiB). */

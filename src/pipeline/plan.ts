@@ -12,7 +12,7 @@ import { stageTable } from '../stream/stateful.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
-import { captureProblems } from './capture.ts';
+import { capturesAllColumns, captureProblems } from './capture.ts';
 import { parseColumnType } from './column-types.ts';
 import type {
   DedupTransformDefinition,
@@ -41,6 +41,8 @@ export interface PlannedTable {
   /** Partition columns, in order, with the SQL computing each (undefined: a column of the rows). */
   partitions: Array<{ name: string; expr?: string }>;
   maintenance: MaintenanceOptions;
+  /** Columns the rows have and the table lacks are added (`schema: evolve`), or refused. */
+  evolve: boolean;
 }
 
 export interface PlannedSink {
@@ -112,6 +114,7 @@ export function toFieldSpec(f: FieldDefinition): FieldSpec {
     ...(f.min !== undefined && { min: f.min }),
     ...(f.max !== undefined && { max: f.max }),
     ...(f.decimals !== undefined && { decimals: f.decimals }),
+    ...(f.precision !== undefined && { precision: f.precision }),
     ...(f.pattern !== undefined && { pattern: f.pattern }),
     ...(f.not_empty !== undefined && { notEmpty: f.not_empty }),
     ...(f.items !== undefined && { items: f.items.map(toFieldSpec) }),
@@ -208,6 +211,7 @@ function planTable(def: TableDefinition, problems: Problem[], at: number): Plann
     def,
     columns,
     partitions,
+    evolve: def.schema === 'evolve',
     maintenance: {
       ...(m.file_size !== undefined && { targetFileSize: parseSize(m.file_size) }),
       ...(m.older_than !== undefined && { olderThanMs: parseDuration(m.older_than) }),
@@ -487,6 +491,8 @@ export function plan(def: PipelineDefinition): Plan {
     };
     sinks.push({ def: s, select: sinkSelect(transforms, s, table, true, stageTables), table, planned: true });
   }
+  // Tables of a pipeline reading every column of a captured table evolve unless told not to.
+  if (capturesAllColumns(def)) for (const t of tables.values()) t.evolve = t.def.schema !== 'strict';
   return {
     def,
     contract: def.contract && { name: def.contract.name, fields: def.contract.fields.map(toFieldSpec) },

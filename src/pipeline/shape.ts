@@ -68,6 +68,7 @@ const FIELD: Shape = obj({
   min: BOUND,
   max: BOUND,
   decimals: int(),
+  precision: int(1),
   pattern: str(),
   not_empty: bool,
   items: arr({ t: 'lazy', get: () => FIELD }, true),
@@ -155,6 +156,7 @@ const TABLE = obj({
   }),
   properties: { t: 'record', of: str() },
   checkpoint_interval: int(1),
+  schema: str(['strict', 'evolve']),
   maintenance: obj({
     file_size: size,
     older_than: duration,
@@ -178,6 +180,7 @@ const CAPTURE = obj({
   publication: ident,
   snapshot: str(['initial', 'never']),
   heartbeat: duration,
+  columns: str(['all', 'contract']),
 });
 
 export const DEFINITION: Shape = obj({

@@ -52,6 +52,12 @@ export interface FieldSpec {
    * value fits a DECIMAL of that scale exactly instead of being rounded.
    */
   decimals?: number;
+  /**
+   * For numbers with `decimals`: read as an exact DECIMAL(precision, decimals) instead of
+   * a double (a captured `numeric(10,2)` column); a value with more than precision −
+   * decimals digits before the point breaks the rule.
+   */
+  precision?: number;
   /** A regular expression (RE2 syntax, DuckDB's `regexp_full_match`) the whole string must match. */
   pattern?: string;
   /** For strings: not empty, nor only spaces (seed 003's "customer_name NOT EMPTY"). */
@@ -125,6 +131,20 @@ export function contractProblems(
       bad(
         `field '${name}' has decimals ${f.decimals}: only a number field can have decimals, a whole number of them, 0 or more`,
         'decimals',
+      );
+    }
+    if (
+      f.precision !== undefined &&
+      (f.type !== 'number' ||
+        f.decimals === undefined ||
+        !Number.isInteger(f.precision) ||
+        f.precision < 1 ||
+        f.precision > 38 ||
+        f.precision < f.decimals)
+    ) {
+      bad(
+        `field '${name}' has precision ${f.precision}: only a number field with decimals can have one, a whole number from 1 to 38, at least its decimals (DECIMAL(precision, decimals))`,
+        'precision',
       );
     }
     if (f.coerce && !['string', 'integer', 'number', 'boolean'].includes(f.type)) {
@@ -220,6 +240,7 @@ function fastCheck(f: FieldSpec, ref: string, parsed?: string): string {
   if (f.min !== undefined) parts.push(`${ts ?? ref} >= ${bound(f, f.min)}`);
   if (f.max !== undefined) parts.push(`${ts ?? ref} <= ${bound(f, f.max)}`);
   if (f.decimals !== undefined) parts.push(`NOT (${tooManyDecimals(ref, f.decimals)})`);
+  if (f.precision !== undefined) parts.push(`abs(${ref}) < ${decimalLimit(f)}`);
   if (f.minItems !== undefined) parts.push(`len(${ref}) >= ${f.minItems}`);
   if (f.items) {
     const sub = f.items.map((s) => fastCheck(s, `x.${quoteIdent(s.name)}`)).join(' AND ');
@@ -237,9 +258,17 @@ function bound(f: FieldSpec, v: number | string): string {
   return f.type === 'timestamp' ? timestampLiteral(String(v)) : String(v);
 }
 
+/** The smallest magnitude a DECIMAL(precision, decimals) field cannot hold: 10^(precision − decimals). */
+function decimalLimit(f: FieldSpec): string {
+  return `1e${f.precision! - (f.decimals ?? 0)}`;
+}
+
 /** The typed value of a field in the fast path's form. */
 function typedFromRead(f: FieldSpec, ref: string, parsed?: string): string {
   if (f.type === 'integer') return `TRY_CAST(${ref} AS BIGINT)`;
+  // The double read is within half a unit of the last place of the JSON text, whose
+  // digits after the point the decimals rule bounds: rounding to the scale gives them back.
+  if (f.precision !== undefined) return `TRY_CAST(${ref} AS DECIMAL(${f.precision}, ${f.decimals ?? 0}))`;
   if (f.type === 'timestamp') return parsed ?? timestampSql(ref);
   if (f.type === 'array' && f.items) {
     const members = f.items.map(
@@ -342,6 +371,14 @@ function fieldChecks(f: FieldSpec, ref: string, path: string): Check[] {
       field: path,
       rule: 'decimals',
       message: `${ref}::VARCHAR || ${quoteString(` has more than ${f.decimals} decimal places`)}`,
+    });
+  }
+  if (f.precision !== undefined) {
+    checks.push({
+      broken: `${present}abs(${num}) >= ${decimalLimit(f)}`,
+      field: path,
+      rule: 'precision',
+      message: `${ref}::VARCHAR || ${quoteString(` has more than ${f.precision - (f.decimals ?? 0)} digits before the point (DECIMAL(${f.precision}, ${f.decimals ?? 0}))`)}`,
     });
   }
   if (f.minItems !== undefined) {

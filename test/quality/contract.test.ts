@@ -132,4 +132,48 @@ describe('order contract', () => {
     assert.equal(decoded.rejected[0].offset, 7);
     assert.equal(decoded.rejected[0].partition, 1);
   });
+
+  test('a number field with precision is an exact DECIMAL; a value too large for it breaks the rule', async () => {
+    const money = compileContract({
+      name: 'tips',
+      fields: [
+        { name: 'id', type: 'integer' },
+        { name: 'tip', type: 'number', required: false, decimals: 2, precision: 10 },
+      ],
+    });
+    const values = [
+      '{"id":1,"tip":2.50}',
+      '{"id":2,"tip":0.1}',
+      '{"id":3,"tip":99999999.99}',
+      '{"id":4,"tip":null}',
+      '{"id":5}',
+      '{"id":6,"tip":100000000}',
+      '{"id":7,"tip":-100000000.5}',
+      '{"id":8,"tip":1.005}',
+    ];
+    const decoded = await decodeBatch(conn, [batch(values, 0, 0)], money);
+    assert.equal(decoded.valid, 5);
+    assert.deepEqual(
+      decoded.rejected.map((r) => [r.offset, r.field, r.rule, r.message]),
+      [
+        [5, 'tip', 'precision', '100000000 has more than 8 digits before the point (DECIMAL(10, 2))'],
+        [6, 'tip', 'precision', '-100000000.5 has more than 8 digits before the point (DECIMAL(10, 2))'],
+        [7, 'tip', 'decimals', '1.005 has more than 2 decimal places (at byte 14)'],
+      ],
+    );
+    const r = await conn.runAndReadAll(
+      `SELECT id, tip::VARCHAR AS tip, typeof(tip) AS t FROM ${decoded.validTable} ORDER BY id`,
+    );
+    assert.deepEqual(r.getRowObjectsJson(), [
+      { id: '1', tip: '2.50', t: 'DECIMAL(10,2)' },
+      { id: '2', tip: '0.10', t: 'DECIMAL(10,2)' },
+      { id: '3', tip: '99999999.99', t: 'DECIMAL(10,2)' },
+      { id: '4', tip: null, t: 'DECIMAL(10,2)' },
+      { id: '5', tip: null, t: 'DECIMAL(10,2)' },
+    ]);
+    assert.throws(
+      () => compileContract({ name: 'x', fields: [{ name: 'a', type: 'number', precision: 10 }] }),
+      /precision 10: only a number field with decimals/,
+    );
+  });
 });

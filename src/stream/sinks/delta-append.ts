@@ -8,6 +8,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { crashPoint } from '../../core/crash-points.ts';
 import { append, type ParquetCodec } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
+import type { SchemaMode } from '../../table/validate.ts';
 import { type DedupOptions, DedupState } from '../dedup.ts';
 import {
   advancedProgress,
@@ -39,6 +40,8 @@ export interface DeltaAppendSinkOptions {
   compression?: ParquetCodec;
   /** Housekeeping run by `maintain()` (the pipeline schedules it). */
   maintenance?: MaintenanceOptions;
+  /** 'merge': columns the rows have and the table lacks are added as nullable columns (default 'strict': refused). */
+  schemaMode?: SchemaMode;
 }
 
 export class DeltaAppendSink implements Sink {
@@ -104,6 +107,7 @@ export class DeltaAppendSink implements Sink {
         },
         targetFileSize: this.opts.targetFileSize,
         compression: this.opts.compression,
+        ...(this.opts.schemaMode !== undefined && { schemaMode: this.opts.schemaMode }),
       },
     );
     crashPoint('sink.append.committed');

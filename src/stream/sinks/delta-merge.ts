@@ -24,6 +24,7 @@ import { crashPoint } from '../../core/crash-points.ts';
 import { quoteIdent, quoteString } from '../../core/sql.ts';
 import { merge, openConnection, optimize, type ParquetCodec, type WhenMatched } from '../../table/index.ts';
 import type { DeltaTable } from '../../table/table.ts';
+import type { SchemaMode } from '../../table/validate.ts';
 import { scratchFile } from '../scratch.ts';
 import {
   advancedProgress,
@@ -75,6 +76,8 @@ export interface DeltaMergeSinkOptions {
   compaction?: { everyMs: number; olderThanMs: number; targetFileSize: number };
   /** Housekeeping run by `maintain()` (the pipeline schedules it). */
   maintenance?: MaintenanceOptions;
+  /** 'merge': columns the changes have and the table lacks are added as nullable columns (default 'strict': refused). */
+  schemaMode?: SchemaMode;
   clock?: Clock;
 }
 
@@ -333,6 +336,7 @@ export class DeltaMergeSink implements Sink {
           targetFileSize: this.opts.targetFileSize,
           orderBy: this.opts.orderBy,
           compression: this.opts.compression,
+          ...(this.opts.schemaMode !== undefined && { schemaMode: this.opts.schemaMode }),
         },
       );
       crashPoint('sink.merge.committed');
