@@ -12,7 +12,7 @@ import { stageTable } from '../stream/stateful.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
-import { capturesAllColumns, captureProblems } from './capture.ts';
+import { captureProblems, capturesAllColumns } from './capture.ts';
 import { parseColumnType } from './column-types.ts';
 import type {
   DedupTransformDefinition,
