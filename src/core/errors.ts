@@ -157,6 +157,13 @@ export const ERROR_CODES = {
     summary:
       "a capture's saved position is unreadable or was saved by a capture of another table, cursor or key; the message names the file",
   },
+  // change capture, schema changes (src/pipeline/capture-schema.ts, docs/cdc.md "Schema changes")
+  CAPTURE_SCHEMA_CHANGED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'a column of the captured table was dropped, or changed to a type the pipeline reads differently: the capture stopped before publishing such a change, once the pipeline landed everything before it; the message says what the lake keeps and what to do',
+  },
   // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
   DUCKDB_OUT_OF_MEMORY: {
     domain: 'external',

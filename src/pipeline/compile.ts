@@ -16,6 +16,7 @@ import type { Log } from '../log/log.ts';
 import { LocalStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { DedupOperator } from '../stream/dedup-operator.ts';
+import type { PipelineMetrics } from '../stream/metrics.ts';
 import { type DlqProgressSink, Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
@@ -58,6 +59,8 @@ export interface RunContext {
   wrapStore?: (store: ObjectStore, table: string) => ObjectStore;
   /** The PostgreSQL database `postgres` sinks write (a server's pool, or the embedded one's). */
   postgres?: PgConnector;
+  /** Counters of the pipeline this one replaces (a capture's schema change), to keep counting in. */
+  metrics?: PipelineMetrics;
 }
 
 export interface CompiledPipeline {
@@ -366,6 +369,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
     ...(stateful && { stateful }),
     ...(ctx.clock && { clock: ctx.clock }),
     ...(ctx.sleep && { sleep: ctx.sleep }),
+    ...(ctx.metrics && { metrics: ctx.metrics }),
   });
   await pipeline.open();
   return { pipeline, plan: p, tables, sinks };

@@ -97,6 +97,8 @@ export interface PipelineOptions {
   maintenanceIntervalMs?: number;
   clock?: Clock;
   sleep?: (ms: number) => Promise<void>;
+  /** Counters to add to (default: new ones): a pipeline replacing another keeps counting in its metrics. */
+  metrics?: PipelineMetrics;
 }
 
 /**
@@ -140,7 +142,7 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class Pipeline {
-  readonly metrics = new PipelineMetrics();
+  readonly metrics: PipelineMetrics;
   private readonly opts: PipelineOptions;
   private readonly clock: Clock;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -169,6 +171,7 @@ export class Pipeline {
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
+    this.metrics = opts.metrics ?? new PipelineMetrics();
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? realSleep;
     const id = `${process.pid}_${++pipelines}`;

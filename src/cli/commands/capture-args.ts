@@ -7,14 +7,19 @@
  * their password.
  */
 
+import type { ChangeColumn } from '../../connectors/postgres/capture/change.ts';
 import { createCapture } from '../../connectors/postgres/capture/start.ts';
 import type { CaptureMode, ChangeCapture } from '../../connectors/postgres/capture/types.ts';
 import { redactUrl } from '../../connectors/postgres/client.ts';
-import { displayName } from '../../connectors/postgres/tables.ts';
+import { displayName, type PgTableName } from '../../connectors/postgres/tables.ts';
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import type { Log } from '../../log/log.ts';
-import { captureOf, resolveCapture } from '../../pipeline/capture.ts';
+import { captureOf, capturesAllColumns, resolveCapture } from '../../pipeline/capture.ts';
+import { CaptureSchema, describeCapturedTable } from '../../pipeline/capture-schema.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
+import type { LoadedDefinition } from '../../pipeline/load.ts';
+import { PipelineSlot } from '../../pipeline/with-capture.ts';
+import type { Pipeline } from '../../stream/pipeline.ts';
 import { type OpenedPostgres, openEmbeddedPostgres } from './postgres-args.ts';
 
 export const CAPTURE_OPTIONS = {
@@ -35,6 +40,10 @@ export interface OpenedCapture {
   describe: string;
   /** The source database's URL (may hold a password: never print it). */
   url: string;
+  /** The captured table. */
+  table: PgTableName;
+  /** Hands the capture's column announcements (CaptureOptions.onColumns) to `hook`. */
+  follow(hook: (columns: readonly ChangeColumn[]) => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -96,12 +105,16 @@ export async function openCaptureFromArgs(
   const shown = redactUrl(url);
   const table = displayName(resolved.table);
   let capture: ChangeCapture | undefined;
+  let hook: ((columns: readonly ChangeColumn[]) => Promise<void>) | undefined;
   try {
     capture = await createCapture(resolved.mode, {
       ...resolved.options,
       url,
       log: ctx.log,
       report: say,
+      onColumns: async (columns) => {
+        await hook?.(columns);
+      },
     });
     const prepare = (capture as { prepare?: () => Promise<void> }).prepare;
     if (prepare) {
@@ -144,9 +157,38 @@ export async function openCaptureFromArgs(
     mode: resolved.mode,
     describe,
     url,
+    table: resolved.table,
+    follow: (h) => {
+      hook = h;
+    },
     close: async () => {
       await opened.close();
       await embedded?.close();
     },
   };
+}
+
+/**
+ * The pipeline of a definition, beside its capture (if any): a capture reading every
+ * column of its table (`columns: all`) completes the contract from the table and follows
+ * its columns while running (capture-schema.ts). `compile` compiles a definition in the
+ * run's context.
+ */
+export async function compileBesideCapture(
+  loaded: LoadedDefinition,
+  capture: OpenedCapture | undefined,
+  compile: (loaded: LoadedDefinition) => Promise<Pipeline>,
+  say: (line: string) => void = (l) => console.error(l),
+): Promise<PipelineSlot> {
+  if (!capture || !capturesAllColumns(loaded.definition)) return new PipelineSlot(await compile(loaded));
+  const schema = new CaptureSchema({
+    loaded,
+    table: capture.table,
+    describe: () => describeCapturedTable(capture.url, capture.table),
+    compile,
+    report: say,
+  });
+  const slot = await schema.start();
+  capture.follow(schema.onColumns);
+  return slot;
 }

@@ -7,14 +7,14 @@
  */
 import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
-import { fromObject } from '../../pipeline/load.ts';
+import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
-import { runWithCapture } from '../../pipeline/with-capture.ts';
+import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.ts';
 import { compareLake, type LakeComparison } from '../../scenarios/food-orders/compare.ts';
 import { FOOD_ORDERS_TABLE, setupFoodOrders } from '../../scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload } from '../../scenarios/food-orders/workload.ts';
-import type { Pipeline } from '../../stream/pipeline.ts';
-import { type OpenedCapture, openCaptureFromArgs } from './capture-args.ts';
+import { PipelineMetrics } from '../../stream/metrics.ts';
+import { compileBesideCapture, type OpenedCapture, openCaptureFromArgs } from './capture-args.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { type OpenedPostgres, openEmbeddedPostgres, openPostgres } from './postgres-args.ts';
 
@@ -66,14 +66,13 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
   let db: OpenedPostgres;
   if (values.source !== undefined) db = await openPostgres({ postgres: values.source }, dataDir, say);
   else db = await openEmbeddedPostgres(values, dataDir, say);
-  let pipeline: Pipeline | undefined;
+  let slot: PipelineSlot | undefined;
   let capture: OpenedCapture | undefined;
   try {
     const seeded = await setupFoodOrders(db.pool);
     say(
       `table ${FOOD_ORDERS_TABLE.name} in ${db.describe}${seeded > 0 ? `: created, with the seed's ${seeded} orders` : ''}`,
     );
-    ({ pipeline } = await compilePipeline(loaded, { dataDir, log }));
     capture = await openCaptureFromArgs(loaded.definition, values, {
       dataDir,
       log,
@@ -81,13 +80,18 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
       ...(values.source === undefined && { sinkPg: db }),
       say,
     });
+    // One set of counters across the pipelines a column added to the table compiles.
+    const metrics = new PipelineMetrics();
+    const compile = async (l: LoadedDefinition) =>
+      (await compilePipeline(l, { dataDir, log, metrics })).pipeline;
+    slot = await compileBesideCapture(loaded, capture, compile, say);
   } catch (err) {
     await capture?.close();
-    await pipeline?.close();
+    await slot?.closeCurrent();
     await db.close();
     throw err;
   }
-  const p = pipeline!;
+  const s = slot;
   const cap = capture!;
   console.log(
     `demo cdc: ${rate} changes/s into ${FOOD_ORDERS_TABLE.name}, log ${log.description}, lake in ${dataDir}/tables/food (orders, orders_failed, orders_current)`,
@@ -112,7 +116,7 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
   let prevIn = 0;
   let prevAt = Date.now();
   const line = (secs: number) => {
-    const m = p.metrics;
+    const m = s.current.metrics;
     const h = m.sinks.get('orders_current')?.ingestLatencyMs;
     const latency = h ? `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms` : '-';
     const c = cap.capture.metrics;
@@ -124,10 +128,10 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     );
   };
   const ticker = setInterval(async () => {
-    await p.refreshLag().catch(() => {});
+    await s.current.refreshLag().catch(() => {});
     const now = Date.now();
     console.log(line((now - prevAt) / 1000));
-    prevIn = p.metrics.recordsIn;
+    prevIn = s.current.metrics.recordsIn;
     prevAt = now;
   }, 1000);
   try {
@@ -135,7 +139,7 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     const stopRun = new AbortController();
     const onStop = () => stopRun.abort();
     signal.addEventListener('abort', onStop, { once: true });
-    const running = runWithCapture(p, cap.capture, { signal: stopRun.signal });
+    const running = runWithCapture(s, cap.capture, { signal: stopRun.signal });
     running.catch(() => workStop.abort());
     let workFailure: unknown;
     try {
@@ -149,9 +153,9 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     if (workFailure !== undefined) throw workFailure;
     if (!signal.aborted) {
       // Every change made: capture what is left, land it, then compare.
-      await runWithCapture(p, cap.capture, { untilCaughtUp: true, signal });
+      await runWithCapture(s, cap.capture, { untilCaughtUp: true, signal });
     }
-    await p.refreshLag().catch(() => {});
+    await s.current.refreshLag().catch(() => {});
     console.log(line(Math.max(0.001, (Date.now() - prevAt) / 1000)));
     if (!signal.aborted) {
       for (const l of summary(await compareLake(db.pool, dataDir), cap.mode === 'polling')) console.log(l);
@@ -160,7 +164,7 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
   } finally {
     clearInterval(ticker);
     await cap.close();
-    await p.close();
+    await s.closeCurrent();
     await db.close();
   }
 }

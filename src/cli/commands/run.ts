@@ -3,14 +3,17 @@
  * its tables hold. Ctrl-C (SIGINT) or SIGTERM stops it after the batch in flight.
  */
 import { builtinNames, resolveDefinition } from '../../pipeline/builtin.ts';
-import { compilePipeline, sourceTopic } from '../../pipeline/compile.ts';
+import { captureOf } from '../../pipeline/capture.ts';
+import { checkDefinition, compilePipeline, sourceTopic } from '../../pipeline/compile.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
-import { runWithCapture } from '../../pipeline/with-capture.ts';
+import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.ts';
+import { PipelineMetrics } from '../../stream/metrics.ts';
 import {
   CAPTURE_OPTIONS,
   CAPTURE_OPTIONS_USAGE,
+  compileBesideCapture,
   type OpenedCapture,
   openCaptureFromArgs,
 } from './capture-args.ts';
@@ -131,37 +134,39 @@ export async function run(args: string[]): Promise<number> {
     ...values,
     kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
   });
-  let compiled: Awaited<ReturnType<typeof compilePipeline>>;
   let pg: Awaited<ReturnType<typeof openPostgresFromArgs>>;
+  let capture: OpenedCapture | undefined;
+  let slot: PipelineSlot;
   try {
+    // The definition's problems first, before a database is opened or a table touched.
+    if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir });
     pg = await openPostgresFromArgs(loaded.definition, values, dataDir);
     try {
-      compiled = await compilePipeline(loaded, {
+      capture = await openCaptureFromArgs(loaded.definition, values, {
         dataDir,
         log,
-        topic: values.topic,
-        ...(pg && { postgres: pg.pool }),
+        topic: 'topic' in loaded.definition.source ? sourceTopic(loaded.definition, values) : '',
+        ...(pg && { sinkPg: pg }),
       });
+      // One set of counters across the pipelines a capture's schema change compiles.
+      const metrics = new PipelineMetrics();
+      const compile = async (l: LoadedDefinition) =>
+        (
+          await compilePipeline(l, {
+            dataDir,
+            log,
+            topic: values.topic,
+            metrics,
+            ...(pg && { postgres: pg.pool }),
+          })
+        ).pipeline;
+      slot = await compileBesideCapture(loaded, capture, compile);
     } catch (err) {
+      await capture?.close();
       await pg?.close();
       throw err;
     }
   } catch (err) {
-    await log.close();
-    throw err;
-  }
-  const { pipeline } = compiled;
-  let capture: OpenedCapture | undefined;
-  try {
-    capture = await openCaptureFromArgs(loaded.definition, values, {
-      dataDir,
-      log,
-      topic: 'topic' in loaded.definition.source ? sourceTopic(loaded.definition, values) : '',
-      ...(pg && { sinkPg: pg }),
-    });
-  } catch (err) {
-    await pipeline.close();
-    await pg?.close();
     await log.close();
     throw err;
   }
@@ -183,11 +188,11 @@ export async function run(args: string[]): Promise<number> {
         (line) => console.error(`tributary: ${line}`),
       );
     }
-    await runWithCapture(pipeline, capture?.capture, {
+    await runWithCapture(slot, capture?.capture, {
       untilCaughtUp: values['until-caught-up'],
       signal: stop.signal,
     });
-    const m = pipeline.metrics;
+    const m = slot.current.metrics;
     const c = capture?.capture.metrics;
     console.log(
       `${loaded.definition.name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
@@ -199,7 +204,7 @@ export async function run(args: string[]): Promise<number> {
     removeSignals();
     await jobs?.scheduler.stop();
     await capture?.close();
-    await pipeline.close();
+    await slot.closeCurrent();
     if (jobsPg) await (await jobsPg.catch(() => undefined))?.close();
     await pg?.close();
     await log.close();

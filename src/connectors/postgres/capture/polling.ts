@@ -133,6 +133,7 @@ export class PollingCapture implements ChangeCapture {
       topic: opts.topic,
       partitions: opts.partitions,
       format: opts.format,
+      ...(opts.onColumns && { onColumns: opts.onColumns }),
     });
     this.sleep = opts.sleep ?? abortableSleep;
   }

@@ -7,9 +7,19 @@
  * delete at once the records of rows committed long ago, such as an old table's first
  * poll or snapshot). A list is sent in one `produce` call, which resolves once every
  * record is durable: only then may a capture save its position.
+ *
+ * Before a list is sent, `onColumns` hears of every column list in it that differs from
+ * the last one it heard of (CaptureOptions.onColumns): a change with a new column is
+ * published only once whatever reads the topic knows the column.
  */
 import type { Log, ProduceResult } from '../../../log/log.ts';
-import { type CaptureFormat, type ChangeEvent, changeKey, encodeChange } from './change.ts';
+import {
+  type CaptureFormat,
+  type ChangeColumn,
+  type ChangeEvent,
+  changeKey,
+  encodeChange,
+} from './change.ts';
 
 export interface PublisherOptions {
   log: Log;
@@ -19,11 +29,21 @@ export interface PublisherOptions {
   format: CaptureFormat;
   /** The capture's clock, for the envelope's `ts_ms` (default Date.now). */
   now?: () => number;
+  /** See CaptureOptions.onColumns. */
+  onColumns?: (columns: readonly ChangeColumn[]) => Promise<void>;
+}
+
+/** A column list's names and types, to tell lists apart. */
+function columnsSignature(columns: readonly ChangeColumn[]): string {
+  return columns.map((c) => `${c.name}:${c.typeOid}`).join(',');
 }
 
 export class ChangePublisher {
   private readonly opts: PublisherOptions;
   private ensured = false;
+  /** The column list last seen (events of one poll or relation share it), and the last one announced. */
+  private lastColumns?: readonly ChangeColumn[];
+  private announced?: string;
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
@@ -43,6 +63,7 @@ export class ChangePublisher {
   /** Publishes `events` in order; resolves once all are durable. */
   async publish(events: readonly ChangeEvent[]): Promise<ProduceResult[]> {
     if (events.length === 0) return [];
+    await this.announceColumns(events);
     await this.ensureTopic();
     const now = (this.opts.now ?? Date.now)();
     const records = events.map((e) => ({
@@ -52,6 +73,20 @@ export class ChangePublisher {
       timestamp: now,
     }));
     return this.opts.log.produce(records);
+  }
+
+  private async announceColumns(events: readonly ChangeEvent[]): Promise<void> {
+    const hook = this.opts.onColumns;
+    if (!hook) return;
+    for (const e of events) {
+      if (e.columns === this.lastColumns) continue;
+      const signature = columnsSignature(e.columns);
+      if (signature !== this.announced) {
+        await hook(e.columns);
+        this.announced = signature;
+      }
+      this.lastColumns = e.columns;
+    }
   }
 }
 

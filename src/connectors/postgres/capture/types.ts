@@ -6,7 +6,7 @@
  */
 import type { Log } from '../../../log/log.ts';
 import type { PgTableName } from '../tables.ts';
-import type { CaptureFormat } from './change.ts';
+import type { CaptureFormat, ChangeColumn } from './change.ts';
 
 export type CaptureMode = 'polling' | 'logical';
 
@@ -27,6 +27,14 @@ export interface CaptureOptions {
   stateDir: string;
   /** A progress or warning line for the operator (without a trailing newline). */
   report?: (line: string) => void;
+  /**
+   * Called with the table's columns before the first change is published, and again
+   * before any change whose columns differ from the last ones called with (a column
+   * added, dropped, or of another type: what the pipeline beside the capture reads must
+   * follow, docs/cdc.md "Schema changes"). The publish waits for it and fails with what
+   * it throws. Both modes call it through their ChangePublisher (publish.ts).
+   */
+  onColumns?: (columns: readonly ChangeColumn[]) => Promise<void>;
 }
 
 export interface CaptureMetrics {
