@@ -131,7 +131,11 @@ export async function waitFor(
   });
   for (;;) {
     let last: unknown;
-    if (await check().catch((err) => ((last = err), false))) return;
+    const ok = await check().catch((err) => {
+      last = err;
+      return false;
+    });
+    if (ok) return;
     if (failed !== undefined)
       assert.fail(`the run failed while waiting for ${what}: ${(failed as Error).stack}`);
     if (Date.now() > until) {
