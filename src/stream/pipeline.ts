@@ -371,6 +371,11 @@ export class Pipeline {
     }
     if (read.records === 0) {
       this.updateLag(read.fetched);
+      // Nothing new: sinks commit what they hold back (delta-merge's buffer) now.
+      for (const sink of this.opts.sinks) {
+        const res = await sink.poll?.();
+        if (res) this.afterWrite(sink, res);
+      }
       return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages: read.stages };
     }
     // Everything the batch starts, to be settled if it fails.

@@ -268,6 +268,24 @@ export class DeltaMergeSink implements Sink {
     };
   }
 
+  /**
+   * Between batches, when the pipeline finds nothing new: changes buffered while a MERGE
+   * ran, or for the commit interval, are merged once due, not when the next batch comes
+   * (which on a quiet source may be much later); reports a MERGE that finished.
+   */
+  async poll(): Promise<SinkResult | undefined> {
+    if (this.writing !== undefined || this.own === undefined) return undefined;
+    this.throwFailure();
+    if (this.pending() && this.due() && !this.inflight) {
+      await this.takeBuffer(this.own);
+      this.start();
+    }
+    const done = this.finished;
+    this.finished = undefined;
+    if (!done) return undefined;
+    return { rows: done.rows, version: done.version, durableThrough: done.durableThrough };
+  }
+
   /** Moves the buffer (newest row per key) into a Parquet file of changes to merge. */
   private async takeBuffer(conn: DuckDBConnection): Promise<void> {
     const file = scratchFile('merge', 'parquet');
