@@ -1,12 +1,14 @@
 /**
  * The lake against the source: the mirror table (food.orders_current) compared row by
- * row with the food-orders table as PostgreSQL holds it now, and the change log
- * (food.orders) checked for changes landed twice. What `tributary demo cdc` prints at the
- * end; tests make their own comparison.
+ * row with the food-orders table as PostgreSQL holds it now (the seed's columns, and any
+ * column added to the table that the mirror has too: numbers compared as numbers), and
+ * the change log (food.orders) checked for changes landed twice. What `tributary demo
+ * cdc` prints at the end; tests make their own comparison.
  */
 import type { PgConnector } from '../../connectors/postgres/client.ts';
 import { type PgTableName, qualified } from '../../connectors/postgres/tables.ts';
 import { isTributaryError } from '../../core/errors.ts';
+import { quoteIdent } from '../../core/sql.ts';
 import { runQuery } from '../../query/run.ts';
 import { FOOD_ORDERS_TABLE } from './schema.ts';
 
@@ -39,15 +41,41 @@ const FIELDS = [
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
 
+/** Columns of the source table beyond the seed's, with whether each is a timestamp. */
+async function addedColumns(
+  db: PgConnector,
+  table: PgTableName,
+): Promise<Array<{ name: string; ts: boolean }>> {
+  const s = await db.connect();
+  try {
+    const { rows } = await s.query<{ name: string; type: string }>(
+      `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+        WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+      [table.schema, table.name],
+    );
+    return rows
+      .filter(
+        (r) => r.name !== 'order_id' && !FIELDS.includes(r.name) && /^[A-Za-z_][A-Za-z0-9_]*$/.test(r.name),
+      )
+      .map((r) => ({ name: r.name, ts: r.type.startsWith('timestamp') }));
+  } finally {
+    s.release();
+  }
+}
+
 /** The source table's rows by order id, every value as text in the lake's form. */
 export async function sourceRows(
   db: PgConnector,
   table: PgTableName = FOOD_ORDERS_TABLE,
+  extra: ReadonlyArray<{ name: string; ts: boolean }> = [],
 ): Promise<Map<number, Record<string, string | null>>> {
+  const more = extra.map(
+    (c) => `, ${c.ts ? ts(quoteIdent(c.name)) : `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`}`,
+  );
   const s = await db.connect();
   try {
     const { rows } = await s.query<Record<string, string | null>>(
-      `SELECT order_id::text, customer_name, restaurant_name, item, amount::text, order_status, ${ts('created_at')}, ${ts('updated_at')} FROM ${qualified(table)}`,
+      `SELECT order_id::text, customer_name, restaurant_name, item, amount::text, order_status, ${ts('created_at')}, ${ts('updated_at')}${more.join('')} FROM ${qualified(table)}`,
     );
     return new Map(rows.map((r) => [Number(r.order_id), r]));
   } finally {
@@ -55,15 +83,17 @@ export async function sourceRows(
   }
 }
 
-/** The mirror's rows by order id, in the same form. */
+/** The mirror's rows by order id, in the same form (`extra`: further columns). */
 export async function mirrorRows(
   dataDir: string,
   table = 'food.orders_current',
+  extra: readonly string[] = [],
 ): Promise<Map<number, Record<string, string | null>>> {
+  const fields = [...FIELDS, ...extra];
   let rows: Record<string, unknown>[];
   try {
     ({ rows } = await runQuery(
-      `SELECT order_id, ${FIELDS.map((f) => (f === 'amount' ? 'amount::VARCHAR AS amount' : f)).join(', ')} FROM ${table}`,
+      `SELECT order_id, ${fields.map((f) => (f === 'amount' ? 'amount::VARCHAR AS amount' : quoteIdent(f))).join(', ')} FROM ${table}`,
       { dataDir },
     ));
   } catch (err) {
@@ -73,9 +103,28 @@ export async function mirrorRows(
   return new Map(
     rows.map((r) => [
       Number(r.order_id),
-      Object.fromEntries(FIELDS.map((f) => [f, r[f] === null ? null : String(r[f])])),
+      Object.fromEntries(fields.map((f) => [f, r[f] === null ? null : String(r[f])])),
     ]),
   );
+}
+
+/** Whether two values in text form are the same: equal text, or equal numbers (2.50 and 2.5). */
+function same(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (a === b) return true;
+  if (a == null || b == null) return false;
+  const x = Number(a);
+  return a.trim() !== '' && b.trim() !== '' && Number.isFinite(x) && x === Number(b);
+}
+
+/** The columns of the mirror table (none when it does not exist yet). */
+async function mirrorColumns(dataDir: string, table: string): Promise<Set<string>> {
+  try {
+    const { columns } = await runQuery(`SELECT * FROM ${table} LIMIT 0`, { dataDir });
+    return new Set(columns.map((c) => c.name));
+  } catch (err) {
+    if (isTributaryError(err, 'TABLE_NOT_FOUND')) return new Set();
+    throw err;
+  }
 }
 
 export async function compareLake(
@@ -83,8 +132,15 @@ export async function compareLake(
   dataDir: string,
   table: PgTableName = FOOD_ORDERS_TABLE,
 ): Promise<LakeComparison> {
-  const source = await sourceRows(db, table);
-  const mirror = await mirrorRows(dataDir);
+  const inMirror = await mirrorColumns(dataDir, 'food.orders_current');
+  const extra = (await addedColumns(db, table)).filter((c) => inMirror.has(c.name));
+  const fields = [...FIELDS, ...extra.map((c) => c.name)];
+  const source = await sourceRows(db, table, extra);
+  const mirror = await mirrorRows(
+    dataDir,
+    'food.orders_current',
+    extra.map((c) => c.name),
+  );
   const out: LakeComparison = {
     sourceRows: source.size,
     mirrorRows: mirror.size,
@@ -99,7 +155,7 @@ export async function compareLake(
   for (const [id, row] of source) {
     const m = mirror.get(id);
     if (!m) out.missing.push(id);
-    else if (FIELDS.every((f) => m[f] === row[f])) out.equal++;
+    else if (fields.every((f) => same(m[f], row[f]))) out.equal++;
     else out.differing.push(id);
   }
   for (const id of mirror.keys()) if (!source.has(id)) out.extra.push(id);
