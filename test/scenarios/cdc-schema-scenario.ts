@@ -183,6 +183,8 @@ export async function addColumnScenario(url: string, mode: 'polling' | 'logical'
   let run: CdcRun | undefined;
   try {
     await setupFoodOrders(pool);
+    // Logical replication needs the whole old row in UPDATEs (docs/cdc.md).
+    if (mode === 'logical') await sql(url, `ALTER TABLE ${T} REPLICA IDENTITY FULL`);
     await sql(
       url,
       `${INSERT} SELECT 'Customer ' || i, 'Dragon Wok', 'Noodles', 100 + i, 'PLACED' FROM generate_series(1, 20) AS i`,
