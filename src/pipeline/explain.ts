@@ -4,6 +4,7 @@
  */
 import { compileContract } from '../quality/contract.ts';
 import { WindowOperator } from '../stream/window/index.ts';
+import { capturesAllColumns } from './capture.ts';
 import type { CheckResult } from './check.ts';
 import type { WindowTransformDefinition } from './definition.ts';
 import { INPUT, type Plan, whenMatched } from './plan.ts';
@@ -38,6 +39,11 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
       out.push(
         `capture  PostgreSQL table ${cap.table} (${how}; key ${cap.key?.join(', ') ?? 'the primary key'}, format ${cap.format ?? 'flat'}) into the topic, beside the pipeline (docs/cdc.md)`,
       );
+      if (capturesAllColumns(def)) {
+        out.push(
+          "         every column of the table is read: the contract's fields with their rules, the others as optional fields; a column added while running is added too (docs/cdc.md, Schema changes)",
+        );
+      }
     }
     const c = p.contract!;
     const failing =
@@ -124,7 +130,7 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
       const t = s.table;
       const parts = t.partitions.map((x) => (x.expr ? `${x.name} = ${x.expr}` : x.name));
       out.push(
-        `      table at tables/${t.def.path ?? t.def.name}${parts.length ? `, partitioned by ${parts.join(', ')}` : ', unpartitioned'}${t.columns ? `, ${t.columns.length} declared columns` : ', columns from the rows'}`,
+        `      table at tables/${t.def.path ?? t.def.name}${parts.length ? `, partitioned by ${parts.join(', ')}` : ', unpartitioned'}${t.columns ? `, ${t.columns.length} declared columns` : ', columns from the rows'}${t.evolve ? ', new columns added (schema: evolve)' : ''}`,
       );
       const m = t.maintenance;
       out.push(
