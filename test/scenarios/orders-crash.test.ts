@@ -48,7 +48,11 @@ const ARMED_TIMEOUT_MS = 30_000;
 const NTH: Record<
   Exclude<
     CrashPointName,
-    `window.${string}` | `plan.${string}` | `sink.topic.${string}` | `sink.postgres.${string}`
+    | `window.${string}`
+    | `plan.${string}`
+    | `sink.topic.${string}`
+    | `sink.postgres.${string}`
+    | `capture.${string}`
   >,
   number[]
 > = {
