@@ -42,11 +42,11 @@ export const CRASH_POINTS = {
     'a PostgreSQL sink committed a batch (rows and progress); the sinks after it have not',
   'commit.before-put': "a commit's actions are ready; `_delta_log/N.json` not yet put",
   'commit.after-put': '`_delta_log/N.json` is put; the writer has not seen the outcome',
-  'capture.logical.slot_created':
+  'capture.logical.slot-created':
     'logical capture: the replication slot is created with its exported snapshot; the snapshot not yet read',
-  'capture.logical.snapshot_staged':
+  'capture.logical.snapshot-staged':
     "logical capture: the snapshot's rows are staged to a file and the stage recorded; none published",
-  'capture.logical.snapshot_published':
+  'capture.logical.snapshot-published':
     'logical capture: a chunk of the staged snapshot is durable in the topic; its progress not yet recorded',
   'capture.logical.published':
     'logical capture: a batch of whole transactions is durable in the topic; the slot not yet acknowledged',

@@ -231,7 +231,7 @@ export class LogicalCapture implements ChangeCapture {
         await repl.dropSlot(this.slot);
       }
       const created = await repl.createSlot(this.slot, initial);
-      crashPoint('capture.logical.slot_created');
+      crashPoint('capture.logical.slot-created');
       const base = { table: state.table, slot: this.slot, publication: this.publication };
       if (!initial || created.snapshotName === null) {
         const next: LogicalState = { stage: 'streaming', ...base };
@@ -262,7 +262,7 @@ export class LogicalCapture implements ChangeCapture {
       this.report(
         `snapshot of ${state.table} staged: ${staged.rows} rows at ${next.consistentPoint} (slot ${this.slot})`,
       );
-      crashPoint('capture.logical.snapshot_staged');
+      crashPoint('capture.logical.snapshot-staged');
       return next;
     } finally {
       await repl.close();
@@ -292,7 +292,7 @@ export class LogicalCapture implements ChangeCapture {
         snapshot: true,
       }));
       if (!(await this.publish(events, signal))) return false;
-      crashPoint('capture.logical.snapshot_published');
+      crashPoint('capture.logical.snapshot-published');
       state.published = start + rows.length;
       writeState(o.stateDir, state);
       this.metrics.position = `${state.consistentPoint} snapshot row ${state.published} of ${state.rows}`;

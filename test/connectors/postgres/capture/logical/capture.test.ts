@@ -21,6 +21,7 @@ import {
   dropDatabase,
   harness,
   mirror,
+  ORDERS_DDL,
   parseFlat,
   readChanges,
   removeDirs,
@@ -36,17 +37,6 @@ after(async () => {
   removeDirs(dirs);
   for (const d of dbs) await dropDatabase(d);
 });
-
-export const ORDERS_DDL = `CREATE TABLE orders (
-  order_id integer PRIMARY KEY,
-  customer_name text,
-  restaurant_name text,
-  item text,
-  amount numeric(10,2),
-  order_status text,
-  created_at timestamptz
-);
-ALTER TABLE orders REPLICA IDENTITY FULL;`;
 
 async function ordersDb(prefix: string): Promise<FreshDatabase> {
   const db = await freshDatabase(prefix);

@@ -21,6 +21,18 @@ import type { FreshDatabase } from '../../server.ts';
 
 export const TOPIC = 'orders.changes';
 
+/** The seed's orders table, with the replica identity logical capture needs. */
+export const ORDERS_DDL = `CREATE TABLE orders (
+  order_id integer PRIMARY KEY,
+  customer_name text,
+  restaurant_name text,
+  item text,
+  amount numeric(10,2),
+  order_status text,
+  created_at timestamptz
+);
+ALTER TABLE orders REPLICA IDENTITY FULL;`;
+
 /** A flat change event as the topic holds it (change.ts `flat`). */
 export interface FlatChange {
   row: Record<string, unknown>;
