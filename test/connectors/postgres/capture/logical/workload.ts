@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { dedup, type FlatChange, normalize } from './helpers.ts';
+import { dedup, type FlatChange, normalize, sql } from './helpers.ts';
 
 const NAMES = ['Alice Smith', 'Bob Jones', 'Carol White', 'Dan Brown', 'Eve Black', 'Frank Green'];
 const PLACES = ['Spice Garden', 'Pizza Palace', 'Sushi Zen', 'Taco Town', 'Noodle Bar'];
@@ -72,9 +72,13 @@ export class OrdersWorkload {
     }
   }
 
-  /** Runs transactions until `stop`, at most `rate` per second (0: as fast as it can). */
-  start(rate = 0): void {
-    this.running = this.loop(rate);
+  /**
+   * Runs transactions until `stop`, at most `rate` per second (0: as fast as it can).
+   * With `retry`, a server that goes away is waited for; a transaction whose COMMIT got
+   * no answer is recorded if the server says it committed (txid_status).
+   */
+  start(rate = 0, retry = false): void {
+    this.running = this.loop(rate, retry);
   }
 
   async stop(): Promise<void> {
@@ -109,21 +113,56 @@ export class OrdersWorkload {
     return `DELETE FROM orders WHERE order_id = ${id}`;
   }
 
-  private async loop(rate: number): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    await client.connect();
+  private async loop(rate: number, retry: boolean): Promise<void> {
+    let client: pg.Client | undefined;
     const t0 = Date.now();
     try {
       while (!this.stopped) {
+        const live = retry ? [...this.live] : this.live;
+        const nextId = this.nextId;
         const n = 1 + Math.floor(this.random() * 4);
         const statements: string[] = [];
         const done: [number, string][] = [];
         for (let i = 0; i < n; i++) statements.push(this.statement(done));
-        const results = (await client.query(
-          `BEGIN; SELECT txid_current() AS x; ${statements.join('; ')}; COMMIT`,
-        )) as unknown as pg.QueryResult[];
-        const xid = Number(BigInt(results[1].rows[0].x) & 0xffffffffn);
-        this.txns.push({ xid, ops: done });
+        let xid: bigint | undefined;
+        try {
+          if (client === undefined) {
+            client = new pg.Client({ connectionString: this.url });
+            client.on('error', () => {});
+            await client.connect();
+          }
+          const began = (await client.query(
+            'BEGIN; SELECT txid_current()::text AS x',
+          )) as unknown as pg.QueryResult[];
+          xid = BigInt(began[1].rows[0].x);
+          await client.query(`${statements.join('; ')}; COMMIT`);
+        } catch (err) {
+          if (!retry) throw err;
+          client?.end().catch(() => {});
+          client = undefined;
+          // Did it commit? Ask the server once it answers again.
+          let committed = false;
+          for (;;) {
+            if (xid === undefined) break;
+            try {
+              const [{ s }] = await sql<{ s: string | null }>(this.url, 'SELECT txid_status($1) AS s', [
+                String(xid),
+              ]);
+              committed = s === 'committed';
+              break;
+            } catch {
+              await new Promise((r) => setTimeout(r, 200));
+            }
+          }
+          if (!committed) {
+            this.live.length = 0;
+            this.live.push(...live);
+            this.nextId = nextId;
+            await new Promise((r) => setTimeout(r, 200));
+            continue;
+          }
+        }
+        this.txns.push({ xid: Number(xid! & 0xffffffffn), ops: done });
         this.committed++;
         this.changes += n;
         if (rate > 0) {
@@ -133,7 +172,7 @@ export class OrdersWorkload {
         }
       }
     } finally {
-      await client.end();
+      await client?.end().catch(() => {});
     }
   }
 }
