@@ -96,10 +96,9 @@ export class ReplicationConnection {
    * use, missing, or the publication does not exist).
    */
   start(slot: string, publication: string, from: bigint, handlers: StreamHandlers): Promise<void> {
-    const pubName = publication.replaceAll("'", "''");
     const sql =
       `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${lsnText(from)} ` +
-      `(proto_version '1', publication_names '${quoteIdent(pubName)}')`;
+      `(proto_version '1', publication_names '${quoteIdent(publication).replaceAll("'", "''")}')`;
     // node-postgres has no API for the copy-both mode: the connection's events are used.
     const connection = (this.client as unknown as { connection: ConnectionInternals }).connection;
     return new Promise((resolve, reject) => {
@@ -110,8 +109,19 @@ export class ReplicationConnection {
         ended = true;
         this.streaming = false;
         connection.off('copyData', onData);
-        if (!started) reject(replicationError(err, this.target, `starting replication from slot '${slot}'`));
-        else
+        if (!started) {
+          reject(
+            this.closed
+              ? new TributaryError(
+                  'POSTGRES_UNAVAILABLE',
+                  `the replication connection to ${this.target} was closed`,
+                  {
+                    target: this.target,
+                  },
+                )
+              : replicationError(err, this.target, `starting replication from slot '${slot}'`),
+          );
+        } else
           handlers.end(
             err === undefined ? undefined : replicationError(err, this.target, 'streaming changes'),
           );

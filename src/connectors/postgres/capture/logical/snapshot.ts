@@ -74,9 +74,11 @@ export async function stageSnapshot(
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteString(snapshotName)}`);
     const attrs = await client.query<{ name: string; oid: string }>(
       `SELECT attname AS name, atttypid AS oid FROM pg_attribute
-       WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+       WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+       ORDER BY attnum`,
       [qualified(table)],
     );
+    // The columns pgoutput sends: generated columns are not replicated (PostgreSQL 12-17).
     columns = attrs.rows.map((r) => ({ name: r.name, typeOid: Number(r.oid) }));
     const list = columns.map((c) => quoteIdent(c.name)).join(', ');
     await client.query(

@@ -238,7 +238,12 @@ export async function streamChanges(
   };
 
   let ended = false;
-  const onAbort = () => wakeUp();
+  let started = false;
+  // Stopping while the server has not started streaming (START_REPLICATION waits): close the connection.
+  const onAbort = () => {
+    wakeUp();
+    if (!started) conn.close().catch(() => {});
+  };
   o.signal?.addEventListener('abort', onAbort);
   try {
     await conn.start(o.slot, o.publication, progress.durable, {
@@ -253,6 +258,8 @@ export async function streamChanges(
         );
       },
     });
+    started = true;
+    if (o.signal?.aborted) return 'stopped';
     send(true);
     let lastStatus = Date.now();
     let lastPing = Date.now();

@@ -62,6 +62,20 @@ function recordingLog(log: Log, calls: Buffer[][]): Log {
   });
 }
 
+/** Until a process streams from the slot. */
+async function waitActive(url: string, slot: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const rows = await sql<{ active: boolean }>(
+      url,
+      'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
+    if (rows[0]?.active) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing streams from slot ${slot}`);
+}
+
 describe('logical capture', { skip }, () => {
   let db: FreshDatabase;
   before(async () => {
@@ -251,6 +265,33 @@ describe('logical capture', { skip }, () => {
     );
     assert.equal(changes[1].row.status, 'published');
     assert.equal(changes[1].row.body, body, 'the update carries the unchanged large text');
+
+    // The identity taken away under a running capture: it stops rather than write a null.
+    const lines: string[] = [];
+    const capture = createLogicalCapture({ ...h.options, report: (l) => lines.push(l) });
+    const running = capture.run({}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await waitActive(d.url, capture.slot);
+    await sql(d.url, `ALTER TABLE docs REPLICA IDENTITY DEFAULT`);
+    await sql(d.url, `UPDATE docs SET status = 'archived' WHERE id = 1`);
+    await assert.rejects(
+      running.then((e) => Promise.reject(e ?? new Error('the capture ended without an error'))),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CAPTURE_TABLE_INVALID');
+        assert.match(err.message, /left the large value of column 'body' unchanged/);
+        assert.match(err.message, /REPLICA IDENTITY FULL/);
+        return true;
+      },
+    );
+    await capture.close();
+    assert.ok(
+      lines.some((l) => /no longer has REPLICA IDENTITY FULL/.test(l)),
+      'a warning when the identity changed',
+    );
+    const after = dedup(await readChanges(h.log));
+    assert.equal(after.length, 2, 'nothing published with a null body');
     await h.close();
   });
 
