@@ -183,6 +183,8 @@ export class LogicalCapture implements ChangeCapture {
         session.release();
       }
       await o.log.ensureTopic(o.topic, { partitions: o.partitions });
+      // A crash between recording the streaming stage and removing the staged file leaves it behind.
+      if (state.stage === 'streaming') removeSnapshotFiles(dir);
       if (state.stage === 'snapshot-staged') {
         if (!(await this.publishSnapshot(state, signal))) return;
         state = { stage: 'streaming', table, slot: this.slot, publication: this.publication };
@@ -379,7 +381,7 @@ export class LogicalCapture implements ChangeCapture {
         if (/publication .* does not exist/i.test(text)) {
           throw new TributaryError(
             'CAPTURE_PUBLICATION_INVALID',
-            `the publication '${this.publication}' on ${target} was dropped while the capture ran: create it again (CREATE PUBLICATION "${this.publication}" FOR TABLE ${o.table.schema}.${o.table.name} WITH (publish = 'insert, update, delete')) and start the capture again`,
+            `the publication '${this.publication}' on ${target} did not exist when changes the slot still has to send were made (it was dropped, or dropped and created again): PostgreSQL cannot decode them. Start the capture over with a new snapshot: delete its state directory ${o.stateDir} and drop the slot (SELECT pg_drop_replication_slot('${this.slot}'))`,
             { target, publication: this.publication },
             err,
           );
