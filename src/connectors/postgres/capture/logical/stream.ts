@@ -66,6 +66,8 @@ interface Txn {
 interface Relation {
   oid: number;
   columns: ChangeColumn[];
+  /** The key columns' indexes in `columns`. */
+  keyIndex: number[];
   full: boolean;
 }
 
@@ -134,38 +136,41 @@ export async function streamChanges(
     const rel = relations.get(m.oid);
     if (rel === undefined)
       throw new Error(`pgoutput sent a change of relation ${m.oid} before describing it`);
-    let op: ChangeEvent['op'];
-    let before: RowImage | null = null;
-    let after: RowImage | null = null;
+    const txn = current;
+    const push = (op: ChangeEvent['op'], before: RowImage | null, after: RowImage | null) => {
+      txn.events.push({
+        op,
+        schema: o.table.schema,
+        table: o.table.name,
+        columns: rel.columns,
+        key: o.key,
+        before,
+        after,
+        pos: txn.commitLsn,
+        seq: txn.events.length,
+        txid: txn.xid,
+        lsn: lsnText(txn.commitLsn),
+        commitTime: txn.commitTime,
+        snapshot: false,
+      });
+    };
     if (m.tag === 'insert') {
-      op = 'c';
-      after = image(m.after, null, rel);
+      push('c', null, image(m.after, null, rel));
     } else if (m.tag === 'update') {
-      op = 'u';
       const old = m.before !== null && !m.keyOnly ? m.before : null;
-      after = image(m.after, old, rel);
-      before = old === null ? null : image(old, null, rel);
+      const after = image(m.after, old, rel);
+      const before = m.before === null ? null : image(m.before, null, rel);
+      // A key changed: as Debezium, a delete of the old key then a create of the new one
+      // (a key-only old row comes only when the identity's columns changed).
+      if (before !== null && (m.keyOnly || rel.keyIndex.some((i) => before[i] !== after[i]))) {
+        push('d', before, null);
+        push('c', null, after);
+      } else {
+        push('u', before, after);
+      }
     } else if (m.tag === 'delete') {
-      op = 'd';
-      before = image(m.before, null, rel);
-    } else {
-      return;
+      push('d', image(m.before, null, rel), null);
     }
-    current.events.push({
-      op,
-      schema: o.table.schema,
-      table: o.table.name,
-      columns: rel.columns,
-      key: o.key,
-      before,
-      after,
-      pos: current.commitLsn,
-      seq: current.events.length,
-      txid: current.xid,
-      lsn: lsnText(current.commitLsn),
-      commitTime: current.commitTime,
-      snapshot: false,
-    });
   };
 
   const onMessage = (r: ReplicationMessage) => {
@@ -199,7 +204,8 @@ export async function streamChanges(
         }
         case 'relation': {
           const columns = m.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
-          relations.set(m.oid, { oid: m.oid, columns, full: m.replicaIdentity === 'full' });
+          const keyIndex = o.key.map((k) => columns.findIndex((c) => c.name === k));
+          relations.set(m.oid, { oid: m.oid, columns, keyIndex, full: m.replicaIdentity === 'full' });
           if (m.oid !== o.tableOid) break;
           const missing = o.key.filter((k) => !columns.some((c) => c.name === k));
           if (missing.length > 0) {

@@ -217,6 +217,31 @@ describe('logical capture', { skip }, () => {
     await h.close();
   });
 
+  it('turns an UPDATE of the key into a delete of the old key and a create of the new one', async () => {
+    const d = await ordersDb('logical_key_update');
+    await sql(d.url, `INSERT INTO orders VALUES (1, 'A', 'R', 'I', 1, 'S', '2025-11-18 10:00:00+00')`);
+    const h = await harness(d.url, 'orders', dirs);
+    await h.catchUp();
+    await sql(d.url, `UPDATE orders SET order_id = 100, order_status = 'MOVED' WHERE order_id = 1`);
+    await h.catchUp();
+    const all = await readChanges(h.log);
+    const changes = dedup(all).filter((c) => !c.snapshot);
+    assert.deepEqual(
+      changes.map((c) => [c.op, c.row.order_id, c.seq, c.key]),
+      [
+        ['d', 1, 0, '{"order_id":1}'],
+        ['c', 100, 1, '{"order_id":100}'],
+      ],
+    );
+    assert.equal(changes[0].row.order_status, 'S', 'the delete carries the old row');
+    assertSameRows(
+      mirror(all, (r) => String(r.order_id)),
+      await tableRows(d.url, 'orders', 'order_id'),
+      'mirror',
+    );
+    await h.close();
+  });
+
   it('writes timestamps in UTC whatever time zone the database and role use', async () => {
     const d = await ordersDb('logical_tz');
     await sql(d.url, `ALTER DATABASE ${d.name} SET timezone = 'Asia/Kolkata'`);
