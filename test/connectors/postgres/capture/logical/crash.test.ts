@@ -5,7 +5,8 @@
  *   the slot created before the snapshot is read, the snapshot staged, a snapshot chunk
  *   published before its progress is recorded, a batch published before the slot is
  *   acknowledged, and after the acknowledgement;
- * - at random moments (start-up and the snapshot included).
+ * - at random moments after those (start-up included; the snapshot's stages are covered by
+ *   the named points, reached in order by the first runs).
  * The table has 12,000 rows before the first start (three snapshot chunks). Afterwards
  * a last run catches up, and the topic must hold:
  * - every (pos, seq) repeated only with the same row (a replay, removed by position);
