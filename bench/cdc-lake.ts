@@ -202,7 +202,8 @@ export interface Cost {
 /** Runs `f`, measuring wall time, this process's CPU (the watching worker's left out) and the server's. */
 async function costOf(run: LakeRun, f: () => Promise<void>): Promise<Cost> {
   const b = run.backends;
-  // Walsenders are found in pg_stat_activity (their process title does not name the database).
+  // Walsenders are found in pg_stat_activity (their process title does not name the
+  // database). The benchmark's own backend answering this is counted too (~1 % of a core).
   let finding = Promise.resolve();
   const find = () => {
     finding = finding
