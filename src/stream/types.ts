@@ -180,6 +180,13 @@ export interface Sink {
    * not reset state a write of that batch still uses.
    */
   settle?(): Promise<void>;
+  /**
+   * Called when a fetch found nothing new (the source is caught up): a sink that buffers
+   * starts the commit that is due (a MERGE of buffered changes whose interval has passed),
+   * so the last changes of a burst do not wait for the next record; it reports what
+   * finished since its last call, as `write` does. Never runs beside `write`.
+   */
+  tick?(): Promise<SinkResult | undefined>;
   /** Periodic housekeeping (compaction, vacuum, checkpoint); optional. */
   maintain?(): Promise<void>;
   close?(): Promise<void>;

@@ -265,6 +265,22 @@ export class DeltaMergeSink implements Sink {
     };
   }
 
+  /**
+   * Between batches: starts the MERGE of the buffered changes when it is due and none is
+   * running (without this, changes buffered while the previous MERGE ran would wait for
+   * the next batch with records); reports a MERGE that finished since the last call.
+   */
+  async tick(): Promise<SinkResult | undefined> {
+    this.throwFailure();
+    if (this.pending() && this.due() && !this.inflight) {
+      await this.takeBuffer(this.own!);
+      this.start();
+    }
+    const done = this.finished;
+    this.finished = undefined;
+    return done;
+  }
+
   /** Moves the buffer (newest row per key) into a Parquet file of changes to merge. */
   private async takeBuffer(conn: DuckDBConnection): Promise<void> {
     const file = scratchFile('merge', 'parquet');
