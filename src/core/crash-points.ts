@@ -46,6 +46,16 @@ export const CRASH_POINTS = {
     "polling capture: a poll's changes are durable in the topic; the state file not yet saved",
   'commit.before-put': "a commit's actions are ready; `_delta_log/N.json` not yet put",
   'commit.after-put': '`_delta_log/N.json` is put; the writer has not seen the outcome',
+  'capture.logical.slot-created':
+    'logical capture: the replication slot is created with its exported snapshot; the snapshot not yet read',
+  'capture.logical.snapshot-staged':
+    "logical capture: the snapshot's rows are staged to a file and the stage recorded; none published",
+  'capture.logical.snapshot-published':
+    'logical capture: a chunk of the staged snapshot is durable in the topic; its progress not yet recorded',
+  'capture.logical.published':
+    'logical capture: a batch of whole transactions is durable in the topic; the slot not yet acknowledged',
+  'capture.logical.acknowledged':
+    "logical capture: the batch's end LSN is sent to the server as flushed (the slot's confirmed_flush_lsn)",
   'log.append.written':
     'embedded log: a produced batch is written to the segment; its index entry and fsync not yet',
   'log.roll.sealed': 'embedded log: the full segment is sealed; the next segment not created yet',

@@ -144,18 +144,49 @@ export const ERROR_CODES = {
     summary:
       'PostgreSQL refused a statement (a value out of range, a constraint broken, a missing database); the message has its SQLSTATE',
   },
-  // change capture from PostgreSQL, polling (src/connectors/postgres/capture/, docs/cdc.md)
+  // change capture from PostgreSQL, polling and logical replication
+  // (src/connectors/postgres/capture/, docs/cdc.md)
+  CAPTURE_LOGICAL_UNSUPPORTED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'the server cannot do logical replication: the embedded PostgreSQL (PGlite; capture with polling), wal_level not logical (set it and restart), or no free replication slot or WAL sender',
+  },
+  CAPTURE_PERMISSION_DENIED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'the role may not do what the capture needs: replicate (ALTER ROLE ... REPLICATION), read the table (GRANT SELECT), or create the missing publication (the message gives the statement for an administrator)',
+  },
+  CAPTURE_PUBLICATION_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      "the capture's publication does not publish the table or its inserts, updates and deletes, or was dropped; the message gives the ALTER/CREATE PUBLICATION statement",
+  },
   CAPTURE_TABLE_INVALID: {
     domain: 'user',
     retryable: false,
     summary:
-      'the table to capture is missing, cannot be read, or lacks what the capture needs (its cursor column, a key); the message says what to change',
+      'the table to capture is missing, cannot be read, or lacks what the capture needs (a key: a primary key or one given; polling: its cursor column; logical replication: REPLICA IDENTITY FULL); the message says what to change',
+  },
+  CAPTURE_SLOT_IN_USE: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      "the capture's replication slot is held by another process (active_pid), or a slot of that name exists that is not this capture's; never taken over: stop the other process or choose another slot name",
+  },
+  CAPTURE_SLOT_LOST: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      "the capture's replication slot was dropped or invalidated (WAL it needed removed): the changes since cannot be captured; delete the state directory to start over with a snapshot",
   },
   CAPTURE_STATE_INVALID: {
     domain: 'user',
     retryable: false,
     summary:
-      "a capture's saved position is unreadable or was saved by a capture of another table, cursor or key; the message names the file",
+      "a capture's saved state is unreadable, or belongs to a capture of another table, cursor, key, topic or slot; the message names the file or directory to delete or rename",
   },
   // change capture, schema changes (src/pipeline/capture-schema.ts, docs/cdc.md "Schema changes")
   CAPTURE_SCHEMA_CHANGED: {

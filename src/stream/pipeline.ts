@@ -371,9 +371,9 @@ export class Pipeline {
     }
     if (read.records === 0) {
       this.updateLag(read.fetched);
-      // Nothing new: sinks commit what they hold back (delta-merge's buffer) now.
+      // Caught up: sinks that buffer commit what is due rather than wait for a record.
       for (const sink of this.opts.sinks) {
-        const res = await sink.poll?.();
+        const res = await sink.tick?.();
         if (res) this.afterWrite(sink, res);
       }
       return { records: 0, valid: 0, rejected: 0, durationMs: 0, caughtUp: true, stages: read.stages };

@@ -42,8 +42,12 @@ export interface LoopOptions extends RetryPolicy {
   label: string;
   /** What a step is called in the default messages (`batch`, `poll`). */
   unit: string;
-  /** Default: a line on stderr, and one when a step succeeds again. */
+  /** Default: a line on stderr (and `onResumed`'s default when a step succeeds again). */
   onRetry?: OnRetry;
+  /** A step succeeded after `failures` failed tries. Default: a line on stderr, unless `onRetry` is given. */
+  onResumed?: (failures: number) => void;
+  /** Failures waited out however long they last (default: POSTGRES_UNAVAILABLE). */
+  waits?: (err: unknown) => boolean;
   /** Further failures of the failed step, taken (and cleared) when it fails. */
   takeOthers?: () => unknown[];
   clock?: Clock;
@@ -85,15 +89,20 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
     try {
       outcome = await opts.step(failures > 0);
       if (outcome === 'done') return;
-      if (failures > 0 && !opts.onRetry) {
-        console.error(`${opts.label}: resumed after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
+      if (failures > 0) {
+        if (opts.onResumed) opts.onResumed(failures);
+        else if (!opts.onRetry) {
+          console.error(
+            `${opts.label}: resumed after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`,
+          );
+        }
       }
       failures = 0;
     } catch (err) {
       const others = opts.takeOthers?.() ?? [];
-      const waits = isTributaryError(err, 'POSTGRES_UNAVAILABLE');
+      const waits = opts.waits ? opts.waits(err) : isTributaryError(err, 'POSTGRES_UNAVAILABLE');
       failures++;
-      if (!isTributaryError(err) || !err.retryable || (!waits && failures > maxRetries)) {
+      if (!waits && (!isTributaryError(err) || !err.retryable || failures > maxRetries)) {
         for (const o of others)
           console.error(`${opts.label}: in the failed ${opts.unit}, also: ${errorMessage(o)}`);
         throw err;
@@ -106,7 +115,7 @@ export async function runLoop(opts: LoopOptions): Promise<void> {
     }
     if (outcome === 'idle') {
       const wait = started + opts.idleMs - clock.now();
-      if (wait > 0 && !opts.signal?.aborted) await sleep(wait);
+      if (wait > 0) await pause(sleep, wait, opts.signal);
     }
   }
 }

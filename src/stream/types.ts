@@ -173,14 +173,6 @@ export interface Sink {
    */
   flush?(batchConn: DuckDBConnection, lastSeq: number): Promise<SinkResult | undefined>;
   /**
-   * Called when a fetch found nothing new. A sink that holds changes back (buffered for
-   * its commit interval, or arrived while its commit ran) starts committing the ones due
-   * now, instead of waiting for the next batch that may not come for long; it reports a
-   * commit that finished since its last report. Rejects with the failure of a commit in
-   * the background, as its next write would.
-   */
-  poll?(): Promise<SinkResult | undefined>;
-  /**
    * Resolves once nothing the sink started is still running: a write in progress, a
    * commit in the background. Never rejects (a failure is reported by the sink's next
    * call, as usual). The pipeline calls it after a failed batch, before reloading
@@ -188,6 +180,13 @@ export interface Sink {
    * not reset state a write of that batch still uses.
    */
   settle?(): Promise<void>;
+  /**
+   * Called when a fetch found nothing new (the source is caught up): a sink that buffers
+   * starts the commit that is due (a MERGE of buffered changes whose interval has passed),
+   * so the last changes of a burst do not wait for the next record; it reports what
+   * finished since its last call, as `write` does. Never runs beside `write`.
+   */
+  tick?(): Promise<SinkResult | undefined>;
   /** Periodic housekeeping (compaction, vacuum, checkpoint); optional. */
   maintain?(): Promise<void>;
   close?(): Promise<void>;

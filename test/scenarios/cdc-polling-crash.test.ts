@@ -16,8 +16,7 @@
  * each valid order exactly once.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
@@ -28,54 +27,10 @@ import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { setupFoodOrders } from '../../src/scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload, type WorkloadMix } from '../../src/scenarios/food-orders/workload.ts';
 import { freshDatabase, postgresMissing } from '../connectors/postgres/server.ts';
+import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
 import { assertLakeMatchesSource } from './cdc-oracle.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
 const ARMED_TIMEOUT_MS = 40_000;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  return {
-    child,
-    exit: new Promise((r) => child.on('close', (code, signal) => r({ code, signal, stderr }))),
-  };
-}
-
-async function exitWithin(exit: Promise<Exit>, ms: number): Promise<Exit | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      exit,
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function readTrace(path: string): Array<{ name: string; n: number; pid: number; crash: boolean }> {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [name, n, pid, crash] = l.split('\t');
-      return { name, n: Number(n), pid: Number(pid), crash: crash === 'crash' };
-    });
-}
 
 type Kill = { point: CrashPointName; n: number } | { delayMs: number };
 
@@ -139,7 +94,7 @@ async function scenario(
       for (let i = 0; i < schedule.length; i++) {
         const kill = schedule[i];
         const armed = 'point' in kill;
-        const run = start(
+        const run = startCli(
           args,
           armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
         );
@@ -173,7 +128,7 @@ async function scenario(
         `the run killed by SIGKILL (pid ${pid}) was killed at ${point}`,
       );
     }
-    const final = start([...args, '--until-caught-up']);
+    const final = startCli([...args, '--until-caught-up']);
     const done = await final.exit;
     assert.equal(done.code, 0, `the last run failed:\n${done.stderr}`);
     const check = await assertLakeMatchesSource(source.url, join(dir, 'data'), {

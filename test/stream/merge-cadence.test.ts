@@ -87,33 +87,3 @@ test(
       assert.equal(current.length, orders.size);
     }),
 );
-
-test(
-  'changes held back by the commit interval are merged when the pipeline finds nothing new, not at its next batch',
-  {
-    timeout: 120_000,
-  },
-  () =>
-    withPipeline(1_000, async ({ pipeline, tables, sinks, log, clock }) => {
-      await generateOrders({ log, count: 200, seed: 7, clock, malformedRate: 0 });
-      clock.advance(1_001);
-      assert.equal((await pipeline.runBatch()).records, 200);
-      await sinks.current.idle();
-      const first = (await tables.current.snapshot()).version;
-      // A second batch within the interval: buffered, not merged.
-      await generateOrders({ log, count: 200, seed: 8, clock, malformedRate: 0 });
-      assert.equal((await pipeline.runBatch()).records, 200);
-      await sinks.current.idle();
-      assert.equal((await tables.current.snapshot()).version, first, 'held back within the interval');
-      // The source goes quiet; once the interval has passed, an empty fetch merges them.
-      clock.advance(1_001);
-      assert.equal((await pipeline.runBatch()).records, 0);
-      await sinks.current.idle();
-      const snap = await tables.current.snapshot();
-      assert.ok(snap.version > first, 'merged without a further batch');
-      for (let p = 0; p < 4; p++) {
-        const latest = (await log.offsets('orders', p)).latest;
-        if (latest > 0) assert.equal(snap.txnVersion(sinks.current.appId(p)), latest - 1, `p${p}`);
-      }
-    }),
-);

@@ -5,6 +5,8 @@
  * the pipeline of pipelines/cdc.yaml into the lake — with progress every second, then a
  * summary comparing the lake with the source table.
  */
+
+import { qualified } from '../../connectors/postgres/tables.ts';
 import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
 import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
@@ -70,6 +72,15 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
   let capture: OpenedCapture | undefined;
   try {
     const seeded = await setupFoodOrders(db.pool);
+    if (values.capture === 'logical' && seeded > 0) {
+      // The demo made the table: it gives it what logical capture needs (docs/cdc.md).
+      const s = await db.pool.connect();
+      try {
+        await s.query(`ALTER TABLE ${qualified(FOOD_ORDERS_TABLE)} REPLICA IDENTITY FULL`);
+      } finally {
+        s.release();
+      }
+    }
     say(
       `table ${FOOD_ORDERS_TABLE.name} in ${db.describe}${seeded > 0 ? `: created, with the seed's ${seeded} orders` : ''}`,
     );
@@ -121,7 +132,7 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     const latency = h ? `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms` : '-';
     const c = cap.capture.metrics;
     return (
-      `source +${w.inserted} -${w.deleted} ~${w.updated} (${w.invalid} invalid)  captured ${c.published} in ${c.batches} polls  ` +
+      `source +${w.inserted} -${w.deleted} ~${w.updated} (${w.invalid} invalid)  captured ${c.published} in ${c.batches} ${cap.mode === 'polling' ? 'polls' : 'transactions'}  ` +
       `read ${m.recordsIn} ${Math.round((m.recordsIn - prevIn) / secs)}/s  lag ${m.totalLag()}  ` +
       `orders ${m.sinks.get('orders')?.rows ?? 0}  failed ${m.sinks.get('orders_failed')?.rows ?? 0}  ` +
       `mirror ${m.sinks.get('orders_current')?.rows ?? 0}  publish→lake p50/p99 ${latency}`
@@ -159,6 +170,12 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     console.log(line(Math.max(0.001, (Date.now() - prevAt) / 1000)));
     if (!signal.aborted) {
       for (const l of summary(await compareLake(db.pool, dataDir), cap.mode === 'polling')) console.log(l);
+    }
+    if (cap.mode === 'logical') {
+      console.log(
+        'the replication slot stays on the server for the next run, and keeps WAL while no capture reads it: ' +
+          'when done, drop it (docs/cdc.md, "WAL kept by the slot")',
+      );
     }
     return 0;
   } finally {

@@ -269,21 +269,19 @@ export class DeltaMergeSink implements Sink {
   }
 
   /**
-   * Between batches, when the pipeline finds nothing new: changes buffered while a MERGE
-   * ran, or for the commit interval, are merged once due, not when the next batch comes
-   * (which on a quiet source may be much later); reports a MERGE that finished.
+   * Between batches: starts the MERGE of the buffered changes when it is due and none is
+   * running (without this, changes buffered while the previous MERGE ran would wait for
+   * the next batch with records); reports a MERGE that finished since the last call.
    */
-  async poll(): Promise<SinkResult | undefined> {
-    if (this.writing !== undefined || this.own === undefined) return undefined;
+  async tick(): Promise<SinkResult | undefined> {
     this.throwFailure();
     if (this.pending() && this.due() && !this.inflight) {
-      await this.takeBuffer(this.own);
+      await this.takeBuffer(this.own!);
       this.start();
     }
     const done = this.finished;
     this.finished = undefined;
-    if (!done) return undefined;
-    return { rows: done.rows, version: done.version, durableThrough: done.durableThrough };
+    return done;
   }
 
   /** Moves the buffer (newest row per key) into a Parquet file of changes to merge. */

@@ -12,8 +12,9 @@
  *
  * Position: `(pos, seq)` orders the changes of one key and is unique per change of the
  * table. Logical replication: `pos` is the commit LSN of the change's transaction and
- * `seq` its index in the transaction (snapshot rows: the slot's consistent point, and
- * the row's index in the snapshot). Polling: `pos` is the cursor column's value in epoch
+ * `seq` its index in the transaction (snapshot rows: the slot's consistent point − 1 —
+ * a streamed commit may start exactly at the consistent point and must sort after every
+ * snapshot row — and the row's index in the snapshot). Polling: `pos` is the cursor column's value in epoch
  * microseconds and `seq` 0. Sinks remove replayed changes by position and keep the
  * newest change of a key by it.
  */

@@ -32,6 +32,7 @@
 import { crashPoint } from '../../../core/crash-points.ts';
 import { isTributaryError, TributaryError } from '../../../core/errors.ts';
 import { quoteIdent, quoteString } from '../../../core/sql.ts';
+import { runLoop } from '../../../stream/run-loop.ts';
 import { type PgSession, PostgresPool, statementName } from '../client.ts';
 import { postgresError } from '../errors.ts';
 import { displayName, qualified } from '../tables.ts';
@@ -359,11 +360,28 @@ export class PollingCapture implements ChangeCapture {
     const interval = this.opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const delayUs = BigInt(this.delayMs) * 1000n;
     let startUs: bigint | undefined;
-    let failures = 0;
-    while (!signal?.aborted) {
-      let result: PollResult;
-      try {
-        result = await this.poll();
+    // A poll every `interval`; at once again while polls come back full. The database or
+    // the log being unreachable is waited out (the position is kept); anything else stops
+    // the capture.
+    await runLoop({
+      label: 'capture',
+      unit: 'poll',
+      signal,
+      idleMs: interval,
+      sleep: (ms) => this.sleep(ms, signal),
+      waits: waitable,
+      maxRetries: 0,
+      ...(this.opts.maxBackoffMs !== undefined && { maxBackoffMs: this.opts.maxBackoffMs }),
+      onRetry: (err, failures, _others, wait) => {
+        const what = isTributaryError(err, 'POSTGRES_UNAVAILABLE') ? 'PostgreSQL' : 'the log';
+        this.report(
+          `waiting for ${what} (try ${failures} failed, next try in ${Math.round(wait / 100) / 10} s; the position is kept): ${(err as Error).message}`,
+        );
+      },
+      onResumed: (failures) =>
+        this.report(`resumed after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`),
+      step: async () => {
+        const result = await this.poll();
         crashPoint('capture.polling.queried');
         if (result.events.length > 0) {
           await this.publisher.publish(result.events);
@@ -374,30 +392,18 @@ export class PollingCapture implements ChangeCapture {
           this.metrics.published += result.events.length;
         }
         this.metrics.batches++;
-        if (failures > 0) this.report(`resumed after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
-        failures = 0;
-      } catch (err) {
-        if (!waitable(err)) throw err;
-        failures++;
-        const wait = Math.min(500 * 2 ** Math.min(failures - 1, 20), this.opts.maxBackoffMs ?? 30_000);
-        const what = isTributaryError(err, 'POSTGRES_UNAVAILABLE') ? 'PostgreSQL' : 'the log';
-        this.report(
-          `waiting for ${what} (try ${failures} failed, next try in ${Math.round(wait / 100) / 10} s; the position is kept): ${(err as Error).message}`,
-        );
-        await this.sleep(wait, signal);
-        continue;
-      }
-      startUs ??= result.nowUs;
-      if (result.events.length >= this.batchLimit) continue;
-      if (untilCaughtUp) {
-        // Caught up once a short poll's bound (now − delay) has passed the start.
-        const left = startUs + delayUs - result.nowUs;
-        if (this.delayMs === 0 || left <= 0n) return;
-        await this.sleep(Math.min(interval, Number(left / 1000n) + 1), signal);
-        continue;
-      }
-      await this.sleep(interval, signal);
-    }
+        startUs ??= result.nowUs;
+        if (result.events.length >= this.batchLimit) return 'busy';
+        if (untilCaughtUp) {
+          // Caught up once a short poll's bound (now − delay) has passed the start.
+          const left = startUs + delayUs - result.nowUs;
+          if (this.delayMs === 0 || left <= 0n) return 'done';
+          await this.sleep(Math.min(interval, Number(left / 1000n) + 1), signal);
+          return 'busy';
+        }
+        return 'idle';
+      },
+    });
   }
 
   async close(): Promise<void> {

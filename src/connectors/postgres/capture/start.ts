@@ -1,10 +1,9 @@
 /**
  * Picking the capture mode: `createCapture('polling' | 'logical', options)`, from the
- * factories the modes register (registry.ts). Polling registers here. Logical
- * replication (./logical/) registers itself from its module; importing that module here
- * makes the mode available.
+ * factories registered here (registry.ts).
  */
 import { TributaryError } from '../../../core/errors.ts';
+import { createLogicalCapture, type LogicalCaptureOptions } from './logical/index.ts';
 import { PollingCapture, type PollingOptions } from './polling.ts';
 import { type AnyCaptureOptions, captureFactory, registerCapture } from './registry.ts';
 import type { CaptureMode, ChangeCapture } from './types.ts';
@@ -12,6 +11,7 @@ import type { CaptureMode, ChangeCapture } from './types.ts';
 export type { AnyCaptureOptions } from './registry.ts';
 
 registerCapture('polling', (o) => new PollingCapture(o as PollingOptions));
+registerCapture('logical', (o) => createLogicalCapture(o as LogicalCaptureOptions));
 
 export async function createCapture(mode: CaptureMode, options: AnyCaptureOptions): Promise<ChangeCapture> {
   const factory = captureFactory(mode);
