@@ -2,8 +2,8 @@
  * Schema changes of the captured table while `tributary run cdc` runs (docs/cdc.md,
  * "Schema changes"), polling a real PostgreSQL server and the embedded PGlite:
  * - a column added reaches the topic and the three tables, which gain it as a nullable
- *   column (cdc-schema-scenario.ts); the same scenario with `--capture logical` runs
- *   once the logical capture is in the build (skipped until then);
+ *   column (cdc-schema-scenario.ts), and the same with `--capture logical` (a real
+ *   server: the capture learns the column from pgoutput's Relation message);
  * - a column dropped stops the run with CAPTURE_SCHEMA_CHANGED once every change before
  *   it is landed, and running again goes on with the column null in later changes;
  * - a column changed to a type read as another contract type stops it the same way.
@@ -13,7 +13,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { captureFactory } from '../../src/connectors/postgres/capture/registry.ts';
 import { PostgresPool } from '../../src/connectors/postgres/client.ts';
 import { EmbeddedPostgres } from '../../src/connectors/postgres/embedded.ts';
 import { isTributaryError } from '../../src/core/errors.ts';
@@ -47,14 +46,11 @@ describe('a column added to the captured table reaches the lake (polling)', { ti
   });
 });
 
-// Runs once the logical replication capture is part of the build (it announces columns
-// through the same hook, CaptureOptions.onColumns).
+// The logical capture announces columns through the same hook (CaptureOptions.onColumns).
 describe('a column added to the captured table reaches the lake (logical replication)', {
   timeout: 240_000,
 }, () => {
-  const why =
-    noServer ?? (captureFactory('logical') ? undefined : 'the logical capture is not in this build');
-  test('real PostgreSQL server', { skip: why }, async () => {
+  test('real PostgreSQL server', { skip: noServer }, async () => {
     const db = await freshDatabase('cdc_schema_add_logical');
     try {
       await addColumnScenario(db.url, 'logical');
