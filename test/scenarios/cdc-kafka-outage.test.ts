@@ -1,11 +1,12 @@
 /**
  * The seed's last failure, "Kafka broker goes down", with a real Apache Kafka broker of
  * this test's own (scripts/provision/kafka.start.sh, from the jars it fetched): while
- * `tributary run cdc --kafka` captures a workload's inserts and updates by polling, the
- * broker is killed (SIGKILL), left down for a while, and started again on the same port
- * with the same data. The process must not end: the capture waits for the log (its
- * position kept), the pipeline retries its batch. Afterwards the lake equals the source
- * table (cdc-oracle.ts): nothing lost, nothing doubled.
+ * `tributary run cdc --kafka` captures a workload's changes — by polling (inserts and
+ * updates), and by logical replication (inserts, updates and deletes) — the broker is
+ * killed (SIGKILL), left down for a while, and started again on the same port with the
+ * same data. The process must not end: the capture waits for the log (its position
+ * kept), the pipeline retries its batch. Afterwards the lake equals the source table
+ * (cdc-oracle.ts): nothing lost, nothing doubled.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -13,7 +14,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { PostgresPool } from '../../src/connectors/postgres/client.ts';
@@ -86,81 +87,96 @@ function start(args: string[]): { child: ChildProcess; stderr: () => string; exi
 
 const skip = postgresMissing() ?? kafkaToolsMissing();
 
-describe('food-orders CDC by polling: the Kafka broker goes down and comes back', {
+describe('food-orders CDC: the Kafka broker goes down and comes back', {
   skip,
-  timeout: 600_000,
+  timeout: 1_200_000,
 }, () => {
-  test('nothing lost, nothing doubled', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tributary-cdc-kafka-'));
-    const broker = await privateBroker();
-    const db = await freshDatabase('cdc_kafka');
-    const pool = new PostgresPool(db.url, { max: 1 });
-    try {
-      await setupFoodOrders(pool);
-      const args = [
-        'run',
-        'cdc',
-        '--source',
-        db.url,
-        '--kafka',
-        broker.address,
-        '--data-dir',
-        join(dir, 'data'),
-        '--trigger-ms',
-        '50',
-        '--set',
-        'source.capture.poll_interval=200ms',
-        '--set',
-        'source.capture.batch_limit=100',
-        '--set',
-        'source.capture.delay=300ms',
-      ];
-      const stopWork = new AbortController();
-      const workload = new FoodOrdersWorkload({
-        db: pool,
-        rate: 100,
-        mix: { insert: 0.7, update: 0.3, delete: 0 },
-        seed: 23,
-        signal: stopWork.signal,
-      });
-      const working = workload.run();
-      const pipeline = start(args);
-      await sleep(6_000);
-      await broker.kill();
-      const downAt = Date.now();
-      await sleep(8_000);
-      await broker.start();
-      t.diagnostic(`broker down for ${Date.now() - downAt} ms`);
-      await sleep(8_000);
-      stopWork.abort();
-      const stats = await working;
-      assert.equal(pipeline.child.exitCode, null, `the run ended during the outage:\n${pipeline.stderr()}`);
-      pipeline.child.kill('SIGTERM');
-      assert.equal(await pipeline.exit, 0, pipeline.stderr());
-      const waited = pipeline
-        .stderr()
-        .split('\n')
-        .filter((l) => /waiting for the log|batch failed/.test(l));
-      assert.ok(
-        waited.some((l) => l.startsWith('capture: waiting for the log')),
-        `the capture waited for the broker, its position kept:\n${pipeline.stderr()}`,
-      );
-      assert.ok(
-        waited.some((l) => l.startsWith('pipeline: batch failed')),
-        `the pipeline retried its batch:\n${pipeline.stderr()}`,
-      );
-      const final = start([...args, '--until-caught-up']);
-      assert.equal(await final.exit, 0, final.stderr());
-      const check = await assertLakeMatchesSource(db.url, join(dir, 'data'));
-      t.diagnostic(
-        `workload +${stats.inserted} ~${stats.updated}; source ${check.source} orders, change log ${check.changeLog}, failed ${check.failed}; ` +
-          `${waited.length} lines waiting, first: ${waited[0]}`,
-      );
-    } finally {
-      await pool.end();
-      await db.drop();
-      await broker.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test('polling: nothing lost, nothing doubled', (t) => outage(t, 'polling'));
+  test('logical replication: nothing lost, nothing doubled', (t) => outage(t, 'logical'));
 });
+
+async function outage(t: TestContext, mode: 'polling' | 'logical'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-cdc-kafka-'));
+  const broker = await privateBroker();
+  const db = await freshDatabase('cdc_kafka');
+  const pool = new PostgresPool(db.url, { max: 1 });
+  try {
+    await setupFoodOrders(pool);
+    if (mode === 'logical') {
+      const s = await pool.connect();
+      await s.query('ALTER TABLE "2025em1100102_orders" REPLICA IDENTITY FULL');
+      s.release();
+    }
+    const args = [
+      'run',
+      'cdc',
+      '--capture',
+      mode,
+      '--source',
+      db.url,
+      '--kafka',
+      broker.address,
+      '--data-dir',
+      join(dir, 'data'),
+      '--trigger-ms',
+      '50',
+      '--set',
+      'source.capture.poll_interval=200ms',
+      '--set',
+      'source.capture.batch_limit=100',
+      '--set',
+      'source.capture.delay=300ms',
+    ];
+    const stopWork = new AbortController();
+    const workload = new FoodOrdersWorkload({
+      db: pool,
+      rate: 100,
+      mix:
+        mode === 'logical'
+          ? { insert: 0.6, update: 0.3, delete: 0.1 }
+          : { insert: 0.7, update: 0.3, delete: 0 },
+      seed: 23,
+      signal: stopWork.signal,
+    });
+    const working = workload.run();
+    const pipeline = start(args);
+    await sleep(6_000);
+    await broker.kill();
+    const downAt = Date.now();
+    await sleep(8_000);
+    await broker.start();
+    t.diagnostic(`broker down for ${Date.now() - downAt} ms`);
+    await sleep(8_000);
+    stopWork.abort();
+    const stats = await working;
+    assert.equal(pipeline.child.exitCode, null, `the run ended during the outage:\n${pipeline.stderr()}`);
+    pipeline.child.kill('SIGTERM');
+    assert.equal(await pipeline.exit, 0, pipeline.stderr());
+    const waited = pipeline
+      .stderr()
+      .split('\n')
+      .filter((l) => /waiting for the log|publishing to .* failed|batch failed/.test(l));
+    assert.ok(
+      waited.some(
+        (l) => l.startsWith('capture: waiting for the log') || l.startsWith('capture: publishing to'),
+      ),
+      `the capture waited for the broker, its position kept:\n${pipeline.stderr()}`,
+    );
+    assert.ok(
+      waited.some((l) => l.startsWith('pipeline: batch failed')),
+      `the pipeline retried its batch:\n${pipeline.stderr()}`,
+    );
+    const final = start([...args, '--until-caught-up']);
+    assert.equal(await final.exit, 0, final.stderr());
+    const check = await assertLakeMatchesSource(db.url, join(dir, 'data'));
+    t.diagnostic(
+      `workload +${stats.inserted} ~${stats.updated}; source ${check.source} orders, change log ${check.changeLog}, failed ${check.failed}; ` +
+        `${waited.length} lines waiting, first: ${waited[0]}`,
+    );
+  } finally {
+    await pool.end();
+    await db.drop();
+    await broker.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -111,7 +111,8 @@ export async function openCaptureFromArgs(
       ...resolved.options,
       url,
       log: ctx.log,
-      report: say,
+      // Polling names itself in its lines; the logical capture's get the same prefix here.
+      report: resolved.mode === 'logical' ? (l: string) => say(`capture: ${l}`) : say,
       onColumns: async (columns) => {
         await hook?.(columns);
       },
