@@ -3,9 +3,11 @@
  * src/core/crash-points.ts) and check what it left behind: start it, wait for its exit
  * with a time limit, read the trace of the crash points it reached.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CrashPointName } from '../../src/core/crash-points.ts';
 
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tributary.js');
 
@@ -72,4 +74,49 @@ export function readTrace(path: string): TraceLine[] {
       const [name, n, pid, crash] = l.split('\t');
       return { name, n: Number(n), pid: Number(pid), crash: crash === 'crash' };
     });
+}
+
+/** How a run of a crash test ends: killed at a crash point (armed), or after a delay. */
+export type Kill = { point: CrashPointName; n: number } | { delayMs: number };
+
+/**
+ * Runs `tributary ...args` once and kills it with SIGKILL: armed at `kill.point:kill.n`
+ * (it kills itself there, noting it in `trace`), or after `kill.delayMs`. An armed run
+ * that has not reached its point within `armedTimeoutMs` is killed from outside and
+ * reported as not reached; a run that ends any other way fails the test (`what` names
+ * the run in the message).
+ */
+export async function killedRun(
+  args: string[],
+  kill: Kill,
+  opts: { trace: string; armedTimeoutMs: number; what: string },
+): Promise<{ pid: number; reached: boolean }> {
+  const armed = 'point' in kill;
+  const run = startCli(
+    args,
+    armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: opts.trace } : {},
+  );
+  const early = await exitWithin(run.exit, armed ? opts.armedTimeoutMs : kill.delayMs);
+  if (early && !(armed && early.signal === 'SIGKILL')) {
+    assert.fail(
+      `${opts.what} exited by itself (code ${early.code}, signal ${early.signal}):\n${early.stderr}`,
+    );
+  }
+  if (!early) {
+    run.child.kill('SIGKILL');
+    const exit = await run.exit;
+    assert.equal(exit.signal, 'SIGKILL', `${opts.what} ended by SIGKILL:\n${exit.stderr}`);
+  }
+  return { pid: run.child.pid!, reached: armed && early !== undefined };
+}
+
+/** Asserts that each run killed at a point (pid → point) died there, by the trace. */
+export function assertKilledAt(trace: string, selfKilled: ReadonlyMap<number, string>): void {
+  const lines = readTrace(trace);
+  for (const [pid, point] of selfKilled) {
+    assert.ok(
+      lines.some((l) => l.crash && l.pid === pid && l.name === point),
+      `the run killed by SIGKILL (pid ${pid}) was killed at ${point}`,
+    );
+  }
 }

@@ -21,18 +21,15 @@ import { describe, type TestContext, test } from 'node:test';
 import pg from 'pg';
 import { Rng } from '../../src/connectors/generators/rng.ts';
 import { PostgresPool } from '../../src/connectors/postgres/client.ts';
-import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { runQuery } from '../../src/query/run.ts';
 import { setupFoodOrders } from '../../src/scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload } from '../../src/scenarios/food-orders/workload.ts';
 import { freshDatabase, postgresMissing } from '../connectors/postgres/server.ts';
-import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
+import { assertKilledAt, type Kill, killedRun, startCli } from '../helpers/cli-child.ts';
 import { assertLakeMatchesSource } from './cdc-oracle.ts';
 
 const ARMED_TIMEOUT_MS = 40_000;
 const T = '"2025em1100102_orders"';
-
-type Kill = { point: CrashPointName; n: number } | { delayMs: number };
 
 /** The audit trigger: every change to the orders table, recorded in its own transaction. */
 const AUDIT = [
@@ -171,39 +168,18 @@ async function scenario(t: TestContext): Promise<void> {
     try {
       for (const [i, kill] of kills.entries()) {
         const armed = 'point' in kill;
-        const run = startCli(
-          args,
-          armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
-        );
-        const early = await exitWithin(run.exit, armed ? ARMED_TIMEOUT_MS : kill.delayMs);
         const what = armed
           ? `run ${i} armed at ${kill.point}:${kill.n}`
           : `run ${i} (kill after ${kill.delayMs} ms)`;
-        if (early && !(armed && early.signal === 'SIGKILL')) {
-          assert.fail(
-            `${what} exited by itself (code ${early.code}, signal ${early.signal}):\n${early.stderr}`,
-          );
-        }
-        if (!early) {
-          run.child.kill('SIGKILL');
-          const exit = await run.exit;
-          if (armed)
-            assert.fail(`${what} did not reach its point in ${ARMED_TIMEOUT_MS} ms:\n${exit.stderr}`);
-        } else if (armed) {
-          selfKilled.set(run.child.pid!, kill.point);
-        }
+        const run = await killedRun(args, kill, { trace, armedTimeoutMs: ARMED_TIMEOUT_MS, what });
+        if (armed && !run.reached) assert.fail(`${what} did not reach its point in ${ARMED_TIMEOUT_MS} ms`);
+        if (armed) selfKilled.set(run.pid, kill.point);
       }
     } finally {
       stopWork.abort();
     }
     const stats = await working;
-    const lines = readTrace(trace);
-    for (const [pid, point] of selfKilled) {
-      assert.ok(
-        lines.some((l) => l.crash && l.pid === pid && l.name === point),
-        `the run killed by SIGKILL (pid ${pid}) was killed at ${point}`,
-      );
-    }
+    assertKilledAt(trace, selfKilled);
     const final = startCli([...args, '--until-caught-up']);
     const done = await final.exit;
     assert.equal(done.code, 0, `the last run failed:\n${done.stderr}`);

@@ -27,12 +27,10 @@ import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { setupFoodOrders } from '../../src/scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload, type WorkloadMix } from '../../src/scenarios/food-orders/workload.ts';
 import { freshDatabase, postgresMissing } from '../connectors/postgres/server.ts';
-import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
+import { assertKilledAt, type Kill, killedRun, startCli } from '../helpers/cli-child.ts';
 import { assertLakeMatchesSource } from './cdc-oracle.ts';
 
 const ARMED_TIMEOUT_MS = 40_000;
-
-type Kill = { point: CrashPointName; n: number } | { delayMs: number };
 
 interface Source {
   url: string;
@@ -88,46 +86,23 @@ async function scenario(
     });
     const working = workload.run();
     const schedule = [...opts.schedule];
-    const killed: number[] = [];
     const selfKilled = new Map<number, string>();
     try {
       for (let i = 0; i < schedule.length; i++) {
         const kill = schedule[i];
         const armed = 'point' in kill;
-        const run = startCli(
-          args,
-          armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
-        );
-        const early = await exitWithin(run.exit, armed ? ARMED_TIMEOUT_MS : kill.delayMs);
         const what = armed
           ? `run ${i} armed at ${kill.point}:${kill.n}`
           : `run ${i} (kill after ${kill.delayMs} ms)`;
-        if (early && !(armed && early.signal === 'SIGKILL')) {
-          assert.fail(
-            `${what} exited by itself (code ${early.code}, signal ${early.signal}):\n${early.stderr}`,
-          );
-        }
-        if (!early) {
-          run.child.kill('SIGKILL');
-          await run.exit;
-          if (armed)
-            assert.fail(
-              `${what} did not reach its point in ${ARMED_TIMEOUT_MS} ms:\n${(await run.exit).stderr}`,
-            );
-        } else if ('point' in kill) selfKilled.set(run.child.pid!, kill.point);
-        killed.push(run.child.pid!);
+        const run = await killedRun(args, kill, { trace, armedTimeoutMs: ARMED_TIMEOUT_MS, what });
+        if (armed && !run.reached) assert.fail(`${what} did not reach its point in ${ARMED_TIMEOUT_MS} ms`);
+        if (armed) selfKilled.set(run.pid, kill.point);
       }
     } finally {
       stopWork.abort();
     }
     const stats = await working;
-    const lines = readTrace(trace);
-    for (const [pid, point] of selfKilled) {
-      assert.ok(
-        lines.some((l) => l.crash && l.pid === pid && l.name === point),
-        `the run killed by SIGKILL (pid ${pid}) was killed at ${point}`,
-      );
-    }
+    assertKilledAt(trace, selfKilled);
     const final = startCli([...args, '--until-caught-up']);
     const done = await final.exit;
     assert.equal(done.code, 0, `the last run failed:\n${done.stderr}`);

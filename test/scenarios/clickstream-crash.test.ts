@@ -47,7 +47,7 @@ import { plan } from '../../src/pipeline/plan.ts';
 import { SCRATCH_DIR } from '../../src/stream/scratch.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
 import { freshDatabase, postgresMissing } from '../connectors/postgres/server.ts';
-import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
+import { killedRun, readTrace, startCli } from '../helpers/cli-child.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertBronze, assertDlq, assertRealtime, clickTruth } from './clickstream-oracle.ts';
 import { readTopic } from './orders-oracle.ts';
@@ -233,33 +233,23 @@ async function crashScenario(t: TestContext, dir: string, url: string): Promise<
     try {
       for (let i = 0; i < schedule.length; i++) {
         const kill = schedule[i];
-        const armed = 'point' in kill;
-        const run = startCli(
-          args(kill.order),
-          armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
-        );
         runs++;
-        const what = armed
-          ? `run ${i} (${kill.order}) armed at ${kill.point}:${kill.n}`
-          : `run ${i} (${kill.order}, kill after ${kill.delayMs} ms)`;
-        const early = await exitWithin(run.exit, armed ? ARMED_TIMEOUT_MS : kill.delayMs);
-        if (early && !(armed && early.signal === 'SIGKILL')) {
-          assert.fail(
-            `${what} exited by itself (code ${early.code}, signal ${early.signal}):\n${early.stderr}`,
-          );
+        const what =
+          'point' in kill
+            ? `run ${i} (${kill.order}) armed at ${kill.point}:${kill.n}`
+            : `run ${i} (${kill.order}, kill after ${kill.delayMs} ms)`;
+        const run = await killedRun(args(kill.order), kill, {
+          trace,
+          armedTimeoutMs: ARMED_TIMEOUT_MS,
+          what,
+        });
+        if ('point' in kill && !run.reached) {
+          missed.push(`${kill.point}:${kill.n}`);
+          if (kill.n > 1) schedule.push({ ...kill, n: 1 });
         }
-        if (!early) {
-          run.child.kill('SIGKILL');
-          const exit = await run.exit;
-          assert.equal(exit.signal, 'SIGKILL', `${what} ended by SIGKILL:\n${exit.stderr}`);
-          if (armed) {
-            missed.push(`${kill.point}:${kill.n}`);
-            if (kill.n > 1) schedule.push({ ...kill, n: 1 });
-          }
-        }
-        killed.push(run.child.pid!);
-        if (armed && early) {
-          selfKilled.set(run.child.pid!, kill);
+        killed.push(run.pid);
+        if ('point' in kill && run.reached) {
+          selfKilled.set(run.pid, kill);
           // The states a crash between two sinks' commits leaves: PostgreSQL a batch
           // ahead of Delta, and the other way round.
           const pgAhead =

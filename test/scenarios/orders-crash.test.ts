@@ -29,7 +29,7 @@ import { CRASH_POINTS, type CrashPointName } from '../../src/core/crash-points.t
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { SCRATCH_DIR } from '../../src/stream/scratch.ts';
-import { exitWithin, readTrace, startCli } from '../helpers/cli-child.ts';
+import { killedRun, readTrace, startCli } from '../helpers/cli-child.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertDeltaRsReads, assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
 
@@ -140,33 +140,18 @@ async function crashScenario(t: TestContext, kafka: string | undefined, dir: str
   try {
     for (let i = 0; i < schedule.length; i++) {
       const kill = schedule[i];
-      const armed = 'point' in kill;
-      const run = startCli(
-        pipelineArgs,
-        armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
-      );
-      const wait = armed ? ARMED_TIMEOUT_MS : kill.delayMs;
-      const early = await exitWithin(run.exit, wait);
-      const what = armed
-        ? `run ${i} armed at ${kill.point}:${kill.n}`
-        : `run ${i} (kill after ${kill.delayMs} ms)`;
-      if (early && !(armed && early.signal === 'SIGKILL')) {
-        assert.fail(
-          `${what} exited by itself (code ${early.code}, signal ${early.signal}):\n${early.stderr}`,
-        );
+      const what =
+        'point' in kill
+          ? `run ${i} armed at ${kill.point}:${kill.n}`
+          : `run ${i} (kill after ${kill.delayMs} ms)`;
+      const run = await killedRun(pipelineArgs, kill, { trace, armedTimeoutMs: ARMED_TIMEOUT_MS, what });
+      if ('point' in kill && !run.reached) {
+        // Not reached in time (e.g. no rejects in the batches of that run): try again early in a run.
+        missed.push(`${kill.point}:${kill.n}`);
+        if (kill.n > 1) schedule.push({ point: kill.point, n: 1 });
       }
-      if (!early) {
-        run.child.kill('SIGKILL');
-        const exit = await run.exit;
-        assert.equal(exit.signal, 'SIGKILL', `${what} ended by SIGKILL:\n${exit.stderr}`);
-        if (armed) {
-          // Not reached in time (e.g. no rejects in the batches of that run): try again early in a run.
-          missed.push(`${kill.point}:${kill.n}`);
-          if (kill.n > 1) schedule.push({ point: kill.point, n: 1 });
-        }
-      }
-      killed.push(run.child.pid!);
-      if (armed && early) selfKilled.set(run.child.pid!, kill.point);
+      killed.push(run.pid);
+      if ('point' in kill && run.reached) selfKilled.set(run.pid, kill.point);
       const gen = await Promise.race([generator.exit, Promise.resolve(undefined)]);
       assert.equal(gen, undefined, 'the generator is still producing during the kills');
     }
