@@ -10,7 +10,7 @@ import { type PgTableName, qualified } from '../../connectors/postgres/tables.ts
 import { isTributaryError } from '../../core/errors.ts';
 import { quoteIdent } from '../../core/sql.ts';
 import { runQuery } from '../../query/run.ts';
-import { FOOD_ORDERS_TABLE } from './schema.ts';
+import { COLUMNS, FOOD_ORDERS_TABLE } from './schema.ts';
 
 export interface LakeComparison {
   sourceRows: number;
@@ -29,15 +29,8 @@ export interface LakeComparison {
   failedRows: number;
 }
 
-const FIELDS = [
-  'customer_name',
-  'restaurant_name',
-  'item',
-  'amount',
-  'order_status',
-  'created_at',
-  'updated_at',
-];
+/** The seed's columns compared, besides the key. */
+const FIELDS: readonly string[] = COLUMNS.filter((c) => c !== 'order_id');
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${col}`;
 
