@@ -26,6 +26,7 @@ import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
 import type { DeltaTable } from '../table/table.ts';
+import { BatchLatency, type LatencyInputs, latencyInputs } from './batch-latency.ts';
 import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -118,9 +119,6 @@ export interface BatchReport {
   stages: Record<string, number>;
 }
 
-/** [time bucket (ms), records]. */
-type Bucket = readonly [number, number];
-
 /** A batch fetched and decoded, not yet written by the sinks. */
 interface ReadBatch {
   fetched: SourceBatch[];
@@ -131,7 +129,7 @@ interface ReadBatch {
   decoded?: DeferredDecodedBatch;
   /** The batch plan this batch replays exactly (stateful.ts), if any. */
   replay?: BatchPlan;
-  latency?: { ingest: Bucket[]; event: Bucket[] };
+  latency?: LatencyInputs;
   startedAt: number;
   stages: Record<string, number>;
 }
@@ -164,7 +162,7 @@ export class Pipeline {
   private dlqProgress: Progress = new Map();
   private nextMaintenance = Number.POSITIVE_INFINITY;
   /** Latency inputs of batches some sink still buffers: recorded when the last sink commits them. */
-  private pendingLatency: Array<{ seq: number; waiting: Set<Sink>; ingest: Bucket[]; event: Bucket[] }> = [];
+  private readonly latency = new BatchLatency();
   private seq = 0;
   /** The failures of the last failed batch after its first (the one thrown). */
   private alsoFailed: unknown[] = [];
@@ -213,7 +211,7 @@ export class Pipeline {
    */
   private async loadProgress(): Promise<void> {
     await this.dropAhead();
-    this.pendingLatency = [];
+    this.latency.reset();
     for (const sink of this.opts.sinks) this.progress.set(sink, await sink.open(this.conn!, this.partitions));
     const st = this.opts.stateful;
     if (st) {
@@ -343,7 +341,7 @@ export class Pipeline {
       );
     }
     try {
-      batch.latency = await this.latencyInputs(this.decodeConn!, batch.decoded.rawTable);
+      batch.latency = await latencyInputs(this.decodeConn!, batch.decoded.rawTable, this.opts.eventTimeMs);
     } catch (err) {
       await batch.decoded.rejected.catch(() => {});
       throw err;
@@ -478,12 +476,7 @@ export class Pipeline {
     dlqDone.catch(() => {});
     work.push(dlqDone);
     const view = prepView;
-    this.pendingLatency.push({
-      seq: view.seq,
-      waiting: new Set(this.opts.sinks),
-      ingest: latency.ingest,
-      event: latency.event,
-    });
+    this.latency.started(view.seq, this.opts.sinks, latency);
     const none = async () => [];
     const runSink = async (sink: Sink) => {
       const progress = this.progress.get(sink)!;
@@ -532,22 +525,9 @@ export class Pipeline {
     c.rows += res.rows;
     c.duplicates += res.duplicates ?? 0;
     c.commits += res.commits ?? (res.version !== undefined ? 1 : 0);
-    const through = res.durableThrough;
-    if (through === undefined) return;
-    const now = this.clock.now();
-    const rest: typeof this.pendingLatency = [];
-    for (const b of this.pendingLatency) {
-      if (b.seq <= through && b.waiting.delete(sink)) {
-        for (const [t, n] of b.ingest) c.ingestLatencyMs.record(now - t, n);
-      }
-      if (b.waiting.size > 0) {
-        rest.push(b);
-        continue;
-      }
-      for (const [t, n] of b.ingest) this.metrics.ingestLatencyMs.record(now - t, n);
-      for (const [t, n] of b.event) this.metrics.eventLatencyMs.record(now - t, n);
+    if (res.durableThrough !== undefined) {
+      this.latency.durable(this.metrics, sink, c, res.durableThrough, this.clock.now());
     }
-    this.pendingLatency = rest;
   }
 
   /** Commits what sinks buffered or are still committing (end of a run, graceful stop). */
@@ -559,23 +539,6 @@ export class Pipeline {
   }
 
   /** Record timestamps and event times of the batch, bucketed to 10 ms (a few hundred rows). */
-  private async latencyInputs(conn: DuckDBConnection, raw: string) {
-    const valid = `(SELECT * FROM ${raw} WHERE _ok)`;
-    const ingest = (await conn.runAndReadAll(`SELECT _t // 10 * 10, count(*) FROM ${valid} GROUP BY 1`))
-      .getRows()
-      .map(([t, n]) => [Number(t), Number(n)] as const);
-    const event = this.opts.eventTimeMs
-      ? (
-          await conn.runAndReadAll(
-            `SELECT (${this.opts.eventTimeMs})::BIGINT // 10 * 10, count(*) FROM ${valid} GROUP BY 1`,
-          )
-        )
-          .getRows()
-          .map(([t, n]) => [Number(t), Number(n)] as const)
-      : [];
-    return { ingest, event };
-  }
-
   private updateLag(fetched: SourceBatch[]): void {
     const positions = this.positions();
     for (const b of fetched)
