@@ -195,6 +195,29 @@ export const ERROR_CODES = {
     summary:
       'a column of the captured table was dropped, or changed to a type the pipeline reads differently: the capture stopped before publishing such a change, once the pipeline landed everything before it; the message says what the lake keeps and what to do',
   },
+  // Avro schemas and the schema registry (src/connectors/avro/, src/server/registry/, docs/registry.md)
+  SCHEMA_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'an Avro schema does not parse, or breaks a rule of the Avro specification; the message says where',
+  },
+  SCHEMA_NOT_FOUND: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the schema registry has no such schema id, subject or version',
+  },
+  SCHEMA_INCOMPATIBLE: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      "a schema breaks the subject's compatibility mode against an earlier version; the message names the field and the reason",
+  },
+  REGISTRY_UNAVAILABLE: {
+    domain: 'external',
+    retryable: true,
+    summary: 'the schema registry did not answer, or answered with a server error',
+  },
   // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
   DUCKDB_OUT_OF_MEMORY: {
     domain: 'external',
