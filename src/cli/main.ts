@@ -44,6 +44,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'list | run | history | serve scheduled jobs (docs/jobs.md)',
     load: () => import('./commands/jobs.ts'),
   },
+  registry: {
+    summary: 'serve the schema registry (Confluent-compatible, Avro; docs/registry.md)',
+    load: () => import('./commands/registry.ts'),
+  },
 };
 
 function usage(): string {

@@ -218,6 +218,19 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'the schema registry did not answer, or answered with a server error',
   },
+  // the schema registry server (src/server/registry/, docs/registry.md)
+  REGISTRY_REQUEST_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'a request to the schema registry cannot be taken: an invalid version, compatibility level or mode, or a delete out of order (permanent before soft); the message says which',
+  },
+  REGISTRY_STORE_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      "the registry's topic holds records the registry did not write (another registry's `_schemas`?): give it a topic of its own (`--topic`)",
+  },
   // DuckDB (the engine under decoding, sinks and the table layer; src/table/duckdb-errors.ts)
   DUCKDB_OUT_OF_MEMORY: {
     domain: 'external',
