@@ -5,21 +5,13 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { SchemaRegistryClient } from '../../connectors/avro/registry-client.ts';
-import type { Log } from '../../log/log.ts';
 import { InProcessRegistryClient } from './client.ts';
 import { CONTENT_TYPE, registryRoutes } from './routes.ts';
 import { RegistryService } from './service.ts';
-import { RegistryStore } from './store.ts';
+import { RegistryStore, type RegistryStoreOptions } from './store.ts';
 
-export interface RegistryOptions {
-  /** The log holding the registry's topic (the embedded log or Kafka); it stays the caller's to close. */
-  log: Log;
-  /** The registry's topic (default `_schemas`). */
-  topic?: string;
-  /** How long a store operation may take before a request fails with 50001 (default 10 s). */
-  timeoutMs?: number;
-  onWarning?: (message: string) => void;
-}
+/** The log (the caller's to close), the topic (default `_schemas`), time limits: store.ts. */
+export type RegistryOptions = RegistryStoreOptions;
 
 export interface Registry {
   readonly service: RegistryService;
@@ -67,7 +59,8 @@ export function createRegistryServer(opts: RegistryServerOptions): RegistryServe
         const err = service.store.lastError;
         reply.type(CONTENT_TYPE);
         if (err !== undefined) return reply.code(503).send({ status: 'DOWN', error: err.message });
-        return { status: 'UP', topic: service.store.topic, position: service.store.position };
+        const { topic, position, lostRaces } = service.store;
+        return { status: 'UP', topic, position, lostRaces };
       });
       app.setNotFoundHandler((_req, reply) =>
         reply.code(404).type(CONTENT_TYPE).send({ error_code: 404, message: 'HTTP 404 Not Found' }),

@@ -33,6 +33,8 @@ export interface RegistryStoreOptions {
   timeoutMs?: number;
   /** Told about records in the topic that are not the registry's (default: console.warn). */
   onWarning?: (message: string) => void;
+  /** Called between deciding and appending: tests let another writer in there. */
+  beforeAppend?: () => Promise<void>;
 }
 
 /** What a write decided: its result, and the event to append (none: nothing to change). */
@@ -54,9 +56,12 @@ export class RegistryStore {
   lastError: Error | undefined;
   /** Records in the topic that are not the registry's. */
   foreign = 0;
+  /** Appends of this instance that another writer got ahead of (decided again). */
+  lostRaces = 0;
   private cursor = 0;
   private readonly timeoutMs: number;
   private readonly warn: (message: string) => void;
+  private readonly beforeAppend: (() => Promise<void>) | undefined;
   private readonly outcomes = new Map<number, boolean>();
   private waiters: { offset: number; resolve: () => void }[] = [];
   private tail: Promise<void> | undefined;
@@ -69,6 +74,7 @@ export class RegistryStore {
     this.topic = opts.topic ?? DEFAULT_TOPIC;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.warn = opts.onWarning ?? ((m) => console.warn(m));
+    this.beforeAppend = opts.beforeAppend;
   }
 
   /** Opens the store: creates the topic if needed, replays it, and starts tailing it. */
@@ -142,11 +148,13 @@ export class RegistryStore {
       const d = decide(this.state);
       if (d.event === undefined) return d.result;
       const rec: StoreRecord = { ...d.event, v: 1, basis: this.cursor, writer: this.instance };
+      await this.beforeAppend?.();
       const offset = await this.append(rec);
       await this.waitFor(offset + 1, 'reading back a registration');
       const won = this.outcomes.get(offset);
       this.outcomes.delete(offset);
       if (won === true) return d.result;
+      this.lostRaces++;
       if (won === undefined) throw storeError(`the record appended at offset ${offset} was not read back`);
     }
     throw storeError(`other writers kept changing the registry: gave up after ${MAX_ATTEMPTS} attempts`);
