@@ -31,6 +31,7 @@ const ALL = [
   'windowed-pipeline',
   'models-clickstream',
   'jobs-overhead',
+  'registry',
 ];
 
 const { values, positionals } = parseArgs({
