@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { SchemaRegistryClient } from '../../connectors/avro/registry-client.ts';
+import { TributaryError } from '../../core/errors.ts';
 import { InProcessRegistryClient } from './client.ts';
 import { CONTENT_TYPE, registryRoutes } from './routes.ts';
 import { RegistryService } from './service.ts';
@@ -66,15 +67,25 @@ export function createRegistryServer(opts: RegistryServerOptions): RegistryServe
         reply.code(404).type(CONTENT_TYPE).send({ error_code: 404, message: 'HTTP 404 Not Found' }),
       );
       await app.register(registryRoutes(service));
+      const host = opts.host ?? '127.0.0.1';
       try {
-        await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8081 });
+        await app.listen({ host, port: opts.port ?? 8081 });
       } catch (err) {
+        await app.close();
         await registry.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new TributaryError(
+            'CONFIG_INVALID',
+            `the schema registry cannot listen on ${host}:${opts.port ?? 8081} (${code}): pick another port (--port) or address (--host)`,
+            { host, port: opts.port ?? 8081 },
+            err,
+          );
+        }
         throw err;
       }
       const address = app.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-      const host = opts.host ?? '127.0.0.1';
       url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       return url;
     },

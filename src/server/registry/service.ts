@@ -74,16 +74,21 @@ export class RegistryService {
 
   /**
    * Answers a read from memory; when the answer is "not found", reads the topic up to its
-   * end first and answers again (another instance may have just written it).
+   * end first and answers again (another instance may have just written it). While the
+   * log cannot be read, memory answers alone.
    */
   async fresh<T>(read: () => T): Promise<T> {
     try {
       return read();
     } catch (err) {
       const code = errorCodeOf(err);
-      if (code === undefined || code < 40400 || code > 40499) throw err;
+      if (code === undefined || code < 40400 || code > 40499 || this.store.lastError !== undefined) throw err;
     }
-    await this.store.catchUp();
+    try {
+      await this.store.catchUp();
+    } catch {
+      // The log failed: what memory holds is the answer.
+    }
     return read();
   }
 
