@@ -5,12 +5,9 @@
  * schemas, and end with the same state; a restarted one answers the same.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { exitWithin, startCli } from '../../helpers/cli-child.ts';
-import { call } from './helpers.ts';
+import { call, tempDir } from './helpers.ts';
 
 const N = 20;
 const schemaText = (i: number) =>
@@ -64,7 +61,7 @@ async function snapshot(url: string) {
 
 describe('tributary registry', { timeout: 180_000 }, () => {
   test('two processes on one data directory register concurrently; state shared, ids unique, kept over a restart', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tributary-registry-cli-'));
+    const dataDir = tempDir('cli');
     const a = await startRegistryCli(dataDir);
     const b = await startRegistryCli(dataDir);
     let stopped = false;

@@ -12,14 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Log } from '../../../src/log/log.ts';
 import { openLog } from '../../../src/log/open.ts';
 import { openRegistry } from '../../../src/server/registry/server.ts';
-import { call, type Running, startRegistry } from './helpers.ts';
+import { call, type Running, startRegistry, tempDir } from './helpers.ts';
 
 const N = 24;
 const schemaText = (i: number) =>
@@ -128,7 +125,7 @@ let TOPIC = '_schemas';
 
 describe('registry: concurrent writers on one log', { timeout: 180_000 }, () => {
   test('embedded log: two servers and an in-process client, each with its own log handle', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tributary-registry-conc-'));
+    const dataDir = tempDir('conc');
     TOPIC = '_schemas';
     await concurrentWriters(() => openLog({ dataDir }));
   });

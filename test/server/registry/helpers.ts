@@ -5,7 +5,7 @@
  * confluent-kafka run one process per call.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Log } from '../../../src/log/log.ts';
@@ -13,6 +13,18 @@ import { openLog } from '../../../src/log/open.ts';
 import { createRegistryServer, type RegistryServer } from '../../../src/server/registry/server.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+const made: string[] = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary directory, removed when the test process exits. */
+export function tempDir(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `tributary-registry-${label}-`));
+  made.push(dir);
+  return dir;
+}
 
 export interface Running {
   url: string;
@@ -26,7 +38,7 @@ export interface Running {
 export async function startRegistry(
   opts: { dataDir?: string; log?: Log; topic?: string } = {},
 ): Promise<Running> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tributary-registry-'));
+  const dataDir = opts.dataDir ?? tempDir('data');
   const log = opts.log ?? (await openLog({ dataDir }));
   const server = createRegistryServer({ log, port: 0, topic: opts.topic });
   const url = await server.start();

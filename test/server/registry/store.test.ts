@@ -4,15 +4,13 @@
  * won (store.ts), and topics the registry cannot trust are refused at start.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isTributaryError } from '../../../src/core/errors.ts';
 import type { Log } from '../../../src/log/log.ts';
 import { openLog } from '../../../src/log/open.ts';
 import { openRegistry } from '../../../src/server/registry/server.ts';
 import { RegistryState, type StoreRecord } from '../../../src/server/registry/state.ts';
+import { tempDir } from './helpers.ts';
 
 const rec = (i: number) =>
   JSON.stringify({ type: 'record', name: 'r', fields: [{ name: `f${i}`, type: 'int', default: 0 }] });
@@ -31,8 +29,7 @@ function register(subject: string, version: number, id: number, i: number, basis
   };
 }
 
-const freshLog = (): Promise<Log> =>
-  openLog({ dataDir: mkdtempSync(join(tmpdir(), 'tributary-registry-store-')) });
+const freshLog = (): Promise<Log> => openLog({ dataDir: tempDir('store') });
 
 describe('registry store', () => {
   test('a record is applied only on the state its writer saw, and never gives a used id to another schema', () => {
@@ -54,7 +51,7 @@ describe('registry store', () => {
   });
 
   test('a writer that loses a race decides again: a new id and version, or a 409 against what won', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tributary-registry-race-'));
+    const dataDir = tempDir('race');
     const logA = await openLog({ dataDir });
     const logB = await openLog({ dataDir });
     const b = await openRegistry({ log: logB });
