@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import avro from 'avsc';
 import { expectedSales } from '../../../src/scenarios/saas-sales/expected.ts';
 import {
+  type BatchEnd,
   classify,
   dedup,
   lateBound,
@@ -176,7 +177,7 @@ describe('sales oracle: dedup and late events', () => {
       // past the last batch
       ev(0, 3, T),
     ];
-    const batches = [{ 0: 2, 1: 1 }, { 0: 3, 1: 4 }, { 1: 5 }];
+    const batches: BatchEnd[] = [{ 0: 2, 1: 1 }, { 0: 3, 1: 4 }, { 1: 5 }];
     const r = lateByBatches(events, batches, delay);
     const pos = (xs: OracleEvent[]) => xs.map((e) => `${e.partition}/${e.offset}`);
     assert.deepEqual(pos(r.late), ['0/2', '1/4']);
