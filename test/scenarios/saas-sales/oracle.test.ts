@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import avro from 'avsc';
+import { ManualClock } from '../../../src/core/clock.ts';
+import { partitionForKey } from '../../../src/log/partitioner.ts';
+import { REVENUE_SIGN, type SalesEventType } from '../../../src/scenarios/saas-sales/domain.ts';
 import { expectedSales } from '../../../src/scenarios/saas-sales/expected.ts';
+import { SalesGenerator, type SalesRecord } from '../../../src/scenarios/saas-sales/generator.ts';
 import {
   type BatchEnd,
   classify,
@@ -293,5 +297,91 @@ describe('sales oracle: revenue windows', () => {
     const y = expectedSales(input, SCHEMAS, { delayMs: 2 * MIN, late: new Set(['1/2']) });
     assert.deepEqual(y.windows, x.windows);
     assert.deepEqual(y.impossibleLate, []);
+  });
+});
+
+describe('sales oracle on a generated stream', () => {
+  test("agrees with the generator's claims: invalid, duplicate, late by a real-time batching; revenue conserved", () => {
+    // 20,000 records at 50/s (20 ms apart), 3 partitions by key; v2 (id 8) from the middle.
+    const clock = new ManualClock(T);
+    const g = new SalesGenerator({ seed: 5, clock, schema: { version: 1, id: 7 } });
+    const parts: Array<Array<{ rec: SalesRecord; at: number }>> = [[], [], []];
+    const order: Array<[number, number]> = [];
+    for (let i = 0; i < 20_000; i++) {
+      if (i === 10_000) g.useSchema(2, 8);
+      clock.advance(20);
+      const rec = g.next();
+      const p = partitionForKey(Buffer.from(rec.key), 3);
+      order.push([p, parts[p].length]);
+      parts[p].push({ rec, at: clock.now() });
+    }
+    const input = records(parts.map((xs) => xs.map((x) => x.rec.value)));
+    // A pipeline keeping up: a batch every 250 records produced (5 s), reading every partition to its end.
+    const batches: BatchEnd[] = [];
+    const ends: Record<number, number> = {};
+    order.forEach(([p, o], i) => {
+      ends[p] = o + 1;
+      if ((i + 1) % 250 === 0) batches.push({ ...ends });
+    });
+    const x = expectedSales(input, SCHEMAS, { delayMs: 2 * MIN, batches });
+    const at = (p: number, o: number) => parts[p][o];
+    const kinds = (xs: Array<{ partition: number; offset: number }>) =>
+      [...new Set(xs.map((e) => at(e.partition, e.offset).rec.kind))].sort();
+
+    assert.deepEqual(kinds(x.invalid), ['invalid']);
+    assert.equal(x.invalid.length, parts.flat().filter((r) => r.rec.kind === 'invalid').length);
+    for (const i of x.invalid) {
+      const kind = at(i.partition, i.offset).rec.invalid!;
+      const reason = i.reason === 'rule' ? `rule:${i.field}` : i.reason;
+      const expected = {
+        'negative-seats': 'rule:seats',
+        'negative-amount': 'rule:amount',
+        'unknown-region': 'rule:region',
+        'unknown-plan-tier': 'rule:plan_tier',
+        'unknown-event-type': 'rule:event_type',
+        'unknown-currency': 'rule:currency',
+        'wrong-magic-byte': 'magic-byte',
+        'unknown-schema-id': 'unknown-schema-id',
+        truncated: 'decode',
+        'too-short': 'too-short',
+      }[kind];
+      assert.equal(reason, expected, `${kind} at ${i.partition}/${i.offset}: ${i.message}`);
+    }
+    assert.deepEqual(kinds(x.duplicates.map((d) => d.event)), ['duplicate']);
+    assert.equal(x.duplicates.length, parts.flat().filter((r) => r.rec.kind === 'duplicate').length);
+    assert.ok(x.events.some((e) => e.schemaId === 7) && x.events.some((e) => e.schemaId === 8));
+
+    // Late: only generated-late records; after the first batch, those more than 2 min + one
+    // batch (5 s) + the 2 s delivery delay behind their clock are late, those less than
+    // 2 min − 2 s are not.
+    assert.deepEqual(kinds(x.late), ['late']);
+    for (const e of x.events) {
+      const { rec, at: now } = at(e.partition, e.offset);
+      // The first batch (the first 5 s) has no watermark yet: nothing in it is late.
+      if (rec.kind !== 'late' || now <= T + 5_000) continue;
+      const behind = now - e.eventTime;
+      const isLate = x.late.includes(e);
+      if (behind > 2 * MIN + 7_000) assert.ok(isLate, `${behind} ms behind, not late`);
+      if (behind < 2 * MIN - 2_000) assert.ok(!isLate, `${behind} ms behind, late`);
+    }
+    assert.ok(x.late.length > 250, `${x.late.length} late`);
+    assert.deepEqual(
+      expectedSales(input, SCHEMAS, {
+        delayMs: 2 * MIN,
+        late: new Set(x.late.map((e) => `${e.partition}/${e.offset}`)),
+      }).impossibleLate,
+      [],
+    );
+
+    // Every on-time event's money is in exactly one window.
+    const net = (es: OracleEvent[]) =>
+      es.reduce((sum, e) => sum + BigInt(REVENUE_SIGN[e.eventType as SalesEventType]) * e.amountCents, 0n);
+    const inWindows = x.windows.reduce((sum, w) => sum + BigInt(w.revenue.replace('.', '')), 0n);
+    assert.equal(inWindows, net(x.onTime));
+    assert.equal(
+      x.windows.reduce((n, w) => n + w.events, 0),
+      x.onTime.length,
+    );
+    assert.ok(x.closed.length > 0 && x.closed.length < x.windows.length);
   });
 });
