@@ -6,6 +6,9 @@
  * reported (then checked against what any batching allows), or neither (one batch:
  * nothing late).
  */
+import type { SchemaRegistryClient } from '../../connectors/avro/registry-client.ts';
+import { isTributaryError } from '../../core/errors.ts';
+import type { Log } from '../../log/log.ts';
 import type { BatchEnd, InvalidRecord, OracleEvent, RawRecord } from './oracle.ts';
 import { classify, dedup, lateBound, lateByBatches } from './oracle.ts';
 import { closedWindows, type RevenueWindow, revenueWindows } from './revenue-windows.ts';
@@ -78,4 +81,43 @@ export function expectedSales(
     windows,
     closed: closedWindows(windows, watermark),
   };
+}
+
+/**
+ * The oracle's input from a topic: every record (by partition, then offset) and the
+ * schema text of each schema id the records name that `registry` knows (the ids it does
+ * not know are the oracle's `unknown-schema-id`).
+ */
+export async function readSalesTopic(
+  log: Log,
+  topic: string,
+  registry: SchemaRegistryClient,
+): Promise<{ records: RawRecord[]; schemas: Map<number, string> }> {
+  const info = await log.describeTopic(topic);
+  const records: RawRecord[] = [];
+  const ids = new Set<number>();
+  for (let partition = 0; partition < info.partitions; partition++) {
+    const { latest } = await log.offsets(topic, partition);
+    let offset = (await log.offsets(topic, partition)).earliest;
+    while (offset < latest) {
+      const f = await log.fetch(topic, partition, offset);
+      if (f.records.length === 0) break;
+      for (const r of f.records) {
+        records.push({ partition, offset: r.offset, value: r.value });
+        const v = r.value;
+        if (v && v.length >= 5 && v[0] === 0)
+          ids.add(((v[1] << 24) | (v[2] << 16) | (v[3] << 8) | v[4]) >>> 0);
+      }
+      offset = f.nextOffset;
+    }
+  }
+  const schemas = new Map<number, string>();
+  for (const id of [...ids].sort((a, b) => a - b)) {
+    try {
+      schemas.set(id, await registry.schemaById(id));
+    } catch (err) {
+      if (!isTributaryError(err, 'SCHEMA_NOT_FOUND')) throw err;
+    }
+  }
+  return { records, schemas };
 }

@@ -14,6 +14,7 @@ import { ManualClock } from '../../../src/core/clock.ts';
 import { openLog } from '../../../src/log/open.ts';
 import { partitionForKey } from '../../../src/log/partitioner.ts';
 import { SALES_TOPIC } from '../../../src/scenarios/saas-sales/domain.ts';
+import { expectedSales, readSalesTopic } from '../../../src/scenarios/saas-sales/expected.ts';
 import { generateSales } from '../../../src/scenarios/saas-sales/generate.ts';
 import {
   DELIVERY_DELAY_MAX_MS,
@@ -218,6 +219,14 @@ describe('generateSales into a topic', { timeout: 60_000 }, () => {
         (versions.get(1) ?? 0) > 2000 && (versions.get(2) ?? 0) > 3000,
         `by schema id: ${[...versions]}`,
       );
+
+      // The oracle's input from the topic: all records, the schemas of the registered ids only.
+      const raw = await readSalesTopic(log, SALES_TOPIC, registry);
+      assert.equal(raw.records.length, 6000);
+      assert.deepEqual([...raw.schemas.keys()], [1, 2]);
+      const x = expectedSales(raw.records, raw.schemas, { delayMs: 120_000 });
+      assert.ok(x.invalid.some((i) => i.reason === 'unknown-schema-id'));
+      assert.equal(x.events.length + x.duplicates.length + x.invalid.length, 6000);
 
       // Again with the same seed: v2 (registered already: the same id) from the start, new event ids.
       const again = await generateSales({ log, registry, clock, count: 1000, seed: 9, schemaVersion: 2 });
