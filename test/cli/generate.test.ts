@@ -137,9 +137,56 @@ describe('tributary generate clickstream', { timeout: 120_000 }, () => {
     assert.match(unknown.stderr, /available: orders, clickstream/);
     const wrong = await cli(['generate', 'orders', '--late-rate', '0.1', '--events', '1']);
     assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, /CONFIG_INVALID.*--late-rate applies to 'generate clickstream' only/);
+    assert.match(
+      wrong.stderr,
+      /CONFIG_INVALID.*--late-rate applies to 'generate clickstream' and 'generate sales' only/,
+    );
     const bad = await cli(['generate', 'clickstream', '--late-rate', '0.6', '--out-of-order-rate', '0.6']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /CONFIG_INVALID.*add up to/);
+  });
+
+  test('sales: listed; needs a registry; its own options checked; nothing produced on a refusal', async () => {
+    const help = await cli(['generate', '--help']);
+    assert.match(help.stdout, /usage: tributary generate orders\|clickstream\|sales/);
+    assert.match(help.stdout, /--registry URL/);
+    const none = await cli(['generate', 'sales', '--events', '10']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /CONFIG_INVALID.*needs a schema registry: --registry URL/);
+    const notUrl = await cli(['generate', 'sales', '--registry', 'localhost:8081']);
+    assert.match(notUrl.stderr, /--registry must be an http\(s\) URL, got 'localhost:8081'/);
+    const version = await cli([
+      'generate',
+      'sales',
+      '--schema-version',
+      '3',
+      '--registry',
+      'http://127.0.0.1:1',
+    ]);
+    assert.match(version.stderr, /--schema-version must be 1 or 2, got '3'/);
+    const both = await cli([
+      'generate',
+      'sales',
+      '--schema-version',
+      '2',
+      '--switch-at',
+      '5',
+      '--registry',
+      'http://127.0.0.1:1',
+    ]);
+    assert.match(both.stderr, /--switch-at moves from version 1 to 2/);
+    const elsewhere = await cli(['generate', 'clickstream', '--switch-at', '5']);
+    assert.match(elsewhere.stderr, /--switch-at applies to 'generate sales' only/);
+    const ooo = await cli(['generate', 'sales', '--out-of-order-rate', '0.1']);
+    assert.match(
+      ooo.stderr,
+      /--out-of-order-rate applies to 'generate orders' and 'generate clickstream' only/,
+    );
+    const log = await openLog({ dataDir });
+    try {
+      assert.ok(!(await log.listTopics()).some((t) => t.name === 'sales.events.v1'));
+    } finally {
+      await log.close();
+    }
   });
 });
