@@ -340,7 +340,9 @@ export function plan(def: PipelineDefinition): Plan {
       spec,
       input: afterDedup
         ? (_fresh, outputs) => `SELECT ${outer} FROM ${outputs!.get(from)}`
-        : (fresh) => relationSql(transforms, from, fresh, outer),
+        : // A SQL transform may read a dedup (or an earlier window) by name: the stateful
+          // steps' relations of the batch are its CTEs.
+          (fresh, outputs) => relationSql(transforms, from, fresh, outer, outputs),
       late: typeof w.late === 'object' ? 'table' : w.late === 'drop' ? 'drop' : 'dlq',
       ...(typeof w.late === 'object' && { lateTable: w.late.table }),
     });

@@ -31,9 +31,18 @@ transforms:
     window: { type: tumble, size: 1 minute }
     group_by: [page]
     aggregates: { views: count(*) }
+  # A window may read a SQL transform of a dedup (its rows keep _p, _o, _t).
+  - name: unique_views
+    sql: SELECT * FROM "unique" WHERE page <> 'p3'
+  - name: per_minute_views
+    from: unique_views
+    window: { type: tumble, size: 1 minute }
+    group_by: [page]
+    aggregates: { views: count(*) }
 sinks:
   - { name: events, type: delta_append, from: unique, table: events }
   - { name: page_minutes, type: delta_append, from: per_minute, table: page_minutes }
+  - { name: view_minutes, type: delta_append, from: per_minute_views, table: view_minutes }
 runtime: { trigger: 10ms, max_records_per_batch: 300 }
 `;
 
@@ -110,6 +119,15 @@ describe('dedup as a pipeline step', () => {
         .sort();
       const want = [...counts].map(([k, v]) => `${k}|${v}`).sort();
       assert.deepEqual(got, want, 'windows count each event once');
+      const views = c.tables.get('view_minutes')!;
+      const gotViews = (await readRows(views, await views.snapshot()))
+        .map((r) => `${new Date(String(r.window_start)).toISOString()}|${r.page}|${r.views}`)
+        .sort();
+      assert.deepEqual(
+        gotViews,
+        want.filter((k) => !k.includes('|p3|')),
+        'a window over a SQL transform of the dedup counts the same events',
+      );
     });
   });
 });
