@@ -9,7 +9,7 @@
  * properties including `logicalType`) plus aliases, docs and the enum default
  * (`AvroSchema.equivalent`). Whitespace, key order, how a name is spelt (a full name,
  * or a short one with a namespace) and the order of aliases do not matter.
- * docs/registry.md ("Same schema") has the list.
+ * docs/registry.md ("The same schema") has the list.
  */
 import { createHash } from 'node:crypto';
 import avro from 'avsc';
