@@ -92,7 +92,7 @@ class Generator {
     const x = r.next();
     switch (t.type) {
       case 'record': {
-        let fields = (t.fields as Obj[]).map((f) => ({ ...f, type: this.mutate(f.type) }));
+        let fields: Obj[] = (t.fields as Obj[]).map((f) => ({ ...f, type: this.mutate(f.type) }));
         if (x < 0.15)
           fields = [...fields, { name: 'z', type: 'int', ...(r.next() < 0.5 ? { default: 0 } : {}) }];
         else if (x < 0.25) fields = fields.slice(1);
