@@ -55,7 +55,13 @@ class Walk {
 
   /** Where a named type sits, when the path is not just the top-level type. */
   private at(path: string): string {
-    return path && path !== this.root ? ` (field '${path}')` : '';
+    return path === this.root ? '' : ` (${this.subject(path)})`;
+  }
+
+  /** What a path names: a field, or the top-level type (an unnamed one has no field names). */
+  private subject(path: string): string {
+    if (path === this.root) return 'the top-level type';
+    return /^[[{]/.test(path) ? `the top-level type at '${path}'` : `field '${path}'`;
   }
 
   private get backward(): boolean {
@@ -97,9 +103,11 @@ class Walk {
       const like = isUnion(reader) ? branches(reader).find((r) => alike(r, branch)) : reader;
       if (like && alike(like, branch)) this.pair(like, branch, path);
       else if (this.backward) {
-        this.say(`${subject(path)} no longer accepts ${describe(branch)}, which ${this.v} may have written`);
+        this.say(
+          `${this.subject(path)} no longer accepts ${describe(branch)}, which ${this.v} may have written`,
+        );
       } else {
-        this.say(`${subject(path)} now accepts ${describe(branch)}, which ${this.v} cannot read`);
+        this.say(`${this.subject(path)} now accepts ${describe(branch)}, which ${this.v} cannot read`);
       }
     }
   }
@@ -182,8 +190,8 @@ class Walk {
     const as = isUnion(reader) ? `any branch of ${r}` : article(r);
     this.say(
       this.backward
-        ? `${subject(path)} changed from ${w} (${this.v}) to ${r}: ${article(w)} cannot be read as ${as}`
-        : `${subject(path)} changed from ${r} (${this.v}) to ${w}: ${article(w)} cannot be read as ${as}, as ${this.v} reads it`,
+        ? `${this.subject(path)} changed from ${w} (${this.v}) to ${r}: ${article(w)} cannot be read as ${as}`
+        : `${this.subject(path)} changed from ${r} (${this.v}) to ${w}: ${article(w)} cannot be read as ${as}, as ${this.v} reads it`,
     );
   }
 
@@ -192,7 +200,7 @@ class Walk {
     const [from, to] = this.backward ? [d(writer), d(reader)] : [d(reader), d(writer)];
     const scale = isDecimal(reader) && isDecimal(writer) && reader.scale !== writer.scale;
     this.say(
-      `${subject(path)} changed from ${from} (${this.v}) to ${to}: the Avro specification reads a decimal only as a decimal of the same precision and scale${scale ? ' (with another scale every value would be misread)' : ''}`,
+      `${this.subject(path)} changed from ${from} (${this.v}) to ${to}: the Avro specification reads a decimal only as a decimal of the same precision and scale${scale ? ' (with another scale every value would be misread)' : ''}`,
     );
   }
 
@@ -271,10 +279,6 @@ export function describe(type: T): string {
 
 function article(text: string): string {
   return /^[aeio]/.test(text) ? `an ${text}` : `a ${text}`;
-}
-
-function subject(path: string): string {
-  return path ? `field '${path}'` : 'the top-level type';
 }
 
 function join(path: string, name: string): string {

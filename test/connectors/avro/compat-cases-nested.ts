@@ -10,6 +10,11 @@ const customer = (addressFields: unknown[], name = 'customer') => ({
   name,
   fields: [f('account_id', 'string'), f('address', address(addressFields))],
 });
+const node = (value: string) => ({
+  type: 'record',
+  name: 'node',
+  fields: [f('value', value), f('next', ['null', 'node'], { default: null })],
+});
 const line = (fields: unknown[]) => ({ type: 'array', items: { type: 'record', name: 'line', fields } });
 const decimal = (precision: number, scale: number) => ({
   type: 'bytes',
@@ -295,6 +300,25 @@ export const NESTED_CASES: Case[] = [
     expect: { BACKWARD: OK, FORWARD: OK, FULL: OK },
     oldDatum: { event_id: 'e1', amount: 1 },
     newDatum: { event_id: 'e1', amount: 1 },
+  },
+  {
+    name: 'recursive record: a field widened',
+    old: node('int'),
+    new: node('long'),
+    expect: { BACKWARD: OK, FORWARD: NO, FULL: NO },
+    forwardSays: ["field 'node.value' changed from int (version 1) to long"],
+    oldDatum: { value: 1, next: { value: 2, next: null } },
+    newDatum: { value: 1, next: { value: 2, next: null } },
+    backwardValue: { value: 1, next: { value: 2, next: null } },
+  },
+  {
+    name: 'top-level array of enums loses a symbol',
+    old: { type: 'array', items: { type: 'enum', name: 'plan_tier', symbols: ['free', 'pro'] } },
+    new: { type: 'array', items: { type: 'enum', name: 'plan_tier', symbols: ['free'] } },
+    expect: { BACKWARD: NO, FORWARD: OK, FULL: NO },
+    backwardSays: ["enum 'plan_tier' (the top-level type at '[]') no longer has symbol 'pro'"],
+    oldDatum: ['free', 'pro'],
+    newDatum: ['free'],
   },
   {
     name: 'top-level record -> string',
