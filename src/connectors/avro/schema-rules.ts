@@ -188,7 +188,8 @@ function defineName(node: Record<string, unknown>, kind: string, ns: string, whe
   if (namespace !== undefined && namespace !== null && typeof namespace !== 'string') {
     throw new SchemaRuleError(where, `"namespace" must be a string, not ${brief(namespace)}`);
   }
-  const space = typeof namespace === 'string' ? namespace : ns;
+  // A null namespace is the null (empty) one, as in avsc; an absent one is inherited.
+  const space = typeof namespace === 'string' ? namespace : namespace === null ? '' : ns;
   const full = fullName(name, space);
   const at = where || unqualified(full);
   if (!full.split('.').every((part) => NAME.test(part))) {

@@ -70,8 +70,9 @@ function checkedJson(text: string): Json {
  * A stable JSON text for `text` (valid Avro; else SCHEMA_INVALID): two schemas have the
  * same normal form exactly when Confluent's registry takes them for the same schema.
  *
- * - names are full names and `namespace` attributes are gone; a named type is written
- *   out where first used and referred to by its full name after;
+ * - names are full names and `namespace` attributes are gone (but for `"namespace": ""`
+ *   on a type of the null namespace defined inside a namespaced one, referred to as
+ *   `.name`); a named type is written out where first used and referred to after;
  * - keys in a fixed order: name, type, fields | symbols | size | items | values, then
  *   default, order (only when not ascending), doc, aliases (full names, sorted), then
  *   every other attribute (custom properties, `logicalType`, `precision`, `scale`)
@@ -101,7 +102,10 @@ const FIELD_RESERVED = new Set(['default', 'doc', 'name', 'order', 'type', 'alia
 function normal(node: Json, ns: string): Json {
   if (typeof node === 'string') {
     const last = node.slice(node.lastIndexOf('.') + 1);
-    return PRIMITIVES.has(last) ? last : fullName(node, ns);
+    if (PRIMITIVES.has(last)) return last;
+    const full = fullName(node, ns);
+    // A type of the null namespace referred to from inside a namespace: avsc's absolute form.
+    return ns && !full.includes('.') ? `.${full}` : full;
   }
   if (Array.isArray(node)) return node.map((branch) => normal(branch, ns));
   const obj = node as Record<string, Json>;
@@ -118,10 +122,12 @@ function normal(node: Json, ns: string): Json {
     return { ...out, ...properties(obj) };
   }
   // record, error, enum, fixed
-  const space = typeof obj.namespace === 'string' ? obj.namespace : ns;
+  const space = typeof obj.namespace === 'string' ? obj.namespace : obj.namespace === null ? '' : ns;
   const full = fullName(obj.name as string, space);
   out.name = full;
   out.type = type;
+  // A dotless full name inside a namespace would inherit it when read again.
+  if (ns && !full.includes('.')) out.namespace = '';
   const inner = namespaceOf(full);
   if (type === 'enum') out.symbols = obj.symbols!;
   if (type === 'fixed') out.size = obj.size!;

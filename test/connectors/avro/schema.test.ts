@@ -188,6 +188,23 @@ describe('normalizeSchema: the same schema, written differently', () => {
     assert.equal(normalizeSchema(form), form);
   });
 
+  test('a type of the null namespace inside a namespaced record keeps its name in the normal form', () => {
+    const inner = { type: 'enum', name: 'tier', namespace: null, symbols: ['A'] };
+    const schema = {
+      type: 'record',
+      name: 'outer',
+      namespace: 'a',
+      fields: [f('x', inner), f('y', '.tier')],
+    };
+    const form = normalizeSchema(JSON.stringify(schema));
+    assert.equal(normalizeSchema(form), form);
+    const inNamespace = { ...schema, fields: [f('x', { ...inner, namespace: 'a' }), f('y', 'tier')] };
+    assert.notEqual(normalizeSchema(JSON.stringify(inNamespace)), form);
+    // Written with "namespace": "" it is the same schema.
+    const empty = { ...schema, fields: [f('x', { ...inner, namespace: '' }), f('y', '.tier')] };
+    assert.equal(normalizeSchema(JSON.stringify(empty)), form);
+  });
+
   const changed: [string, (s: ReturnType<typeof rec>) => void][] = [
     ['a default changed', (s) => ((s.fields[2] as { default: unknown }).default = 'free')],
     ['a default added', (s) => ((s.fields[0] as Record<string, unknown>).default = '')],
