@@ -42,7 +42,7 @@ export function explainResolution(reader: T, writer: T, side: ReadSide): string[
 
 class Walk {
   readonly messages: string[] = [];
-  private readonly seen = new Set<string>();
+  private readonly walking = new Set<string>();
   private readonly side: ReadSide;
   private readonly v: string;
   private readonly root: string;
@@ -122,9 +122,16 @@ class Walk {
 
   private record(reader: avro.types.RecordType, writer: avro.types.RecordType, path: string): void {
     if (!this.sameName(reader, writer, path)) return;
+    // A recursive type meets the same pair again inside itself: walked once on a path.
+    // (A pair met again in a sibling field is walked again, so each field is named.)
     const key = `${reader.name}\u0000${writer.name}`;
-    if (this.seen.has(key)) return; // a recursive type: this pair is being walked already
-    this.seen.add(key);
+    if (this.walking.has(key)) return;
+    this.walking.add(key);
+    this.fields(reader, writer, path);
+    this.walking.delete(key);
+  }
+
+  private fields(reader: avro.types.RecordType, writer: avro.types.RecordType, path: string): void {
     const writerFields = new Map(writer.fields.map((f) => [f.name, f]));
     for (const field of reader.fields) {
       const names = [...new Set([field.name, ...field.aliases])].filter((n) => writerFields.has(n));

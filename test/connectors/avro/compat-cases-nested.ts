@@ -35,6 +35,15 @@ export const NESTED_CASES: Case[] = [
     newDatum: { event_id: 'e1', customer: { account_id: 'a', address: { city: 'Oslo', zip: '0150' } } },
   },
   {
+    name: 'a record used by two fields gains a field without a default: both fields named',
+    old: sales([f('billing', address([f('city', 'string')])), f('shipping', 'address')]),
+    new: sales([f('billing', address([f('city', 'string'), f('zip', 'string')])), f('shipping', 'address')]),
+    expect: { BACKWARD: NO, FORWARD: OK, FULL: NO },
+    backwardSays: ["field 'sales_event.billing.zip' was added", "field 'sales_event.shipping.zip' was added"],
+    oldDatum: { event_id: 'e1', billing: { city: 'Oslo' }, shipping: { city: 'Bergen' } },
+    newDatum: { event_id: 'e1', billing: { city: 'Oslo', zip: '1' }, shipping: { city: 'Bergen', zip: '2' } },
+  },
+  {
     name: 'nested record gains a field with a default',
     old: sales([f('customer', customer([f('city', 'string')]))]),
     new: sales([f('customer', customer([f('city', 'string'), f('zip', 'string', { default: '' })]))]),
