@@ -44,12 +44,16 @@ export class ResolvingDecimal extends avro.types.LogicalType {
   }
 
   protected override _resolve(type: avro.Type): ((value: unknown) => unknown) | undefined {
-    if (type instanceof ResolvingDecimal) {
-      return type.precision === this.precision && type.scale === this.scale ? (v) => v : undefined;
+    if (
+      type instanceof ResolvingDecimal &&
+      (type.precision !== this.precision || type.scale !== this.scale)
+    ) {
+      return undefined;
     }
-    // A decimal reading a plain bytes, fixed (or string) value: the underlying types decide.
+    // Then the underlying types decide (bytes and fixed do not match, a fixed's size must).
+    const writer = type instanceof ResolvingDecimal ? type.underlyingType : type;
     try {
-      this.underlyingType.createResolver(type, { ignoreNamespaces: true });
+      this.underlyingType.createResolver(writer, { ignoreNamespaces: true });
       return (v) => v;
     } catch {
       return undefined;

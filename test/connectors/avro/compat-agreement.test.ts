@@ -2,7 +2,7 @@
  * The explanation of a refusal (compat-explain.ts) against the decision (avsc's
  * resolver) on random schema pairs: a random record, and a copy changed at random
  * (types, fields added, removed or renamed with aliases, enum symbols and defaults,
- * union branches, names, namespaces, fixed sizes, decimals). Seeded, so a failure
+ * union branches, names, namespaces, fixed sizes, decimals over bytes and fixed). Seeded, so a failure
  * repeats; the table in compat-cases*.ts has the hand-written decisions.
  */
 import assert from 'node:assert/strict';
@@ -63,12 +63,9 @@ class Generator {
     if (x < 0.75) return { type: 'array', items: this.type(depth - 1) };
     if (x < 0.82) return { type: 'map', values: this.type(depth - 1) };
     if (x < 0.88) {
-      return {
-        type: 'bytes',
-        logicalType: 'decimal',
-        precision: this.r.pick([4, 6]),
-        scale: this.r.pick([0, 2]),
-      };
+      const decimal = { logicalType: 'decimal', precision: this.r.pick([4, 6]), scale: this.r.pick([0, 2]) };
+      if (this.r.next() < 0.5) return { type: 'bytes', ...decimal };
+      return { type: 'fixed', name: `d${this.count++}`, size: 4, ...decimal };
     }
     const branch = this.r.pick(['string', 'int', 'long', 'double']);
     const record = { type: 'record', name: `u${this.count++}`, fields: this.fields(depth - 1) };
@@ -119,6 +116,8 @@ class Generator {
         return t;
       }
       case 'fixed':
+        if (t.logicalType && x < 0.2)
+          return { type: 'bytes', logicalType: 'decimal', precision: t.precision, scale: t.scale };
         if (x < 0.3) t.size = (t.size as number) + 1;
         else if (x < 0.5) Object.assign(t, { aliases: [t.name], name: `${t.name}n` });
         return t;

@@ -285,6 +285,24 @@ export const NESTED_CASES: Case[] = [
     },
   },
   {
+    name: 'decimal over bytes -> the same decimal over fixed',
+    old: sales([f('amount', decimal(10, 2))]),
+    new: sales([
+      f('amount', {
+        type: 'fixed',
+        name: 'amount8',
+        size: 8,
+        logicalType: 'decimal',
+        precision: 10,
+        scale: 2,
+      }),
+    ]),
+    expect: { BACKWARD: NO, FORWARD: NO, FULL: NO },
+    backwardSays: ["field 'sales_event.amount' changed from bytes (version 1) to fixed 'amount8' (8 bytes)"],
+    oldDatum: { event_id: 'e1', amount: '12.34' },
+    newDatum: { event_id: 'e1', amount: '12.34' },
+  },
+  {
     name: 'bytes -> decimal (a decimal over plain bytes)',
     old: sales([f('amount', 'bytes')]),
     new: sales([f('amount', decimal(10, 2))]),
