@@ -1,15 +1,15 @@
 /**
  * Avro schema text as the registry keeps it. A submitted schema is parsed and validated
- * with avsc; the registry stores it as compact JSON (the submitted JSON with its
- * whitespace removed, every attribute kept: docs, defaults, logical types, custom
- * properties) and recognises "the same schema" by a canonical form of that JSON: object
- * keys sorted and `{"type": "int"}` written as `"int"`, so two texts of one schema that
- * differ only in whitespace or key order get one id, as Confluent's registry gives them.
- *
- * Local to the registry for now; src/connectors/avro/schema.ts (parseSchema,
- * normalizeSchema) is meant to take this over.
+ * (src/connectors/avro/schema.ts: parseSchema); the registry stores it as compact JSON
+ * (the submitted JSON with its whitespace removed, every attribute kept: docs, defaults,
+ * logical types, custom properties) and recognises "the same schema" by its normal form
+ * (normalizeSchema: whitespace, key order, full or short names and `{"type": "int"}` for
+ * `"int"` do not matter; defaults, docs, aliases and logical types do), so two texts of
+ * one schema get one id, as Confluent's registry gives them.
  */
-import avro from 'avsc';
+
+import { normalizeSchema, parseSchema } from '../../connectors/avro/schema.ts';
+import { TributaryError } from '../../core/errors.ts';
 import { registryError } from './errors.ts';
 
 export interface ParsedSchema {
@@ -24,37 +24,13 @@ export function parseAvroSchema(text: unknown): ParsedSchema {
   if (typeof text !== 'string' || text.trim() === '') {
     throw registryError(42201, 'Invalid schema: the request has no schema (a JSON string in "schema")');
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    parseSchema(text);
+    return { text: JSON.stringify(JSON.parse(text)), canonical: normalizeSchema(text) };
   } catch (err) {
-    throw registryError(42201, `Invalid schema: the schema is not JSON: ${(err as Error).message}`);
+    if (err instanceof TributaryError && err.code === 'SCHEMA_INVALID') {
+      throw registryError(42201, `Invalid schema: ${err.message}`);
+    }
+    throw err;
   }
-  try {
-    avro.Type.forSchema(json as avro.Schema);
-  } catch (err) {
-    throw registryError(42201, `Invalid schema: ${(err as Error).message}`);
-  }
-  return { text: JSON.stringify(json), canonical: JSON.stringify(canonicalJson(json)) };
-}
-
-function canonicalJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonicalJson);
-  if (value === null || typeof value !== 'object') return value;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
-  if (keys.length === 1 && keys[0] === 'type' && typeof obj.type === 'string') return obj.type;
-  const out: Record<string, unknown> = {};
-  // Defaults are data, not schema: keep them as they are (only their key order is canonical).
-  for (const k of keys) out[k] = k === 'default' ? sortKeys(obj[k]) : canonicalJson(obj[k]);
-  return out;
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const obj = value as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj).sort()) out[k] = sortKeys(obj[k]);
-  return out;
 }
