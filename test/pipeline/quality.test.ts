@@ -1,0 +1,106 @@
+/**
+ * The data-quality results topic (`quality:`) of a JSON pipeline with records that break
+ * each rule of its contract, re-sent copies and late events: every batch's results are
+ * checked against the truth recomputed in plain JavaScript from the topic's bytes
+ * (quality-oracle.ts), the sums against the DLQ, and the `batch` relation's values in the
+ * bronze table against the results' batch ids and times.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Log } from '../../src/log/log.ts';
+import { fromYaml } from '../../src/pipeline/load.ts';
+import type { QualityResult } from '../../src/stream/quality-results.ts';
+import { readRows } from '../../src/table/index.ts';
+import { readTopic } from '../scenarios/orders-oracle.ts';
+import { withLog } from '../stream/with-log.ts';
+import {
+  assertAgreesWithDlq,
+  assertResults,
+  judge,
+  readWithHeaders,
+  SalesInput,
+  SOURCE,
+  salesDefinition,
+} from './quality-oracle.ts';
+import { runUntilCaughtUp } from './run-definition.ts';
+
+/** Produces `n` records (late ones only with `late`); returns them with their positions, in produce order. */
+async function produce(log: Log, input: SalesInput, n: number, late: boolean) {
+  const records = input.next(n, late);
+  const acks = await log.produce(records);
+  return acks.map((a, i) => ({
+    partition: a.partition,
+    offset: a.offset,
+    value: records[i].value as Uint8Array,
+  }));
+}
+
+async function results(log: Log, topic: string, pipeline: string): Promise<QualityResult[]> {
+  return (await readWithHeaders(log, topic))
+    .filter((r) => r.pipeline === pipeline)
+    .map((r) => {
+      const v = JSON.parse(r.value.toString('utf8')) as QualityResult;
+      assert.equal(r.plan, v.batch_id, 'the plan header is the batch id');
+      return v;
+    });
+}
+
+describe('quality results', () => {
+  it('report each rule of each batch as the raw input has it, agree with the DLQ, and share a topic', async () => {
+    await withLog('quality', async (log, dir) => {
+      await log.ensureTopic(SOURCE, { partitions: 3 });
+      const input = new SalesInput(7);
+      const raw = [...(await produce(log, input, 300, false)), ...(await produce(log, input, 1700, true))];
+      const truth = judge(raw);
+      assert.ok(truth.filter((j) => j.reject).length > 100, 'rejects in the input');
+      assert.ok(truth.filter((j) => j.duplicate).length > 50, 'copies in the input');
+      assert.ok(truth.filter((j) => j.late).length > 10, 'late events in the input');
+
+      // Two pipelines over the same topic, reporting to one results topic: samples by id, and by position.
+      const byId = await runUntilCaughtUp(
+        fromYaml(
+          salesDefinition({
+            name: 'sales_a',
+            quality: { topic: 'dq.results.v1', samples: 1000, sampleId: 'event_id' },
+          }),
+          'a.yaml',
+        ),
+        { dataDir: join(dir, 'a'), log },
+      );
+      await runUntilCaughtUp(
+        fromYaml(
+          salesDefinition({ name: 'sales_b', quality: { topic: 'dq.results.v1', samples: 2 } }),
+          'b.yaml',
+        ),
+        { dataDir: join(dir, 'b'), log },
+      );
+      const a = await results(log, 'dq.results.v1', 'sales_a');
+      assertResults(a, truth, 1000);
+      const b = await results(log, 'dq.results.v1', 'sales_b');
+      const byPosition = truth.map((j) => ({ ...j, id: `${j.partition}/${j.offset}` }));
+      assertResults(b, byPosition, 2);
+      assert.ok(new Set(a.map((r) => r.batch_id)).size > 10, 'many batches');
+
+      assertAgreesWithDlq(a, await readTopic(log, 'sales_a.dlq'));
+      assertAgreesWithDlq(b, await readTopic(log, 'sales_b.dlq'));
+
+      // The batch relation: each bronze row carries its batch's id and time, as its results do.
+      const bronze = byId.tables.get('bronze')!;
+      const rows = await readRows(bronze, await bronze.snapshot());
+      assert.equal(rows.length, truth.filter((j) => !j.reject).length, 'bronze: every valid record');
+      const batchOf = new Map<string, QualityResult>();
+      for (const r of a)
+        for (const x of r.offsets) for (let o = x.from; o <= x.to; o++) batchOf.set(`${x.partition}/${o}`, r);
+      for (const row of rows) {
+        const r = batchOf.get(`${row._p}/${row._o}`)!;
+        assert.equal(Number(row.batch_id), r.batch_id, 'batch_id is the batch plan');
+        assert.equal(
+          new Date(String(row.pipeline_time)).toISOString(),
+          r.batch_time,
+          'pipeline_time is the batch time',
+        );
+      }
+    });
+  });
+});
