@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Log } from '../../src/log/log.ts';
+import { TributaryError } from '../../src/core/errors.ts';
+import type { Log, ProduceRecord } from '../../src/log/log.ts';
+import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import type { QualityResult } from '../../src/stream/quality-results.ts';
 import { readRows } from '../../src/table/index.ts';
@@ -101,6 +103,57 @@ describe('quality results', () => {
           'pipeline_time is the batch time',
         );
       }
+    });
+  });
+});
+
+/**
+ * A log whose produce to `topic` lands only the first half of the records of some calls
+ * and then fails as a broker would (retryable): a crash in the middle of a batch's
+ * results, without the process dying.
+ */
+function halfProducing(log: Log, topic: string, every: number): { log: Log; cut: () => number } {
+  let calls = 0;
+  let cut = 0;
+  const produce = async (records: ProduceRecord[]) => {
+    if (records[0]?.topic === topic && records.length > 1 && ++calls % every === 0) {
+      await log.produce(records.slice(0, Math.floor(records.length / 2)));
+      cut++;
+      throw new TributaryError('LOG_BROKER', 'connection lost after part of the batch (test)');
+    }
+    return log.produce(records);
+  };
+  return {
+    log: new Proxy(log, { get: (t, k) => (k === 'produce' ? produce : Reflect.get(t, k)) }),
+    cut: () => cut,
+  };
+}
+
+describe('quality results after a produce that landed in part', () => {
+  it('complete the batch with the records missing, each once', async () => {
+    await withLog('quality-half', async (log, dir) => {
+      await log.ensureTopic(SOURCE, { partitions: 3 });
+      const input = new SalesInput(11);
+      const raw = [...(await produce(log, input, 300, false)), ...(await produce(log, input, 900, true))];
+      const half = halfProducing(log, 'dq', 3);
+      const c = await compilePipeline(
+        fromYaml(
+          salesDefinition({ name: 'sales_h', quality: { topic: 'dq', samples: 3, sampleId: 'event_id' } }),
+          'h.yaml',
+        ),
+        { dataDir: join(dir, 'h'), log: half.log, sleep: async () => {} },
+      );
+      const failures: unknown[] = [];
+      try {
+        await c.pipeline.run({ untilCaughtUp: true, onError: (err) => failures.push(err) });
+      } finally {
+        await c.pipeline.close();
+      }
+      assert.ok(half.cut() >= 2, `produces cut in half (${half.cut()})`);
+      assert.equal(failures.length, half.cut(), 'each retried');
+      const rs = await results(log, 'dq', 'sales_h');
+      assertResults(rs, judge(raw), 3);
+      assertAgreesWithDlq(rs, await readTopic(log, 'sales_h.dlq'));
     });
   });
 });
