@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { TributaryError } from '../../src/core/errors.ts';
+import { isTributaryError, TributaryError } from '../../src/core/errors.ts';
 import type { Log, ProduceRecord } from '../../src/log/log.ts';
-import { compilePipeline } from '../../src/pipeline/compile.ts';
+import { checkDefinition, compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
+import { plan } from '../../src/pipeline/plan.ts';
 import type { QualityResult } from '../../src/stream/quality-results.ts';
 import { readRows } from '../../src/table/index.ts';
 import { readTopic } from '../scenarios/orders-oracle.ts';
@@ -155,5 +156,69 @@ describe('quality results after a produce that landed in part', () => {
       assertResults(rs, judge(raw), 3);
       assertAgreesWithDlq(rs, await readTopic(log, 'sales_h.dlq'));
     });
+  });
+});
+
+describe('quality and batch in a definition', () => {
+  const base = salesDefinition({
+    name: 'sales_d',
+    quality: { topic: 'dq', samples: 5, sampleId: 'event_id' },
+  });
+  const refused = async (text: string) => {
+    try {
+      await checkDefinition(fromYaml(text, 'p.yaml'));
+    } catch (err) {
+      assert.ok(isTributaryError(err) && err.code === 'PIPELINE_INVALID', String(err));
+      return err.message;
+    }
+    assert.fail('the definition was accepted');
+  };
+
+  it('plans the sinks that read the batch relation, and only those', async () => {
+    const { plan: p, checked } = await checkDefinition(fromYaml(base, 'p.yaml'));
+    assert.equal(p.readsBatch, true);
+    assert.deepEqual(
+      p.sinks.map((s) => [s.def.name, s.planned]),
+      [
+        ['bronze', true],
+        ['gold', true],
+      ],
+    );
+    const cols = checked.sinkColumns.get('bronze')!;
+    assert.equal(cols.types[cols.names.indexOf('batch_id')].toString(), 'BIGINT');
+    assert.equal(cols.types[cols.names.indexOf('pipeline_time')].toString(), 'TIMESTAMP WITH TIME ZONE');
+    // 'batch' in a comment or a string is not a read of it.
+    const quiet = plan(
+      fromYaml(
+        base.replace(
+          'SELECT i.*, b.batch_id, b.batch_time AS pipeline_time FROM input AS i, batch AS b',
+          "SELECT *, 'batch' AS label FROM input -- newest per batch",
+        ),
+        'p.yaml',
+      ).definition,
+    );
+    assert.equal(quiet.readsBatch, false);
+    assert.equal(quiet.sinks.find((s) => s.def.name === 'bronze')!.planned, false);
+  });
+
+  it('refuses a sample column the input lacks, a transform named batch, a sink named quality', async () => {
+    assert.match(
+      await refused(base.replace('sample_id: event_id', 'sample_id: order_id')),
+      /quality\.sample_id: 'order_id' is not a column of 'input'/,
+    );
+    assert.match(
+      await refused(
+        base.replace('- name: enriched', '- name: batch').replaceAll('from: enriched', 'from: batch'),
+      ),
+      /transforms\[0\]\.name: 'batch' is the relation of the batch's metadata/,
+    );
+    assert.match(
+      await refused(base.replace('name: gold, type', 'name: quality, type')),
+      /sinks\[1\]\.name: 'quality' names the sink of the quality results/,
+    );
+    assert.match(
+      await refused(base.replace('samples: 5', 'sample: 5')),
+      /unknown key 'sample' \(did you mean 'samples'\?\)/,
+    );
   });
 });
