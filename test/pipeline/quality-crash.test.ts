@@ -14,6 +14,7 @@
  * - the gold windows equal the straight run's.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,12 +38,13 @@ import {
   totals,
 } from './quality-oracle.ts';
 
-const NAME = 'sales';
-const TOPIC = 'dq.results.v1';
-const DEFINITION = salesDefinition({
-  name: NAME,
-  quality: { topic: TOPIC, samples: 1000, sampleId: 'event_id' },
-});
+/** The definition, its names made unique by `id` (a shared Kafka broker). */
+const definition = (id: string) =>
+  salesDefinition({
+    name: `sales${id}`,
+    source: `sales${id}`,
+    quality: { topic: `dq.results.v1${id}`, samples: 1000, sampleId: 'event_id' },
+  });
 /** Records produced before each run (a batch is at most 150). */
 const STAGE = 300;
 
@@ -69,8 +71,8 @@ async function produceStage(log: Log, input: SalesInput, late: boolean) {
   }));
 }
 
-async function resultsOf(log: Log): Promise<QualityResult[]> {
-  return (await readWithHeaders(log, TOPIC)).map(
+async function resultsOf(log: Log, id: string): Promise<QualityResult[]> {
+  return (await readWithHeaders(log, `dq.results.v1${id}`)).map(
     (r) => JSON.parse(r.value.toString('utf8')) as QualityResult,
   );
 }
@@ -80,90 +82,106 @@ async function table(dataDir: string, name: string) {
   return readRows(t, await t.snapshot());
 }
 
-describe('quality results under crashes', () => {
-  it('hold each batch once, as a straight run, with the batch relation stable across replays', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tributary-quality-crash-'));
-    try {
-      const file = join(dir, 'sales.yaml');
-      writeFileSync(file, DEFINITION);
-      const killed = join(dir, 'killed');
-      const straight = join(dir, 'straight');
-      const trace = join(dir, 'trace.tsv');
+/** The kills (the log on Kafka when `kafka` is given), then the straight run (embedded log), then the checks. */
+async function crashScenario(kafka: string | undefined): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-quality-crash-'));
+  const id = kafka ? `_${randomUUID().slice(0, 8)}` : '';
+  const onLog = kafka ? ['--kafka', kafka] : [];
+  try {
+    const file = join(dir, 'sales.yaml');
+    writeFileSync(file, definition(id));
+    const straightFile = join(dir, 'straight.yaml');
+    writeFileSync(straightFile, definition(''));
+    const killed = join(dir, 'killed');
+    const straight = join(dir, 'straight');
+    const trace = join(dir, 'trace.tsv');
 
-      const log = await openLog({ dataDir: killed });
-      const input = new SalesInput(5);
-      const raw: Array<{ partition: number; offset: number; value: Uint8Array }> = [];
-      await log.ensureTopic(SOURCE, { partitions: 3 });
-      raw.push(...(await produceStage(log, input, false)));
-      const selfKilled = new Map<number, string>();
-      for (const [i, kill] of KILLS.entries()) {
-        if (i > 0) raw.push(...(await produceStage(log, input, true)));
-        const what =
-          'point' in kill ? `run killed at ${kill.point}:${kill.n}` : `run killed after ${kill.delayMs} ms`;
-        const r = await killedRun(['run', file, '--data-dir', killed], kill, {
-          trace,
-          armedTimeoutMs: 30_000,
-          what,
-        });
-        if ('point' in kill) {
-          assert.ok(r.reached, `${what}: the point was reached`);
-          selfKilled.set(r.pid, kill.point);
-        }
+    const log = await openLog({ dataDir: killed, kafka });
+    const input = new SalesInput(5, `sales${id}`);
+    const raw: Array<{ partition: number; offset: number; value: Uint8Array }> = [];
+    await log.ensureTopic(`sales${id}`, { partitions: 3 });
+    raw.push(...(await produceStage(log, input, false)));
+    const selfKilled = new Map<number, string>();
+    for (const [i, kill] of KILLS.entries()) {
+      if (i > 0) raw.push(...(await produceStage(log, input, true)));
+      const what =
+        'point' in kill ? `run killed at ${kill.point}:${kill.n}` : `run killed after ${kill.delayMs} ms`;
+      const r = await killedRun(['run', file, '--data-dir', killed, ...onLog], kill, {
+        trace,
+        armedTimeoutMs: 30_000,
+        what,
+      });
+      if ('point' in kill) {
+        assert.ok(r.reached, `${what}: the point was reached`);
+        selfKilled.set(r.pid, kill.point);
       }
-      await log.close();
-      assertKilledAt(trace, selfKilled);
-      const last = await startCli(['run', file, '--data-dir', killed, '--until-caught-up']).exit;
-      assert.equal(last.code, 0, `the last run drains the topic:\n${last.stderr}`);
-
-      // The same input, all at once, run straight.
-      const log2 = await openLog({ dataDir: straight });
-      await log2.ensureTopic(SOURCE, { partitions: 3 });
-      const again = new SalesInput(5);
-      for (let i = 0; i < KILLS.length; i++) await log2.produce(again.next(STAGE, i > 0));
-      await log2.close();
-      const run = await startCli(['run', file, '--data-dir', straight, '--until-caught-up']).exit;
-      assert.equal(run.code, 0, `the straight run:\n${run.stderr}`);
-
-      const after = await openLog({ dataDir: killed });
-      const after2 = await openLog({ dataDir: straight });
-      try {
-        const got = await resultsOf(after);
-        const want = await resultsOf(after2);
-        const truth = judge(raw);
-        assert.ok(truth.some((j) => j.late) && truth.some((j) => j.duplicate));
-        assertResults(got, truth, 1000);
-        assert.deepEqual(totals(got), totals(want), 'per-rule totals as the straight run');
-        assertAgreesWithDlq(got, await readTopic(after, `${NAME}.dlq`));
-
-        const byBatch = new Map<string, QualityResult>();
-        for (const r of got)
-          for (const x of r.offsets)
-            for (let o = x.from; o <= x.to; o++) byBatch.set(`${x.partition}/${o}`, r);
-        const bronze = await table(killed, 'bronze');
-        assert.equal(bronze.length, truth.filter((j) => !j.reject).length, 'bronze: every valid record once');
-        for (const row of bronze) {
-          const r = byBatch.get(`${row._p}/${row._o}`)!;
-          assert.equal(Number(row.batch_id), r.batch_id, `bronze ${row._p}/${row._o}: its batch`);
-          assert.equal(new Date(String(row.pipeline_time)).toISOString(), r.batch_time, 'its batch time');
-        }
-        const gold = (rows: Record<string, unknown>[]) =>
-          rows
-            .map(
-              (g) =>
-                `${new Date(String(g.window_start)).toISOString()}|${g.plan_tier}|${g.region}|${g.revenue}|${g.events}`,
-            )
-            .sort();
-        assert.deepEqual(
-          gold(await table(killed, 'gold')),
-          gold(await table(straight, 'gold')),
-          'gold as the straight run',
-        );
-      } finally {
-        await after.close();
-        await after2.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
-  });
+    await log.close();
+    assertKilledAt(trace, selfKilled);
+    const last = await startCli(['run', file, '--data-dir', killed, '--until-caught-up', ...onLog]).exit;
+    assert.equal(last.code, 0, `the last run drains the topic:\n${last.stderr}`);
+
+    // The same input, all at once, run straight.
+    const log2 = await openLog({ dataDir: straight });
+    await log2.ensureTopic(SOURCE, { partitions: 3 });
+    const again = new SalesInput(5);
+    for (let i = 0; i < KILLS.length; i++) await log2.produce(again.next(STAGE, i > 0));
+    await log2.close();
+    const run = await startCli(['run', straightFile, '--data-dir', straight, '--until-caught-up']).exit;
+    assert.equal(run.code, 0, `the straight run:\n${run.stderr}`);
+
+    const after = await openLog({ dataDir: killed, kafka });
+    const after2 = await openLog({ dataDir: straight });
+    try {
+      const got = await resultsOf(after, id);
+      const want = await resultsOf(after2, '');
+      const truth = judge(raw);
+      assert.ok(truth.some((j) => j.late) && truth.some((j) => j.duplicate));
+      assertResults(got, truth, 1000);
+      assert.deepEqual(totals(got), totals(want), 'per-rule totals as the straight run');
+      assertAgreesWithDlq(got, await readTopic(after, `sales${id}.dlq`));
+
+      const byBatch = new Map<string, QualityResult>();
+      for (const r of got)
+        for (const x of r.offsets) for (let o = x.from; o <= x.to; o++) byBatch.set(`${x.partition}/${o}`, r);
+      const bronze = await table(killed, 'bronze');
+      assert.equal(bronze.length, truth.filter((j) => !j.reject).length, 'bronze: every valid record once');
+      for (const row of bronze) {
+        const r = byBatch.get(`${row._p}/${row._o}`)!;
+        assert.equal(Number(row.batch_id), r.batch_id, `bronze ${row._p}/${row._o}: its batch`);
+        assert.equal(new Date(String(row.pipeline_time)).toISOString(), r.batch_time, 'its batch time');
+      }
+      const gold = (rows: Record<string, unknown>[]) =>
+        rows
+          .map(
+            (g) =>
+              `${new Date(String(g.window_start)).toISOString()}|${g.plan_tier}|${g.region}|${g.revenue}|${g.events}`,
+          )
+          .sort();
+      assert.deepEqual(
+        gold(await table(killed, 'gold')),
+        gold(await table(straight, 'gold')),
+        'gold as the straight run',
+      );
+    } finally {
+      await after.close();
+      await after2.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('quality results under crashes', () => {
+  it('hold each batch once, as a straight run, with the batch relation stable across replays', () =>
+    crashScenario(undefined));
+
+  const kafka = process.env.TRIBUTARY_TEST_KAFKA;
+  it(
+    'the same with the topics on Apache Kafka',
+    {
+      skip: kafka ? false : 'TRIBUTARY_TEST_KAFKA is not set (npm test starts a broker)',
+    },
+    () => crashScenario(kafka),
+  );
 });

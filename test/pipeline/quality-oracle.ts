@@ -25,10 +25,12 @@ export function salesDefinition(o: {
   name: string;
   quality: { topic: string; samples: number; sampleId?: string };
   maxRecords?: number;
+  /** The source topic (default `sales`); its DLQ is `<name>.dlq`. */
+  source?: string;
 }): string {
   return `
 name: ${o.name}
-source: { topic: ${SOURCE}, partitions: ${PARTITIONS} }
+source: { topic: ${o.source ?? SOURCE}, partitions: ${PARTITIONS} }
 contract:
   name: sales_event.v1
   fields:
@@ -87,9 +89,11 @@ export class SalesInput {
   private s: number;
   /** Recent valid events, per partition, for copies. */
   private readonly recent: Array<Array<{ value: string }>> = [[], [], []];
+  private readonly topic: string;
 
-  constructor(seed: number) {
+  constructor(seed: number, topic = SOURCE) {
     this.s = seed;
+    this.topic = topic;
   }
 
   private rnd(): number {
@@ -133,7 +137,7 @@ export class SalesInput {
         this.recent[partition].push({ value });
         if (this.recent[partition].length > 5) this.recent[partition].shift();
       }
-      out.push({ topic: SOURCE, partition, value: Buffer.from(value) });
+      out.push({ topic: this.topic, partition, value: Buffer.from(value) });
     }
     return out;
   }

@@ -6,10 +6,14 @@
  * bronze table against the results' batch ids and times.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isTributaryError, TributaryError } from '../../src/core/errors.ts';
 import type { Log, ProduceRecord } from '../../src/log/log.ts';
+import { openLog } from '../../src/log/open.ts';
 import { checkDefinition, compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
 import { plan } from '../../src/pipeline/plan.ts';
@@ -49,62 +53,78 @@ async function results(log: Log, topic: string, pipeline: string): Promise<Quali
     });
 }
 
+/**
+ * Two pipelines over the same source, reporting to one results topic (samples by id, and
+ * by position); `id` makes the names unique (a shared Kafka broker).
+ */
+async function sharedTopicScenario(log: Log, dir: string, id: string): Promise<void> {
+  const source = `sales${id}`;
+  const topic = `dq.results.v1${id}`;
+  await log.ensureTopic(source, { partitions: 3 });
+  const input = new SalesInput(7, source);
+  const raw = [...(await produce(log, input, 300, false)), ...(await produce(log, input, 1700, true))];
+  const truth = judge(raw);
+  assert.ok(truth.filter((j) => j.reject).length > 100, 'rejects in the input');
+  assert.ok(truth.filter((j) => j.duplicate).length > 50, 'copies in the input');
+  assert.ok(truth.filter((j) => j.late).length > 10, 'late events in the input');
+
+  const [nameA, nameB] = [`sales_a${id}`, `sales_b${id}`];
+  const byId = await runUntilCaughtUp(
+    fromYaml(
+      salesDefinition({ name: nameA, source, quality: { topic, samples: 1000, sampleId: 'event_id' } }),
+      'a.yaml',
+    ),
+    { dataDir: join(dir, 'a'), log },
+  );
+  await runUntilCaughtUp(
+    fromYaml(salesDefinition({ name: nameB, source, quality: { topic, samples: 2 } }), 'b.yaml'),
+    { dataDir: join(dir, 'b'), log },
+  );
+  const a = await results(log, topic, nameA);
+  assertResults(a, truth, 1000);
+  const b = await results(log, topic, nameB);
+  const byPosition = truth.map((j) => ({ ...j, id: `${j.partition}/${j.offset}` }));
+  assertResults(b, byPosition, 2);
+  assert.ok(new Set(a.map((r) => r.batch_id)).size > 10, 'many batches');
+
+  assertAgreesWithDlq(a, await readTopic(log, `${nameA}.dlq`));
+  assertAgreesWithDlq(b, await readTopic(log, `${nameB}.dlq`));
+
+  // The batch relation: each bronze row carries its batch's id and time, as its results do.
+  const bronze = byId.tables.get('bronze')!;
+  const rows = await readRows(bronze, await bronze.snapshot());
+  assert.equal(rows.length, truth.filter((j) => !j.reject).length, 'bronze: every valid record');
+  const batchOf = new Map<string, QualityResult>();
+  for (const r of a)
+    for (const x of r.offsets) for (let o = x.from; o <= x.to; o++) batchOf.set(`${x.partition}/${o}`, r);
+  for (const row of rows) {
+    const r = batchOf.get(`${row._p}/${row._o}`)!;
+    assert.equal(Number(row.batch_id), r.batch_id, 'batch_id is the batch plan');
+    assert.equal(
+      new Date(String(row.pipeline_time)).toISOString(),
+      r.batch_time,
+      'pipeline_time is the batch time',
+    );
+  }
+}
+
 describe('quality results', () => {
   it('report each rule of each batch as the raw input has it, agree with the DLQ, and share a topic', async () => {
-    await withLog('quality', async (log, dir) => {
-      await log.ensureTopic(SOURCE, { partitions: 3 });
-      const input = new SalesInput(7);
-      const raw = [...(await produce(log, input, 300, false)), ...(await produce(log, input, 1700, true))];
-      const truth = judge(raw);
-      assert.ok(truth.filter((j) => j.reject).length > 100, 'rejects in the input');
-      assert.ok(truth.filter((j) => j.duplicate).length > 50, 'copies in the input');
-      assert.ok(truth.filter((j) => j.late).length > 10, 'late events in the input');
+    await withLog('quality', (log, dir) => sharedTopicScenario(log, dir, ''));
+  });
 
-      // Two pipelines over the same topic, reporting to one results topic: samples by id, and by position.
-      const byId = await runUntilCaughtUp(
-        fromYaml(
-          salesDefinition({
-            name: 'sales_a',
-            quality: { topic: 'dq.results.v1', samples: 1000, sampleId: 'event_id' },
-          }),
-          'a.yaml',
-        ),
-        { dataDir: join(dir, 'a'), log },
-      );
-      await runUntilCaughtUp(
-        fromYaml(
-          salesDefinition({ name: 'sales_b', quality: { topic: 'dq.results.v1', samples: 2 } }),
-          'b.yaml',
-        ),
-        { dataDir: join(dir, 'b'), log },
-      );
-      const a = await results(log, 'dq.results.v1', 'sales_a');
-      assertResults(a, truth, 1000);
-      const b = await results(log, 'dq.results.v1', 'sales_b');
-      const byPosition = truth.map((j) => ({ ...j, id: `${j.partition}/${j.offset}` }));
-      assertResults(b, byPosition, 2);
-      assert.ok(new Set(a.map((r) => r.batch_id)).size > 10, 'many batches');
-
-      assertAgreesWithDlq(a, await readTopic(log, 'sales_a.dlq'));
-      assertAgreesWithDlq(b, await readTopic(log, 'sales_b.dlq'));
-
-      // The batch relation: each bronze row carries its batch's id and time, as its results do.
-      const bronze = byId.tables.get('bronze')!;
-      const rows = await readRows(bronze, await bronze.snapshot());
-      assert.equal(rows.length, truth.filter((j) => !j.reject).length, 'bronze: every valid record');
-      const batchOf = new Map<string, QualityResult>();
-      for (const r of a)
-        for (const x of r.offsets) for (let o = x.from; o <= x.to; o++) batchOf.set(`${x.partition}/${o}`, r);
-      for (const row of rows) {
-        const r = batchOf.get(`${row._p}/${row._o}`)!;
-        assert.equal(Number(row.batch_id), r.batch_id, 'batch_id is the batch plan');
-        assert.equal(
-          new Date(String(row.pipeline_time)).toISOString(),
-          r.batch_time,
-          'pipeline_time is the batch time',
-        );
-      }
-    });
+  const kafka = process.env.TRIBUTARY_TEST_KAFKA;
+  it('the same on Apache Kafka', {
+    skip: kafka ? false : 'TRIBUTARY_TEST_KAFKA is not set (npm test starts a broker)',
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-quality-kafka-'));
+    const log = await openLog({ dataDir: dir, kafka });
+    try {
+      await sharedTopicScenario(log, dir, `_${randomUUID().slice(0, 8)}`);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
