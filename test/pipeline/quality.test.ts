@@ -150,6 +150,32 @@ function halfProducing(log: Log, topic: string, every: number): { log: Log; cut:
   };
 }
 
+describe('quality results of a pipeline without state', () => {
+  it('report the contract rules of each batch; the pipeline plans its batches for them', async () => {
+    await withLog('quality-plain', async (log, dir) => {
+      await log.ensureTopic(SOURCE, { partitions: 3 });
+      const input = new SalesInput(13);
+      const raw = await produce(log, input, 1200, false);
+      const text = salesDefinition({
+        name: 'sales_p',
+        quality: { topic: 'dq', samples: 4, sampleId: 'event_id' },
+      });
+      // Only the contract and a bronze table: no SQL reading batch, no dedup, no window.
+      const plain = `${text.slice(0, text.indexOf('transforms:'))}sinks:
+  - { name: bronze, type: delta_append, from: input, table: bronze }
+${text.slice(text.indexOf('dlq:'))}`;
+      const c = await runUntilCaughtUp(fromYaml(plain, 'p.yaml'), { dataDir: join(dir, 'p'), log });
+      assert.deepEqual(
+        c.plan.sinks.map((s) => s.planned),
+        [false],
+      );
+      const rs = await results(log, 'dq', 'sales_p');
+      assertResults(rs, judge(raw), 4, false);
+      assertAgreesWithDlq(rs, await readTopic(log, 'sales_p.dlq'));
+    });
+  });
+});
+
 describe('quality results after a produce that landed in part', () => {
   it('complete the batch with the records missing, each once', async () => {
     await withLog('quality-half', async (log, dir) => {
