@@ -36,6 +36,8 @@ export const CRASH_POINTS = {
     "the windows' state after a batch is saved; the batch's plan not yet written, no sink committed it",
   'plan.written': "a batch's plan is written (after its windows' state); no sink committed the batch yet",
   'sink.topic.produced': "a topic sink's records of a batch are acknowledged; its progress not yet stored",
+  'quality.produced':
+    "a batch's data-quality results are acknowledged by the quality topic; the quality progress not yet stored",
   'sink.postgres.written':
     "a PostgreSQL sink's rows and progress of a batch are written in its transaction; COMMIT not sent",
   'sink.postgres.committed':

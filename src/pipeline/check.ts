@@ -13,6 +13,7 @@
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { quoteIdent } from '../core/sql.ts';
 import { compileContract } from '../quality/contract.ts';
+import { BATCH_RELATION } from '../stream/stateful.ts';
 import { WindowOperator } from '../stream/window/index.ts';
 import type { DataType, StructField } from '../table/schema.ts';
 import { deltaTypeOf } from '../table/types.ts';
@@ -106,8 +107,17 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
     }
   }
   const names = (c: Columns) => c.names.join(', ');
-  /** Per window: an empty relation with its output columns. */
-  const windowEmpty = new Map<string, string>();
+  const sampleId = plan.def.quality?.sample_id;
+  if (sampleId !== undefined && !relations.get(INPUT)!.names.includes(sampleId)) {
+    problems.push({
+      path: ['quality', 'sample_id'],
+      message: `'${sampleId}' is not a column of 'input' (its columns: ${names(relations.get(INPUT)!)})`,
+    });
+  }
+  /** Per window: an empty relation with its output columns (and the batch's metadata, for SQL that reads it). */
+  const windowEmpty = new Map<string, string>([
+    [BATCH_RELATION, '(SELECT NULL::BIGINT AS batch_id, NULL::TIMESTAMPTZ AS batch_time WHERE false)'],
+  ]);
   for (let i = 0; i < plan.transforms.length; i++) {
     const t = plan.transforms[i];
     if ('sql' in t) {
@@ -133,7 +143,7 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
         continue;
       }
       try {
-        const c = await columnsOf(conn, `SELECT (${d.spec.time}) AS t FROM (${d.input(from)})`);
+        const c = await columnsOf(conn, `SELECT (${d.spec.time}) AS t FROM (${d.input(from, windowEmpty)})`);
         if (!isTimestamp(c.types[0])) {
           problems.push({
             path: ['transforms', i, 'dedup', 'time'],
@@ -144,7 +154,7 @@ export async function checkPlan(conn: DuckDBConnection, plan: Plan, inputSql: st
         problems.push({ path: ['transforms', i, 'dedup', 'time'], message: firstLine(err) });
       }
       // Its rows are its input's, fewer.
-      windowEmpty.set(t.name, `(SELECT * FROM (${d.input(from)}) WHERE false)`);
+      windowEmpty.set(t.name, `(SELECT * FROM (${d.input(from, windowEmpty)}) WHERE false)`);
       relations.set(t.name, source);
       continue;
     }

@@ -20,6 +20,7 @@ import type { PipelineMetrics } from '../stream/metrics.ts';
 import { type DlqProgressSink, Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
+import { QualitySink } from '../stream/sinks/quality.ts';
 import { TopicSink } from '../stream/sinks/topic.ts';
 import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
@@ -39,6 +40,7 @@ import {
   type Plan,
   type PlannedTable,
   plan,
+  QUALITY_SINK,
   tagColumns,
   whenMatched,
 } from './plan.ts';
@@ -313,6 +315,26 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
       plannedSinks.push(sink);
     }
   }
+  const decoder = p.contract && new JsonDecoder(p.contract);
+  const quality = def.quality;
+  if (quality) {
+    // Its results are a function of the batch's plan: planned, like a topic sink.
+    const sink = new QualitySink({
+      name: QUALITY_SINK,
+      pipeline: def.name,
+      log: ctx.log,
+      topic: quality.topic,
+      partitions: quality.partitions ?? 1,
+      source: topic,
+      ...(decoder && { contract: decoder.contractName }),
+      rules: decoder?.rules ?? [],
+      samples: quality.samples ?? 5,
+      ...(quality.sample_id !== undefined && { sampleId: quality.sample_id }),
+      store: stateStore,
+    });
+    sinks.set(QUALITY_SINK, sink);
+    plannedSinks.push(sink);
+  }
   // The DLQ's progress is committed with a Delta sink's batches: the first append sink's,
   // else the first MERGE sink's.
   dlqProgressIn ??= [...sinks.values()].find((s): s is DlqProgressSink => 'table' in s || 'marker' in s);
@@ -323,6 +345,8 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
           keeper: new StateKeeper({
             store: stateStore,
             pipeline: def.name,
+            batchRelation: p.readsBatch,
+            ...(quality && { checks: { samples: quality.samples ?? 5 } }),
             // In definition order: a window may count a dedup's rows.
             windows: (def.transforms ?? []).flatMap((t): WindowStage[] => {
               const w = p.windows.find((x) => x.def.name === t.name);
@@ -331,6 +355,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
                 return [
                   {
                     operator: new WindowOperator(w.spec!, name),
+                    field: w.def.window.time ?? def.event_time?.expr,
                     input: w.input,
                     late: w.late,
                     lateRows: (input, late, watermark) => lateRowsSql(name, input, late, watermark),
@@ -351,7 +376,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const pipeline = new Pipeline({
     name: def.name,
     source,
-    ...(p.contract && { decoder: new JsonDecoder(p.contract) }),
+    ...(decoder && { decoder }),
     ...(rowsRelation && { rowsRelation }),
     ...(def.contract?.on_failure === 'tag' && { tagFailures: tagColumns(def) }),
     sinks: [...sinks.values()],

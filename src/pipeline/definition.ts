@@ -34,6 +34,8 @@ export interface PipelineDefinition {
   tables?: TableDefinition[];
   /** Where rejected records go: `<source topic>.dlq` unless named. */
   dlq?: { topic?: string };
+  /** Data-quality results: one record per batch and rule on a topic (docs/pipelines.md, "Quality results"). */
+  quality?: QualityDefinition;
   /** How often table upkeep (compaction, checkpoint, vacuum) runs (default `1h`). */
   maintenance?: { every?: Duration };
   runtime?: RuntimeDefinition;
@@ -314,6 +316,22 @@ export interface TableDefinition {
     /** VACUUM files unreferenced for this long (default: the table's delta.deletedFileRetentionDuration). */
     vacuum_retention?: Duration;
   };
+}
+
+/**
+ * Each batch, one JSON record per rule it was checked against (the contract's rules, each
+ * dedup's `unique`, each window's `on_time`) with the records passed and failed and
+ * sample ids of failing records, exactly once.
+ */
+export interface QualityDefinition {
+  /** The topic the results go to (created if absent; pipelines may share it). */
+  topic: string;
+  /** Sample ids per result, at most (default 5; 0: none). */
+  samples?: number;
+  /** A column of `input` naming a failing record in the samples (default: none, its `partition/offset`). */
+  sample_id?: string;
+  /** Partitions to create the topic with if it does not exist (default 1). */
+  partitions?: number;
 }
 
 export interface RuntimeDefinition {

@@ -149,5 +149,17 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
     );
     out.push(indent(s.select('<batch>'), '        '));
   }
+  const q = def.quality;
+  if (q) {
+    out.push('');
+    out.push(
+      `quality  results to topic '${q.topic}': each batch, one record per rule (the contract's, each dedup's unique, each window's on_time) with records, passed, failed and up to ${q.samples ?? 5} sample ids (${q.sample_id ?? 'partition/offset'}); batches planned, exactly once`,
+    );
+  }
+  if (p.readsBatch) {
+    out.push(
+      "batch    SQL reads the relation 'batch' (batch_id, batch_time): the batch's plan number and time, the same on a replay",
+    );
+  }
   return out.join('\n');
 }

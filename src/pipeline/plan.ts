@@ -8,7 +8,7 @@ import { quoteIdent, quoteString } from '../core/sql.ts';
 import { contractProblems, type DataContract, type FieldSpec } from '../quality/contract.ts';
 import type { DedupSpec } from '../stream/dedup-operator.ts';
 import type { MaintenanceOptions } from '../stream/sinks/maintenance.ts';
-import { stageTable } from '../stream/stateful.ts';
+import { BATCH_RELATION, batchTable, stageTable } from '../stream/stateful.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
@@ -83,9 +83,18 @@ export function lateRowsSql(window: string, input: string, late: string, waterma
 export interface PlannedDedup {
   def: DedupTransformDefinition;
   spec: DedupSpec;
-  /** SQL of the dedup's input over the batch's valid rows. */
-  input: (fresh: string) => string;
+  /** SQL of the dedup's input over the batch's valid rows (`outputs`: the `batch` relation, if SQL reads it). */
+  input: (fresh: string, outputs?: ReadonlyMap<string, string>) => string;
 }
+
+/** The `batch` relation among a batch's stateful outputs, for the SQL transforms a window or dedup reads. */
+function batchStage(outputs: ReadonlyMap<string, string> | undefined): ReadonlyMap<string, string> {
+  const rel = outputs?.get(BATCH_RELATION);
+  return rel === undefined ? new Map() : new Map([[BATCH_RELATION, rel]]);
+}
+
+/** The name of the sink writing the quality results (`quality.topic`). */
+export const QUALITY_SINK = 'quality';
 
 /** The column a window reads its time from when it names none: the pipeline's event time. */
 export const EVENT_TIME_COLUMN = '__event_time';
@@ -102,6 +111,8 @@ export interface Plan {
   sinks: PlannedSink[];
   tables: Map<string, PlannedTable>;
   maintenanceEveryMs: number;
+  /** Some SQL transform reads the relation `batch` (its sinks' batches are planned). */
+  readsBatch: boolean;
   problems: Problem[];
 }
 
@@ -181,10 +192,14 @@ export function relationSql(
   return `WITH ${ctes.join(', ')} SELECT ${outer} FROM ${name === INPUT ? INPUT : q(name)}`;
 }
 
-/** Whether SQL text names a relation (as a word, quoted or not; a cheap over-approximation). */
+/**
+ * Whether SQL text names a relation (as a word, quoted or not, outside comments and
+ * string literals; a cheap over-approximation).
+ */
 function mentions(sql: string, name: string): boolean {
   const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(^|[^A-Za-z0-9_"])"?${esc}"?($|[^A-Za-z0-9_"])`, 'i').test(sql);
+  const code = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'/g, ' ');
+  return new RegExp(`(^|[^A-Za-z0-9_"])"?${esc}"?($|[^A-Za-z0-9_"])`, 'i').test(code);
 }
 
 function planTable(def: TableDefinition, problems: Problem[], at: number): PlannedTable {
@@ -244,6 +259,12 @@ export function plan(def: PipelineDefinition): Plan {
   const transforms = def.transforms ?? [];
   const known = new Set<string>([INPUT]);
   transforms.forEach((t, i) => {
+    if (t.name.toLowerCase() === BATCH_RELATION) {
+      problems.push({
+        path: ['transforms', i, 'name'],
+        message: `'${BATCH_RELATION}' is the relation of the batch's metadata (batch_id, batch_time): name the transform otherwise`,
+      });
+    }
     if (known.has(t.name)) {
       problems.push({
         path: ['transforms', i, 'name'],
@@ -293,7 +314,7 @@ export function plan(def: PipelineDefinition): Plan {
       dedups.push({
         def: d,
         spec: { key: d.dedup.key, time: time ?? 'NULL', horizonMs: parseDuration(d.dedup.horizon) },
-        input: (fresh) => relationSql(transforms, from, fresh),
+        input: (fresh, outputs) => relationSql(transforms, from, fresh, '*', batchStage(outputs)),
       });
       stateful.add(d.name);
       return;
@@ -384,9 +405,11 @@ export function plan(def: PipelineDefinition): Plan {
     });
   }
   // Stateful steps' rows, by name, for SQL transforms that read them.
+  // A sink reading the batch's metadata is planned too: its batch time is the plan's.
   const stageTables = new Map<string, string>([
     ...windows.map((w) => [w.def.name, stageTable('window', def.name, w.def.name)] as const),
     ...dedups.map((d) => [d.def.name, stageTable('dedup', def.name, d.def.name)] as const),
+    [BATCH_RELATION, batchTable(def.name)],
   ]);
   const probe = new Map([...stageTables.keys()].map((n) => [n, `__probe_${n}`]));
   const readsStage = (name: string) =>
@@ -396,6 +419,11 @@ export function plan(def: PipelineDefinition): Plan {
   const sinks: PlannedSink[] = def.sinks.map((s, i) => {
     if (sinkNames.has(s.name))
       problems.push({ path: ['sinks', i, 'name'], message: `sink '${s.name}' is defined twice` });
+    if (def.quality && s.name === QUALITY_SINK)
+      problems.push({
+        path: ['sinks', i, 'name'],
+        message: `'${QUALITY_SINK}' names the sink of the quality results (quality.topic): name this sink otherwise`,
+      });
     sinkNames.add(s.name);
     if (!known.has(s.from)) {
       problems.push({
@@ -506,6 +534,7 @@ export function plan(def: PipelineDefinition): Plan {
     sinks,
     tables,
     maintenanceEveryMs: parseDuration(def.maintenance?.every ?? '1h'),
+    readsBatch: transforms.some((t) => 'sql' in t && mentions(t.sql, BATCH_RELATION)),
     problems,
   };
 }

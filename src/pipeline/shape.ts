@@ -232,6 +232,7 @@ export const DEFINITION: Shape = obj({
   ),
   tables: arr(TABLE),
   dlq: obj({ topic: str() }),
+  quality: obj({ topic: req(str()), samples: int(), sample_id: ident, partitions: int(1) }),
   maintenance: obj({ every: duration }),
   runtime: obj({
     trigger: duration,

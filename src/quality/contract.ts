@@ -437,6 +437,25 @@ export interface CompiledContract {
   strict: StrictJsonChecker;
 }
 
+/**
+ * The rules of a contract as rejected records name them (`field`, `rule`), in the order
+ * the precise check tries them: fields in contract order, each field's rules in order;
+ * an array's element fields as `items[].name`.
+ */
+export function contractRules(c: DataContract): Array<{ field: string; rule: string }> {
+  const out: Array<{ field: string; rule: string }> = [];
+  const seen = new Set<string>();
+  for (const f of c.fields) {
+    for (const k of fieldChecks(f, 'v', f.name)) {
+      const key = `${k.field}\u0000${k.rule}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ field: k.field, rule: k.rule });
+    }
+  }
+  return out;
+}
+
 export function compileContract(c: DataContract, row = 'v'): CompiledContract {
   checkContract(c);
   const ref = (f: FieldSpec) => `${row}.${quoteIdent(f.name)}`;

@@ -49,6 +49,7 @@ export class BatchLatency {
     for (const b of this.pending) {
       if (b.seq <= through && b.waiting.delete(sink)) {
         for (const [t, n] of b.ingest) counters.ingestLatencyMs.record(now - t, n);
+        for (const [t, n] of b.event) counters.eventLatencyMs.record(now - t, n);
       }
       if (b.waiting.size > 0) {
         rest.push(b);

@@ -121,9 +121,13 @@ export class DedupOperator {
 
   /**
    * Keeps the rows of `input` whose key was not seen within the horizon (and the first of
-   * each key in the batch); returns a temp table of them. Reads `input` twice.
+   * each key in the batch); returns a temp table of them, with the rows read and dropped.
+   * Reads `input` twice.
    */
-  async process(conn: DuckDBConnection, input: string): Promise<{ output: string; dropped: number }> {
+  async process(
+    conn: DuckDBConnection,
+    input: string,
+  ): Promise<{ output: string; dropped: number; rows: number }> {
     const output = this.output;
     const k = quoteIdent(this.spec.key);
     const t = `(${this.spec.time})`;
@@ -166,7 +170,7 @@ export class DedupOperator {
     await conn.run(`DROP TABLE IF EXISTS ${cand}`);
     await conn.run(`DROP TABLE IF EXISTS ${win}`);
     this.dropped = Number(n) - Number(kept);
-    return { output, dropped: this.dropped };
+    return { output, dropped: this.dropped, rows: Number(n) };
   }
 
   /**

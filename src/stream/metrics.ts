@@ -39,8 +39,10 @@ export interface SinkCounters {
   rows: number;
   duplicates: number;
   commits: number;
-  /** Commit of this sink minus the record's log timestamp. */
+  /** Commit of this sink minus the record's log timestamp (ingest time at the broker). */
   ingestLatencyMs: Histogram;
+  /** Commit of this sink minus the record's event time (when the pipeline has one). */
+  eventLatencyMs: Histogram;
 }
 
 export class PipelineMetrics {
@@ -72,7 +74,13 @@ export class PipelineMetrics {
   sink(name: string): SinkCounters {
     let c = this.sinks.get(name);
     if (!c) {
-      c = { rows: 0, duplicates: 0, commits: 0, ingestLatencyMs: new Histogram() };
+      c = {
+        rows: 0,
+        duplicates: 0,
+        commits: 0,
+        ingestLatencyMs: new Histogram(),
+        eventLatencyMs: new Histogram(),
+      };
       this.sinks.set(name, c);
     }
     return c;
@@ -98,6 +106,7 @@ export class PipelineMetrics {
             duplicates: c.duplicates,
             commits: c.commits,
             ingestLatencyMs: { p50: c.ingestLatencyMs.quantile(0.5), p99: c.ingestLatencyMs.quantile(0.99) },
+            eventLatencyMs: { p50: c.eventLatencyMs.quantile(0.5), p99: c.eventLatencyMs.quantile(0.99) },
           },
         ]),
       ),

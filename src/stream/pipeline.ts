@@ -46,6 +46,7 @@ import {
   type SinkResult,
   type Source,
   type SourceBatch,
+  type StepCheck,
 } from './types.ts';
 
 export interface PipelineOptions {
@@ -135,6 +136,27 @@ interface ReadBatch {
 }
 
 let pipelines = 0;
+
+/** The records of a topic's batch past `progress` (by their offsets: a log may leave gaps); a table's rows are not records. */
+function recordsPast(batches: readonly SourceBatch[], progress: Progress): number {
+  let n = 0;
+  for (const b of batches) {
+    const done = progress.get(b.partition) ?? -1;
+    if (b.values) {
+      const offsets = b.values.offsets;
+      // Offsets ascend: the first past `done`, by bisection.
+      let lo = 0;
+      let hi = b.values.count;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (offsets[mid] <= done) lo = mid + 1;
+        else hi = mid;
+      }
+      n += b.values.count - lo;
+    }
+  }
+  return n;
+}
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
@@ -433,11 +455,13 @@ export class Pipeline {
     // commits (DLQ, then the sinks with the DLQ's progress) is unchanged.
     // Windows first: their outputs are what some sinks write, their late rows go to the DLQ.
     let late: RejectedRecord[] = [];
+    let steps: StepCheck[] = [];
     const st = this.opts.stateful;
     if (st) {
-      const res = await st.keeper.process(conn, decoded.validTable, lastOffsets, read.replay);
+      const res = await st.keeper.process(conn, decoded.validTable, lastOffsets, read.replay, started);
       prepView.relations = res.outputs;
       prepView.plan = res.plan;
+      steps = res.checks;
       this.metrics.lateDropped += res.dropped;
       this.metrics.late += res.routed;
       this.metrics.deduplicated += res.duplicates;
@@ -445,6 +469,12 @@ export class Pipeline {
       this.metrics.late += res.dropped + late.length;
       lap('windows');
     }
+    prepView.quality = {
+      rejected: decoded.rejected,
+      steps,
+      rawTable: decoded.rawTable,
+      recordsPast: (progress) => recordsPast(batches, progress),
+    };
     for (const sink of this.opts.sinks) await sink.prepare?.(prepView, this.progress.get(sink)!);
     lap('prepare');
     // The rejects' explanations and the DLQ write run while the sinks write their files;

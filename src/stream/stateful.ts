@@ -28,7 +28,7 @@ import { crashPoint } from '../core/crash-points.ts';
 import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { DedupOperator } from './dedup-operator.ts';
-import { type Progress, pastProgress } from './types.ts';
+import { type Progress, pastProgress, type StepCheck } from './types.ts';
 import type { WindowOperator } from './window/index.ts';
 
 /**
@@ -40,6 +40,8 @@ export type WindowStage =
   | {
       kind?: 'window';
       operator: WindowOperator;
+      /** Names the window's time in its data-quality results (the column, or the event time's SQL). */
+      field?: string;
       input: (fresh: string, outputs: ReadonlyMap<string, string>) => string;
       /** What happens to late rows: to the DLQ (reason `late`), counted and dropped, or to a side table. */
       late: 'dlq' | 'drop' | 'table';
@@ -56,6 +58,12 @@ export interface BatchPlan {
   id: number;
   /** Per partition, the last offset the batch includes (-1: none yet). */
   ends: number[];
+  /**
+   * The pipeline's time of the batch (ms since the epoch): when its read began. The
+   * relation `batch` gives it to SQL; a replay gives the same. Absent in plans written
+   * before it was recorded.
+   */
+  time?: number;
 }
 
 export interface StatefulResult {
@@ -77,6 +85,16 @@ export interface StatefulResult {
   duplicates: number;
   /** The batch's plan. */
   plan: BatchPlan;
+  /** Per dedup and window, in order: rows read, failed (duplicates, late rows), the first failing (with `checks`). */
+  checks: StepCheck[];
+}
+
+/** The relation SQL reads the batch's metadata from: one row, `batch_id` and `batch_time`. */
+export const BATCH_RELATION = 'batch';
+
+/** The table holding the `batch` relation's row of the current batch (shared). */
+export function batchTable(pipeline: string): string {
+  return `__batch_${pipeline.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
 /**
@@ -104,11 +122,23 @@ export class StateKeeper {
   /** The plan the windows' state stands at (0: empty state). */
   private current: BatchPlan = { id: 0, ends: [] };
   private lastPlanId = 0;
+  /** Fill the `batch` relation each batch (SQL of the definition reads it). */
+  private readonly batchRelation: boolean;
+  /** Count each step's input rows and find its first failing rows (the data-quality results). */
+  private readonly checks?: { samples: number };
 
-  constructor(opts: { store: ObjectStore; windows: WindowStage[]; pipeline: string }) {
+  constructor(opts: {
+    store: ObjectStore;
+    windows: WindowStage[];
+    pipeline: string;
+    batchRelation?: boolean;
+    checks?: { samples: number };
+  }) {
     this.store = opts.store;
     this.windows = opts.windows;
     this.pipeline = opts.pipeline;
+    this.batchRelation = opts.batchRelation ?? false;
+    if (opts.checks) this.checks = opts.checks;
   }
 
   get names(): string[] {
@@ -190,6 +220,8 @@ export class StateKeeper {
     valid: string,
     lastOffsets: ReadonlyMap<number, number>,
     replay: BatchPlan | undefined,
+    /** When the batch's read began (the plan's time, unless it is a replay). */
+    startedAt: number,
   ): Promise<StatefulResult> {
     const absorbed: Progress = new Map();
     this.current.ends.forEach((o, p) => {
@@ -205,7 +237,7 @@ export class StateKeeper {
         { pipeline: this.pipeline },
       );
     }
-    const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends };
+    const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends, time: startedAt };
     const fresh = `(SELECT * FROM ${valid} WHERE ${pastProgress(absorbed, lastOffsets)})`;
     const result: StatefulResult = {
       outputs: new Map(),
@@ -214,19 +246,55 @@ export class StateKeeper {
       routed: 0,
       duplicates: 0,
       plan,
+      checks: [],
     };
+    if (this.batchRelation) {
+      // A plan written before plans recorded their time replays with the read's start.
+      const us = Math.trunc((plan.time ?? startedAt) * 1000);
+      const table = batchTable(this.pipeline);
+      await conn.run(
+        `CREATE OR REPLACE TABLE ${table} AS SELECT ${plan.id}::BIGINT AS batch_id, make_timestamptz(${us}::BIGINT) AS batch_time`,
+      );
+      result.outputs.set(BATCH_RELATION, table);
+    }
     for (const w of this.windows) {
       const name = w.operator.name;
       if (w.kind === 'dedup') {
-        const d = await w.operator.process(conn, `(${w.input(fresh, result.outputs)})`);
+        const input = `(${w.input(fresh, result.outputs)})`;
+        const d = await w.operator.process(conn, input);
         result.outputs.set(name, d.output);
         result.duplicates += d.dropped;
+        if (this.checks) {
+          const dropped = `(SELECT _p, _o FROM ${input} AS __i ANTI JOIN ${d.output} AS __k ON __k._p = __i._p AND __k._o = __i._o)`;
+          result.checks.push({
+            check: 'dedup',
+            step: name,
+            field: w.operator.spec.key,
+            rule: 'unique',
+            records: d.rows,
+            failed: d.dropped,
+            samples: d.dropped > 0 ? await this.firstRows(conn, dropped) : [],
+          });
+        }
         await w.operator.save(conn, this.store, statePrefix(name, plan.id));
         continue;
       }
       // Late means behind the watermark as it stood before this batch.
       const wm = w.operator.watermarkUs;
-      const r = await w.operator.process(conn, `(${w.input(fresh, result.outputs)})`);
+      const input = `(${w.input(fresh, result.outputs)})`;
+      const r = await w.operator.process(conn, input);
+      if (this.checks) {
+        const rows = (await conn.runAndReadAll(`SELECT count(*) FROM ${input}`)).getRows()[0][0];
+        result.checks.push({
+          check: 'window',
+          step: name,
+          field: w.field ?? w.operator.spec.timeColumn,
+          rule: 'on_time',
+          records: Number(rows),
+          failed: r.lateRows,
+          samples: r.lateRows > 0 ? await this.firstRows(conn, r.late) : [],
+        });
+      }
       const shared = stageTable('window', this.pipeline, name);
       await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
       result.outputs.set(name, shared);
@@ -267,6 +335,19 @@ export class StateKeeper {
     this.current = plan;
     this.lastPlanId = Math.max(this.lastPlanId, plan.id);
     return result;
+  }
+
+  /** The first rows of `relation` (with `_p`, `_o`) by partition and offset, as many as the checks sample. */
+  private async firstRows(
+    conn: DuckDBConnection,
+    relation: string,
+  ): Promise<Array<{ partition: number; offset: number }>> {
+    const n = this.checks?.samples ?? 0;
+    if (n === 0) return [];
+    const rows = await conn.runAndReadAll(
+      `SELECT DISTINCT _p, _o FROM ${relation} WHERE _p IS NOT NULL AND _o IS NOT NULL ORDER BY 1, 2 LIMIT ${n}`,
+    );
+    return rows.getRows().map(([p, o]) => ({ partition: Number(p), offset: Number(o) }));
   }
 
   /** Deletes plans and states older than the plan `sinkProgress` (the window sinks' oldest) stands at. */
@@ -322,6 +403,7 @@ export class StateKeeper {
   }
 
   async close(conn: DuckDBConnection): Promise<void> {
+    if (this.batchRelation) await conn.run(`DROP TABLE IF EXISTS ${batchTable(this.pipeline)}`);
     for (const w of this.windows) {
       await w.operator.close(conn);
       const p = this.pipeline.replace(/[^A-Za-z0-9_]/g, '_');

@@ -52,7 +52,43 @@ export interface BatchView {
    */
   relations?: ReadonlyMap<string, string>;
   /** The batch's plan, when the pipeline plans its batches (stateful.ts): the same rows on a replay. */
-  plan?: { id: number; ends: readonly number[] };
+  plan?: { id: number; ends: readonly number[]; time?: number };
+  /** What the batch's checks found, for the data-quality results (sinks/quality.ts). */
+  quality?: BatchQuality;
+}
+
+/** A rule a decoder checks, named as its rejected records name it (`field` '' for the whole record). */
+export interface RuleRef {
+  field: string;
+  rule: string;
+}
+
+/**
+ * A pipeline step's check of a batch's rows: a dedup's (`unique` on its key) or a
+ * window's (`on_time`): how many rows it read, how many failed, and the first failing
+ * ones by partition and offset.
+ */
+export interface StepCheck {
+  check: 'dedup' | 'window';
+  /** The transform's name. */
+  step: string;
+  field: string;
+  rule: string;
+  records: number;
+  failed: number;
+  samples: Array<{ partition: number; offset: number }>;
+}
+
+/** The inputs of a batch's data-quality results. */
+export interface BatchQuality {
+  /** Every record the decoder rejected (those kept as tagged rows too), sorted by partition and offset. */
+  rejected: Promise<readonly RejectedRecord[]>;
+  /** The stateful steps' checks of the batch's rows (those of the batch's plan). */
+  steps: readonly StepCheck[];
+  /** A table any connection of the instance reads: every decoded row with `_p`, `_o` and the typed columns. */
+  rawTable: string;
+  /** The batch's records (valid or not) past `progress`. */
+  recordsPast(progress: Progress): number;
 }
 
 /**
@@ -117,6 +153,12 @@ export interface SourceBatch {
 export interface Decoder {
   /** The contract's name, recorded with rejected records. */
   readonly contractName: string;
+  /**
+   * The rules it checks, as its rejected records name them, in the order it checks them
+   * (the data-quality results report each, failed or not; a rejected record naming
+   * another is reported too).
+   */
+  readonly rules?: readonly RuleRef[];
   decode(
     conn: DuckDBConnection,
     batches: readonly ValueBatch[],

@@ -49,6 +49,7 @@ const NTH: Record<
     | `window.${string}`
     | `plan.${string}`
     | `sink.topic.${string}`
+    | `quality.${string}`
     | `sink.postgres.${string}`
     | `capture.${string}`
   >,

@@ -9,7 +9,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
 import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.ts';
-import { PipelineMetrics } from '../../stream/metrics.ts';
+import { type Histogram, PipelineMetrics } from '../../stream/metrics.ts';
 import {
   CAPTURE_OPTIONS,
   CAPTURE_OPTIONS_USAGE,
@@ -52,6 +52,9 @@ options:
   --maintenance-interval-ms MS table upkeep this often (maintenance.every; default 1 hour)
   --current-commit-ms MS       MERGE sinks merge at most this often (their commit_interval)
   --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (every table's maintenance.vacuum_retention)
+  --progress-ms MS             print a progress line on stderr this often (default 10000; 0: none):
+                               batches, records, DLQ, lag, and per sink its rows and latency
+                               p50/p99 from ingest (log time) and from event time to its commit
 
 ${CAPTURE_OPTIONS_USAGE}
 
@@ -72,7 +75,24 @@ const OPTIONS = {
   'maintenance-interval-ms': { type: 'string' },
   'current-commit-ms': { type: 'string' },
   'vacuum-retention-ms': { type: 'string' },
+  'progress-ms': { type: 'string' },
 } as const;
+
+const quantiles = (h: Histogram) => `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms`;
+
+/**
+ * Per sink: the rows it wrote, and the latency (p50/p99 since the run started) from the
+ * records' log time (ingest at the broker) and from their event time to its commit.
+ */
+export function sinkSummary(m: PipelineMetrics): string {
+  return [...m.sinks]
+    .map(([name, c]) => {
+      if (c.ingestLatencyMs.total === 0) return `${name} +${c.rows} rows`;
+      const event = c.eventLatencyMs.total > 0 ? `, from event time ${quantiles(c.eventLatencyMs)}` : '';
+      return `${name} +${c.rows} rows (latency p50/p99 from ingest ${quantiles(c.ingestLatencyMs)}${event})`;
+    })
+    .join(', ');
+}
 
 /** The definition with the command line's changes (the named flags are shorthands for --set). */
 export function withFlags(
@@ -128,6 +148,7 @@ export async function run(args: string[]): Promise<number> {
   const loaded: LoadedDefinition =
     changed === resolved.definition ? resolved : { ...fromObject(changed), file: resolved.file };
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const every = intOption('progress-ms', values['progress-ms']) ?? 10_000;
   for (const note of resolved.notes ?? []) console.error(`tributary: ${note}`);
   // A seed configuration names its Kafka brokers; the command line and $TRIBUTARY_KAFKA win.
   const log = await openLogFromArgs({
@@ -188,16 +209,34 @@ export async function run(args: string[]): Promise<number> {
         (line) => console.error(`tributary: ${line}`),
       );
     }
-    await runWithCapture(slot, capture?.capture, {
-      untilCaughtUp: values['until-caught-up'],
-      signal: stop.signal,
-    });
+    const name = loaded.definition.name;
+    let shown = -1;
+    const progress =
+      every > 0
+        ? setInterval(() => {
+            const m = slot.current.metrics;
+            if (m.batches === shown) return;
+            shown = m.batches;
+            console.error(
+              `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}; ${sinkSummary(m)}`,
+            );
+          }, every)
+        : undefined;
+    progress?.unref();
+    try {
+      await runWithCapture(slot, capture?.capture, {
+        untilCaughtUp: values['until-caught-up'],
+        signal: stop.signal,
+      });
+    } finally {
+      clearInterval(progress);
+    }
     const m = slot.current.metrics;
     const c = capture?.capture.metrics;
     console.log(
-      `${loaded.definition.name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
+      `${name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
         `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
-        [...m.sinks].map(([name, c]) => `${name} +${c.rows} rows`).join(', '),
+        sinkSummary(m),
     );
     return 0;
   } finally {

@@ -6,17 +6,25 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ValueBatch } from '../../log/log.ts';
-import { type CompiledContract, compileContract, type DataContract } from '../../quality/contract.ts';
-import type { Decoder, DeferredDecodedBatch } from '../../stream/types.ts';
+import {
+  type CompiledContract,
+  compileContract,
+  contractRules,
+  type DataContract,
+} from '../../quality/contract.ts';
+import type { Decoder, DeferredDecodedBatch, RuleRef } from '../../stream/types.ts';
 import { decodeBatchDeferred } from './decode.ts';
 
 export class JsonDecoder implements Decoder {
   readonly contractName: string;
   readonly compiled: CompiledContract;
+  /** `json` (not one JSON object of the contract's types), then the contract's rules. */
+  readonly rules: readonly RuleRef[];
 
   constructor(contract: DataContract) {
     this.contractName = contract.name;
     this.compiled = compileContract(contract);
+    this.rules = [{ field: '', rule: 'json' }, ...contractRules(contract)];
   }
 
   decode(
