@@ -5,6 +5,8 @@
  * schema), the sinks and the runtime.
  */
 import { basename, isAbsolute, join } from 'node:path';
+import { AvroDecoder } from '../connectors/avro/decoder.ts';
+import type { SchemaRegistryClient } from '../connectors/avro/registry-client.ts';
 import { JsonDecoder } from '../connectors/json/decoder.ts';
 import type { PgConnector } from '../connectors/postgres/client.ts';
 import { PostgresSink } from '../connectors/postgres/sink.ts';
@@ -24,11 +26,12 @@ import { TopicSink } from '../stream/sinks/topic.ts';
 import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
 import { StateKeeper, stageTable, type WindowStage } from '../stream/stateful.ts';
-import type { BatchView, Sink, Source } from '../stream/types.ts';
+import type { BatchView, Decoder, Sink, Source } from '../stream/types.ts';
 import { WindowOperator } from '../stream/window/index.ts';
 import { type DeltaTable, filesRelation, openConnection, type StructType } from '../table/index.ts';
 import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from '../table/table.ts';
 import { duckType } from '../table/types.ts';
+import { loadAvroReader } from './avro.ts';
 import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check.ts';
 import type { PipelineDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
@@ -61,6 +64,12 @@ export interface RunContext {
   postgres?: PgConnector;
   /** Counters of the pipeline this one replaces (a capture's schema change), to keep counting in. */
   metrics?: PipelineMetrics;
+  /**
+   * The schema registry Avro topics are read with (writer schemas by id) and Avro topic
+   * sinks register their schemas in: `--registry URL` / `$TRIBUTARY_REGISTRY`, or the
+   * embedded one the command line opens.
+   */
+  registry?: SchemaRegistryClient;
 }
 
 export interface CompiledPipeline {
@@ -110,9 +119,11 @@ export async function openSourceTable(
  */
 export async function checkDefinition(
   loaded: LoadedDefinition,
-  opts: { dataDir?: string } = {},
+  opts: { dataDir?: string; registry?: SchemaRegistryClient } = {},
 ): Promise<{ plan: Plan; checked: CheckResult; source?: { table: DeltaTable; name: string } }> {
-  const p = plan(loaded.definition);
+  const reader = await loadAvroReader(loaded.definition, loaded.file, opts.registry);
+  if (reader && 'message' in reader) invalid(loaded, [reader]);
+  const p = plan(loaded.definition, { ...(reader && { avro: reader }) });
   if (p.problems.length > 0) invalid(loaded, p.problems);
   let source: { table: DeltaTable; name: string } | undefined;
   let inputSql: string;
@@ -178,9 +189,35 @@ export function sourceTopic(def: PipelineDefinition, ctx: Pick<RunContext, 'topi
   return ctx.topic ?? def.source.topic;
 }
 
+/** The decoder of a topic's records: Avro with its reader schema, else JSON. */
+function decoderFor(p: Plan, registry: SchemaRegistryClient | undefined): Decoder {
+  if (p.avro)
+    return new AvroDecoder({ readerSchema: p.avro.schema, registry: registry!, contract: p.contract! });
+  return new JsonDecoder(p.contract!);
+}
+
 export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext): Promise<CompiledPipeline> {
-  const { plan: p, checked, source: fromTable } = await checkDefinition(loaded, { dataDir: ctx.dataDir });
+  const {
+    plan: p,
+    checked,
+    source: fromTable,
+  } = await checkDefinition(loaded, {
+    dataDir: ctx.dataDir,
+    ...(ctx.registry && { registry: ctx.registry }),
+  });
   const def = p.def;
+  const needsRegistry = [
+    ...(p.avro ? ['its source topic is Avro'] : []),
+    ...p.sinks
+      .filter((s) => s.def.type === 'topic' && s.def.format === 'avro')
+      .map((s) => `sink '${s.def.name}' writes Avro`),
+  ];
+  if (needsRegistry.length > 0 && !ctx.registry) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `pipeline '${def.name}' needs a schema registry (${needsRegistry.join(', ')}): give one with --registry URL or $TRIBUTARY_REGISTRY`,
+    );
+  }
   let source: Source;
   let rowsRelation: PipelineOptions['rowsRelation'];
   if ('topic' in def.source) {
@@ -351,7 +388,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   const pipeline = new Pipeline({
     name: def.name,
     source,
-    ...(p.contract && { decoder: new JsonDecoder(p.contract) }),
+    ...(p.contract && { decoder: decoderFor(p, ctx.registry) }),
     ...(rowsRelation && { rowsRelation }),
     ...(def.contract?.on_failure === 'tag' && { tagFailures: tagColumns(def) }),
     sinks: [...sinks.values()],

@@ -14,6 +14,7 @@ export class MemoryRegistry implements SchemaRegistryClient {
   readonly subjects = new Map<string, number[]>();
   /** Lookups by id, counted (the decoder must cache). */
   lookups = 0;
+  readonly lookupsOf = new Map<number, number>();
   /** When set, every call fails as an unreachable registry does. */
   down = false;
   private next = 1;
@@ -25,6 +26,7 @@ export class MemoryRegistry implements SchemaRegistryClient {
   async schemaById(id: number): Promise<string> {
     this.check();
     this.lookups++;
+    this.lookupsOf.set(id, (this.lookupsOf.get(id) ?? 0) + 1);
     const s = this.schemas.get(id);
     if (s === undefined) throw new TributaryError('SCHEMA_NOT_FOUND', `no schema ${id}`);
     return s;
