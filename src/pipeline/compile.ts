@@ -4,8 +4,11 @@
  * topic, the tables (created by their first commit, with the declared or inferred
  * schema), the sinks and the runtime.
  */
-import { basename, isAbsolute, join } from 'node:path';
+
+import { promises as fs } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { AvroDecoder } from '../connectors/avro/decoder.ts';
+import { AvroRowEncoder } from '../connectors/avro/encoder.ts';
 import type { SchemaRegistryClient } from '../connectors/avro/registry-client.ts';
 import { JsonDecoder } from '../connectors/json/decoder.ts';
 import type { PgConnector } from '../connectors/postgres/client.ts';
@@ -33,7 +36,7 @@ import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from
 import { duckType } from '../table/types.ts';
 import { loadAvroReader } from './avro.ts';
 import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check.ts';
-import type { PipelineDefinition } from './definition.ts';
+import type { PipelineDefinition, TopicSinkDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
 import { invalid, type LoadedDefinition } from './load.ts';
 import {
@@ -189,6 +192,52 @@ export function sourceTopic(def: PipelineDefinition, ctx: Pick<RunContext, 'topi
   return ctx.topic ?? def.source.topic;
 }
 
+/** The Avro encoder of a topic sink with `format: avro`: its schema given, or made from its rows' columns. */
+async function avroEncoder(
+  loaded: LoadedDefinition,
+  index: number,
+  columns: { names: string[]; types: { toString(): string }[] },
+  registry: SchemaRegistryClient,
+): Promise<AvroRowEncoder> {
+  const d = loaded.definition.sinks[index] as TopicSinkDefinition;
+  let schema: string | undefined;
+  const given = d.avro?.schema;
+  if (given !== undefined) {
+    if (/^\s*[{["]/.test(given)) schema = given;
+    else {
+      const path = isAbsolute(given) ? given : resolve(loaded.file ? dirname(loaded.file) : '.', given);
+      try {
+        schema = await fs.readFile(path, 'utf8');
+      } catch (err) {
+        invalid(loaded, [
+          {
+            path: ['sinks', index, 'avro', 'schema'],
+            message: `cannot read the Avro schema file ${path}: ${(err as Error).message}`,
+          },
+        ]);
+      }
+    }
+  }
+  try {
+    return new AvroRowEncoder({
+      registry,
+      subject: `${d.topic}-value`,
+      columns: columns.names.map((name, i) => ({ name, type: columns.types[i].toString() })),
+      name: d.name,
+      ...(schema !== undefined && { schema }),
+      where: `sink '${d.name}'`,
+    });
+  } catch (err) {
+    if (!isTributaryError(err)) throw err;
+    invalid(loaded, [
+      {
+        path: ['sinks', index, ...(given !== undefined ? ['avro', 'schema'] : ['format'])],
+        message: err.message,
+      },
+    ]);
+  }
+}
+
 /** The decoder of a topic's records: Avro with its reader schema, else JSON. */
 function decoderFor(p: Plan, registry: SchemaRegistryClient | undefined): Decoder {
   if (p.avro)
@@ -340,6 +389,14 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         name: d.name,
         log: ctx.log,
         topic: d.topic,
+        ...(d.format === 'avro' && {
+          encoder: await avroEncoder(
+            loaded,
+            p.sinks.indexOf(s),
+            checked.sinkColumns.get(d.name)!,
+            ctx.registry!,
+          ),
+        }),
         partitions: d.partitions ?? (await source.partitions()),
         ...(d.key !== undefined && { key: d.key }),
         select: s.select,

@@ -163,6 +163,11 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
       );
     } else {
       out.push(`      to topic '${d.topic}'${d.key ? ` keyed by ${d.key}` : ''}`);
+      if (d.format === 'avro') {
+        out.push(
+          `      as Avro in Confluent's wire format, schema ${d.avro?.schema !== undefined ? 'given' : "from the rows' columns (every field nullable, timestamps timestamp-micros, DECIMAL as decimal bytes)"}, registered under '${d.topic}-value'`,
+        );
+      }
     }
     if (s.table) {
       const t = s.table;

@@ -200,4 +200,80 @@ runtime: { trigger: 10ms, max_records_per_batch: 700 }
       for (const d of dlq) assert.ok(d.value.equals(byAt.get(d.at)!), `bytes of ${d.at} unchanged`);
     });
   });
+
+  test("a topic sink with format avro: Confluent's deserializer reads what it wrote", async () => {
+    await withLog('avro-topic-sink', async (log, dir) => {
+      const registry = new MemoryRegistry();
+      const id = await registry.register('sales.events.v1-value', JSON.stringify(SALES_V1));
+      const records = Array.from({ length: 400 }, (_, i) => ({
+        id,
+        value: {
+          event_id: `e-${i}`,
+          event_time: iso(Date.UTC(2026, 10, 29, 9) + i * 1000),
+          ingest_time: iso(Date.UTC(2026, 10, 29, 9) + i * 1000 + 7),
+          schema_version: 1,
+          account_id: `acct-${i % 11}`,
+          plan_tier: ['free', 'pro'][i % 2],
+          region: 'eu-west-1',
+          event_type: 'invoice_paid',
+          amount: (i * 1.25).toFixed(2),
+          currency: 'EUR',
+        },
+      }));
+      const frames = fastavroFrames({ [id]: SALES_V1 }, records);
+      await log.ensureTopic('sales.events.v1', { partitions: 3 });
+      await log.produce(frames.map((value) => ({ topic: 'sales.events.v1', value })));
+      const file = join(dir, 'sales.yaml');
+      await fs.writeFile(
+        file,
+        `name: sales_out
+source: { topic: sales.events.v1, partitions: 3 }
+format: avro
+avro: { schema: '${JSON.stringify(SALES_V1)}' }
+transforms:
+  - name: paid
+    sql: SELECT event_id, account_id, plan_tier, amount, event_time, amount * 2 AS doubled FROM input
+sinks:
+  - { name: out, type: topic, from: paid, topic: sales.paid, key: account_id, partitions: 2, format: avro }
+`,
+      );
+      const c = await compilePipeline(await loadDefinitionFile(file), { dataDir: dir, log, registry });
+      try {
+        await c.pipeline.run({ untilCaughtUp: true });
+      } finally {
+        await c.pipeline.close();
+      }
+      const subject = registry.subjects.get('sales.paid-value')!;
+      assert.equal(subject.length, 1);
+      const schema = registry.schemas.get(subject[0])!;
+      assert.equal(JSON.parse(schema).name, 'out');
+      const written: Uint8Array[] = [];
+      for (let p = 0; p < 2; p++) {
+        const f = await log.fetch('sales.paid', p, 0, { maxRecords: 10_000 });
+        for (const r of f.records) written.push(r.value!);
+      }
+      // Confluent's deserializer with our registry's schemas (ids from 1, as its own mock gives them).
+      const decoded = execFileSync(PYTHON, [join(ROOT, 'test/connectors/avro/py/confluent_decode.py')], {
+        input: JSON.stringify({
+          topic: 'sales.paid',
+          schemas: [...registry.schemas.values()],
+          records: written.map((r) => Buffer.from(r).toString('hex')),
+        }),
+      });
+      const got = (JSON.parse(decoded.toString()).records as Record<string, unknown>[]).sort((a, b) =>
+        String(a.event_id) < String(b.event_id) ? -1 : 1,
+      );
+      const expected = records
+        .map((r) => ({
+          event_id: r.value.event_id,
+          account_id: r.value.account_id,
+          plan_tier: r.value.plan_tier,
+          amount: r.value.amount,
+          event_time: r.value.event_time,
+          doubled: (Number(r.value.amount) * 2).toFixed(2),
+        }))
+        .sort((a, b) => (a.event_id < b.event_id ? -1 : 1));
+      assert.deepEqual(got, expected);
+    });
+  });
 });
