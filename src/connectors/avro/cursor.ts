@@ -54,10 +54,9 @@ export class Cursor {
       n += (b & 0x7f) * m;
       m *= 128;
     } while (b & 0x80 && m < 0x100000000000000);
-    if (b & 0x80) return this.wideLong();
+    // Longer than 8 bytes, or n past 2^53 (not exact as a double): the BigInt path.
+    if (b & 0x80 || n > Number.MAX_SAFE_INTEGER) return this.wideLong();
     this.pos = pos;
-    // n < 2^56: exact as a double up to 2^53; beyond, the BigInt path.
-    if (n > Number.MAX_SAFE_INTEGER) return this.wideLong();
     return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
   }
 
