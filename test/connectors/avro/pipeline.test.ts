@@ -276,4 +276,63 @@ sinks:
       assert.deepEqual(got, expected);
     });
   });
+
+  test('a registry that cannot be reached fails the batch and is retried; nothing goes to the DLQ', async () => {
+    await withLog('avro-registry-down', async (log, dir) => {
+      const registry = new MemoryRegistry();
+      const id = await registry.register('sales.events.v1-value', JSON.stringify(SALES_V1));
+      const records = Array.from({ length: 300 }, (_, i) => ({
+        id,
+        value: {
+          event_id: `e-${i}`,
+          event_time: iso(Date.UTC(2026, 10, 29, 9) + i),
+          ingest_time: iso(Date.UTC(2026, 10, 29, 9) + i),
+          schema_version: 1,
+          account_id: `acct-${i % 5}`,
+          plan_tier: 'pro',
+          region: 'eu-west-1',
+          event_type: 'upgrade',
+          amount: '1.00',
+          currency: 'EUR',
+        },
+      }));
+      await log.ensureTopic('sales.events.v1', { partitions: 3 });
+      await log.produce(
+        fastavroFrames({ [id]: SALES_V1 }, records).map((value) => ({ topic: 'sales.events.v1', value })),
+      );
+      const file = join(dir, 'sales.yaml');
+      await fs.writeFile(
+        file,
+        `name: sales_bronze
+source: { topic: sales.events.v1, partitions: 3 }
+format: avro
+avro: { schema: '${JSON.stringify(SALES_V1)}' }
+sinks:
+  - { name: bronze, type: delta_append, from: input, table: sales_bronze }
+`,
+      );
+      registry.down = true;
+      const failures: string[] = [];
+      // The registry comes back after the third failed try.
+      const sleep = async () => {
+        if (failures.length >= 3) registry.down = false;
+      };
+      const c = await compilePipeline(await loadDefinitionFile(file), { dataDir: dir, log, registry, sleep });
+      try {
+        await c.pipeline.run({
+          untilCaughtUp: true,
+          onError: (err) => failures.push((err as { code: string }).code),
+        });
+      } finally {
+        await c.pipeline.close();
+      }
+      assert.deepEqual(failures, ['REGISTRY_UNAVAILABLE', 'REGISTRY_UNAVAILABLE', 'REGISTRY_UNAVAILABLE']);
+      const table = await deltaRsRead(join(dir, 'tables', 'sales_bronze'));
+      assert.equal(table.rows.length, 300);
+      assert.equal(c.pipeline.metrics.invalid, 0);
+      for (let p = 0; p < 3; p++) {
+        assert.equal((await log.offsets('sales.events.v1.dlq', p).catch(() => ({ latest: 0 }))).latest, 0);
+      }
+    });
+  });
 });
