@@ -5,7 +5,7 @@
  * batch.
  *
  * A decoded value is null only when the record holds null (a field the writer lacked has
- * its default), so `required` reads "field is null".
+ * its default); `required` says what the JSON path says of a null.
  */
 import { quoteIdent, quoteString } from '../core/sql.ts';
 import { bound, decimalLimit, type FieldSpec, tooManyDecimals } from './contract.ts';
@@ -47,7 +47,7 @@ function checks(f: TypedField): Check[] {
   const out: Check[] = [];
   const add = (rule: string, broken: string, message: string) =>
     out.push({ broken, field: s.name, rule, message });
-  if (s.required ?? true) add('required', `${ref} IS NULL`, `'field is null'`);
+  if (s.required ?? true) add('required', `${ref} IS NULL`, `'field is missing or null'`);
   const quoted = `${quoteString(`'`)} || left(${ref}, 60) || ${quoteString(`'`)}`;
   if (s.enum) {
     add(
