@@ -5,13 +5,17 @@
  * rest of the batch goes on.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { columnFieldSpec, readerColumns } from '../../../src/connectors/avro/columns.ts';
 import { AvroDecoder } from '../../../src/connectors/avro/decoder.ts';
 import { parseAvroSchema } from '../../../src/connectors/avro/parse.ts';
 import { openConnection } from '../../../src/table/index.ts';
+import { pythonSkip, ROOT } from '../../interop/helpers.ts';
 import { avroType, decimalBytes, framed, MemoryRegistry, SALES_V1, SALES_V2, valueBatch } from './helpers.ts';
 
+const PYTHON = process.env.TRIBUTARY_TEST_PYTHON ?? join(ROOT, '.venv', 'bin', 'python');
 const conn = await openConnection();
 after(() => conn.closeSync());
 
@@ -222,5 +226,42 @@ describe('Avro decoder', () => {
     // Once known, a writer schema needs the registry no more.
     registry.down = true;
     assert.equal((await d.decode(conn, input, conn)).valid, 2);
+  });
+
+  test("records serialized by Confluent's own AvroSerializer (Python) decode", {
+    skip: pythonSkip(),
+  }, async () => {
+    const registry = new MemoryRegistry();
+    // Registered first in both registries: id 1 in ours and in the client's mock.
+    const id = await registry.register('sales.events.v1-value', JSON.stringify(SALES_V2));
+    assert.equal(id, 1);
+    const records = Array.from({ length: 50 }, (_, i) => ({
+      ...event(i + 4),
+      event_time: new Date(1_769_515_200_000 + i * 1000).toISOString(),
+      ingest_time: new Date(1_769_515_200_000 + i * 1000 + 5).toISOString(),
+      amount: ((i + 4) * 137 - 500) / 100 + '',
+      coupon_code: i % 2 ? 'SPRING' : null,
+    }));
+    const out = execFileSync(PYTHON, [join(ROOT, 'test/connectors/avro/py/confluent_encode.py')], {
+      input: JSON.stringify({ topic: 'sales.events.v1', schema: JSON.stringify(SALES_V2), records }),
+    });
+    const values = out
+      .toString()
+      .trim()
+      .split('\n')
+      .map((h) => Buffer.from(h, 'hex'));
+    const d = decoderFor(registry, SALES_V2);
+    const decoded = await d.decode(conn, [valueBatch(values)], conn);
+    assert.equal(decoded.valid, 50);
+    const got = await rows(decoded.rawTable);
+    assert.deepEqual(
+      got.map((r) => [r.event_id, r.amount, r.coupon_code, r.event_time]),
+      records.map((r, i) => [
+        r.event_id,
+        (((i + 4) * 137 - 500) / 100).toFixed(2),
+        r.coupon_code,
+        `${r.event_time.replace('T', ' ').replace('.000Z', '')}+00`,
+      ]),
+    );
   });
 });
