@@ -4,7 +4,12 @@
  * topic, the tables (created by their first commit, with the declared or inferred
  * schema), the sinks and the runtime.
  */
-import { basename, isAbsolute, join } from 'node:path';
+
+import { promises as fs } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { AvroDecoder } from '../connectors/avro/decoder.ts';
+import { AvroRowEncoder } from '../connectors/avro/encoder.ts';
+import type { SchemaRegistryClient } from '../connectors/avro/registry-client.ts';
 import { JsonDecoder } from '../connectors/json/decoder.ts';
 import type { PgConnector } from '../connectors/postgres/client.ts';
 import { PostgresSink } from '../connectors/postgres/sink.ts';
@@ -25,13 +30,14 @@ import { TopicSink } from '../stream/sinks/topic.ts';
 import { TableSource } from '../stream/sources/table.ts';
 import { TopicSource } from '../stream/sources/topic.ts';
 import { StateKeeper, stageTable, type WindowStage } from '../stream/stateful.ts';
-import type { BatchView, Sink, Source } from '../stream/types.ts';
+import type { BatchView, Decoder, Sink, Source } from '../stream/types.ts';
 import { WindowOperator } from '../stream/window/index.ts';
 import { type DeltaTable, filesRelation, openConnection, type StructType } from '../table/index.ts';
 import { type OutcomeCheckOptions, DeltaTable as Table, type TableContext } from '../table/table.ts';
 import { duckType } from '../table/types.ts';
+import { loadAvroReader } from './avro.ts';
 import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check.ts';
-import type { PipelineDefinition } from './definition.ts';
+import type { PipelineDefinition, TopicSinkDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
 import { invalid, type LoadedDefinition } from './load.ts';
 import {
@@ -63,6 +69,12 @@ export interface RunContext {
   postgres?: PgConnector;
   /** Counters of the pipeline this one replaces (a capture's schema change), to keep counting in. */
   metrics?: PipelineMetrics;
+  /**
+   * The schema registry Avro topics are read with (writer schemas by id) and Avro topic
+   * sinks register their schemas in: `--registry URL` / `$TRIBUTARY_REGISTRY`, or the
+   * embedded one the command line opens.
+   */
+  registry?: SchemaRegistryClient;
 }
 
 export interface CompiledPipeline {
@@ -112,9 +124,11 @@ export async function openSourceTable(
  */
 export async function checkDefinition(
   loaded: LoadedDefinition,
-  opts: { dataDir?: string } = {},
+  opts: { dataDir?: string; registry?: SchemaRegistryClient } = {},
 ): Promise<{ plan: Plan; checked: CheckResult; source?: { table: DeltaTable; name: string } }> {
-  const p = plan(loaded.definition);
+  const reader = await loadAvroReader(loaded.definition, loaded.file, opts.registry);
+  if (reader && 'message' in reader) invalid(loaded, [reader]);
+  const p = plan(loaded.definition, { ...(reader && { avro: reader }) });
   if (p.problems.length > 0) invalid(loaded, p.problems);
   let source: { table: DeltaTable; name: string } | undefined;
   let inputSql: string;
@@ -180,9 +194,81 @@ export function sourceTopic(def: PipelineDefinition, ctx: Pick<RunContext, 'topi
   return ctx.topic ?? def.source.topic;
 }
 
+/** The Avro encoder of a topic sink with `format: avro`: its schema given, or made from its rows' columns. */
+async function avroEncoder(
+  loaded: LoadedDefinition,
+  index: number,
+  columns: { names: string[]; types: { toString(): string }[] },
+  registry: SchemaRegistryClient,
+): Promise<AvroRowEncoder> {
+  const d = loaded.definition.sinks[index] as TopicSinkDefinition;
+  let schema: string | undefined;
+  const given = d.avro?.schema;
+  if (given !== undefined) {
+    if (/^\s*[{["]/.test(given)) schema = given;
+    else {
+      const path = isAbsolute(given) ? given : resolve(loaded.file ? dirname(loaded.file) : '.', given);
+      try {
+        schema = await fs.readFile(path, 'utf8');
+      } catch (err) {
+        invalid(loaded, [
+          {
+            path: ['sinks', index, 'avro', 'schema'],
+            message: `cannot read the Avro schema file ${path}: ${(err as Error).message}`,
+          },
+        ]);
+      }
+    }
+  }
+  try {
+    return new AvroRowEncoder({
+      registry,
+      subject: `${d.topic}-value`,
+      columns: columns.names.map((name, i) => ({ name, type: columns.types[i].toString() })),
+      name: d.name,
+      ...(schema !== undefined && { schema }),
+      where: `sink '${d.name}'`,
+    });
+  } catch (err) {
+    if (!isTributaryError(err)) throw err;
+    invalid(loaded, [
+      {
+        path: ['sinks', index, ...(given !== undefined ? ['avro', 'schema'] : ['format'])],
+        message: err.message,
+      },
+    ]);
+  }
+}
+
+/** The decoder of a topic's records: Avro with its reader schema, else JSON. */
+function decoderFor(p: Plan, registry: SchemaRegistryClient | undefined): Decoder {
+  if (p.avro)
+    return new AvroDecoder({ readerSchema: p.avro.schema, registry: registry!, contract: p.contract! });
+  return new JsonDecoder(p.contract!);
+}
+
 export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext): Promise<CompiledPipeline> {
-  const { plan: p, checked, source: fromTable } = await checkDefinition(loaded, { dataDir: ctx.dataDir });
+  const {
+    plan: p,
+    checked,
+    source: fromTable,
+  } = await checkDefinition(loaded, {
+    dataDir: ctx.dataDir,
+    ...(ctx.registry && { registry: ctx.registry }),
+  });
   const def = p.def;
+  const needsRegistry = [
+    ...(p.avro ? ['its source topic is Avro'] : []),
+    ...p.sinks
+      .filter((s) => s.def.type === 'topic' && s.def.format === 'avro')
+      .map((s) => `sink '${s.def.name}' writes Avro`),
+  ];
+  if (needsRegistry.length > 0 && !ctx.registry) {
+    throw new TributaryError(
+      'CONFIG_INVALID',
+      `pipeline '${def.name}' needs a schema registry (${needsRegistry.join(', ')}): give one with --registry URL or $TRIBUTARY_REGISTRY`,
+    );
+  }
   let source: Source;
   let rowsRelation: PipelineOptions['rowsRelation'];
   if ('topic' in def.source) {
@@ -305,6 +391,14 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         name: d.name,
         log: ctx.log,
         topic: d.topic,
+        ...(d.format === 'avro' && {
+          encoder: await avroEncoder(
+            loaded,
+            p.sinks.indexOf(s),
+            checked.sinkColumns.get(d.name)!,
+            ctx.registry!,
+          ),
+        }),
         partitions: d.partitions ?? (await source.partitions()),
         ...(d.key !== undefined && { key: d.key }),
         select: s.select,
@@ -315,7 +409,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
       plannedSinks.push(sink);
     }
   }
-  const decoder = p.contract && new JsonDecoder(p.contract);
+  const decoder = p.contract && decoderFor(p, ctx.registry);
   const quality = def.quality;
   if (quality) {
     // Its results are a function of the batch's plan: planned, like a topic sink.

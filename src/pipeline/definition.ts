@@ -21,9 +21,19 @@ export interface PipelineDefinition {
   name: string;
   description?: string;
   source: SourceDefinition;
-  /** How a topic's record bytes become rows (default `json`). Not used by a table source. */
-  format?: 'json';
-  /** The data contract records of a topic must meet; required for a topic source. */
+  /**
+   * How a topic's record bytes become rows (default `json`): `json` (one JSON object per
+   * record) or `avro` (Confluent's wire format, read with the `avro` reader schema;
+   * docs/avro.md). Not used by a table source.
+   */
+  format?: 'json' | 'avro';
+  /** With `format: avro`: the reader schema the records are read into (their columns). */
+  avro?: AvroDefinition;
+  /**
+   * The data contract records of a topic must meet; required for a topic source of JSON.
+   * With `format: avro` the fields take their types from the reader schema and add rules
+   * (default: the schema's fields, no further rules).
+   */
   contract?: ContractDefinition;
   /** The event time of a record and how late records may arrive. */
   event_time?: EventTimeDefinition;
@@ -103,6 +113,18 @@ export interface TableSourceDefinition {
   table: string;
 }
 
+/**
+ * The reader schema of an Avro topic: records written with any schema the registry knows
+ * are read into it (Avro schema resolution), so every writer version lands in one table
+ * schema. One of `schema` and `subject`.
+ */
+export interface AvroDefinition {
+  /** An `.avsc` file (relative to the definition's file), or the schema itself as JSON text. */
+  schema?: string;
+  /** A registry subject whose latest version, when the pipeline starts, is the reader schema (e.g. `sales.events.v1-value`). */
+  subject?: string;
+}
+
 export interface ContractDefinition {
   name: string;
   /** `dlq` (default): a failing record goes to the dead-letter topic with its bytes and the reason. `tag`: kept, with a status and a reason column. */
@@ -119,7 +141,8 @@ export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 
 
 export interface FieldDefinition {
   name: string;
-  type: FieldType;
+  /** Required for JSON; with `format: avro` the schema's type (giving one that differs is an error). */
+  type?: FieldType;
   /** Absent or null fails the record unless `required: false` (default true). */
   required?: boolean;
   enum?: string[];
@@ -254,6 +277,13 @@ export interface DeltaMergeSinkDefinition extends SinkBase {
 export interface TopicSinkDefinition extends SinkBase {
   type: 'topic';
   topic: string;
+  /**
+   * `json` (default): each row one JSON object. `avro`: Confluent's wire format, with a
+   * schema from the rows' columns (or `avro.schema`) registered under `<topic>-value`.
+   */
+  format?: 'json' | 'avro';
+  /** With `format: avro`: the schema to write with (an `.avsc` file or JSON text; default: from the rows' column types). */
+  avro?: { schema?: string };
   /** A column whose value is the record key (partitions by it, as Kafka does). */
   key?: string;
   /** Partitions to create the topic with if it does not exist (default: the source's). */

@@ -2,7 +2,9 @@
  * `tributary pipeline explain`: the plan as text — source → decoder and contract →
  * transforms → sinks, the SQL each step runs, the tables written and the state kept.
  */
+import { describeType } from '../connectors/avro/columns.ts';
 import { compileContract } from '../quality/contract.ts';
+import { compileTypedContract } from '../quality/typed-contract.ts';
 import { WindowOperator } from '../stream/window/index.ts';
 import { capturesAllColumns } from './capture.ts';
 import type { CheckResult } from './check.ts';
@@ -15,6 +17,38 @@ const indent = (text: string, by = '      ') =>
     .split('\n')
     .map((l) => by + l)
     .join('\n');
+
+/** The Avro reader schema, its columns and the rules the definition adds. */
+function explainAvro(p: Plan): string[] {
+  const a = p.avro!;
+  const c = p.contract!;
+  const typed = compileTypedContract(
+    a.columns.map((col) => ({ spec: c.fields.find((f) => f.name === col.name)!, decoded: col.sqlType })),
+  );
+  const out = [
+    "         Confluent's wire format (byte 0, the writer schema's id, the Avro body); each writer schema",
+    '         fetched from the schema registry by id once (chosen at run time), read into the reader schema',
+    `         reader schema (${a.source}): ${JSON.stringify(JSON.parse(a.schema))}`,
+    '         columns:',
+  ];
+  for (const col of a.columns) {
+    const f = c.fields.find((x) => x.name === col.name)!;
+    const rules = [
+      f.required === false ? 'optional' : 'required',
+      ...(f.enum ? [`enum ${f.enum.join('|')}`] : []),
+      ...(f.min !== undefined ? [`min ${f.min}`] : []),
+      ...(f.max !== undefined ? [`max ${f.max}`] : []),
+      ...(f.pattern !== undefined ? [`pattern ${f.pattern}`] : []),
+      ...(f.notEmpty ? ['not_empty'] : []),
+      ...(f.decimals !== undefined && col.kind !== 'decimal' ? [`decimals ${f.decimals}`] : []),
+    ];
+    out.push(
+      `           ${col.name} ${col.sqlType} ← ${describeType(col.type)}${col.nullable ? ' or null' : ''}: ${rules.join(', ')}`,
+    );
+  }
+  out.push(`         checked in DuckDB: ${typed.validRow.length} characters of SQL over the decoded columns`);
+  return out;
+}
 
 export function explainPlan(p: Plan, checked?: CheckResult): string {
   const def = p.def;
@@ -53,9 +87,13 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
     out.push(
       `decode   ${def.format ?? 'json'}, contract '${c.name}' (${c.fields.length} fields; failing records ${failing})`,
     );
-    out.push(
-      `         checked in DuckDB: ${compileContract(c).validRow.length} characters of SQL over read_json's typed columns, after a strict check of each record's bytes`,
-    );
+    if (p.avro) {
+      out.push(...explainAvro(p));
+    } else {
+      out.push(
+        `         checked in DuckDB: ${compileContract(c).validRow.length} characters of SQL over read_json's typed columns, after a strict check of each record's bytes`,
+      );
+    }
   } else {
     out.push(`source   Delta table '${def.source.table}' read as a stream (each new version's added rows)`);
   }
@@ -125,6 +163,11 @@ export function explainPlan(p: Plan, checked?: CheckResult): string {
       );
     } else {
       out.push(`      to topic '${d.topic}'${d.key ? ` keyed by ${d.key}` : ''}`);
+      if (d.format === 'avro') {
+        out.push(
+          `      as Avro in Confluent's wire format, schema ${d.avro?.schema !== undefined ? 'given' : "from the rows' columns (every field nullable, timestamps timestamp-micros, DECIMAL as decimal bytes)"}, registered under '${d.topic}-value'`,
+        );
+      }
     }
     if (s.table) {
       const t = s.table;

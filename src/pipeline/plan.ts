@@ -4,6 +4,8 @@
  * the batch's `input`), the tables' layouts and upkeep, durations in milliseconds. Both
  * `tributary pipeline explain` and the compiler (compile.ts) work from this plan.
  */
+
+import type { AvroColumn } from '../connectors/avro/columns.ts';
 import { quoteIdent, quoteString } from '../core/sql.ts';
 import { contractProblems, type DataContract, type FieldSpec } from '../quality/contract.ts';
 import type { DedupSpec } from '../stream/dedup-operator.ts';
@@ -12,6 +14,7 @@ import { BATCH_RELATION, batchTable, stageTable } from '../stream/stateful.ts';
 import { parseAggregate, type WindowSpec } from '../stream/window/index.ts';
 import type { WhenMatched } from '../table/index.ts';
 import type { StructField } from '../table/schema.ts';
+import { avroContract, avroKeyProblems, type LoadedAvro } from './avro.ts';
 import { captureProblems, capturesAllColumns } from './capture.ts';
 import { parseColumnType } from './column-types.ts';
 import type {
@@ -104,6 +107,8 @@ export interface Plan {
   windows: PlannedWindow[];
   dedups: PlannedDedup[];
   contract?: DataContract;
+  /** With `format: avro`: the reader schema, where it came from, and its columns. */
+  avro?: LoadedAvro & { columns: AvroColumn[] };
   /** SQL over an input row: its event time as a TIMESTAMPTZ. */
   eventTime?: string;
   watermarkMs: number;
@@ -119,7 +124,8 @@ export interface Plan {
 export function toFieldSpec(f: FieldDefinition): FieldSpec {
   return {
     name: f.name,
-    type: f.type,
+    // A JSON field without a type is a problem of the plan (jsonTypeProblems).
+    type: f.type ?? 'string',
     ...(f.required !== undefined && { required: f.required }),
     ...(f.enum !== undefined && { enum: f.enum }),
     ...(f.min !== undefined && { min: f.min }),
@@ -248,7 +254,27 @@ export function whenMatched(def: DeltaMergeSinkDefinition): WhenMatched {
 }
 
 /** Resolves names and references; the problems found (unknown relations, tables, duplicate names) are in `problems`. */
-export function plan(def: PipelineDefinition): Plan {
+export interface PlanOptions {
+  /** The reader schema of a definition with `format: avro` (avro.ts's loadAvroReader). */
+  avro?: LoadedAvro;
+}
+
+/** Fields of a JSON contract without a type (only format avro takes types from a schema). */
+function jsonTypeProblems(fields: readonly FieldDefinition[], at: Array<string | number>): Problem[] {
+  return fields.flatMap((f, i) => [
+    ...(f.type === undefined
+      ? [
+          {
+            path: [...at, i],
+            message: "missing required key 'type' (only format avro takes types from its schema)",
+          },
+        ]
+      : []),
+    ...(f.items ? jsonTypeProblems(f.items, [...at, i, 'items']) : []),
+  ]);
+}
+
+export function plan(def: PipelineDefinition, opts: PlanOptions = {}): Plan {
   const problems: Problem[] = [];
   const tables = new Map<string, PlannedTable>();
   (def.tables ?? []).forEach((t, i) => {
@@ -392,13 +418,36 @@ export function plan(def: PipelineDefinition): Plan {
       }
     });
   }
-  if (def.contract !== undefined) {
-    for (const p of contractProblems(def.contract.fields.map(toFieldSpec))) {
-      problems.push({ path: ['contract', ...p.path], message: p.message });
+  let contract: DataContract | undefined;
+  let avro: Plan['avro'];
+  if (def.format === 'avro') {
+    const keys = avroKeyProblems(def);
+    problems.push(...keys);
+    if (keys.length === 0 && 'topic' in def.source) {
+      if (opts.avro) {
+        const r = avroContract(def, opts.avro);
+        problems.push(...r.problems);
+        contract = r.contract;
+        avro = { ...opts.avro, columns: r.columns };
+      } else {
+        problems.push({
+          path: ['avro'],
+          message: 'the Avro reader schema was not loaded (checkDefinition loads it)',
+        });
+      }
+    }
+  } else {
+    problems.push(...avroKeyProblems(def));
+    if (def.contract !== undefined) {
+      problems.push(...jsonTypeProblems(def.contract.fields, ['contract', 'fields']));
+      for (const p of contractProblems(def.contract.fields.map(toFieldSpec))) {
+        problems.push({ path: ['contract', ...p.path], message: p.message });
+      }
+      contract = { name: def.contract.name, fields: def.contract.fields.map(toFieldSpec) };
     }
   }
   problems.push(...captureProblems(def));
-  if ('topic' in def.source && def.contract === undefined) {
+  if ('topic' in def.source && def.contract === undefined && def.format !== 'avro') {
     problems.push({
       path: ['source'],
       message: "a topic source needs a 'contract' (the fields its records carry)",
@@ -525,7 +574,8 @@ export function plan(def: PipelineDefinition): Plan {
   if (capturesAllColumns(def)) for (const t of tables.values()) t.evolve = t.def.schema !== 'strict';
   return {
     def,
-    contract: def.contract && { name: def.contract.name, fields: def.contract.fields.map(toFieldSpec) },
+    ...(contract && { contract }),
+    ...(avro && { avro }),
     eventTime: def.event_time?.expr,
     watermarkMs: def.event_time?.watermark ? parseDuration(def.event_time.watermark) : 0,
     transforms,

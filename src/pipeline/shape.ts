@@ -62,7 +62,8 @@ const BOUND: Shape = {
 
 const FIELD: Shape = obj({
   name: req(ident),
-  type: req(str(['string', 'integer', 'number', 'boolean', 'array', 'object', 'timestamp'])),
+  // Required for JSON (plan.ts says so); format avro takes it from the schema.
+  type: str(['string', 'integer', 'number', 'boolean', 'array', 'object', 'timestamp']),
   required: bool,
   enum: arr(str(), true),
   min: BOUND,
@@ -132,7 +133,15 @@ const SINKS: Record<string, Shape> = {
     compression: COMPRESSION,
     compaction: obj({ every: req(duration), older_than: req(duration), file_size: req(size) }),
   }),
-  topic: obj({ ...SINK_BASE, type: req(str()), topic: req(str()), key: ident, partitions: int(1) }),
+  topic: obj({
+    ...SINK_BASE,
+    type: req(str()),
+    topic: req(str()),
+    key: ident,
+    partitions: int(1),
+    format: str(['json', 'avro']),
+    avro: obj({ schema: str() }),
+  }),
   postgres: obj({
     ...SINK_BASE,
     type: req(str()),
@@ -197,7 +206,8 @@ export const DEFINITION: Shape = obj({
       return `expected { topic: NAME } (a topic of the log) or { table: NAME } (a Delta table read as a stream), got ${got}`;
     },
   }),
-  format: str(['json']),
+  format: str(['json', 'avro']),
+  avro: obj({ schema: str(), subject: str() }),
   contract: obj({
     name: req(str()),
     on_failure: str(['dlq', 'tag']),

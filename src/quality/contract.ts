@@ -198,7 +198,7 @@ export function checkContract(c: DataContract): void {
  * a few units in the last place of a whole number, not exactly on it (~3e-13 here,
  * ~2e-4 at 10¹²); 10.999 lands a tenth away.
  */
-function tooManyDecimals(x: string, decimals: number): string {
+export function tooManyDecimals(x: string, decimals: number): string {
   const scaled = `(${x}) * ${10 ** decimals}`;
   return `abs(${scaled} - round(${scaled})) > 1e-9 + abs(${scaled}) * 1e-15`;
 }
@@ -254,12 +254,12 @@ function fastCheck(f: FieldSpec, ref: string, parsed?: string): string {
 }
 
 /** A `min` or `max` as SQL: a number, or a timestamp literal. */
-function bound(f: FieldSpec, v: number | string): string {
+export function bound(f: FieldSpec, v: number | string): string {
   return f.type === 'timestamp' ? timestampLiteral(String(v)) : String(v);
 }
 
 /** The smallest magnitude a DECIMAL(precision, decimals) field cannot hold: 10^(precision − decimals). */
-function decimalLimit(f: FieldSpec): string {
+export function decimalLimit(f: FieldSpec): string {
   return `1e${f.precision! - (f.decimals ?? 0)}`;
 }
 

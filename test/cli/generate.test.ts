@@ -146,15 +146,13 @@ describe('tributary generate clickstream', { timeout: 120_000 }, () => {
     assert.match(bad.stderr, /CONFIG_INVALID.*add up to/);
   });
 
-  test('sales: listed; needs a registry; its own options checked; nothing produced on a refusal', async () => {
+  test('sales: listed; its own options checked; nothing produced on a refusal; the embedded registry by default', async () => {
     const help = await cli(['generate', '--help']);
     assert.match(help.stdout, /usage: tributary generate orders\|clickstream\|sales/);
     assert.match(help.stdout, /--registry URL/);
-    const none = await cli(['generate', 'sales', '--events', '10']);
-    assert.equal(none.code, 2);
-    assert.match(none.stderr, /CONFIG_INVALID.*needs a schema registry: --registry URL/);
     const notUrl = await cli(['generate', 'sales', '--registry', 'localhost:8081']);
-    assert.match(notUrl.stderr, /--registry must be an http\(s\) URL, got 'localhost:8081'/);
+    assert.equal(notUrl.code, 2);
+    assert.match(notUrl.stderr, /'localhost:8081' is not a schema registry URL/);
     const version = await cli([
       'generate',
       'sales',
@@ -182,9 +180,22 @@ describe('tributary generate clickstream', { timeout: 120_000 }, () => {
       ooo.stderr,
       /--out-of-order-rate applies to 'generate orders' and 'generate clickstream' only/,
     );
-    const log = await openLog({ dataDir });
+    let log = await openLog({ dataDir });
     try {
       assert.ok(!(await log.listTopics()).some((t) => t.name === 'sales.events.v1'));
+    } finally {
+      await log.close();
+    }
+    // Without --registry: the embedded registry, in topic _schemas of the same log.
+    const embedded = await cli(['generate', 'sales', '--events', '10']);
+    assert.equal(embedded.code, 0, embedded.stderr);
+    assert.match(embedded.stdout, /writing sales_event version 1: schema id 1 under 'sales.events.v1-value'/);
+    log = await openLog({ dataDir });
+    try {
+      let records = 0;
+      for (let p = 0; p < 3; p++) records += (await log.offsets('sales.events.v1', p)).latest;
+      assert.equal(records, 10);
+      assert.ok((await log.listTopics()).some((t) => t.name === '_schemas'));
     } finally {
       await log.close();
     }

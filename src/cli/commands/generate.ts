@@ -9,7 +9,7 @@ import { SALES_TOPIC } from '../../scenarios/saas-sales/domain.ts';
 import { generateSales } from '../../scenarios/saas-sales/generate.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { parseCommand, scenarioArg } from './options.ts';
-import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryFromArgs } from './registry-args.ts';
+import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryOrEmbedded } from './registry-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary generate orders|clickstream|sales [options]
@@ -22,6 +22,7 @@ clickstream  user events (seed 002: login, click, purchase, logout of a growing 
 sales        SaaS subscription events (seed 004) in Avro, Confluent's wire format, into
              topic 'sales.events.v1' (3 partitions, keyed by account_id); the schema is
              registered under 'sales.events.v1-value' in the registry of --registry
+             (default: the embedded registry in the log's topic _schemas)
 
 Runs until --events are produced, or until Ctrl-C.
 
@@ -116,6 +117,7 @@ export async function run(args: string[]): Promise<number> {
   const topic =
     values.topic ?? { orders: ORDERS_TOPIC, clickstream: CLICKSTREAM_TOPIC, sales: SALES_TOPIC }[scenario]!;
   const log = await openLogFromArgs(values);
+  const registry = sales ? registryOrEmbedded(values as { registry?: string }, log) : undefined;
   const stop = new AbortController();
   const removeSignals = onStopSignals(() => stop.abort());
   try {
@@ -143,6 +145,7 @@ export async function run(args: string[]): Promise<number> {
         invalidRate: common.malformedRate,
         lateRate,
         ...sales!,
+        registry: registry!.client,
         signal: stop.signal,
         onSchema: (version, id, subject) =>
           console.log(`writing sales_event version ${version}: schema id ${id} under '${subject}'`),
@@ -155,6 +158,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     removeSignals();
+    await registry?.close();
     await log.close();
   }
 }
@@ -177,7 +181,6 @@ function salesOptions(values: Record<string, string | boolean | undefined>) {
     );
   }
   return {
-    registry: registryFromArgs('generate sales', values as { registry?: string }),
     accounts: intOption('accounts', values.accounts as string | undefined, 1),
     schemaVersion: version === '2' ? (2 as const) : (1 as const),
     switchAt,

@@ -7,6 +7,7 @@ import { resolveDefinition } from '../../pipeline/builtin.ts';
 import { checkDefinition } from '../../pipeline/compile.ts';
 import { explainPlan } from '../../pipeline/explain.ts';
 import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
+import { REGISTRY_OPTIONS, registryFromArgs } from './registry-args.ts';
 
 const USAGE = `usage: tributary pipeline <validate | explain> <definition.yaml | name>
 
@@ -18,9 +19,15 @@ const USAGE = `usage: tributary pipeline <validate | explain> <definition.yaml |
 
 options:
   --data-dir DIR  where a table source is read (default: $TRIBUTARY_DATA_DIR or ./tributary-data)
+  --registry URL  the schema registry of a definition whose Avro reader schema is a subject
+                  (default: $TRIBUTARY_REGISTRY)
   -h, --help      show this help`;
 
-const OPTIONS = { help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' } } as const;
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  'data-dir': { type: 'string' },
+  ...REGISTRY_OPTIONS,
+} as const;
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(USAGE, OPTIONS, args);
@@ -32,7 +39,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const loaded = await resolveDefinition(target);
   const dataDir = parsed.values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
-  const { plan, checked } = await checkDefinition(loaded, { dataDir });
+  const registry = registryFromArgs(parsed.values);
+  const { plan, checked } = await checkDefinition(loaded, { dataDir, ...(registry && { registry }) });
   if (action === 'validate') {
     const s = plan.def;
     console.log(

@@ -1,41 +1,82 @@
 /**
- * Where a command finds its schema registry: `--registry URL` or $TRIBUTARY_REGISTRY, a
- * Confluent-compatible registry (ours: `tributary registry`).
+ * Where a command finds its schema registry (Avro topics, docs/avro.md): `--registry URL`
+ * or $TRIBUTARY_REGISTRY, any registry speaking Confluent's REST API (ours: `tributary
+ * registry`); without one, the embedded registry: the registry's store over the
+ * command's own log (topic `_schemas`), opened in this process when first asked, so
+ * `tributary generate sales` and `tributary run` on one data directory (or one Kafka)
+ * share schemas without a server (docs/registry.md).
  */
-import type { SchemaRegistryClient } from '../../connectors/avro/registry-client.ts';
-import { TributaryError } from '../../core/errors.ts';
+import { HttpSchemaRegistryClient } from '../../connectors/avro/http-registry.ts';
+import type { RegisteredSchema, SchemaRegistryClient } from '../../connectors/avro/registry-client.ts';
+import type { Log } from '../../log/log.ts';
+import { openRegistry, type Registry } from '../../server/registry/server.ts';
 
-export const REGISTRY_OPTIONS = {
-  registry: { type: 'string' },
-} as const;
+export const REGISTRY_OPTIONS = { registry: { type: 'string' } } as const;
 
-export const REGISTRY_OPTIONS_USAGE = `  --registry URL     the schema registry (Confluent's REST API; default: $TRIBUTARY_REGISTRY)`;
+export const REGISTRY_OPTIONS_USAGE = `schema registry (Avro topics, docs/avro.md):
+  --registry URL     a schema registry speaking Confluent's REST API, e.g. http://localhost:8081
+                     (default: $TRIBUTARY_REGISTRY, else the embedded registry in the log's
+                     topic _schemas); user and password may be given in the URL`;
 
-/** The registry the options name; CONFIG_INVALID when none is named or the URL is not one. */
-export function registryFromArgs(command: string, values: { registry?: string }): SchemaRegistryClient {
+/** The registry given on the command line or in $TRIBUTARY_REGISTRY, or undefined. */
+export function registryFromArgs(values: { registry?: string }): HttpSchemaRegistryClient | undefined {
   const url = values.registry ?? process.env.TRIBUTARY_REGISTRY;
-  if (url === undefined || url.trim() === '') {
-    throw new TributaryError(
-      'CONFIG_INVALID',
-      `tributary ${command} needs a schema registry: --registry URL (any Confluent-compatible registry) or $TRIBUTARY_REGISTRY`,
-      { option: 'registry' },
-    );
+  return url ? new HttpSchemaRegistryClient(url) : undefined;
+}
+
+export interface OpenedRegistry {
+  client: SchemaRegistryClient;
+  /** `http://...` or `embedded (topic _schemas of <log>)`. */
+  describe: string;
+  /** Stops the embedded registry if it was opened (the log stays open: the caller's). */
+  close(): Promise<void>;
+}
+
+/** The named registry, else the embedded one over `log`, opened on first use. */
+export function registryOrEmbedded(values: { registry?: string }, log: Log): OpenedRegistry {
+  const named = registryFromArgs(values);
+  if (named) {
+    return {
+      client: named,
+      describe: named.description,
+      close: async () => {},
+    };
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = new URL('invalid:');
+  const embedded = new EmbeddedRegistryClient(log);
+  return {
+    client: embedded,
+    describe: `the embedded registry (topic _schemas of ${log.description})`,
+    close: () => embedded.close(),
+  };
+}
+
+/** The in-process registry over a log, opened when first asked (a run without Avro never creates `_schemas`). */
+class EmbeddedRegistryClient implements SchemaRegistryClient {
+  private readonly log: Log;
+  private opening?: Promise<Registry>;
+
+  constructor(log: Log) {
+    this.log = log;
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new TributaryError('CONFIG_INVALID', `--registry must be an http(s) URL, got '${url}'`, {
-      option: 'registry',
-    });
+
+  private registry(): Promise<Registry> {
+    this.opening ??= openRegistry({ log: this.log });
+    return this.opening;
   }
-  // The HTTP client (src/connectors/avro/http-registry.ts) is not part of this build yet.
-  throw new TributaryError(
-    'CONFIG_INVALID',
-    `tributary ${command}: this build has no HTTP schema registry client yet, so it cannot use ${parsed.origin}`,
-    { option: 'registry' },
-  );
+
+  async schemaById(id: number): Promise<string> {
+    return (await this.registry()).client.schemaById(id);
+  }
+
+  async register(subject: string, schema: string): Promise<number> {
+    return (await this.registry()).client.register(subject, schema);
+  }
+
+  async latest(subject: string): Promise<RegisteredSchema | undefined> {
+    return (await this.registry()).client.latest(subject);
+  }
+
+  async close(): Promise<void> {
+    if (this.opening) await (await this.opening).close();
+  }
 }

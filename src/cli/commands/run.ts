@@ -27,6 +27,7 @@ import {
   POSTGRES_OPTIONS_USAGE,
 } from './postgres-args.ts';
 import { type ProjectScheduler, startProjectScheduler } from './project-jobs.ts';
+import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryOrEmbedded } from './registry-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary run <definition.yaml | name> [options]
@@ -60,12 +61,15 @@ ${CAPTURE_OPTIONS_USAGE}
 
 ${POSTGRES_OPTIONS_USAGE}
 
+${REGISTRY_OPTIONS_USAGE}
+
 ${LOG_OPTIONS_USAGE}`;
 
 const OPTIONS = {
   ...LOG_OPTIONS,
   ...POSTGRES_OPTIONS,
   ...CAPTURE_OPTIONS,
+  ...REGISTRY_OPTIONS,
   topic: { type: 'string' },
   project: { type: 'string' },
   set: { type: 'string', multiple: true },
@@ -155,12 +159,16 @@ export async function run(args: string[]): Promise<number> {
     ...values,
     kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
   });
+  // Avro topics: writer schemas by id, and schemas of Avro topic sinks (docs/avro.md);
+  // without --registry, the embedded registry over this log, opened when first asked.
+  const opened = registryOrEmbedded(values, log);
+  const registry = opened.client;
   let pg: Awaited<ReturnType<typeof openPostgresFromArgs>>;
   let capture: OpenedCapture | undefined;
   let slot: PipelineSlot;
   try {
     // The definition's problems first, before a database is opened or a table touched.
-    if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir });
+    if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir, registry });
     pg = await openPostgresFromArgs(loaded.definition, values, dataDir);
     try {
       capture = await openCaptureFromArgs(loaded.definition, values, {
@@ -179,6 +187,7 @@ export async function run(args: string[]): Promise<number> {
             topic: values.topic,
             metrics,
             ...(pg && { postgres: pg.pool }),
+            registry,
           })
         ).pipeline;
       slot = await compileBesideCapture(loaded, capture, compile);
@@ -188,6 +197,7 @@ export async function run(args: string[]): Promise<number> {
       throw err;
     }
   } catch (err) {
+    await opened.close();
     await log.close();
     throw err;
   }
@@ -246,6 +256,7 @@ export async function run(args: string[]): Promise<number> {
     await slot.closeCurrent();
     if (jobsPg) await (await jobsPg.catch(() => undefined))?.close();
     await pg?.close();
+    await opened.close();
     await log.close();
   }
 }

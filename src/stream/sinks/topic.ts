@@ -1,6 +1,6 @@
 /**
- * A topic sink: each row as one JSON record on an output topic (the embedded log or
- * Kafka), keyed by a column if asked (Kafka's murmur2 partitioning), exactly once
+ * A topic sink: each row as one record on an output topic (the embedded log or Kafka) —
+ * a JSON object, or another format's value (`encoder`: Avro), keyed by a column if asked (Kafka's murmur2 partitioning), exactly once
  * without a transactional producer.
  *
  * Its batches are planned (stateful.ts): a batch's rows are a function of its plan, so a
@@ -44,6 +44,17 @@ export interface TopicSinkOptions {
   input?: (batch: BatchView) => string;
   /** Where the sink keeps its progress (the pipeline's state store). */
   store: ObjectStore;
+  /** How a row becomes a record value (default: the row as one JSON object). */
+  encoder?: RowValueEncoder;
+}
+
+/** Writes a row as a record value in a format of its own (Avro: connectors/avro/encoder.ts). */
+export interface RowValueEncoder {
+  /** The select-list over the row `row` whose values `encode` is given, in order. */
+  select(row: string): string[];
+  /** Ready to encode (a schema registered); called before each batch's first record. */
+  open(): Promise<unknown>;
+  encode(values: readonly unknown[]): Uint8Array;
 }
 
 const decoder = new TextDecoder();
@@ -104,14 +115,19 @@ export class TopicSink implements Sink {
       : `(SELECT * FROM ${batch.validTable} WHERE ${pastProgress(progress, batch.lastOffsets)})`;
     const rowsSql = this.opts.select(from);
     const key = this.opts.key ? `__r.${quoteIdent(this.opts.key)}::VARCHAR` : 'NULL::VARCHAR';
+    const enc = this.opts.encoder;
+    if (enc) await enc.open();
+    const values = enc ? enc.select('__r').join(', ') : 'to_json(__r)::VARCHAR AS v';
     const reader = await batch.conn.runAndReadAll(
-      `SELECT to_json(__r)::VARCHAR AS v, ${key} AS k, row_number() OVER () - 1 AS i FROM (${rowsSql}) AS __r`,
+      `SELECT ${values}, ${key} AS k, row_number() OVER () - 1 AS i FROM (${rowsSql}) AS __r`,
     );
     const planId = batch.plan.id;
     const header = { [PLAN_HEADER]: encoder.encode(String(planId)) };
     const records: ProduceRecord[] = [];
     const produced = new Set<number>();
-    for (const [v, k, i] of reader.getRows()) {
+    for (const row of reader.getRows()) {
+      const k = row[row.length - 2];
+      const i = row[row.length - 1];
       const keyBytes = k === null ? null : encoder.encode(String(k));
       const q = keyBytes ? partitionForKey(keyBytes, this.outPartitions) : Number(i) % this.outPartitions;
       if (this.lastPlan[q] >= planId) continue;
@@ -120,7 +136,7 @@ export class TopicSink implements Sink {
         topic: this.opts.topic,
         partition: q,
         key: keyBytes,
-        value: encoder.encode(String(v)),
+        value: enc ? enc.encode(row) : encoder.encode(String(row[0])),
         headers: header,
       });
     }
