@@ -6,6 +6,7 @@
  */
 import avro from 'avsc';
 import { TributaryError } from '../../core/errors.ts';
+import { parseSchema } from './schema.ts';
 
 /** A logical type as parsed: its name and attributes, over its underlying type. */
 export class LogicalAvroType extends avro.types.LogicalType {
@@ -67,19 +68,23 @@ export function parseAvroSchema(schema: string | object, where = 'the Avro schem
       else throw new TributaryError('SCHEMA_INVALID', `${where} is not JSON: ${(err as Error).message}`);
     }
   }
+  // The specification's rules, with where a problem is (schema.ts), then avsc with the
+  // logical types kept visible.
   try {
-    return avro.Type.forSchema(
-      json as avro.Schema,
-      {
-        logicalTypes: LOGICAL_TYPES,
-        wrapUnions: 'never',
-      } as Partial<avro.ForSchemaOptions>,
-    );
+    return parseSchema(JSON.stringify(json), {
+      logicalTypes: LOGICAL_TYPES,
+      wrapUnions: 'never',
+    } as Partial<avro.ForSchemaOptions>);
   } catch (err) {
-    throw new TributaryError(
-      'SCHEMA_INVALID',
-      `${where} is not a valid Avro schema: ${(err as Error).message}`,
-    );
+    if (err instanceof TributaryError && err.code === 'SCHEMA_INVALID') {
+      throw new TributaryError(
+        'SCHEMA_INVALID',
+        `${where} is not a valid Avro schema: ${err.message}`,
+        err.details,
+        err,
+      );
+    }
+    throw err;
   }
 }
 
