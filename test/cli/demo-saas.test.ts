@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,6 +19,7 @@ import { classify, dedup } from '../../src/scenarios/saas-sales/oracle.ts';
 import { openRegistry } from '../../src/server/registry/server.ts';
 import { decodeDeadLetter, originalBytes } from '../../src/stream/dead-letter.ts';
 import { BIN, exitWithin, startCli } from '../helpers/cli-child.ts';
+import { ROOT } from '../interop/helpers.ts';
 
 const EVENTS = 4000;
 
@@ -168,18 +169,77 @@ test('tributary demo saas: v1 then v2 in the same tables, v3 refused with 409, t
     for (const command of commands) {
       const run = spawnSync('sh', ['-c', command], {
         encoding: 'utf8',
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TRIBUTARY_DATA_DIR: '' },
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          TRIBUTARY_DATA_DIR: '',
+          TRIBUTARY_KAFKA: '',
+        },
       });
       assert.equal(run.status, 0, `${command}\n${run.stderr}`);
       const rows = /\((\d+) rows?\)\s*$/.exec(run.stdout);
       assert.ok(rows && Number(rows[1]) > 0, `${command}\n${run.stdout}`);
     }
+    // The commands of docs/saas-sales.md, from its DLQ section to its analytical SQL, run
+    // on the demo's data directory as they are written there.
+    const doc = readFileSync(join(ROOT, 'docs', 'saas-sales.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## The DLQ and its reasons'), doc.indexOf('\n## Generator'));
+    const documented = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) =>
+      m[1].replaceAll('npx tributary', 'tributary'),
+    );
+    assert.ok(documented.length >= 8, section);
+    for (const command of documented) {
+      const run = spawnSync('sh', ['-c', command], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          TRIBUTARY_DATA_DIR: data,
+          TRIBUTARY_KAFKA: '',
+        },
+      });
+      assert.equal(run.status, 0, `${command}\n${run.stderr}`);
+      assert.ok(
+        /\(\d+ rows?\)\s*$/.test(run.stdout) || /^\{"partition"/.test(run.stdout),
+        `${command}\n${run.stdout}`,
+      );
+      assert.doesNotMatch(run.stdout, /\(0 rows\)/, command);
+    }
     const dlqReasons = spawnSync('sh', ['-c', commands[4]], {
       encoding: 'utf8',
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, TRIBUTARY_KAFKA: '' },
     }).stdout;
     const counted = [...dlqReasons.matchAll(/\|\s+(\d+)\s*$/gm)].reduce((s, m) => s + Number(m[1]), 0);
     assert.equal(counted, invalid.length, 'the DLQ command counts every DLQ record');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tributary demo saas until Ctrl-C: stops cleanly with its summary', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-demo-saas-stop-'));
+  try {
+    const data = join(dir, 'data');
+    const { child, exit } = startCli(
+      ['demo', 'saas', '--rate', '500', '--seed', '5', '--registry-port', '0', '--data-dir', data],
+      { TRIBUTARY_DATA_DIR: '', TRIBUTARY_KAFKA: '', TRIBUTARY_REGISTRY: '' },
+    );
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    // Stop once a progress line shows rows in silver.
+    while (!/silver [1-9]\d*/.test(out)) {
+      assert.equal(child.exitCode, null, out);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill('SIGINT');
+    const r = await exitWithin(exit, 60_000);
+    assert.ok(r, 'the demo stops after the batch in flight');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /stopped after [\d.]+ s: the tables hold what was committed/);
+    assert.match(r.stdout, /sales_silver by schema_version: v1 [1-9]\d* events \(discount_code null\)/);
+    assert.match(r.stdout, /\ntry:\n/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

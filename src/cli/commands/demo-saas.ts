@@ -6,7 +6,7 @@
  * same registry — with progress every two seconds, then a summary and commands to try.
  */
 import { HttpSchemaRegistryClient, REGISTRY_CONTENT_TYPE } from '../../connectors/avro/http-registry.ts';
-import { isTributaryError } from '../../core/errors.ts';
+import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import type { Log } from '../../log/log.ts';
 import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
@@ -63,7 +63,10 @@ async function serveRegistry(log: Log, port: number | undefined): Promise<Regist
     if (port !== undefined || !isTributaryError(err) || cause?.code !== 'EADDRINUSE') throw err;
     const other = createRegistryServer({ log, port: 0 });
     await other.start();
-    console.log(`port ${REGISTRY_PORT} is taken (another registry?): serving on a free port instead`);
+    const free = new URL(other.url).port;
+    console.log(
+      `port ${REGISTRY_PORT} is taken (another registry?): serving the registry on port ${free} instead`,
+    );
     return other;
   }
 }
@@ -106,7 +109,9 @@ export async function saasDemo({ dataDir, log, kafka, values, signal }: SaasDemo
     (events !== undefined ? Math.floor(events / 2) : 30 * rate);
   const port = intOption('registry-port', values['registry-port']);
   if (port !== undefined && port > 65535) {
-    throw new Error(`--registry-port must be at most 65535, got ${port}`);
+    throw new TributaryError('CONFIG_INVALID', `--registry-port must be at most 65535, got ${port}`, {
+      option: 'registry-port',
+    });
   }
   const server = await serveRegistry(log, port);
   const url = server.url;
