@@ -216,7 +216,10 @@ export async function saasDemo({ dataDir, log, kafka, values, signal }: SaasDemo
         : `\ndone in ${secs} s: every event generated is read and committed`,
     );
     console.log(
-      `generated ${produced} records: ${versionCount[1]} with schema v1, ${versionCount[2]} with v2 (duplicates, late and invalid ones included)`,
+      `generated ${produced} records: ${versionCount[1]} with schema v1, ${versionCount[2]} with v2 (duplicates, late and invalid ones included)` +
+        (switchedAt === undefined
+          ? `; the switch to v2 (after ${switchAt} records, --switch-at) was not reached`
+          : ''),
     );
     console.log(
       `pipeline read ${m.recordsIn}: bronze +${m.sinks.get('bronze')?.rows ?? 0} rows, silver +${m.sinks.get('silver')?.rows ?? 0} events ` +
