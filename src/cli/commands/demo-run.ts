@@ -10,8 +10,10 @@ export interface DemoRun {
   signal: AbortSignal;
   /** Starts the generator; it reports its running total through `onProgress`. */
   generate: (onProgress: (produced: number) => void) => Promise<number>;
-  /** The progress line printed every second and once at the end, over the last `seconds`. */
-  progress: (produced: number, seconds: number) => string;
+  /** The progress line printed every `everyMs` and once at the end, over the last `seconds`. */
+  progress: (produced: number, seconds: number) => string | Promise<string>;
+  /** How often the progress line is printed (default every second). */
+  everyMs?: number;
 }
 
 /** Runs the demo's generator and pipeline together; resolves once the pipeline has drained (or stopped on request). */
@@ -19,16 +21,16 @@ export async function generateAndDrain(demo: DemoRun): Promise<void> {
   const { pipeline, signal } = demo;
   let produced = 0;
   let prevAt = Date.now();
-  const tick = (): string => {
+  const tick = async (): Promise<string> => {
     const now = Date.now();
-    const line = demo.progress(produced, Math.max(0.001, (now - prevAt) / 1000));
+    const line = await demo.progress(produced, Math.max(0.001, (now - prevAt) / 1000));
     prevAt = now;
     return line;
   };
   const ticker = setInterval(async () => {
     await pipeline.refreshLag().catch(() => {});
-    console.log(tick());
-  }, 1000);
+    console.log(await tick());
+  }, demo.everyMs ?? 1000);
   try {
     const generating = demo.generate((n) => {
       produced = n;
@@ -51,7 +53,7 @@ export async function generateAndDrain(demo: DemoRun): Promise<void> {
       signal.removeEventListener('abort', stopPipeline);
     }
     await pipeline.refreshLag();
-    console.log(tick());
+    console.log(await tick());
   } finally {
     clearInterval(ticker);
   }

@@ -9,12 +9,13 @@ import { CAPTURE_OPTIONS, CAPTURE_OPTIONS_USAGE } from './capture-args.ts';
 import { cdcDemo } from './demo-cdc.ts';
 import { clickstreamDemo } from './demo-clickstream.ts';
 import { generateAndDrain } from './demo-run.ts';
+import { saasDemo } from './demo-saas.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 import { POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
 import { onStopSignals } from './stop-signals.ts';
 
-const USAGE = `usage: tributary demo <orders | clickstream | cdc> [options]
+const USAGE = `usage: tributary demo <orders | clickstream | cdc | saas> [options]
 
 orders       Generates order events (seed 001), runs the orders pipeline into
              DATA_DIR/tables/orders_events and orders_current.
@@ -28,18 +29,29 @@ cdc          Seed 003's food orders: the table 2025em1100102_orders in the embed
              and landed as food.orders (valid changes, by date), food.orders_failed and
              food.orders_current (the table's mirror); at the end the lake is compared with
              the source table. --source URL uses a server of yours instead.
+saas         Seed 004's SaaS sales events in Avro: the schema registry served on
+             127.0.0.1:8081 (or a free port), the generator registering sales_event v1,
+             then v2 midway (accepted) and the breaking v3 (refused with 409), the
+             pipeline saas into DATA_DIR/tables/sales_bronze, sales_silver,
+             sales_revenue_5m (5-minute revenue) and sales_late_events, invalid records to
+             topic sales.events.dlq.v1 (docs/saas-sales.md).
 
-Both print progress every second (events/s, lag, latency, DLQ count). Ctrl-C stops
-cleanly; query the tables afterwards with 'tributary query' (and psql for PostgreSQL).
+Each prints progress every second or two (events/s, lag, latency, DLQ count). Ctrl-C
+stops cleanly; query the tables afterwards with 'tributary query' (and psql for
+PostgreSQL); saas prints queries to try at the end.
 
 options:
   --events N   stop after N generated events (cdc: changes) once the pipeline has caught up
   --rate R     generated events per second (orders: default 50000, the seed's target;
-               clickstream: default 1000 — the seed's producer sends 5; cdc: 20 changes/s)
+               clickstream and saas: default 1000 — the seed's producer sends 5; cdc: 20 changes/s)
   --seed S     generator seed (default: from the clock)
   --batch-every D  clickstream: run the batch layer's daily job (silver, gold, PostgreSQL
                gold.*) for today this often (default 2 minutes), and once more at the end
   --poll-interval D  cdc: poll the table this often (default 5s, the seed's)
+  --switch-at N  saas: register schema v2 (and try v3) after N events (default: half of
+               --events, or 30 seconds' worth of --rate without --events)
+  --registry-port N  saas: serve the schema registry on this port (default 8081, or a
+               free one when 8081 is taken; 0: a free one)
 
 ${CAPTURE_OPTIONS_USAGE}
 
@@ -55,6 +67,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   'batch-every': { type: 'string' },
   'poll-interval': { type: 'string' },
+  'switch-at': { type: 'string' },
+  'registry-port': { type: 'string' },
   ...CAPTURE_OPTIONS,
 } as const;
 
@@ -77,10 +91,10 @@ export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(USAGE, OPTIONS, args);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const scenario = scenarioArg('demo', positionals, USAGE, ['orders', 'clickstream', 'cdc']);
+  const scenario = scenarioArg('demo', positionals, USAGE, ['orders', 'clickstream', 'cdc', 'saas']);
   if (typeof scenario === 'number') return scenario;
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
-  if (scenario === 'clickstream' || scenario === 'cdc') {
+  if (scenario === 'clickstream' || scenario === 'cdc' || scenario === 'saas') {
     const log = await openLogFromArgs(values);
     const stop = new AbortController();
     const removeSignals = onStopSignals(() => {
@@ -89,6 +103,10 @@ export async function run(args: string[]): Promise<number> {
     });
     try {
       if (scenario === 'cdc') return await cdcDemo({ dataDir, log, values, signal: stop.signal });
+      if (scenario === 'saas') {
+        const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || undefined);
+        return await saasDemo({ dataDir, log, kafka, values, signal: stop.signal });
+      }
       return await clickstreamDemo({ dataDir, log, values, signal: stop.signal });
     } finally {
       removeSignals();

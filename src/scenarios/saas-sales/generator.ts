@@ -29,11 +29,11 @@
  * same bytes.
  */
 import avro from 'avsc';
+import { frame } from '../../connectors/avro/wire.ts';
 import { Rng, uuid4 } from '../../connectors/generators/rng.ts';
 import type { Clock } from '../../core/clock.ts';
 import { TributaryError } from '../../core/errors.ts';
 import { type Account, makeAccount, nextStep } from './accounts.ts';
-import { frame } from './framing.ts';
 import {
   breakFrame,
   breakRule,
@@ -259,7 +259,7 @@ export class SalesGenerator {
 
   private event(eventTime: number, now: number): SalesRecord {
     const v = this.value(eventTime, now);
-    return this.record(v, frame(this.id, this.type.toBuffer(v)), 'valid', undefined);
+    return this.record(v, this.framed(v), 'valid', undefined);
   }
 
   private record(v: SalesEventValue, value: Buffer, kind: SalesRecordKind, invalid: InvalidKind | undefined) {
@@ -297,10 +297,15 @@ export class SalesGenerator {
     const v = this.value(now - this.rng.int(DELIVERY_DELAY_MAX_MS + 1), now);
     if (isRuleKind(kind)) {
       breakRule(this.rng, v, kind);
-      return this.record(v, frame(this.id, this.type.toBuffer(v)), 'invalid', kind);
+      return this.record(v, this.framed(v), 'invalid', kind);
     }
-    const framed = frame(this.id, this.type.toBuffer(v));
-    return this.record(v, breakFrame(this.rng, framed, v, kind), 'invalid', kind);
+    return this.record(v, breakFrame(this.rng, this.framed(v), v, kind), 'invalid', kind);
+  }
+
+  /** `v` in Confluent's wire format with the current schema id, as a Buffer of its own. */
+  private framed(v: SalesEventValue): Buffer {
+    const f = frame(this.id, this.type.toBuffer(v));
+    return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
   }
 }
 

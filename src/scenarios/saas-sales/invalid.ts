@@ -16,9 +16,10 @@
  * A body with bytes after its record is not made: Confluent's deserializers ignore them
  * while a strict decoder refuses them, so it would not be one kind.
  */
+
+import { HEADER_SIZE } from '../../connectors/avro/wire.ts';
 import type { Rng } from '../../connectors/generators/rng.ts';
 import { centsText } from './domain.ts';
-import { FRAME_HEADER_BYTES } from './framing.ts';
 
 export const RULE_KINDS = [
   'negative-seats',
@@ -120,11 +121,9 @@ export function breakFrame(rng: Rng, framed: Buffer, event: SalesEventValue, kin
       return out;
     }
     case 'truncated':
-      return Buffer.from(
-        framed.subarray(0, FRAME_HEADER_BYTES + rng.int(framed.length - FRAME_HEADER_BYTES)),
-      );
+      return Buffer.from(framed.subarray(0, HEADER_SIZE + rng.int(framed.length - HEADER_SIZE)));
     default:
-      return Buffer.from(framed.subarray(0, 1 + rng.int(FRAME_HEADER_BYTES - 1)));
+      return Buffer.from(framed.subarray(0, 1 + rng.int(HEADER_SIZE - 1)));
   }
 }
 
