@@ -17,7 +17,7 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   /** Queries (rows, SQL) run at once (default 4); more wait in a queue. */
   maxConcurrentQueries: number;
-  /** Queries that may wait for a turn (default 64); more are answered 503 HTTP_BUSY. */
+  /** Queries that may wait for a turn (default 64; 0 for none); more are answered 503 HTTP_BUSY. */
   maxQueuedQueries: number;
   /** Most rows one page of a table's rows holds (default 10,000; a request's `limit` is capped by it). */
   maxPageRows: number;

@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { TributaryError } from '../../core/errors.ts';
 import { type Role, roleAllows } from '../auth/roles.ts';
 import type { Principal } from '../auth/verify.ts';
+import { httpStatusOf } from '../http-errors.ts';
 import type { AuthOptions } from '../options.ts';
 import { shared } from './shared.ts';
 
@@ -89,22 +90,35 @@ export const authPlugin = shared<AuthPluginOptions>('tributary-auth', async (app
     else documentRole(route, route.config?.role ?? 'admin');
   });
   app.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
-    const config = req.routeOptions.config;
-    // No route matched: the not-found handler answers 404.
-    if (req.routeOptions.url === undefined || config?.public === true) return;
-    const need: Role = config?.role ?? 'admin';
-    if (opts.auth.mode === 'none') {
-      req.principal = ANONYMOUS;
-      return;
+    try {
+      authorize(req, opts.auth);
+      await authorizeToken(req, opts.auth);
+    } catch (err) {
+      // The status rides on the error too (Fastify's convention), for routes with an error
+      // handler of their own (the schema registry answers in Confluent's format).
+      if (err instanceof TributaryError) Object.assign(err, { statusCode: httpStatusOf(err.code) });
+      throw err;
     }
-    const principal = await opts.auth.verifier.verify(bearerToken(req));
-    if (!roleAllows(principal.role, need)) {
-      throw new TributaryError(
-        'AUTH_FORBIDDEN',
-        `${req.method} ${req.routeOptions.url} needs the role ${need} or above; the token of ${principal.subject} has ${principal.role}`,
-        { need, have: principal.role },
-      );
-    }
-    req.principal = principal;
   });
 });
+
+/** Routes that need no token, and the no-auth mode. */
+function authorize(req: FastifyRequest, auth: AuthOptions): void {
+  if (auth.mode === 'none' && req.routeOptions.url !== undefined) req.principal = ANONYMOUS;
+}
+
+async function authorizeToken(req: FastifyRequest, auth: AuthOptions): Promise<void> {
+  const config = req.routeOptions.config;
+  // No route matched: the not-found handler answers 404.
+  if (req.routeOptions.url === undefined || config?.public === true || auth.mode === 'none') return;
+  const need: Role = config?.role ?? 'admin';
+  const principal = await auth.verifier.verify(bearerToken(req));
+  if (!roleAllows(principal.role, need)) {
+    throw new TributaryError(
+      'AUTH_FORBIDDEN',
+      `${req.method} ${req.routeOptions.url} needs the role ${need} or above; the token of ${principal.subject} has ${principal.role}`,
+      { need, have: principal.role },
+    );
+  }
+  req.principal = principal;
+}
