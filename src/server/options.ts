@@ -75,10 +75,12 @@ export function resolveLimits(given: Partial<ServerLimits> = {}): ServerLimits {
     if (value !== undefined) limits[name as keyof ServerLimits] = value;
   }
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 1) {
+    // A queue of 0: a query that finds every slot taken is refused at once.
+    const min = name === 'maxQueuedQueries' ? 0 : 1;
+    if (!Number.isInteger(value) || value < min) {
       throw new TributaryError(
         'CONFIG_INVALID',
-        `server limit ${name} must be a whole number ≥ 1, got ${value}`,
+        `server limit ${name} must be a whole number ≥ ${min}, got ${value}`,
         {
           limit: name,
         },

@@ -18,7 +18,7 @@ const PER_VERSION = 30;
 
 /** The API's rows in the normal form of the interop helpers (ids as text, decimals padded, timestamps in micros). */
 const norm = (rows: Record<string, unknown>[]) => normRows(rows, ORDERS_SCHEMA);
-const ids = (rows: Array<{ id: unknown }>) => rows.map((r) => String(r.id));
+const ids = (rows: Array<Record<string, unknown>>) => rows.map((r) => String(r.id));
 
 describe('rows of a table', () => {
   let s: Running;
