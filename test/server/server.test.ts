@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { isTributaryError } from '../../src/core/errors.ts';
 import { runQuery } from '../../src/query/run.ts';
 import { createServer } from '../../src/server/app.ts';
