@@ -48,6 +48,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'serve the schema registry (Confluent-compatible, Avro; docs/registry.md)',
     load: () => import('./commands/registry.ts'),
   },
+  serve: {
+    summary: 'serve the tables over HTTP: REST API, OpenAPI at /docs, JWT auth (docs/serving.md)',
+    load: () => import('./commands/serve.ts'),
+  },
+  token: {
+    summary: 'create a bearer token for serve (docs/serving.md)',
+    load: () => import('./commands/token.ts'),
+  },
 };
 
 function usage(): string {

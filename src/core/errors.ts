@@ -281,6 +281,63 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'a task ran longer than its timeout; it is failed and its work abandoned (docs/jobs.md)',
   },
+  // the HTTP server (src/server/, docs/serving.md); each code's HTTP status is in
+  // src/server/http-errors.ts
+  AUTH_REQUIRED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'the request has no bearer token (HTTP 401): send `Authorization: Bearer <token>` (`tributary token create` makes one)',
+  },
+  AUTH_TOKEN_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'the bearer token was refused (HTTP 401): malformed, expired, not yet valid, unsigned (alg none), signed with another key or algorithm, or for another issuer or audience; the message says which',
+  },
+  AUTH_FORBIDDEN: {
+    domain: 'user',
+    retryable: false,
+    summary: "the token's role may not do this (HTTP 403); the message names the role the route needs",
+  },
+  AUTH_KEYS_UNAVAILABLE: {
+    domain: 'external',
+    retryable: true,
+    summary: 'the JWKS URL that holds the identity provider’s keys did not answer with keys (HTTP 503)',
+  },
+  HTTP_REQUEST_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'an HTTP request does not fit its route (HTTP 400): a parameter, a filter, a cursor or the body; the message names the field',
+  },
+  HTTP_NOT_FOUND: {
+    domain: 'user',
+    retryable: false,
+    summary: 'no route for this method and path (HTTP 404)',
+  },
+  HTTP_BODY_TOO_LARGE: {
+    domain: 'user',
+    retryable: false,
+    summary: "the request body is larger than the server's limit (HTTP 413; `--body-limit`)",
+  },
+  HTTP_UNSUPPORTED_MEDIA_TYPE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'the request body has a content type the route does not take (HTTP 415)',
+  },
+  HTTP_BUSY: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'the server runs as many queries as it may and its queue is full (HTTP 503 with Retry-After); try again shortly',
+  },
+  HTTP_TIMEOUT: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      "a request ran longer than the server's time limit and was stopped (HTTP 503; `--request-timeout`); narrow it (filters, fewer rows) or raise the limit",
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -20,10 +20,18 @@ export interface FileRef {
 }
 
 export const FILE_COLUMN = '__tributary_file';
+/** The row's position in its file (0-based), with `withRowNumber`. */
+export const ROW_COLUMN = '__tributary_row';
 
 export interface RelationOptions {
-  /** Also output the file's `add.path` as this column. */
+  /** Also output the file's `add.path` as FILE_COLUMN. */
   withFile?: boolean;
+  /**
+   * Also output the row's position in its file as ROW_COLUMN: with FILE_COLUMN, an
+   * identity for each row of a snapshot that stays the same across reads of it (the
+   * order of pages in the HTTP API).
+   */
+  withRowNumber?: boolean;
 }
 
 /** SQL yielding the rows of `files`, columns in schema order (plus FILE_COLUMN if asked). */
@@ -38,10 +46,12 @@ export async function filesRelation(
   if (files.length === 0) {
     const cols = schema.fields.map((f) => `CAST(NULL AS ${duckType(f.type)}) AS ${quoteIdent(f.name)}`);
     if (opts.withFile) cols.push(`CAST(NULL AS VARCHAR) AS ${FILE_COLUMN}`);
+    if (opts.withRowNumber) cols.push(`CAST(NULL AS BIGINT) AS ${ROW_COLUMN}`);
     return `SELECT ${cols.join(', ')} WHERE false`;
   }
   const list = `[${files.map((f) => quoteString(f.localPath)).join(', ')}]`;
-  const source = `read_parquet(${list}, union_by_name=true, filename=${quoteString(FILE_COLUMN)})`;
+  const rowNumber = opts.withRowNumber ? ', file_row_number=true' : '';
+  const source = `read_parquet(${list}, union_by_name=true, filename=${quoteString(FILE_COLUMN)}${rowNumber})`;
   const present = new Set(
     (await conn.runAndReadAll(`SELECT * FROM ${source} LIMIT 0`)).columnNames().map((n) => n.toLowerCase()),
   );
@@ -53,6 +63,7 @@ export async function filesRelation(
       cols.push(`CAST(__d.${quoteIdent(f.name)} AS ${t}) AS ${quoteIdent(f.name)}`);
     else cols.push(`CAST(NULL AS ${t}) AS ${quoteIdent(f.name)}`);
   }
+  if (opts.withRowNumber) cols.push(`__d.file_row_number AS ${ROW_COLUMN}`);
   const needPaths = opts.withFile || partitionColumns.length > 0;
   if (!needPaths) return `SELECT ${cols.join(', ')} FROM ${source} AS __d`;
   if (opts.withFile) cols.push(`__p.__path AS ${FILE_COLUMN}`);

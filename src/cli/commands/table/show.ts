@@ -1,48 +1,10 @@
 /** `tributary table show` and `table history`: what a table is, and what happened to it. */
 import type { QueryResult } from '../../../query/results.ts';
 import type { DataType } from '../../../table/schema.ts';
-import type { DeltaTable, Snapshot } from '../../../table/table.ts';
+import type { TableSummary } from '../../../table/summary.ts';
+import type { DeltaTable } from '../../../table/table.ts';
 
-export interface TableSummary {
-  table: string;
-  location: string;
-  version: number;
-  timestamp: string;
-  schema: Array<{ name: string; type: DataType; nullable: boolean }>;
-  partitionColumns: string[];
-  properties: Record<string, string>;
-  files: number;
-  bytes: number;
-  /** From the files' statistics; null when some file has none. */
-  rows: number | null;
-  protocol: { minReaderVersion: number; minWriterVersion: number };
-}
-
-export function summarize(display: string, location: string, snap: Snapshot): TableSummary {
-  let bytes = 0;
-  let rows: number | null = 0;
-  for (const add of snap.files()) {
-    bytes += add.size;
-    const n = add.stats ? (JSON.parse(add.stats) as { numRecords?: number }).numRecords : undefined;
-    rows = rows === null || typeof n !== 'number' ? null : rows + n;
-  }
-  return {
-    table: display,
-    location,
-    version: snap.version,
-    timestamp: new Date(snap.timestamp).toISOString(),
-    schema: snap.schema.fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable })),
-    partitionColumns: snap.partitionColumns,
-    properties: snap.metadata.configuration ?? {},
-    files: snap.files().length,
-    bytes,
-    rows,
-    protocol: {
-      minReaderVersion: snap.protocol.minReaderVersion,
-      minWriterVersion: snap.protocol.minWriterVersion,
-    },
-  };
-}
+export { summarize, type TableSummary } from '../../../table/summary.ts';
 
 function typeText(t: DataType): string {
   if (typeof t === 'string') return t;
