@@ -58,6 +58,8 @@ async function build(): Promise<number> {
     await fs.mkdir(dirname(out), { recursive: true });
     await fs.writeFile(out, buildFile(file, await fs.readFile(file, 'utf8')));
   }
+  // The dashboard's page (HTML, JavaScript modules, CSS) is served as it is.
+  await fs.cp(join(SRC, 'ui'), join(DIST, 'ui'), { recursive: true });
   return files.length;
 }
 

@@ -2,10 +2,14 @@
  * `tributary serve`: the HTTP API over a data directory (docs/serving.md) until Ctrl-C
  * or SIGTERM, then a graceful stop: /ready answers 503, requests under way finish.
  */
+import { existsSync } from 'node:fs';
 import { TributaryError } from '../../core/errors.ts';
+import { EmbeddedLog, embeddedLogDir } from '../../log/embedded/embedded-log.ts';
 import { API_PREFIX, createServer } from '../../server/app.ts';
 import { parseTtl } from '../../server/auth/token.ts';
 import { DEFAULT_LIMITS } from '../../server/options.ts';
+import { dashboardPlugin } from '../../server/plugins/dashboard.ts';
+import { UI_PREFIX } from '../../server/plugins/dashboard-assets.ts';
 import { AUTH_OPTIONS, AUTH_USAGE, authFromArgs } from './auth-args.ts';
 import { intOption } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, parseSize } from './options.ts';
@@ -15,7 +19,7 @@ const USAGE = `usage: tributary serve [--port 8080] [--host 127.0.0.1] [--data-d
 
 Serves the tables of a data directory over HTTP: a REST API with OpenAPI (the
 interactive page at /docs), JWT bearer tokens with roles, health and readiness
-probes. Runs until Ctrl-C.
+probes, and the live dashboard at /ui/. Runs until Ctrl-C.
 
 options:
   --port N             the port (default 8080; 0 picks a free one)
@@ -69,6 +73,9 @@ export async function run(args: string[]): Promise<number> {
   }
   const dataDir = values['data-dir'] ?? (process.env.TRIBUTARY_DATA_DIR || DEFAULT_DATA_DIR);
   const auth = await authFromArgs(values, dataDir);
+  // The embedded log, read only (its dead-letter topics for the dashboard), when there is one.
+  const logDir = embeddedLogDir(dataDir);
+  const log = existsSync(logDir) ? new EmbeddedLog({ dir: logDir }) : undefined;
   const server = createServer({
     dataDir,
     host: values.host,
@@ -83,10 +90,18 @@ export async function run(args: string[]): Promise<number> {
     },
     // POST /api/v1/sql: give the read-only sandbox here (sql: runSandboxedQuery from
     // src/query/sandbox.ts) once it is there; without a runner the route is not mounted.
+    plugins: [dashboardPlugin({ dataDir, log })],
   });
-  const url = await server.start();
+  let url: string;
+  try {
+    url = await server.start();
+  } catch (err) {
+    await log?.close();
+    throw err;
+  }
   console.log(`serving ${dataDir} at ${url}${API_PREFIX}`);
   console.log(`API docs: ${url}/docs`);
+  console.log(`dashboard: ${url}${UI_PREFIX}/`);
   if (auth.mode === 'none') {
     console.log('authentication: none (--no-auth); anyone who can reach this address has every role');
   } else {
@@ -97,10 +112,13 @@ export async function run(args: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const remove = onStopSignals(() => {
       console.error('stopping: answering the requests under way');
-      void server.stop().finally(() => {
-        remove();
-        resolve();
-      });
+      void server
+        .stop()
+        .then(() => log?.close())
+        .finally(() => {
+          remove();
+          resolve();
+        });
     });
   });
   return 0;

@@ -1,0 +1,11 @@
+/**
+ * The dashboards the server offers: one page per scenario. A later scenario adds its
+ * page by adding its definition here.
+ */
+import type { DashboardDef } from './definition.ts';
+import { ORDERS_DASHBOARD } from './orders.ts';
+
+export type { DashboardDef, PanelDef } from './definition.ts';
+export type { LivePipeline, LivePipelines } from './live.ts';
+
+export const DASHBOARDS: readonly DashboardDef[] = [ORDERS_DASHBOARD];

@@ -1,0 +1,107 @@
+/**
+ * The SQL panels of a dashboard: each panel's fixed query, pinned to the versions of the
+ * tables it reads (so every number on a page comes from one consistent state of the lake,
+ * and the query the page shows can be run again to get the same answer), run through the
+ * query layer (`runQuery`, what `tributary query` runs).
+ */
+import { isTributaryError, TributaryError } from '../../core/errors.ts';
+import { findTableRefs, runQuery } from '../../query/index.ts';
+import type { TableCache } from '../tables/open.ts';
+import type { PanelDef, SqlSource } from './definition.ts';
+
+export interface PanelError {
+  code: string;
+  message: string;
+}
+
+/** A panel's answer: what the SQL endpoint answers, plus the query that made it. */
+export interface PanelAnswer {
+  columns: Array<{ name: string; type: string }>;
+  rows: unknown[][];
+  /** The query run, with the versions it read (`FROM orders_current VERSION AS OF 12`). */
+  sql?: string;
+  /** Why the panel has no numbers in this server (a source it does not have); not an error. */
+  note?: string;
+  /** What failed computing it: a catalog code (docs/errors.md) and its message. */
+  error?: PanelError;
+}
+
+/** The latest version of each table; null for a table that does not exist (yet). */
+export async function tableVersions(
+  tables: TableCache,
+  names: readonly string[],
+): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  await Promise.all(
+    names.map(async (name) => {
+      try {
+        out[name] = (await tables.snapshot(name)).snapshot.version;
+      } catch (err) {
+        if (!isTributaryError(err, 'TABLE_NOT_FOUND')) throw err;
+        out[name] = null;
+      }
+    }),
+  );
+  return Object.fromEntries(names.map((n) => [n, out[n]]));
+}
+
+/** The tables a query reads by name. */
+export function tablesOf(sql: string): string[] {
+  return [
+    ...new Set(
+      findTableRefs(sql)
+        .filter((r) => r.kind === 'name')
+        .map((r) => r.target),
+    ),
+  ];
+}
+
+/**
+ * `sql` with `VERSION AS OF n` after every table named without time travel. A table
+ * missing from `versions` (or null there: not created yet) is TABLE_NOT_FOUND.
+ */
+export function pinVersions(sql: string, versions: Record<string, number | null>): string {
+  let out = '';
+  let pos = 0;
+  for (const ref of findTableRefs(sql)) {
+    if (ref.kind !== 'name' || ref.asOf !== undefined) continue;
+    const version = versions[ref.target];
+    if (version === undefined || version === null) {
+      throw new TributaryError(
+        'TABLE_NOT_FOUND',
+        `the table ${ref.target} does not exist yet: it appears once its pipeline has committed (tributary demo, or tributary run)`,
+        { table: ref.target },
+      );
+    }
+    out += `${sql.slice(pos, ref.end)} VERSION AS OF ${version}`;
+    pos = ref.end;
+  }
+  return out + sql.slice(pos);
+}
+
+export async function runSqlPanel(
+  panel: PanelDef & { source: SqlSource },
+  versions: Record<string, number | null>,
+  dataDir: string,
+): Promise<PanelAnswer> {
+  let sql: string | undefined;
+  try {
+    sql = pinVersions(panel.source.sql, versions);
+    const result = await runQuery(sql, { dataDir });
+    return {
+      columns: result.columns,
+      rows: result.rows.map((row) => result.columns.map((c) => row[c.name])),
+      sql,
+    };
+  } catch (err) {
+    // A table its pipeline has not created yet: expected on a new lake, not a failure.
+    if (isTributaryError(err, 'TABLE_NOT_FOUND')) return { columns: [], rows: [], note: err.message };
+    return { columns: [], rows: [], sql, error: panelError(err) };
+  }
+}
+
+/** An error as a panel shows it. */
+export function panelError(err: unknown): PanelError {
+  if (err instanceof TributaryError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
