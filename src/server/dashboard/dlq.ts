@@ -110,7 +110,7 @@ export class DlqReader {
 
   private trimRecent(): void {
     this.recent = this.recent
-      .sort((a, b) => b.rejectedAt.localeCompare(a.rejectedAt) || b.offset - a.offset)
+      .sort((a, b) => byText(b.rejectedAt, a.rejectedAt) || b.partition - a.partition || b.offset - a.offset)
       .slice(0, RECENT);
   }
 
@@ -120,9 +120,11 @@ export class DlqReader {
       exists: this.exists,
       total: this.total,
       byReason: [...this.counts.values()].sort(
-        (a, b) => b.records - a.records || a.rule.localeCompare(b.rule) || a.field.localeCompare(b.field),
+        (a, b) => b.records - a.records || byText(a.rule, b.rule) || byText(a.field, b.field),
       ),
       recent: [...this.recent],
     };
   }
 }
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
