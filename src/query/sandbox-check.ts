@@ -61,8 +61,11 @@ function isLakeName(name: string): boolean {
   return !isLocation(name) && !name.split('.').some((p) => p.trim() === '') && !/[\u0000-\u001f]/.test(name);
 }
 
-/** Replaces each lake-table reference by its view; other references keep their text without time travel. */
-function nameTables(sql: string): CheckedQuery {
+/**
+ * Replaces each lake-table reference by its view; other references keep their text
+ * without time travel. Admits nothing by itself (checkSandboxedQuery decides).
+ */
+export function nameTables(sql: string): CheckedQuery {
   let refs: TableRef[];
   try {
     refs = findTableRefs(sql);

@@ -88,7 +88,7 @@ const NESTED = words(`
   list_bool_or list_cat list_concat list_contains list_cosine_distance
   list_cosine_similarity list_count list_distance list_distinct list_dot_product
   list_element list_entropy list_extract list_filter list_first list_grade_up list_has
-  list_has_all list_has_any list_histogram list_indexof list_inner_product list_intersect
+  list_apply list_has_all list_has_any list_histogram list_indexof list_inner_product list_intersect
   list_kurtosis list_kurtosis_pop list_last list_mad list_max list_median list_min
   list_mode list_negative_dot_product list_negative_inner_product list_pack list_position
   list_prepend list_product list_reduce list_resize list_reverse list_reverse_sort

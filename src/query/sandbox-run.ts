@@ -18,7 +18,13 @@ import { isTributaryError, TributaryError } from '../core/errors.ts';
 import { DeltaTable, type FileRef, scan } from '../table/index.ts';
 import { exactValueConverter, type QueryColumn } from './results.ts';
 import { parseAsOfTimestamp } from './run.ts';
-import { checkSandboxedQuery, locateLakeTable, refused, type SandboxTable } from './sandbox-check.ts';
+import {
+  type CheckedQuery,
+  checkSandboxedQuery,
+  locateLakeTable,
+  refused,
+  type SandboxTable,
+} from './sandbox-check.ts';
 import { mountView, openEngine, planReads, type SandboxEngine } from './sandbox-engine.ts';
 
 export interface SandboxedQueryOptions {
@@ -137,6 +143,20 @@ function checkOptions(opts: SandboxedQueryOptions): void {
  */
 export async function runInProcess(opts: SandboxedQueryOptions): Promise<SandboxedQueryResult> {
   checkOptions(opts);
+  const started = Date.now();
+  const checked = await checkSandboxedQuery(opts.sql);
+  return runChecked(checked, { ...opts, timeoutMs: Math.max(1, opts.timeoutMs - (Date.now() - started)) });
+}
+
+/**
+ * Runs a query the parse-tree check has passed (`checked`: its SQL with lake tables as
+ * view names): snapshots, the locked engine, the plan check, the limits. The tests call
+ * it without the check, to show the layers under it hold on their own.
+ */
+export async function runChecked(
+  checked: CheckedQuery,
+  opts: SandboxedQueryOptions,
+): Promise<SandboxedQueryResult> {
   const { sql } = opts;
   let engine: SandboxEngine | undefined;
   let timedOut = false;
@@ -148,7 +168,6 @@ export async function runInProcess(opts: SandboxedQueryOptions): Promise<Sandbox
     if (timedOut) throw new Error('timed out');
   };
   try {
-    const checked = await checkSandboxedQuery(sql);
     const snapshots: Snapshot[] = [];
     for (const t of checked.tables) {
       snapshots.push(await resolve(t, opts, sql));
@@ -165,7 +184,8 @@ export async function runInProcess(opts: SandboxedQueryOptions): Promise<Sandbox
     expired();
     const foreign = await planReads(engine.conn, checked.sql);
     if (foreign.length > 0) {
-      throw refused(`the query's plan reads ${foreign.join(', ')}, which is not a lake table`, sql);
+      const what = foreign.length === 1 ? 'which is not a lake table' : 'which are not lake tables';
+      throw refused(`the query's plan reads ${foreign.join(', ')}, ${what}`, sql);
     }
     return await readRows(engine.conn, checked.sql, opts.maxRows, expired);
   } catch (err) {

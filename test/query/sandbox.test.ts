@@ -15,11 +15,13 @@ import {
   runSandboxedQuery,
   type SandboxedQueryResult,
 } from '../../src/query/sandbox.ts';
+import { nameTables } from '../../src/query/sandbox-check.ts';
 import { openEngine } from '../../src/query/sandbox-engine.ts';
+import { runChecked } from '../../src/query/sandbox-run.ts';
 import { LocalStore } from '../../src/storage/local.ts';
 import { append, DeltaTable, deleteWhere } from '../../src/table/index.ts';
 import type { StructType } from '../../src/table/schema.ts';
-import { ALL_ATTEMPTS, type Attempt, type Dirs } from './sandbox-attempts.ts';
+import { ALL_ATTEMPTS, type Attempt, type Dirs, LIMITS as LIMIT_ATTEMPTS } from './sandbox-attempts.ts';
 
 const field = (name: string, type: StructType['fields'][number]['type']) => ({
   name,
@@ -214,6 +216,29 @@ describe('SQL sandbox', () => {
   });
 
   describe('layer by layer', () => {
+    test('without the parse-tree check, the engine and the plan still let no file through', async () => {
+      // In this process, so no memory bombs (LIMITS) and nothing that only stalls.
+      const attempts = ALL_ATTEMPTS.filter(
+        (a) => !LIMIT_ATTEMPTS.includes(a) && !/sleep_ms/.test(a.sql(dirs)),
+      );
+      let stopped = 0;
+      for (const attempt of attempts) {
+        const sql = attempt.sql(dirs);
+        let outcome: unknown;
+        try {
+          outcome = await runChecked(nameTables(sql), { sql, dataDir: dirs.lake, ...LIMITS });
+        } catch (err) {
+          outcome = isTributaryError(err) ? { code: err.code, message: err.message } : String(err);
+          if (attempt.proof === 'read' || attempt.proof === 'write' || attempt.proof === 'tributary')
+            stopped++;
+        }
+        assert.ok(!text(outcome).includes(canary), `${attempt.name}: ${text(outcome)}`);
+      }
+      // Every attempt proven to reach a file without the sandbox failed here.
+      assert.equal(stopped, attempts.filter((a) => a.proof !== undefined).length);
+      assert.deepEqual(await readdir(dirs.scratch), []);
+    });
+
     test('the engine alone (no parse-tree check) opens no file and writes none', async () => {
       const engine = await openEngine([], { memoryLimit: '128MB', threads: 1 });
       try {
@@ -273,6 +298,27 @@ describe('SQL sandbox', () => {
         'WITH big AS (SELECT * FROM orders WHERE amount > 5) SELECT name, (SELECT max(amount) FROM big WHERE big.customer = customers.id) AS top FROM customers ORDER BY name',
       'lists, structs, dates, strings':
         "SELECT list(id ORDER BY id) AS ids, {'n': count(*)} AS s, max(day) + INTERVAL 1 DAY AS next, string_agg(upper(status), ',' ORDER BY id) AS st FROM orders",
+      // DuckDB's own syntax, which the parse tree must admit (no false refusals)
+      'DISTINCT ON, GROUP BY ALL, QUALIFY':
+        'SELECT DISTINCT ON (customer) customer, id FROM orders QUALIFY row_number() OVER (PARTITION BY customer ORDER BY id) = 1 ORDER BY ALL',
+      'EXCLUDE, COLUMNS, UNION BY NAME':
+        "SELECT * EXCLUDE (status) FROM orders UNION ALL BY NAME SELECT max(COLUMNS('^(id|amount)$')) FROM orders ORDER BY ALL",
+      'ASOF, SEMI and ANTI joins':
+        'SELECT o.id, c.name FROM orders o ASOF JOIN customers c ON o.customer >= c.id WHERE o.customer IN (SELECT id FROM customers SEMI JOIN orders ON customers.id = orders.customer) ORDER BY o.id',
+      'PIVOT and UNPIVOT':
+        "SELECT * FROM (SELECT * FROM orders PIVOT (sum(amount) FOR status IN ('paid', 'shipped'))) UNPIVOT (v FOR k IN (paid, shipped)) ORDER BY ALL",
+      'WITHIN GROUP, FILTER, GROUPING SETS':
+        "SELECT customer, percentile_cont(0.5) WITHIN GROUP (ORDER BY amount) AS p, count(*) FILTER (WHERE status = 'paid') AS paid FROM orders GROUP BY GROUPING SETS ((customer), ()) ORDER BY ALL",
+      'lambdas and list comprehensions':
+        'SELECT list_transform(list(id ORDER BY id), x -> x * 2) AS doubled, [x + 1 FOR x IN list(id ORDER BY id) IF x > 1] AS c, list_sum(list(id)) AS s FROM orders',
+      'table functions: range, generate_series, unnest, json_each':
+        'SELECT * FROM range(2) r, generate_series(1, 2) g, unnest([7]) u, json_each(\'{"a": 1}\') j ORDER BY ALL',
+      'FROM first, VALUES, LATERAL':
+        'FROM orders o, LATERAL (SELECT o.amount * v.k AS scaled FROM (VALUES (1), (10)) v(k)) SELECT o.id, scaled ORDER BY ALL',
+      'recursive and materialized CTEs':
+        'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5), m AS MATERIALIZED (SELECT * FROM orders) SELECT (SELECT sum(n) FROM r) AS s, count(*) AS c FROM m a, m b',
+      'a WITH name that shadows a lake table': 'WITH orders AS (SELECT 1 AS id) SELECT * FROM orders',
+      DESCRIBE: 'DESCRIBE orders',
     };
     for (const [name, sql] of Object.entries(QUERIES)) {
       test(name, async () => {
