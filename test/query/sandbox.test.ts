@@ -370,6 +370,39 @@ describe('SQL sandbox', () => {
       );
     });
 
+    test('time travel out of reach and bad limits are the usual errors', async () => {
+      await assert.rejects(
+        runSandboxedQuery({ sql: 'SELECT * FROM orders VERSION AS OF 99', dataDir: dirs.lake, ...LIMITS }),
+        (err: unknown) => isTributaryError(err, 'TABLE_VERSION_NOT_FOUND'),
+      );
+      await assert.rejects(
+        runSandboxedQuery({ sql: 'SELECT 1', dataDir: dirs.lake, ...LIMITS, memoryLimit: 'lots' }),
+        (err: unknown) => isTributaryError(err, 'CONFIG_INVALID'),
+      );
+      await assert.rejects(
+        runSandboxedQuery({ sql: 'SELECT nope FROM orders', dataDir: dirs.lake, ...LIMITS }),
+        (err: unknown) => isTributaryError(err, 'QUERY_INVALID') && /nope/.test(err.message),
+      );
+    });
+
+    test('more queries than workers wait their turn, each with its own answer', async () => {
+      const ids = [1, 3, 4, 5, 1, 3];
+      const results = await Promise.all(
+        ids.map((id) =>
+          runSandboxedQuery({
+            sql: `SELECT amount FROM orders WHERE id = ${id}`,
+            dataDir: dirs.lake,
+            ...LIMITS,
+          }),
+        ),
+      );
+      const amounts = new Map([...FIRST, ...SECOND].map((o) => [Number(o.id), o.amount]));
+      assert.deepEqual(
+        results.map((r) => r.rows),
+        ids.map((id) => [[amounts.get(id)]]),
+      );
+    });
+
     test('after a worker is stopped, the next query runs', async () => {
       await assert.rejects(
         runSandboxedQuery({
