@@ -3,6 +3,7 @@
  * or SIGTERM, then a graceful stop: /ready answers 503, requests under way finish.
  */
 import { TributaryError } from '../../core/errors.ts';
+import { closeSandbox, configureSandbox, runSandboxedQuery } from '../../query/sandbox.ts';
 import { API_PREFIX, createServer } from '../../server/app.ts';
 import { parseTtl } from '../../server/auth/token.ts';
 import { DEFAULT_LIMITS } from '../../server/options.ts';
@@ -69,6 +70,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const dataDir = values['data-dir'] ?? (process.env.TRIBUTARY_DATA_DIR || DEFAULT_DATA_DIR);
   const auth = await authFromArgs(values, dataDir);
+  const maxQueries = intOption('max-queries', values['max-queries'], 1);
   const server = createServer({
     dataDir,
     host: values.host,
@@ -79,11 +81,13 @@ export async function run(args: string[]): Promise<number> {
       bodyLimit,
       requestTimeoutMs:
         values['request-timeout'] === undefined ? undefined : parseTtl(values['request-timeout']) * 1000,
-      maxConcurrentQueries: intOption('max-queries', values['max-queries'], 1),
+      maxConcurrentQueries: maxQueries,
     },
-    // POST /api/v1/sql: give the read-only sandbox here (sql: runSandboxedQuery from
-    // src/query/sandbox.ts) once it is there; without a runner the route is not mounted.
+    // POST /api/v1/sql: the read-only sandbox (docs/sql.md, "SQL sandbox"); its worker
+    // processes are as many as the queries the server runs at once.
+    sql: (req) => runSandboxedQuery(req),
   });
+  configureSandbox({ workers: maxQueries ?? DEFAULT_LIMITS.maxConcurrentQueries, warm: false });
   const url = await server.start();
   console.log(`serving ${dataDir} at ${url}${API_PREFIX}`);
   console.log(`API docs: ${url}/docs`);
@@ -98,6 +102,7 @@ export async function run(args: string[]): Promise<number> {
     const remove = onStopSignals(() => {
       console.error('stopping: answering the requests under way');
       void server.stop().finally(() => {
+        closeSandbox();
         remove();
         resolve();
       });
