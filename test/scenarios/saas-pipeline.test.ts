@@ -176,8 +176,7 @@ describe('the sales pipeline, one straight run', { skip, timeout: 300_000 }, () 
       await python.close();
       await server.stop();
       await log.close();
-      if (process.env.KEEP_DIR) console.log('kept', dir);
-      else rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
