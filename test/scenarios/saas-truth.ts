@@ -144,6 +144,8 @@ export function batchesOf(
 }
 
 export interface SalesTruth {
+  /** The input topic. */
+  topic: string;
   input: TopicRecord[];
   byPos: Map<string, TopicRecord>;
   schemas: Map<number, string>;
@@ -174,8 +176,10 @@ export async function salesTruth(
   log: Log,
   registry: SchemaRegistryClient,
   stalePositions: ReadonlySet<string> = new Set(),
+  topics: { input?: string; dq?: string } = {},
 ): Promise<SalesTruth> {
-  const input = await readAll(log, SALES_TOPIC);
+  const topic = topics.input ?? SALES_TOPIC;
+  const input = await readAll(log, topic);
   const byPos = new Map(input.map((r) => [pos(r), r]));
   const schemas = new Map<number, string>();
   const ids = new Set<number>();
@@ -196,11 +200,11 @@ export async function salesTruth(
   assert.equal(stale.length, stalePositions.size, 'every stale copy is a valid copy of an earlier event');
   const dropped = duplicates.filter((d) => !stalePositions.has(pos(d.event))).map((d) => d.event);
 
-  const { partitions } = await log.describeTopic(SALES_TOPIC);
+  const { partitions } = await log.describeTopic(topic);
   const ends = await Promise.all(
-    Array.from({ length: partitions }, async (_, p) => (await log.offsets(SALES_TOPIC, p)).latest),
+    Array.from({ length: partitions }, async (_, p) => (await log.offsets(topic, p)).latest),
   );
-  const { batches, results } = batchesOf(await readAll(log, DQ_RESULTS_TOPIC), ends);
+  const { batches, results } = batchesOf(await readAll(log, topics.dq ?? DQ_RESULTS_TOPIC), ends);
   const batchIndex = new Map<string, number>();
   batches.forEach((b, i) => {
     for (const [p, r] of b.ranges) for (let o = r.from; o <= r.to; o++) batchIndex.set(`${p}/${o}`, i);
@@ -228,6 +232,7 @@ export async function salesTruth(
   });
   const open = windows.filter((w) => !closed.some((c) => sameWindow(c, w)));
   return {
+    topic,
     input,
     byPos,
     schemas,
