@@ -151,14 +151,14 @@ export function assertDlq(
   t: SalesTruth,
 ): Map<string, { field: string; rule: string }> {
   const got = new Map<string, { field: string; rule: string }>();
-  let last = new Map<number, number>();
+  const last = new Map<number, number>();
   for (const r of dlq) {
     const d = decodeDeadLetter(r.value!);
     const at = `${d.source_partition}/${d.source_offset}`;
     assert.ok(!got.has(at), `DLQ: record ${at} is there once`);
     assert.equal(r.partition, d.source_partition, `DLQ: ${at} in the DLQ partition of its source partition`);
     assert.ok(d.source_offset > (last.get(r.partition) ?? -1), `DLQ: ${at} after the one before it`);
-    last = new Map(last).set(r.partition, d.source_offset);
+    last.set(r.partition, d.source_offset);
     assert.equal(r.key?.toString(), `${t.topic}/${at}`, `DLQ: ${at}'s key`);
     const raw = t.byPos.get(at);
     assert.ok(raw, `DLQ: ${at} is a record of the topic`);
