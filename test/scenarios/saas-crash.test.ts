@@ -152,9 +152,10 @@ describe('the sales pipeline under SIGKILL', { timeout: 400_000 }, () => {
       const clock = new SteppingClock(T0, STEP_MS);
       const made = new Map<string, SalesRecord>();
       const stale = new Set<string>();
-      const produce = async (round: number) => {
-        const opts =
-          round === 0 ? { count: 2 * STAGE, switchAt: STAGE } : { count: STAGE, version: 2 as const };
+      /** Produces a round's records: enough for `batches` full batches at least. */
+      const produce = async (round: number, batches: number) => {
+        const count = Math.max(STAGE, batches * BATCH + 50);
+        const opts = round === 0 ? { count: 2 * count, switchAt: count } : { count, version: 2 as const };
         for (const [at, r] of await generateTracked(log, registry.client, clock, {
           ...opts,
           seed: SEED + round,
@@ -181,7 +182,8 @@ describe('the sales pipeline under SIGKILL', { timeout: 400_000 }, () => {
       let round = 0;
       for (let i = 0; i < schedule.length; i++) {
         const kill = schedule[i];
-        await produce(round++);
+        // A run armed at the n-th time a point is reached gets n batches of new records.
+        await produce(round++, 'point' in kill ? kill.n : 1);
         const what =
           'point' in kill
             ? `run ${i} armed at ${kill.point}:${kill.n}`
