@@ -32,6 +32,8 @@ export const CRASH_POINTS = {
   'maintenance.optimized': "a sink's maintenance ran OPTIMIZE; checkpoint, VACUUM, log clean-up not yet",
   'maintenance.checkpointed': "a sink's maintenance wrote its checkpoint; VACUUM and log clean-up not yet",
   'maintenance.vacuumed': "a sink's maintenance ran VACUUM; log clean-up not yet",
+  'dedup.state-saved':
+    "a dedup's state after a batch is saved (its new keys and the list of its key segments); the steps after it, the batch's plan and the sinks not yet",
   'window.state-saved':
     "the windows' state after a batch is saved; the batch's plan not yet written, no sink committed it",
   'plan.written': "a batch's plan is written (after its windows' state); no sink committed the batch yet",

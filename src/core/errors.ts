@@ -338,6 +338,25 @@ export const ERROR_CODES = {
     summary:
       "a request ran longer than the server's time limit and was stopped (HTTP 503; `--request-timeout`); narrow it (filters, fewer rows) or raise the limit",
   },
+  // the SQL sandbox (src/query/sandbox*.ts, docs/sql.md "SQL sandbox")
+  QUERY_REFUSED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'the SQL sandbox refused a query: it must be one SELECT over the lake tables by name, calling allowed functions only; the message names the rule broken (a function, a statement, a table)',
+  },
+  QUERY_TIMEOUT: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'a sandboxed query ran longer than its time limit and was interrupted; filter or aggregate more, or ask for a longer limit',
+  },
+  QUERY_MEMORY_LIMIT: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'a sandboxed query needed more memory than its limit (nothing spills to disk in the sandbox); filter or aggregate more, or ask for a higher limit',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -320,7 +320,8 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
         name: d.name,
         appIdPrefix,
         table: tables.get(d.table)!,
-        select: s.select,
+        select:
+          d.dedup && !windowNames.has(d.from) ? sinkDedupSelect(s.select, def.name, p.dedups) : s.select,
         ...input,
         ...(d.dedup && {
           dedup: {
@@ -492,4 +493,28 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   });
   await pipeline.open();
   return { pipeline, plan: p, tables, sinks };
+}
+
+/**
+ * The SQL of an append sink with its own dedup. The dedup filters the batch's records
+ * (`from`); a dedup transform the sink's SQL reads holds the batch's rows whatever the
+ * sink's dedup said, so it is read restricted to the records the sink's dedup let through
+ * (by position: a dedup's rows are its input's, with their `_p` and `_o`). Without this, a
+ * copy the transform no longer recognises (past its horizon) reached the table.
+ */
+function sinkDedupSelect(
+  select: (from: string, stages?: ReadonlyMap<string, string>) => string,
+  pipeline: string,
+  dedups: readonly { def: { name: string } }[],
+): (from: string) => string {
+  return (from) =>
+    select(
+      from,
+      new Map(
+        dedups.map((x) => [
+          x.def.name,
+          `(SELECT __s.* FROM ${stageTable('dedup', pipeline, x.def.name)} AS __s SEMI JOIN ${from} AS __f ON __s._p = __f._p AND __s._o = __f._o)`,
+        ]),
+      ),
+    );
 }

@@ -52,8 +52,8 @@ export interface PlannedSink {
   def: SinkDefinition;
   /**
    * The sink's SQL over a relation of input rows (a table or view name, or a
-   * parenthesised query); `stages` gives the relations of the stateful steps its SQL
-   * reads (default: their tables at run time).
+   * parenthesised query); `stages` gives relations of the stateful steps its SQL reads,
+   * in place of their tables at run time (the others stay those tables).
    */
   select: (from: string, stages?: ReadonlyMap<string, string>) => string;
   table?: PlannedTable;
@@ -608,7 +608,14 @@ function sinkSelect(
     : ['*', ...extra];
   // A window's rows are the relation given (its output table); SQL transforms read the batch's rows.
   if (fromWindow) return (from: string) => `SELECT ${outer.join(', ')} FROM ${from}`;
-  return (from, stages = runtimeStages) => relationSql(transforms, s.from, from, outer.join(', '), stages);
+  return (from, stages) =>
+    relationSql(
+      transforms,
+      s.from,
+      from,
+      outer.join(', '),
+      stages === undefined ? runtimeStages : new Map([...runtimeStages, ...stages]),
+    );
 }
 
 export function isDeltaSink(s: SinkDefinition): s is DeltaAppendSinkDefinition | DeltaMergeSinkDefinition {

@@ -27,6 +27,8 @@ export interface TypedContract {
    * with `precision` as DECIMAL(precision, decimals)).
    */
   outputs: string[];
+  /** The rules it checks (field and rule), in the order it checks them, each once. */
+  rules: Array<{ field: string; rule: string }>;
 }
 
 interface Check {
@@ -125,6 +127,9 @@ export function compileTypedContract(fields: readonly TypedField[]): TypedContra
             )
             .join(' ')} END`,
     outputs: fields.map(output),
+    rules: all
+      .map((c) => ({ field: c.field, rule: c.rule }))
+      .filter((r, i, xs) => xs.findIndex((x) => x.field === r.field && x.rule === r.rule) === i),
   };
 }
 

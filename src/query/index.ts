@@ -9,3 +9,14 @@ export {
   type StreamedQuery,
   streamQuery,
 } from './run.ts';
+export {
+  type CheckedQuery,
+  checkSandboxedQuery,
+  closeSandbox,
+  configureSandbox,
+  DEFAULT_MEMORY_LIMIT,
+  runSandboxedQuery,
+  type SandboxedQueryOptions,
+  type SandboxedQueryResult,
+  type SandboxTable,
+} from './sandbox.ts';

@@ -277,6 +277,7 @@ export class StateKeeper {
           });
         }
         await w.operator.save(conn, this.store, statePrefix(name, plan.id));
+        crashPoint('dedup.state-saved');
         continue;
       }
       // Late means behind the watermark as it stood before this batch.

@@ -47,6 +47,7 @@ const NTH: Record<
   Exclude<
     CrashPointName,
     | `window.${string}`
+    | `dedup.${string}`
     | `plan.${string}`
     | `sink.topic.${string}`
     | `quality.${string}`

@@ -1,5 +1,5 @@
 /**
- * `tributary serve` and `tributary token create` as users run them: the token made by
+ * `tributary serve` and `tributary token create` as users run them (SQL through the sandbox included): the token made by
  * the command opens the API of a server started on the same data directory (the secret
  * file generated on first use is shared), the server prints its URL and /docs, stops
  * cleanly on SIGTERM; --no-auth on every interface is refused at start.
@@ -52,6 +52,22 @@ describe('tributary serve and token', () => {
       assert.deepEqual(ok.body, { tables: [{ name: 'orders' }] });
       assert.equal((await call(url, '/api/v1/tables')).status, 401);
       assert.equal((await call(url, '/docs')).status, 200);
+      // POST /api/v1/sql runs in the sandbox: a read of the tables answers, a file read is refused.
+      const sum = await call(url, '/api/v1/sql', {
+        method: 'POST',
+        token,
+        body: { sql: 'SELECT count(*) AS n FROM orders' },
+      });
+      assert.equal(sum.status, 200, sum.text);
+      assert.ok(Number(sum.body.rows[0][0]) > 0);
+      const file = await call(url, '/api/v1/sql', {
+        method: 'POST',
+        token,
+        body: { sql: "SELECT * FROM read_text('/etc/hostname')" },
+      });
+      assert.equal(file.status, 400, file.text);
+      assert.equal(file.body.code, 'QUERY_REFUSED');
+      assert.match(file.body.message, /read_text is not allowed/);
     } finally {
       cli.child.kill('SIGTERM');
     }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { TributaryError } from '../../core/errors.ts';
 import { EmbeddedLog, embeddedLogDir } from '../../log/embedded/embedded-log.ts';
+import { closeSandbox, configureSandbox, runSandboxedQuery } from '../../query/sandbox.ts';
 import { API_PREFIX, createServer } from '../../server/app.ts';
 import { parseTtl } from '../../server/auth/token.ts';
 import { DEFAULT_LIMITS } from '../../server/options.ts';
@@ -73,6 +74,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const dataDir = values['data-dir'] ?? (process.env.TRIBUTARY_DATA_DIR || DEFAULT_DATA_DIR);
   const auth = await authFromArgs(values, dataDir);
+  const maxQueries = intOption('max-queries', values['max-queries'], 1);
   // The embedded log, read only (its dead-letter topics for the dashboard), when there is one.
   const logDir = embeddedLogDir(dataDir);
   const log = existsSync(logDir) ? new EmbeddedLog({ dir: logDir }) : undefined;
@@ -86,12 +88,14 @@ export async function run(args: string[]): Promise<number> {
       bodyLimit,
       requestTimeoutMs:
         values['request-timeout'] === undefined ? undefined : parseTtl(values['request-timeout']) * 1000,
-      maxConcurrentQueries: intOption('max-queries', values['max-queries'], 1),
+      maxConcurrentQueries: maxQueries,
     },
-    // POST /api/v1/sql: give the read-only sandbox here (sql: runSandboxedQuery from
-    // src/query/sandbox.ts) once it is there; without a runner the route is not mounted.
+    // POST /api/v1/sql: the read-only sandbox (docs/sql.md, "SQL sandbox"); its worker
+    // processes are as many as the queries the server runs at once.
+    sql: (req) => runSandboxedQuery(req),
     plugins: [dashboardPlugin({ dataDir, log })],
   });
+  configureSandbox({ workers: maxQueries ?? DEFAULT_LIMITS.maxConcurrentQueries, warm: false });
   let url: string;
   try {
     url = await server.start();
@@ -116,6 +120,7 @@ export async function run(args: string[]): Promise<number> {
         .stop()
         .then(() => log?.close())
         .finally(() => {
+          closeSandbox();
           remove();
           resolve();
         });

@@ -22,7 +22,7 @@ import { quoteIdent, quoteString } from '../../core/sql.ts';
 import { recordAt, type ValueBatch } from '../../log/log.ts';
 import type { DataContract } from '../../quality/contract.ts';
 import { compileTypedContract, type TypedContract } from '../../quality/typed-contract.ts';
-import type { Decoder, DeferredDecodedBatch, RejectedRecord } from '../../stream/types.ts';
+import type { Decoder, DeferredDecodedBatch, RejectedRecord, RuleRef } from '../../stream/types.ts';
 import {
   CHUNK_ROWS,
   ColumnBatch,
@@ -58,6 +58,8 @@ interface Unreadable {
 
 const VALID_TABLE = '__stream_valid';
 const STAGE = '__avro_stage';
+/** The decoder's own rules, in the order it applies them (docs/avro.md). */
+const AVRO_RULES = ['avro_magic', 'avro_schema_id', 'avro_resolve', 'avro_body'] as const;
 const META: Storage[] = [{ t: 'int64' }, { t: 'int32' }, { t: 'int64' }];
 
 function storageOf(c: AvroColumn): Storage {
@@ -86,6 +88,12 @@ export class AvroDecoder implements Decoder {
   private readonly registry: SchemaRegistryClient;
   /** The contract's rules over the decoded columns. */
   readonly typed: TypedContract;
+  /**
+   * What it checks, as rejected records name them: the wire format and the Avro body
+   * (field ''), then the contract's rules; the data-quality results report each every
+   * batch, failed or not.
+   */
+  readonly rules: readonly RuleRef[];
   private readonly storage: Storage[];
   private readonly batch: ColumnBatch;
   private readonly cursor = new Cursor();
@@ -122,6 +130,7 @@ export class AvroDecoder implements Decoder {
         decoded: c.sqlType,
       })),
     );
+    this.rules = [...AVRO_RULES.map((rule) => ({ field: '', rule })), ...this.typed.rules];
     this.storage = [...META, ...columns.map(storageOf)];
     this.batch = new ColumnBatch(this.storage);
     const fields = columns.map((c, i) => {
