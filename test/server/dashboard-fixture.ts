@@ -9,13 +9,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts';
-import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
-import type { Pipeline } from '../../src/stream/pipeline.ts';
 import { generateOrders } from '../../src/scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../src/scenarios/orders/pipeline.ts';
+import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
+import type { Pipeline } from '../../src/stream/pipeline.ts';
 import { tempDir } from './helpers.ts';
 
-const PYTHON = process.env.TRIBUTARY_TEST_PYTHON ?? join(import.meta.dirname, '..', '..', '.venv', 'bin', 'python');
+const PYTHON =
+  process.env.TRIBUTARY_TEST_PYTHON ?? join(import.meta.dirname, '..', '..', '.venv', 'bin', 'python');
 const READ = join(import.meta.dirname, 'py', 'read_columns_exact.py');
 
 export interface OrdersLake {
@@ -112,7 +113,8 @@ export async function ordersTruth(dataDir: string): Promise<OrdersTruth> {
   const newestEvent = eventTime.reduce((m, t) => Math.max(m, t), 0);
   const revenue = new Map<string, bigint>();
   for (let i = 0; i < eventTime.length; i++) {
-    if (events.columns.event_type[i] !== 'ORDER_PAID' || eventTime[i] <= newestEvent - 60 * 60 * 1e6) continue;
+    if (events.columns.event_type[i] !== 'ORDER_PAID' || eventTime[i] <= newestEvent - 60 * 60 * 1e6)
+      continue;
     const key = JSON.stringify([Math.floor(eventTime[i] / 60e6) * 60, events.columns.currency[i]]);
     revenue.set(key, (revenue.get(key) ?? 0n) + cents(events.columns.total_amount[i] as string));
   }

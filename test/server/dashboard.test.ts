@@ -96,8 +96,14 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
     assert.ok(truth.revenuePerMinute.length > 0, 'some orders were paid');
     assert.deepEqual(revenue.rows, truth.revenuePerMinute);
     // Each SQL panel names the versions it read, so its query can be run again as it was.
-    assert.match(totals.sql, new RegExp(`FROM orders_current VERSION AS OF ${truth.versions.orders_current}\\b`));
-    assert.match(totals.sql, new RegExp(`FROM orders_events VERSION AS OF ${truth.versions.orders_events}\\b`));
+    assert.match(
+      totals.sql,
+      new RegExp(`FROM orders_current VERSION AS OF ${truth.versions.orders_current}\\b`),
+    );
+    assert.match(
+      totals.sql,
+      new RegExp(`FROM orders_events VERSION AS OF ${truth.versions.orders_events}\\b`),
+    );
   });
 
   test('the dead-letter panels count the records of orders.dlq', async () => {
@@ -109,7 +115,11 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
     const byReason = panelOf(res.body, 'dlq_by_reason').rows as Array<[string, number]>;
     assert.deepEqual(new Map(byReason), truth.byReason);
     const counts = byReason.map((r) => r[1]);
-    assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'most first');
+    assert.deepEqual(
+      counts,
+      [...counts].sort((a, b) => b - a),
+      'most first',
+    );
     const recent = panelOf(res.body, 'dlq_recent');
     assert.equal(recent.rows.length, Math.min(10, truth.total));
   });
@@ -165,7 +175,11 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
   });
 
   test('the API needs a reader token; the page is public and allows only its own scripts', async () => {
-    for (const path of ['/api/v1/dashboards', '/api/v1/dashboards/orders', '/api/v1/dashboards/orders/stream']) {
+    for (const path of [
+      '/api/v1/dashboards',
+      '/api/v1/dashboards/orders',
+      '/api/v1/dashboards/orders/stream',
+    ]) {
       const res = await call(server.url, path);
       assert.equal(res.status, 401, path);
       assert.equal(res.body.code, 'AUTH_REQUIRED');
@@ -187,7 +201,9 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
     assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
     assert.equal(page.headers.get('content-security-policy'), UI_CSP);
     assert.match(await page.text(), /<script type="module" src="app.js">/);
-    const uplot = await fetch(`${server.url}/ui/vendor/uPlot.iife.min.js`, { headers: { 'accept-encoding': 'gzip' } });
+    const uplot = await fetch(`${server.url}/ui/vendor/uPlot.iife.min.js`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
     assert.equal(uplot.status, 200);
     assert.match(uplot.headers.get('content-type') ?? '', /^text\/javascript/);
     assert.match(await uplot.text(), /uPlot/);
@@ -205,7 +221,9 @@ describe('the dashboard over a new lake', () => {
     const dataDir = tempDir('empty');
     const server = await startServer({ dataDir, plugins: [dashboardPlugin({ dataDir })] });
     try {
-      const res = await call(server.url, '/api/v1/dashboards/orders', { token: await server.token('reader') });
+      const res = await call(server.url, '/api/v1/dashboards/orders', {
+        token: await server.token('reader'),
+      });
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.body.versions, { orders_events: null, orders_current: null });
       assert.equal(res.body.live, false);
