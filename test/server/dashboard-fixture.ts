@@ -23,8 +23,11 @@ export interface OrdersLake {
   dataDir: string;
   log: EmbeddedLog;
   pipeline: Pipeline;
-  /** Generates `count` more order events and runs the pipeline until it has taken them all. */
-  add(count: number, seed: number): Promise<void>;
+  /**
+   * Generates `count` more order events (at `rate` events/s, default as fast as it can)
+   * and runs the pipeline until it has taken them all.
+   */
+  add(count: number, seed: number, rate?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,8 +39,8 @@ export async function ordersLake(): Promise<OrdersLake> {
     dataDir,
     log,
     pipeline,
-    async add(count, seed) {
-      await generateOrders({ log, count, seed });
+    async add(count, seed, rate) {
+      await generateOrders({ log, count, seed, rate });
       await pipeline.run({ untilCaughtUp: true });
       await pipeline.refreshLag();
     },
@@ -48,16 +51,16 @@ export async function ordersLake(): Promise<OrdersLake> {
   };
 }
 
-async function readColumns(
+/** Columns of a table as delta-rs reads them (the latest version, or `version`). */
+export async function readColumns(
   dataDir: string,
   table: string,
   columns: string[],
+  version?: number,
 ): Promise<{ version: number; columns: Record<string, unknown[]> }> {
-  const { stdout } = await promisify(execFile)(
-    PYTHON,
-    [READ, join(dataDir, 'tables', table), columns.join(',')],
-    { maxBuffer: 512 * 1024 * 1024 },
-  );
+  const args = [READ, join(dataDir, 'tables', table), columns.join(',')];
+  if (version !== undefined) args.push(String(version));
+  const { stdout } = await promisify(execFile)(PYTHON, args, { maxBuffer: 512 * 1024 * 1024 });
   return JSON.parse(stdout);
 }
 
