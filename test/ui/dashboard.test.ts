@@ -136,7 +136,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     const { context, page } = await dashboard();
     try {
       const versions = await page.$$eval('.versions .version', (links) =>
-        links.map((a) => [(a as HTMLElement).dataset.table, Number((a as HTMLElement).dataset.version)]),
+        links.map((a) => [a.getAttribute('data-table'), Number(a.getAttribute('data-version'))]),
       );
       assert.deepEqual(Object.fromEntries(versions), truth.versions);
       for (const [column, value] of Object.entries(truth.totals)) {
@@ -147,12 +147,12 @@ describe('the dashboard in Chromium', { skip }, () => {
         assert.equal(shown, INTEGER.format(value), `${column} as shown`);
       }
       const bars = await page.$$eval('[data-panel="orders_by_status"] li', (items) =>
-        items.map((li) => [(li as HTMLElement).dataset.label, Number((li as HTMLElement).dataset.value)]),
+        items.map((li) => [li.getAttribute('data-label'), Number(li.getAttribute('data-value'))]),
       );
       assert.deepEqual(bars, truth.byStatus);
       assert.equal(await statValue(page, 'dlq_total', 'records'), String(dlq.total));
       const reasons = await page.$$eval('[data-panel="dlq_by_reason"] li', (items) =>
-        items.map((li) => [(li as HTMLElement).dataset.label!, Number((li as HTMLElement).dataset.value)]),
+        items.map((li) => [li.getAttribute('data-label'), Number(li.getAttribute('data-value'))]),
       );
       assert.deepEqual(new Map(reasons as Array<[string, number]>), dlq.byReason);
       // The pipeline runs in the server's process: its live numbers are on the page.
@@ -231,22 +231,19 @@ describe('the dashboard in Chromium', { skip }, () => {
     const { context, page } = await dashboard();
     try {
       await page.evaluate(() => {
-        (window as unknown as { stillHere: boolean }).stillHere = true;
+        (globalThis as unknown as { stillHere: boolean }).stillHere = true;
       });
       const before = await statValue(page, 'totals', 'events');
       await lake.add(5_000, 12);
       const truth = await ordersTruth(lake.dataDir);
       assert.notEqual(String(truth.totals.events), before);
-      await page.waitForFunction(
-        (want) =>
-          document
-            .querySelector('[data-panel="totals"] .stat[data-column="events"]')
-            ?.getAttribute('data-value') === want,
-        String(truth.totals.events),
+      // Pushed by the server: the page never asks again.
+      await page.waitForSelector(
+        `[data-panel="totals"] .stat[data-column="events"][data-value="${truth.totals.events}"]`,
       );
       assert.equal(await statValue(page, 'totals', 'orders'), String(truth.totals.orders));
       assert.equal(
-        await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere),
+        await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere),
         true,
         'the same page, not a reload',
       );
