@@ -6,7 +6,8 @@ const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2'
 /**
  * uPlot's data from a panel's answer: the first column is the time (epoch seconds); each
  * other column is a series, or with `seriesBy` the rows are (time, name, value) and each
- * name a series.
+ * name a series. Those panels are sums and counts per group: a group missing at a time had
+ * nothing then, and is drawn as 0.
  */
 export function seriesData(panel) {
   const { columns, rows } = panel;
@@ -17,7 +18,7 @@ export function seriesData(panel) {
     const times = [...new Set(rows.map((r) => Number(r[0])))].sort((a, b) => a - b);
     const index = new Map(times.map((t, i) => [t, i]));
     const names = [...new Set(rows.map((r) => String(r[byCol])))].sort();
-    const series = names.map(() => times.map(() => null));
+    const series = names.map(() => times.map(() => 0));
     for (const r of rows)
       series[names.indexOf(String(r[byCol]))][index.get(Number(r[0]))] = Number(r[valueCol]);
     return { names, data: [times, ...series] };

@@ -18,7 +18,7 @@ export function createPanel(meta) {
     sql,
   );
   let chart;
-  const format = (v) => formatValue(v, meta.unit);
+  const format = (v, column) => formatValue(v, meta.columnUnits?.[column] ?? meta.unit);
 
   function update(panel) {
     root.dataset.state = panel.error ? 'error' : panel.note ? 'note' : 'ok';
@@ -74,7 +74,7 @@ function stats(panel, format) {
       el(
         'div',
         { class: 'stat', dataset: { column: c.name, value: cellText(row[i]) } },
-        el('span', { class: 'stat-value' }, format(row[i])),
+        el('span', { class: 'stat-value' }, format(row[i], c.name)),
         el('span', { class: 'stat-label' }, humanize(c.name)),
       ),
     ),

@@ -187,7 +187,7 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
     const list = await call(server.url, '/api/v1/dashboards', { token });
     assert.deepEqual(
       list.body.dashboards.map((d: { name: string }) => d.name),
-      ['orders'],
+      ['orders', 'saas'],
     );
     const missing = await call(server.url, '/api/v1/dashboards/nope', { token });
     assert.equal(missing.status, 404);

@@ -213,7 +213,7 @@ describe('the dashboard in Chromium', { skip }, () => {
       for (const [i, currency] of currencies.entries()) {
         const expected = minutes.map((t) => {
           const row = truth.revenuePerMinute.find((r) => r[0] === t && r[1] === currency);
-          return row === undefined ? null : Number(row[2]);
+          return row === undefined ? 0 : Number(row[2]);
         });
         assert.deepEqual(revenue.data[i + 1], expected, currency);
       }

@@ -52,6 +52,8 @@ export interface PanelDef {
   description: string;
   kind: PanelKind;
   unit: PanelUnit;
+  /** Columns written in another unit than the panel's (a share beside counts). */
+  columnUnits?: Record<string, PanelUnit>;
   source: PanelSource;
   /** timeseries only: the rows are (time, series, value); each distinct series a line. */
   seriesBy?: string;

@@ -4,8 +4,9 @@
  */
 import type { DashboardDef } from './definition.ts';
 import { ORDERS_DASHBOARD } from './orders.ts';
+import { SAAS_DASHBOARD } from './saas.ts';
 
 export type { DashboardDef, PanelDef } from './definition.ts';
 export type { LivePipeline, LivePipelines } from './live.ts';
 
-export const DASHBOARDS: readonly DashboardDef[] = [ORDERS_DASHBOARD];
+export const DASHBOARDS: readonly DashboardDef[] = [ORDERS_DASHBOARD, SAAS_DASHBOARD];

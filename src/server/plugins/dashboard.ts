@@ -63,6 +63,7 @@ const PANEL = {
     description: { type: 'string' },
     kind: { type: 'string', enum: ['stat', 'bars', 'timeseries', 'table'] },
     unit: { type: 'string', enum: ['count', 'money', 'ms', 'per_second', 'percent'] },
+    columnUnits: { type: 'object', additionalProperties: { type: 'string' } },
     width: { type: 'integer' },
     seriesBy: { type: 'string' },
     source: {
