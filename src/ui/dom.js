@@ -26,7 +26,9 @@ function append(node, children) {
 
 /** `open_orders` → `Open orders`. */
 export function humanize(name) {
-  const text = String(name).replaceAll('_', ' ');
+  const text = String(name)
+    .replaceAll('_', ' ')
+    .replace(/\bdlq\b/gi, 'DLQ');
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 

@@ -75,14 +75,18 @@ async function showTable(view, name, params, signal) {
     travelForm(name, at),
     rows,
     el('h2', {}, 'History'),
-    dataTable(
-      [{ name: 'version' }, { name: 'timestamp' }, { name: 'operation' }, { name: 'rows added' }],
-      history.entries.map((e) => [
-        el('a', { href: `#/tables/${encodeURIComponent(name)}?version=${e.version}` }, String(e.version)),
-        e.timestamp,
-        e.operation,
-        e.metrics?.numOutputRows ?? e.metrics?.numTargetRowsInserted ?? '',
-      ]),
+    el(
+      'div',
+      { class: 'scroll history' },
+      dataTable(
+        [{ name: 'version' }, { name: 'timestamp' }, { name: 'operation' }, { name: 'rows added' }],
+        history.entries.map((e) => [
+          el('a', { href: `#/tables/${encodeURIComponent(name)}?version=${e.version}` }, String(e.version)),
+          e.timestamp,
+          e.operation,
+          e.metrics?.numOutputRows ?? e.metrics?.numTargetRowsInserted ?? '',
+        ]),
+      ),
     ),
   );
   await showRows(rows, path, { version: summary.version }, undefined, signal);
