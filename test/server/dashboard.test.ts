@@ -238,4 +238,22 @@ describe('the dashboard over a new lake', () => {
       await server.stop();
     }
   });
+
+  test('stopping the server ends the streams open on it', { timeout: 20_000 }, async () => {
+    const dataDir = tempDir('stop');
+    // A stop waits for requests under way up to this limit: a stream left open would hold it that long.
+    const server = await startServer({
+      dataDir,
+      limits: { requestTimeoutMs: 120_000 },
+      plugins: [dashboardPlugin({ dataDir, tickMs: 100 })],
+    });
+    const stream = events(
+      `${server.url}/api/v1/dashboards/orders/stream`,
+      await server.token('reader'),
+      new AbortController().signal,
+    );
+    assert.equal((await stream.next()).value?.event, 'dashboard');
+    await server.stop();
+    assert.equal((await stream.next()).done, true, 'the stream ended');
+  });
 });
