@@ -130,6 +130,46 @@ describe('the dashboard in Chromium', { skip }, () => {
     }
   });
 
+  test('a tab whose token has expired is sent to sign in, with the reason', async () => {
+    const expired = await server.token('reader', {
+      now: Math.floor(Date.now() / 1000) - 7200,
+      ttlSeconds: 600,
+    });
+    const context = await browser.newContext();
+    try {
+      await context.addInitScript((t) => sessionStorage.setItem('tributary.token', t), expired);
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      await page.goto(`${server.url}/ui/#/dash/orders`);
+      const reason = await page.waitForSelector('form.login .error');
+      assert.match((await reason.textContent()) ?? '', /AUTH_TOKEN_INVALID.*expired/);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('tributary.token')), null);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a server without authentication (--no-auth) opens the dashboard with no sign-in', async () => {
+    const open = await startServer({
+      dataDir: lake.dataDir,
+      auth: { mode: 'none' },
+      plugins: [dashboardPlugin({ dataDir: lake.dataDir })],
+    });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      await page.goto(`${open.url}/`);
+      await page.waitForSelector('main[data-loaded] [data-panel="totals"] .stat');
+      assert.equal(await page.$('form.login'), null);
+      assert.equal(await page.isHidden('#signout'), true);
+      assert.match(page.url(), /\/ui\/#\/dash\/orders$/);
+    } finally {
+      await context.close();
+      await open.stop();
+    }
+  });
+
   test('the numbers shown equal delta-rs reads of the tables and the DLQ topic', async () => {
     const truth = await ordersTruth(lake.dataDir);
     const dlq = await dlqTruth(lake.log, 'orders.dlq');
