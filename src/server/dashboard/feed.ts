@@ -155,7 +155,10 @@ export class DashboardFeed {
       for (const panel of this.def.panels) {
         if (panel.source.type !== 'sql') continue;
         const p = panel as PanelDef & { source: SqlSource };
-        answers.set(panel.id, await this.opts.slots.run(() => runSqlPanel(p, versions, this.opts.dataDir)));
+        answers.set(
+          panel.id,
+          await this.opts.slots.run(() => runSqlPanel(p, versions, this.opts.dataDir, this.opts.tables)),
+        );
       }
       this.sqlAnswers = answers;
       this.sqlKey = key;

@@ -5,7 +5,8 @@
  *
  * Time windows are anchored at the newest row rather than the wall clock: a page over a
  * lake whose pipeline stopped still shows its last activity, and over a running one the
- * newest row is seconds old.
+ * newest row is seconds old. `{{newest table.column}}` lets DuckDB skip the older row
+ * groups (sql-panels.ts, resolveNewest).
  */
 import type { DashboardDef } from './definition.ts';
 
@@ -59,10 +60,12 @@ FROM orders_current`,
       width: 6,
       source: {
         type: 'sql',
-        sql: `WITH newest AS (SELECT max(ingest_time) AS t FROM orders_events)
+        sql: `WITH newest AS (
+  SELECT max(ingest_time) AS t FROM orders_events WHERE ingest_time >= {{newest orders_events.ingest_time}})
 SELECT epoch(date_trunc('second', e.ingest_time))::BIGINT AS t, count(*) AS events
 FROM orders_events AS e, newest
-WHERE e.ingest_time > newest.t - INTERVAL 5 MINUTE
+WHERE e.ingest_time >= {{newest orders_events.ingest_time}} - INTERVAL 5 MINUTE
+  AND e.ingest_time > newest.t - INTERVAL 5 MINUTE
 GROUP BY ALL ORDER BY t`,
       },
     },
@@ -85,10 +88,14 @@ GROUP BY ALL ORDER BY t`,
       seriesBy: 'currency',
       source: {
         type: 'sql',
-        sql: `WITH newest AS (SELECT max(event_timestamp) AS t FROM orders_events)
+        sql: `WITH newest AS (
+  SELECT max(event_timestamp) AS t FROM orders_events
+  WHERE event_timestamp >= {{newest orders_events.event_timestamp}})
 SELECT epoch(date_trunc('minute', e.event_timestamp))::BIGINT AS t, e.currency, sum(e.total_amount) AS revenue
 FROM orders_events AS e, newest
-WHERE e.event_type = 'ORDER_PAID' AND e.event_timestamp > newest.t - INTERVAL 60 MINUTE
+WHERE e.event_type = 'ORDER_PAID'
+  AND e.event_timestamp >= {{newest orders_events.event_timestamp}} - INTERVAL 60 MINUTE
+  AND e.event_timestamp > newest.t - INTERVAL 60 MINUTE
 GROUP BY ALL ORDER BY t, currency`,
       },
     },

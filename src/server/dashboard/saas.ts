@@ -62,10 +62,14 @@ FROM (SELECT count(*) AS events FROM sales_silver) AS s,
       seriesBy: 'plan_tier',
       source: {
         type: 'sql',
-        sql: `WITH newest AS (SELECT max(window_start) AS t FROM sales_revenue_5m)
+        sql: `WITH newest AS (
+  SELECT max(window_start) AS t FROM sales_revenue_5m
+  WHERE window_start >= {{newest sales_revenue_5m.window_start}})
 SELECT epoch(g.window_start)::BIGINT AS t, g.plan_tier, sum(g.revenue) AS revenue
 FROM sales_revenue_5m AS g, newest
-WHERE g.currency = 'USD' AND g.window_start > newest.t - INTERVAL 24 HOUR
+WHERE g.currency = 'USD'
+  AND g.window_start >= {{newest sales_revenue_5m.window_start}} - INTERVAL 24 HOUR
+  AND g.window_start > newest.t - INTERVAL 24 HOUR
 GROUP BY ALL ORDER BY t, plan_tier`,
       },
     },
@@ -79,10 +83,14 @@ GROUP BY ALL ORDER BY t, plan_tier`,
       seriesBy: 'region',
       source: {
         type: 'sql',
-        sql: `WITH newest AS (SELECT max(window_start) AS t FROM sales_revenue_5m)
+        sql: `WITH newest AS (
+  SELECT max(window_start) AS t FROM sales_revenue_5m
+  WHERE window_start >= {{newest sales_revenue_5m.window_start}})
 SELECT epoch(g.window_start)::BIGINT AS t, g.region, sum(g.revenue) AS revenue
 FROM sales_revenue_5m AS g, newest
-WHERE g.currency = 'USD' AND g.window_start > newest.t - INTERVAL 24 HOUR
+WHERE g.currency = 'USD'
+  AND g.window_start >= {{newest sales_revenue_5m.window_start}} - INTERVAL 24 HOUR
+  AND g.window_start > newest.t - INTERVAL 24 HOUR
 GROUP BY ALL ORDER BY t, region`,
       },
     },

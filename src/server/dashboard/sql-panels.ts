@@ -5,7 +5,8 @@
  * query layer (`runQuery`, what `tributary query` runs).
  */
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
-import { findTableRefs, runQuery } from '../../query/index.ts';
+import { findTableRefs, microsToIso, runQuery } from '../../query/index.ts';
+import { parseStats, parseTimestampMicros, statText } from '../../table/stats.ts';
 import type { TableCache } from '../tables/open.ts';
 import type { PanelDef, SqlSource } from './definition.ts';
 
@@ -79,14 +80,57 @@ export function pinVersions(sql: string, versions: Record<string, number | null>
   return out + sql.slice(pos);
 }
 
+/** `{{newest table.column}}`: see `resolveNewest`. */
+const NEWEST = /\{\{newest ([A-Za-z_][\w.]*)\.([A-Za-z_]\w*)\}\}/g;
+
+/**
+ * Replaces each `{{newest table.column}}` (a timestamp column) by a TIMESTAMPTZ literal
+ * at or below the newest value of that column in the table's pinned version, read from
+ * the files' statistics (no scan). Panels filter with it besides their exact condition
+ * (`WHERE t >= {{newest e.t}} - INTERVAL 5 MINUTE AND t > newest.t - INTERVAL 5 MINUTE`):
+ * the answer is the same, and DuckDB skips the row groups that are all older. A bound,
+ * not the value: statistics are rounded up to milliseconds, and a file without them
+ * only makes the bound lower (`-infinity` when none has any).
+ */
+export async function resolveNewest(
+  sql: string,
+  versions: Record<string, number | null>,
+  tables: TableCache,
+): Promise<string> {
+  const bounds = new Map<string, string>();
+  for (const [, table, column] of sql.matchAll(NEWEST)) {
+    const key = `${table}.${column}`;
+    if (bounds.has(key)) continue;
+    const version = versions[table];
+    let newest: bigint | undefined;
+    if (version !== undefined && version !== null) {
+      const { snapshot } = await tables.snapshot(table, { version });
+      for (const add of snapshot.files()) {
+        const text = statText(parseStats(add.stats)?.maxValues[column]);
+        const micros = text === undefined ? undefined : parseTimestampMicros(text);
+        if (micros !== undefined && (newest === undefined || micros > newest)) newest = micros;
+      }
+    }
+    // Statistics are rounded up to the millisecond: the newest value is less than 1 ms below.
+    bounds.set(
+      key,
+      newest === undefined
+        ? `'-infinity'::TIMESTAMPTZ`
+        : `TIMESTAMPTZ '${microsToIso(newest - 1000n, true)}'`,
+    );
+  }
+  return sql.replace(NEWEST, (_all, table: string, column: string) => bounds.get(`${table}.${column}`)!);
+}
+
 export async function runSqlPanel(
   panel: PanelDef & { source: SqlSource },
   versions: Record<string, number | null>,
   dataDir: string,
+  tables: TableCache,
 ): Promise<PanelAnswer> {
   let sql: string | undefined;
   try {
-    sql = pinVersions(panel.source.sql, versions);
+    sql = await resolveNewest(pinVersions(panel.source.sql, versions), versions, tables);
     const result = await runQuery(sql, { dataDir });
     return {
       columns: result.columns,
