@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts';
+import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
 import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
 import { UI_CSP } from '../../src/server/plugins/dashboard-assets.ts';
 import { pythonSkip } from '../interop/helpers.ts';
@@ -60,6 +61,7 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
     reader = new EmbeddedLog({ dir: join(lake.dataDir, 'log') });
     server = await startServer({
       dataDir: lake.dataDir,
+      sql: (req) => runSandboxedQuery(req),
       plugins: [
         dashboardPlugin({
           dataDir: lake.dataDir,
@@ -75,6 +77,7 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
 
   after(async () => {
     await server?.stop();
+    closeSandbox();
     await reader?.close();
     await lake?.close();
   });
@@ -104,6 +107,18 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
       totals.sql,
       new RegExp(`FROM orders_events VERSION AS OF ${truth.versions.orders_events}\\b`),
     );
+  });
+
+  test('each SQL panel’s query, run by a reader through POST /api/v1/sql, gives the panel’s rows', async () => {
+    const res = await call(server.url, '/api/v1/dashboards/orders', { token });
+    const sqlPanels = res.body.panels.filter((p: Panel) => p.source === 'sql');
+    assert.ok(sqlPanels.length >= 4);
+    for (const panel of sqlPanels) {
+      const again = await call(server.url, '/api/v1/sql', { token, body: { sql: panel.sql } });
+      assert.equal(again.status, 200, `${panel.id}: ${again.text}`);
+      assert.deepEqual(again.body.columns, panel.columns, panel.id);
+      assert.deepEqual(again.body.rows, panel.rows, panel.id);
+    }
   });
 
   test('the dead-letter panels count the records of orders.dlq', async () => {
