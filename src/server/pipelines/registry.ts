@@ -55,6 +55,23 @@ export interface RegisterOptions {
   sinkTables?: ReadonlyMap<string, string>;
 }
 
+/**
+ * The table each sink of a compiled pipeline writes, by sink name: a sink's `table` found
+ * among the pipeline's tables (sinks that are not tables are absent).
+ */
+export function sinkTables(compiled: {
+  tables: ReadonlyMap<string, unknown>;
+  sinks: ReadonlyMap<string, object>;
+}): Map<string, string> {
+  const names = new Map([...compiled.tables].map(([name, table]) => [table, name]));
+  const out = new Map<string, string>();
+  for (const [sink, s] of compiled.sinks) {
+    const table = 'table' in s ? names.get((s as { table: unknown }).table) : undefined;
+    if (table !== undefined) out.set(sink, table);
+  }
+  return out;
+}
+
 const MAX_ERRORS = 20;
 /** Rates are over about this long. */
 const RATE_WINDOW_MS = 10_000;

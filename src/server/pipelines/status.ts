@@ -19,10 +19,12 @@ export interface Percentiles {
 
 /** Milliseconds; each percentile is the upper end of its ~4 % wide bucket. */
 function percentiles(h: Histogram): Percentiles {
-  return { count: h.total, p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99) };
+  const q = (x: number) => round(h.quantile(x));
+  return { count: h.total, p50: q(0.5), p90: q(0.9), p99: q(0.99) };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const round = (n: number) => Math.round(n * 10) / 10;
 
 function errorJson(e: RecentError) {
   return { ...e, at: iso(e.at) };
@@ -49,8 +51,6 @@ export async function pipelineSummary(entry: RunningPipeline) {
     ...(entry.failure && { failure: errorJson(entry.failure) }),
   };
 }
-
-const round = (n: number) => Math.round(n * 10) / 10;
 
 /** Everything, with the DLQ's last `dlqLimit` records. */
 export async function pipelineDetail(entry: RunningPipeline, dlqLimit: number) {
