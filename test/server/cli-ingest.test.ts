@@ -116,4 +116,47 @@ runtime: { trigger: 20ms }
     const table = await DeltaTable.open(new LocalStore(join(dataDir, 'tables', 'events')));
     assert.equal((await readRows(table, await table.snapshot())).length, 120);
   });
+
+  test('demo orders serves its pipeline: the URL printed, its status and metrics while it runs', async () => {
+    const dataDir = tempDir('cli-demo');
+    const cli = startCli([
+      'demo',
+      'orders',
+      '--rate',
+      '2000',
+      '--serve',
+      '0',
+      '--no-auth',
+      '--data-dir',
+      dataDir,
+    ]);
+    try {
+      const url = await waitFor(cli, /serving at (http:\/\/[^\s:]+:\d+)/);
+      let status: {
+        state: string;
+        counters: { recordsIn: number };
+        sinks: Array<{ name: string; table: string }>;
+      };
+      for (let i = 0; ; i++) {
+        status = (await call(url, '/api/v1/pipelines/orders')).body;
+        if (status?.counters?.recordsIn > 0 || i > 1500) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(status.state, 'running');
+      assert.ok(status.counters.recordsIn > 0);
+      assert.deepEqual(
+        status.sinks.map((x) => [x.name, x.table]),
+        [
+          ['orders_events', 'orders_events'],
+          ['orders_current', 'orders_current'],
+        ],
+      );
+      const m = await call(url, '/metrics');
+      assert.match(m.text, /tributary_records_in_total\{pipeline="orders"\} [1-9]/);
+    } finally {
+      cli.child.kill('SIGTERM');
+    }
+    const exit = await exitWithin(cli.exit, 30_000);
+    assert.equal(exit?.code, 0, exit?.stderr ?? 'no exit');
+  });
 });
