@@ -124,11 +124,16 @@ export async function runWithCapture(
     if (c.status === 'rejected') {
       if (isTributaryError(c.reason, 'CAPTURE_SCHEMA_CHANGED') && running && !opts.signal?.aborted) {
         // Land what was published before the change, so a new run reads a drained topic.
-        await slot.current.run({ untilCaughtUp: true, ...(opts.signal && { signal: opts.signal }), ...onError });
+        await slot.current.run({
+          untilCaughtUp: true,
+          ...(opts.signal && { signal: opts.signal }),
+          ...onError,
+        });
       }
       throw c.reason;
     }
-    if (opts.untilCaughtUp && !opts.signal?.aborted) await slot.current.run({ untilCaughtUp: true, ...onError });
+    if (opts.untilCaughtUp && !opts.signal?.aborted)
+      await slot.current.run({ untilCaughtUp: true, ...onError });
   } finally {
     slot.swap = undefined;
     opts.signal?.removeEventListener('abort', onStop);
