@@ -195,6 +195,12 @@ describe('HTTP ingest', () => {
     assert.deepEqual(await readTopic(log, 'small'), []);
   });
 
+  test('/ready checks the log', async () => {
+    const r = await call(s.url, '/ready');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.checks.log, 'ok');
+  });
+
   test('no such topic: 404; a system topic: 400; a reader token: 403; no records: 400', async () => {
     const missing = await post(s.url, 'nothing-here', '{"a":1}', { token: writer });
     assert.equal(missing.status, 404);

@@ -33,6 +33,8 @@ export interface IngestOptions {
   inFlight?: Partial<InFlightLimits>;
   /** How long idempotency keys are remembered (default 24 h). */
   keyTtlMs?: number;
+  /** Where idempotency keys are kept (default `_tributary_ingest_keys`). */
+  keysTopic?: string;
 }
 
 export const DEFAULT_INGEST_BODY_LIMIT = 16 * 1024 * 1024;
@@ -124,12 +126,19 @@ export async function ingestRoutes(
   let keys: Promise<IdempotencyKeys> | undefined;
   // Opened on the first request with a key: a server nobody sends keys to creates no topic.
   const openKeys = () => {
-    keys ??= IdempotencyKeys.open({ log, ttlMs: opts.keyTtlMs });
+    keys ??= IdempotencyKeys.open({ log, ttlMs: opts.keyTtlMs, topic: opts.keysTopic });
     keys.catch(() => {
       keys = undefined;
     });
     return keys;
   };
+
+  // Ready only while the log answers (ingest could not acknowledge anything otherwise).
+  if (app.hasDecorator('readiness')) {
+    app.readiness.add('log', async () => {
+      await log.listTopics();
+    });
+  }
 
   // This context's bodies are records: read as bytes, kept as sent.
   app.removeAllContentTypeParsers();
