@@ -74,8 +74,8 @@ describe('HTTP ingest', () => {
 
   test('NDJSON: every line once in the topic after the 200, byte for byte', async () => {
     const lines = orderLines(100);
-    // CRLF line ends, a blank line and no final newline are all taken.
-    const body = `${lines.slice(0, 50).join('\r\n')}\n\n${lines.slice(50).join('\n')}`;
+    // A byte order mark, CRLF line ends, a blank line and no final newline are all taken.
+    const body = `\ufeff${lines.slice(0, 50).join('\r\n')}\n\n${lines.slice(50).join('\n')}`;
     const a = await post(s.url, 'orders', body, { token: writer });
     assert.equal(a.status, 200, a.text);
     assert.equal(a.body.topic, 'orders');

@@ -185,6 +185,8 @@ function parseArray(buf: Uint8Array, c: Collector): void {
 }
 
 export function parseBody(body: Uint8Array, opts: ParseOptions): ParsedBody {
+  // A byte order mark some editors write is not part of the first record.
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
   const c = new Collector(opts, body);
   if (opts.format === 'ndjson') parseNdjson(body, c);
   else parseArray(body, c);
