@@ -32,6 +32,7 @@ const ALL = [
   'models-clickstream',
   'jobs-overhead',
   'registry',
+  'http-ingest',
 ];
 
 const { values, positionals } = parseArgs({

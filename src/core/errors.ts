@@ -357,6 +357,31 @@ export const ERROR_CODES = {
     summary:
       'a sandboxed query needed more memory than its limit (nothing spills to disk in the sandbox); filter or aggregate more, or ask for a higher limit',
   },
+  // HTTP ingest, pipelines' status and metrics (src/server/ingest/, src/server/pipelines/,
+  // docs/serving.md); each code's HTTP status is in src/server/http-errors.ts
+  INGEST_RECORDS_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'records POSTed to a topic are not JSON, or not of the form asked for (HTTP 400); the answer lists each by its position (`index`, and `line` for NDJSON) and none of the batch was written',
+  },
+  INGEST_BUSY: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'the server holds as many ingest bytes or records not yet durable as it may (HTTP 429 with Retry-After); send again after the pause, or send smaller batches',
+  },
+  INGEST_IDEMPOTENCY_KEY_REUSED: {
+    domain: 'user',
+    retryable: false,
+    summary:
+      'an Idempotency-Key was sent again with another body or to another topic (HTTP 422); a key stands for one batch: use a new key for new records',
+  },
+  PIPELINE_NOT_FOUND: {
+    domain: 'user',
+    retryable: false,
+    summary: 'no pipeline of that name runs in the server’s process (HTTP 404)',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -17,6 +17,7 @@
 import type { ChangeCapture } from '../connectors/postgres/capture/types.ts';
 import { isTributaryError } from '../core/errors.ts';
 import type { Pipeline } from '../stream/pipeline.ts';
+import type { OnRetry } from '../stream/run-loop.ts';
 
 /** The pipeline a capture runs beside, which the capture may have replaced while running. */
 export class PipelineSlot {
@@ -61,10 +62,14 @@ export class PipelineSlot {
 export async function runWithCapture(
   target: Pipeline | PipelineSlot,
   capture: ChangeCapture | undefined,
-  opts: { signal?: AbortSignal; untilCaughtUp?: boolean } = {},
+  opts: { signal?: AbortSignal; untilCaughtUp?: boolean; onError?: OnRetry } = {},
 ): Promise<void> {
   const slot = target instanceof PipelineSlot ? target : new PipelineSlot(target);
-  if (!capture) return slot.current.run({ signal: opts.signal, untilCaughtUp: opts.untilCaughtUp });
+  // The pipeline's retried failures: reported by `onError` (the server's status page), else on stderr.
+  const onError = opts.onError && { onError: opts.onError };
+  if (!capture) {
+    return slot.current.run({ signal: opts.signal, untilCaughtUp: opts.untilCaughtUp, ...onError });
+  }
   const stopCapture = new AbortController();
   let stopPipeline = new AbortController();
   let stopping = false;
@@ -81,7 +86,7 @@ export async function runWithCapture(
     const stop = new AbortController();
     stopPipeline = stop;
     if (stopping) stop.abort();
-    const run = slot.current.run({ signal: stop.signal }).catch((err) => {
+    const run = slot.current.run({ signal: stop.signal, ...onError }).catch((err) => {
       stopCapture.abort();
       throw err;
     });
@@ -119,11 +124,16 @@ export async function runWithCapture(
     if (c.status === 'rejected') {
       if (isTributaryError(c.reason, 'CAPTURE_SCHEMA_CHANGED') && running && !opts.signal?.aborted) {
         // Land what was published before the change, so a new run reads a drained topic.
-        await slot.current.run({ untilCaughtUp: true, ...(opts.signal && { signal: opts.signal }) });
+        await slot.current.run({
+          untilCaughtUp: true,
+          ...(opts.signal && { signal: opts.signal }),
+          ...onError,
+        });
       }
       throw c.reason;
     }
-    if (opts.untilCaughtUp && !opts.signal?.aborted) await slot.current.run({ untilCaughtUp: true });
+    if (opts.untilCaughtUp && !opts.signal?.aborted)
+      await slot.current.run({ untilCaughtUp: true, ...onError });
   } finally {
     slot.swap = undefined;
     opts.signal?.removeEventListener('abort', onStop);

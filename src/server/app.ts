@@ -11,7 +11,11 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TributaryError } from '../core/errors.ts';
+import { ingestRoutes } from './ingest/routes.ts';
+import { metricsRoute, ServerMetrics } from './metrics/plugin.ts';
 import { checkListenAddress, resolveLimits, type ServerLimits, type ServerOptions } from './options.ts';
+import { RunningPipelines } from './pipelines/registry.ts';
+import { pipelinesRoutes } from './pipelines/routes.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { errorsPlugin } from './plugins/errors.ts';
 import { healthPlugin } from './plugins/health.ts';
@@ -32,6 +36,8 @@ export interface Server {
   readonly limits: ServerLimits;
   /** Queries running and waiting. */
   readonly slots: QuerySlots;
+  /** What `/metrics` answers. */
+  readonly metrics: ServerMetrics;
   /** Loads every plugin without listening (for `app.inject` and the OpenAPI document). */
   ready(): Promise<void>;
   /** Listens; resolves with the base URL, `http://host:port`. */
@@ -61,6 +67,8 @@ export function createServer(options: ServerOptions): Server {
   const version = packageVersion();
   const slots = new QuerySlots(limits.maxConcurrentQueries, limits.maxQueuedQueries);
   const tables = new TableCache(options.dataDir);
+  const pipelines = options.pipelines ?? new RunningPipelines({ sampleTimer: false });
+  const metrics = new ServerMetrics({ pipelines, processMetrics: options.processMetrics });
 
   const app = Fastify({
     logger: false,
@@ -86,6 +94,10 @@ export function createServer(options: ServerOptions): Server {
       await api.register(
         rowsRoute({ tables, slots, maxPageRows: limits.maxPageRows, timeoutMs: limits.requestTimeoutMs }),
       );
+      await api.register(pipelinesRoutes(pipelines));
+      if (options.ingest !== undefined) {
+        await api.register(ingestRoutes, { ...options.ingest, metrics: metrics.ingest });
+      }
       // POST /api/v1/sql: mounted when a runner is given (`tributary serve` passes the sandbox).
       if (options.sql !== undefined) {
         await api.register(
@@ -101,6 +113,7 @@ export function createServer(options: ServerOptions): Server {
     },
     { prefix: API_PREFIX },
   );
+  app.register(metricsRoute(metrics, options.metricsPublic ?? false));
   for (const plugin of options.plugins ?? []) {
     app.register(plugin.register, { prefix: plugin.prefix ?? '' });
   }
@@ -110,6 +123,7 @@ export function createServer(options: ServerOptions): Server {
     app,
     limits,
     slots,
+    metrics,
     async ready() {
       await app.ready();
     },

@@ -30,6 +30,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SCHEMA_INCOMPATIBLE: 409,
   TABLE_COMMIT_CONFLICT: 409,
   JOB_ALREADY_RUNNING: 409,
+  INGEST_BUSY: 429,
+  INGEST_IDEMPOTENCY_KEY_REUSED: 422,
+  PIPELINE_NOT_FOUND: 404,
 };
 
 /**
@@ -141,7 +144,7 @@ export function errorBody(err: unknown): ErrorBody {
   if (mapped !== undefined) {
     const message =
       mapped === 'HTTP_BODY_TOO_LARGE'
-        ? 'the request body is larger than this server takes (--body-limit); send smaller requests'
+        ? 'the request body is larger than this route takes (--body-limit; for ingest, --ingest-body-limit): send smaller requests, or records in smaller batches'
         : e.message;
     return { statusCode: httpStatusOf(mapped), code: mapped, message };
   }

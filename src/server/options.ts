@@ -5,6 +5,8 @@
 import { isIP } from 'node:net';
 import { TributaryError } from '../core/errors.ts';
 import type { TokenVerifier } from './auth/verify.ts';
+import type { IngestOptions } from './ingest/routes.ts';
+import type { RunningPipelines } from './pipelines/registry.ts';
 import type { SqlRunner } from './sql/route.ts';
 
 export interface ServerLimits {
@@ -53,7 +55,18 @@ export interface ServerOptions {
    * It is meant to be the read-only sandbox of src/query/sandbox.ts.
    */
   sql?: SqlRunner;
-  /** Extra plugins mounted after the built-in routes (ingest, metrics, pipelines, dashboard). */
+  /**
+   * The pipelines running in the server's process (`tributary run --serve`, the demos):
+   * `/api/v1/pipelines` and their metrics. Without it the list is empty.
+   */
+  pipelines?: RunningPipelines;
+  /** HTTP ingest into the topics of a log (`POST /api/v1/topics/{topic}/records`); not mounted without it. */
+  ingest?: IngestOptions;
+  /** `/metrics` without a token (default: role reader). */
+  metricsPublic?: boolean;
+  /** Process metrics (CPU, memory, event loop, GC) in `/metrics` (default true). */
+  processMetrics?: boolean;
+  /** Extra plugins mounted after the built-in routes (the dashboard). */
   plugins?: ServerPlugin[];
 }
 

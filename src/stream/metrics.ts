@@ -8,6 +8,8 @@ const LOG_GROWTH = Math.log(GROWTH);
 export class Histogram {
   private readonly counts: number[] = [];
   total = 0;
+  /** The sum of the values recorded (negative ones as 0): Prometheus' `_sum`. */
+  sum = 0;
 
   /** Records `count` observations of `value` (ms; negative values count as 0). */
   record(value: number, count = 1): void {
@@ -15,6 +17,23 @@ export class Histogram {
     while (this.counts.length <= i) this.counts.push(0);
     this.counts[i] += count;
     this.total += count;
+    this.sum += Math.max(0, value) * count;
+  }
+
+  /**
+   * For each bound (ascending, ms), the observations at most that bound, as a Prometheus
+   * histogram's cumulative buckets: a bucket of ours counts once its upper end is within
+   * the bound, so a count may miss values up to one bucket (~4 %) below the bound.
+   */
+  cumulative(bounds: readonly number[]): number[] {
+    const out: number[] = [];
+    let i = 0;
+    let seen = 0;
+    for (const bound of bounds) {
+      while (i < this.counts.length && (i === 0 ? 1 : GROWTH ** i) <= bound) seen += this.counts[i++];
+      out.push(seen);
+    }
+    return out;
   }
 
   /** The value at quantile `q` (0..1): the upper bound of its bucket; 0 when empty. */
@@ -32,6 +51,7 @@ export class Histogram {
   reset(): void {
     this.counts.length = 0;
     this.total = 0;
+    this.sum = 0;
   }
 }
 

@@ -120,6 +120,17 @@ export interface BatchReport {
   stages: Record<string, number>;
 }
 
+export interface PipelineDescription {
+  name: string;
+  /** The source's name (a topic's, a table's). */
+  source: string;
+  /** The source's partitions (0 until the pipeline is open). */
+  partitions: number;
+  sinks: string[];
+  /** Where rejected records go, when the pipeline has a DLQ. */
+  dlq?: { log: Log; topic: string };
+}
+
 /** A batch fetched and decoded, not yet written by the sinks. */
 interface ReadBatch {
   fetched: SourceBatch[];
@@ -196,6 +207,18 @@ export class Pipeline {
     this.sleep = opts.sleep ?? realSleep;
     const id = `${process.pid}_${++pipelines}`;
     this.rawTables = [0, 1].map((i) => `__stream_raw_${id}_${i}`);
+  }
+
+  /** What the pipeline reads and writes, for status pages (the serving layer's pipelines API). */
+  describe(): PipelineDescription {
+    const dlq = this.opts.dlq;
+    return {
+      name: this.opts.name,
+      source: this.opts.source.name,
+      partitions: this.partitions,
+      sinks: this.opts.sinks.map((s) => s.name),
+      ...(dlq && { dlq: { log: dlq.log, topic: dlq.topic } }),
+    };
   }
 
   dlqAppId(partition: number): string {

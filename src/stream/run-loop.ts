@@ -58,7 +58,8 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-function defaultOnRetry(label: string, unit: string): OnRetry {
+/** The default report of a retryable failure: a line on stderr (and one per further failure). */
+export function defaultOnRetry(label: string, unit: string): OnRetry {
   return (err, attempt, others, retryInMs) => {
     const next = `next try in ${Math.round(retryInMs / 100) / 10} s`;
     if (isTributaryError(err, 'POSTGRES_UNAVAILABLE')) {

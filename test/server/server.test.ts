@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { isTributaryError } from '../../src/core/errors.ts';
+import type { Log } from '../../src/log/log.ts';
+import { openLog } from '../../src/log/open.ts';
 import { runQuery } from '../../src/query/run.ts';
 import { createServer } from '../../src/server/app.ts';
 import { isLoopback } from '../../src/server/options.ts';
@@ -184,10 +186,16 @@ describe('--no-auth', () => {
 
 describe('OpenAPI and /docs', () => {
   let s: Running;
+  let log: Log;
   before(async () => {
-    s = await startServer({ sql: queryRunner });
+    const dataDir = tempDir('openapi');
+    log = await openLog({ dataDir });
+    s = await startServer({ dataDir, sql: queryRunner, ingest: { log } });
   });
-  after(() => s.stop());
+  after(async () => {
+    await s.stop();
+    await log.close();
+  });
 
   test('the OpenAPI document is valid: every route, schemas that compile, references that resolve', async () => {
     const a = await call(s.url, '/openapi.json');
@@ -206,6 +214,10 @@ describe('OpenAPI and /docs', () => {
       '/api/v1/tables/{table}/files': ['get'],
       '/api/v1/tables/{table}/rows': ['get'],
       '/api/v1/sql': ['post'],
+      '/api/v1/pipelines': ['get'],
+      '/api/v1/pipelines/{name}': ['get'],
+      '/api/v1/topics/{topic}/records': ['post'],
+      '/metrics': ['get'],
     };
     assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
     const ajv = new Ajv({ strict: false, allErrors: true });

@@ -15,6 +15,7 @@ import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.t
 import { compareLake, type LakeComparison } from '../../scenarios/food-orders/compare.ts';
 import { FOOD_ORDERS_TABLE, setupFoodOrders } from '../../scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload } from '../../scenarios/food-orders/workload.ts';
+import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import { PipelineMetrics } from '../../stream/metrics.ts';
 import { compileBesideCapture, type OpenedCapture, openCaptureFromArgs } from './capture-args.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
@@ -33,6 +34,8 @@ export interface CdcDemoArgs {
     'postgres-port'?: string;
   };
   signal: AbortSignal;
+  /** Where the demo's server sees its pipeline. */
+  pipelines?: RunningPipelines;
 }
 
 const list = (ids: number[]) => (ids.length > 8 ? `${ids.slice(0, 8).join(', ')}, …` : ids.join(', '));
@@ -55,7 +58,7 @@ function summary(c: LakeComparison, polling: boolean): string[] {
   return lines;
 }
 
-export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Promise<number> {
+export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDemoArgs): Promise<number> {
   const count = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 20;
   const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
@@ -70,6 +73,7 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
   else db = await openEmbeddedPostgres(values, dataDir, say);
   let slot: PipelineSlot | undefined;
   let capture: OpenedCapture | undefined;
+  const tables = new Map<string, string>();
   try {
     const seeded = await setupFoodOrders(db.pool);
     if (values.capture === 'logical' && seeded > 0) {
@@ -93,8 +97,11 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     });
     // One set of counters across the pipelines a column added to the table compiles.
     const metrics = new PipelineMetrics();
-    const compile = async (l: LoadedDefinition) =>
-      (await compilePipeline(l, { dataDir, log, metrics })).pipeline;
+    const compile = async (l: LoadedDefinition) => {
+      const compiled = await compilePipeline(l, { dataDir, log, metrics });
+      for (const [sink, table] of sinkTables(compiled)) tables.set(sink, table);
+      return compiled.pipeline;
+    };
     slot = await compileBesideCapture(loaded, capture, compile, say);
   } catch (err) {
     await capture?.close();
@@ -104,6 +111,10 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
   }
   const s = slot;
   const cap = capture!;
+  // The pipeline as the demo's server shows it: the slot's current one.
+  const entry = pipelines?.register({ pipeline: () => s.current, name: def.name, sinkTables: tables });
+  const onError = entry && { onError: entry.onRetry() };
+  entry?.running();
   console.log(
     `demo cdc: ${rate} changes/s into ${FOOD_ORDERS_TABLE.name}, log ${log.description}, lake in ${dataDir}/tables/food (orders, orders_failed, orders_current)`,
   );
@@ -150,7 +161,7 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     const stopRun = new AbortController();
     const onStop = () => stopRun.abort();
     signal.addEventListener('abort', onStop, { once: true });
-    const running = runWithCapture(s, cap.capture, { signal: stopRun.signal });
+    const running = runWithCapture(s, cap.capture, { signal: stopRun.signal, ...onError });
     running.catch(() => workStop.abort());
     let workFailure: unknown;
     try {
@@ -164,9 +175,10 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
     if (workFailure !== undefined) throw workFailure;
     if (!signal.aborted) {
       // Every change made: capture what is left, land it, then compare.
-      await runWithCapture(s, cap.capture, { untilCaughtUp: true, signal });
+      await runWithCapture(s, cap.capture, { untilCaughtUp: true, signal, ...onError });
     }
     await s.current.refreshLag().catch(() => {});
+    entry?.stopped();
     console.log(line(Math.max(0.001, (Date.now() - prevAt) / 1000)));
     if (!signal.aborted) {
       for (const l of summary(await compareLake(db.pool, dataDir), cap.mode === 'polling')) console.log(l);
@@ -178,6 +190,9 @@ export async function cdcDemo({ dataDir, log, values, signal }: CdcDemoArgs): Pr
       );
     }
     return 0;
+  } catch (err) {
+    entry?.failed(err);
+    throw err;
   } finally {
     clearInterval(ticker);
     await cap.close();

@@ -9,6 +9,7 @@ import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
 import { parseDuration } from '../../pipeline/durations.ts';
 import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
+import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
 import { generateAndDrain } from './demo-run.ts';
@@ -42,6 +43,8 @@ export interface ClickstreamDemoArgs {
     'batch-every'?: string;
   };
   signal: AbortSignal;
+  /** Where the demo's server sees its pipeline (and its jobs' runs). */
+  pipelines?: RunningPipelines;
 }
 
 export async function clickstreamDemo({
@@ -49,6 +52,7 @@ export async function clickstreamDemo({
   log,
   values,
   signal,
+  pipelines,
 }: ClickstreamDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
@@ -58,12 +62,16 @@ export async function clickstreamDemo({
     console.log(l.replace(/^tributary: /, '')),
   );
   let pipeline: Pipeline;
+  let tables: Map<string, string>;
   try {
-    ({ pipeline } = await compilePipeline(loaded, { dataDir, log, postgres: pg!.pool }));
+    const compiled = await compilePipeline(loaded, { dataDir, log, postgres: pg!.pool });
+    pipeline = compiled.pipeline;
+    tables = sinkTables(compiled);
   } catch (err) {
     await pg?.close();
     throw err;
   }
+  const entry = pipelines?.register({ pipeline, sinkTables: tables });
   console.log(
     `demo clickstream: log ${log.description}, bronze table in ${dataDir}/tables/bronze_user_events, ${rate} events/s`,
   );
@@ -82,6 +90,7 @@ export async function clickstreamDemo({
     dataDir,
     async () => pg!.pool,
     (line) => console.log(`batch layer: ${line}`),
+    pipelines?.jobs.onEvent,
   );
   const job = findJob(project, 'lakehouse_bronze_to_gold');
   const jobOpts = { ...jobOptions, log: () => {} };
@@ -105,6 +114,7 @@ export async function clickstreamDemo({
   try {
     await generateAndDrain({
       pipeline,
+      entry,
       signal,
       generate: (onProgress) => generateClickstream({ log, count: events, rate, seed, signal, onProgress }),
       progress: (produced, secs) => {

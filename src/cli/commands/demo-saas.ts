@@ -18,6 +18,7 @@ import {
 } from '../../scenarios/saas-sales/domain.ts';
 import { generateSales } from '../../scenarios/saas-sales/generate.ts';
 import { salesSchemaText } from '../../scenarios/saas-sales/schemas.ts';
+import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import { createRegistryServer, type RegistryServer } from '../../server/registry/server.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
 import { generateAndDrain } from './demo-run.ts';
@@ -50,6 +51,8 @@ export interface SaasDemoArgs {
     'registry-port'?: string;
   };
   signal: AbortSignal;
+  /** Where the demo's server sees its pipeline. */
+  pipelines?: RunningPipelines;
 }
 
 /** The registry on `port`; without one, on 8081, or on a free port when 8081 is taken. */
@@ -99,7 +102,14 @@ async function tryBreakingVersion(url: string): Promise<string> {
 
 const utcTime = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
-export async function saasDemo({ dataDir, log, kafka, values, signal }: SaasDemoArgs): Promise<number> {
+export async function saasDemo({
+  dataDir,
+  log,
+  kafka,
+  values,
+  signal,
+  pipelines,
+}: SaasDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
   const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
@@ -116,17 +126,21 @@ export async function saasDemo({ dataDir, log, kafka, values, signal }: SaasDemo
   const server = await serveRegistry(log, port);
   const url = server.url;
   let pipeline: Pipeline;
+  let tables: Map<string, string>;
   try {
     // The pipeline reads writer schemas by id over HTTP, as a deployment apart from the producer would.
-    ({ pipeline } = await compilePipeline(builtinDefinitionSync('saas'), {
+    const compiled = await compilePipeline(builtinDefinitionSync('saas'), {
       dataDir,
       log,
       registry: new HttpSchemaRegistryClient(url),
-    }));
+    });
+    pipeline = compiled.pipeline;
+    tables = sinkTables(compiled);
   } catch (err) {
     await server.stop();
     throw err;
   }
+  const entry = pipelines?.register({ pipeline, sinkTables: tables });
   const dlq = new DeadLetterTally(log, SALES_DLQ_TOPIC);
   const started = Date.now();
   const firstWindowEnd = Math.ceil(started / WINDOW_MS) * WINDOW_MS;
@@ -155,6 +169,7 @@ export async function saasDemo({ dataDir, log, kafka, values, signal }: SaasDemo
     await dlq.start(SALES_PARTITIONS);
     await generateAndDrain({
       pipeline,
+      entry,
       signal,
       everyMs: 2000,
       generate: (onProgress) =>

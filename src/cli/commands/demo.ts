@@ -2,8 +2,10 @@
  * `tributary demo <scenario>`: generator + log + pipeline + maintenance in one process on
  * the embedded defaults, with live progress every second.
  */
+import type { Log } from '../../log/log.ts';
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
+import { RunningPipelines } from '../../server/pipelines/registry.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import { CAPTURE_OPTIONS, CAPTURE_OPTIONS_USAGE } from './capture-args.ts';
 import { cdcDemo } from './demo-cdc.ts';
@@ -13,6 +15,14 @@ import { saasDemo } from './demo-saas.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 import { POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
+import {
+  optionalPortArg,
+  portOption,
+  SERVE_BESIDE_OPTIONS,
+  SERVE_BESIDE_USAGE,
+  type ServingBeside,
+  serveBeside,
+} from './serve-beside.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary demo <orders | clickstream | cdc | saas> [options]
@@ -36,9 +46,10 @@ saas         Seed 004's SaaS sales events in Avro: the schema registry served on
              sales_revenue_5m (5-minute revenue) and sales_late_events, invalid records to
              topic sales.events.dlq.v1 (docs/saas-sales.md).
 
-Each prints progress every second or two (events/s, lag, latency, DLQ count). Ctrl-C
-stops cleanly; query the tables afterwards with 'tributary query' (and psql for
-PostgreSQL); saas prints queries to try at the end.
+Each prints progress every second or two (events/s, lag, latency, DLQ count), and serves
+the HTTP API beside it (the URL is printed): the tables, the pipeline's status at
+/api/v1/pipelines, /metrics, ingest. Ctrl-C stops cleanly; query the tables afterwards
+with 'tributary query' (and psql for PostgreSQL); saas prints queries to try at the end.
 
 options:
   --events N   stop after N generated events (cdc: changes) once the pipeline has caught up
@@ -52,6 +63,11 @@ options:
                --events, or 30 seconds' worth of --rate without --events)
   --registry-port N  saas: serve the schema registry on this port (default 8081, or a
                free one when 8081 is taken; 0: a free one)
+  --serve PORT the HTTP API's port (default 8080, or a free one when 8080 is taken; 0: a
+               free one)
+  --no-serve   no HTTP API
+
+${SERVE_BESIDE_USAGE}
 
 ${CAPTURE_OPTIONS_USAGE}
 
@@ -69,8 +85,14 @@ const OPTIONS = {
   'poll-interval': { type: 'string' },
   'switch-at': { type: 'string' },
   'registry-port': { type: 'string' },
+  serve: { type: 'string' },
+  'no-serve': { type: 'boolean' },
+  ...SERVE_BESIDE_OPTIONS,
   ...CAPTURE_OPTIONS,
 } as const;
+
+/** The HTTP API's port in a demo (a free one when it is taken). */
+const DEMO_PORT = 8080;
 
 function latency(m: PipelineMetrics, sink: string): string {
   const h = m.sinks.get(sink)?.ingestLatencyMs;
@@ -88,12 +110,27 @@ function progressLine(m: PipelineMetrics, produced: number, prevRows: number, se
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommand(USAGE, OPTIONS, args);
+  const parsed = parseCommand(USAGE, OPTIONS, optionalPortArg(args, '--serve', DEMO_PORT));
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const scenario = scenarioArg('demo', positionals, USAGE, ['orders', 'clickstream', 'cdc', 'saas']);
   if (typeof scenario === 'number') return scenario;
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const port = portOption('serve', values.serve) ?? DEMO_PORT;
+  // The demo's pipelines, as its server shows them.
+  const pipelines = new RunningPipelines();
+  const serve = (log: Log): Promise<ServingBeside | undefined> =>
+    values['no-serve']
+      ? Promise.resolve(undefined)
+      : serveBeside({
+          dataDir,
+          log,
+          pipelines,
+          values,
+          port,
+          orFreePort: values.serve === undefined,
+          say: console.log,
+        });
   if (scenario === 'clickstream' || scenario === 'cdc' || scenario === 'saas') {
     const log = await openLogFromArgs(values);
     const stop = new AbortController();
@@ -101,15 +138,20 @@ export async function run(args: string[]): Promise<number> {
       console.log('\nstopping after the batch in flight...');
       stop.abort();
     });
+    let serving: ServingBeside | undefined;
     try {
-      if (scenario === 'cdc') return await cdcDemo({ dataDir, log, values, signal: stop.signal });
+      serving = await serve(log);
+      const signal = stop.signal;
+      if (scenario === 'cdc') return await cdcDemo({ dataDir, log, values, signal, pipelines });
       if (scenario === 'saas') {
         const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || undefined);
-        return await saasDemo({ dataDir, log, kafka, values, signal: stop.signal });
+        return await saasDemo({ dataDir, log, kafka, values, signal, pipelines });
       }
-      return await clickstreamDemo({ dataDir, log, values, signal: stop.signal });
+      return await clickstreamDemo({ dataDir, log, values, signal, pipelines });
     } finally {
       removeSignals();
+      await serving?.stop();
+      pipelines.close();
       await log.close();
     }
   }
@@ -122,12 +164,29 @@ export async function run(args: string[]): Promise<number> {
     console.log('\nstopping after the batch in flight...');
     stop.abort();
   });
-  const { pipeline } = await ordersPipeline({ dataDir, log });
+  let serving: ServingBeside | undefined;
+  let pipeline: Awaited<ReturnType<typeof ordersPipeline>>['pipeline'];
+  try {
+    ({ pipeline } = await ordersPipeline({ dataDir, log }));
+    serving = await serve(log);
+  } catch (err) {
+    removeSignals();
+    await log.close();
+    throw err;
+  }
+  const entry = pipelines.register({
+    pipeline,
+    sinkTables: new Map([
+      ['orders_events', 'orders_events'],
+      ['orders_current', 'orders_current'],
+    ]),
+  });
   console.log(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`);
   let prevRows = 0;
   try {
     await generateAndDrain({
       pipeline,
+      entry,
       signal: stop.signal,
       generate: (onProgress) =>
         generateOrders({ log, count: events, rate, seed, signal: stop.signal, onProgress }),
@@ -140,6 +199,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     removeSignals();
+    await serving?.stop();
+    pipelines.close();
     await pipeline.close();
     await log.close();
   }

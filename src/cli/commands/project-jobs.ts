@@ -41,10 +41,13 @@ export async function startProjectScheduler(
   dataDir: string,
   postgres: () => Promise<PgConnector>,
   say: (line: string) => void,
+  /** Also told every event of the runs (the server's job metrics). */
+  alsoOnEvent?: (e: JobEvent) => void,
 ): Promise<ProjectScheduler> {
   registerModelKinds(postgres);
   const project = await loadProject(await resolveProjectDir(projectArg));
   const onEvent = (e: JobEvent) => {
+    alsoOnEvent?.(e);
     if (e.type === 'run_finished')
       say(`job ${e.job}: run ${e.runId} ${e.state}${e.error ? `: ${e.error}` : ''}`);
     if (e.type === 'sla_missed') say(`job ${e.job}: run ${e.runId} missed its SLA`);

@@ -9,6 +9,7 @@ import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
 import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.ts';
+import { RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import { type Histogram, PipelineMetrics } from '../../stream/metrics.ts';
 import {
   CAPTURE_OPTIONS,
@@ -28,6 +29,14 @@ import {
 } from './postgres-args.ts';
 import { type ProjectScheduler, startProjectScheduler } from './project-jobs.ts';
 import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryOrEmbedded } from './registry-args.ts';
+import {
+  optionalPortArg,
+  portOption,
+  SERVE_BESIDE_OPTIONS,
+  SERVE_BESIDE_USAGE,
+  type ServingBeside,
+  serveBeside,
+} from './serve-beside.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary run <definition.yaml | name> [options]
@@ -56,6 +65,11 @@ options:
   --progress-ms MS             print a progress line on stderr this often (default 10000; 0: none):
                                batches, records, DLQ, lag, and per sink its rows and latency
                                p50/p99 from ingest (log time) and from event time to its commit
+  --serve [PORT]               serve the HTTP API in the same process (default port 8080; 0: a
+                               free one): tables, this pipeline's status at /api/v1/pipelines,
+                               /metrics, and ingest into the log (docs/serving.md)
+
+${SERVE_BESIDE_USAGE}
 
 ${CAPTURE_OPTIONS_USAGE}
 
@@ -70,6 +84,8 @@ const OPTIONS = {
   ...POSTGRES_OPTIONS,
   ...CAPTURE_OPTIONS,
   ...REGISTRY_OPTIONS,
+  ...SERVE_BESIDE_OPTIONS,
+  serve: { type: 'string' },
   topic: { type: 'string' },
   project: { type: 'string' },
   set: { type: 'string', multiple: true },
@@ -139,9 +155,10 @@ export function withFlags(
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseCommand(USAGE, OPTIONS, args);
+  const parsed = parseCommand(USAGE, OPTIONS, optionalPortArg(args, '--serve', 8080));
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
+  const servePort = portOption('serve', values.serve);
   if (positionals.length !== 1) {
     console.error(`tributary run: give one definition file or built-in pipeline name\n\n${USAGE}`);
     return 2;
@@ -166,6 +183,7 @@ export async function run(args: string[]): Promise<number> {
   let pg: Awaited<ReturnType<typeof openPostgresFromArgs>>;
   let capture: OpenedCapture | undefined;
   let slot: PipelineSlot;
+  const tablesOfSinks = new Map<string, string>();
   try {
     // The definition's problems first, before a database is opened or a table touched.
     if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir, registry });
@@ -179,17 +197,18 @@ export async function run(args: string[]): Promise<number> {
       });
       // One set of counters across the pipelines a capture's schema change compiles.
       const metrics = new PipelineMetrics();
-      const compile = async (l: LoadedDefinition) =>
-        (
-          await compilePipeline(l, {
-            dataDir,
-            log,
-            topic: values.topic,
-            metrics,
-            ...(pg && { postgres: pg.pool }),
-            registry,
-          })
-        ).pipeline;
+      const compile = async (l: LoadedDefinition) => {
+        const compiled = await compilePipeline(l, {
+          dataDir,
+          log,
+          topic: values.topic,
+          metrics,
+          ...(pg && { postgres: pg.pool }),
+          registry,
+        });
+        for (const [sink, table] of sinkTables(compiled)) tablesOfSinks.set(sink, table);
+        return compiled.pipeline;
+      };
       slot = await compileBesideCapture(loaded, capture, compile);
     } catch (err) {
       await capture?.close();
@@ -206,7 +225,25 @@ export async function run(args: string[]): Promise<number> {
   // Exports of the project's jobs write the pipeline's database, or one opened when needed.
   let jobsPg: Promise<OpenedPostgres> | undefined;
   let jobs: ProjectScheduler | undefined;
+  // The pipeline as the server shows it (with --serve): the slot's current one.
+  const pipelines = new RunningPipelines();
+  const entry = pipelines.register({
+    pipeline: () => slot.current,
+    name: loaded.definition.name,
+    sinkTables: tablesOfSinks,
+  });
+  let serving: ServingBeside | undefined;
   try {
+    if (servePort !== undefined) {
+      serving = await serveBeside({
+        dataDir,
+        log,
+        pipelines,
+        values,
+        port: servePort,
+        say: (line) => console.error(`tributary: ${line}`),
+      });
+    }
     if (values.project !== undefined) {
       jobs = await startProjectScheduler(
         values.project,
@@ -217,6 +254,7 @@ export async function run(args: string[]): Promise<number> {
           return (await jobsPg).pool;
         },
         (line) => console.error(`tributary: ${line}`),
+        pipelines.jobs.onEvent,
       );
     }
     const name = loaded.definition.name;
@@ -234,10 +272,14 @@ export async function run(args: string[]): Promise<number> {
         : undefined;
     progress?.unref();
     try {
-      await runWithCapture(slot, capture?.capture, {
-        untilCaughtUp: values['until-caught-up'],
-        signal: stop.signal,
-      });
+      await entry.track(
+        runWithCapture(slot, capture?.capture, {
+          untilCaughtUp: values['until-caught-up'],
+          signal: stop.signal,
+          // Retried failures are kept for the status page when serving (and printed as always).
+          ...(serving && { onError: entry.onRetry() }),
+        }),
+      );
     } finally {
       clearInterval(progress);
     }
@@ -251,6 +293,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     removeSignals();
+    await serving?.stop();
+    pipelines.close();
     await jobs?.scheduler.stop();
     await capture?.close();
     await slot.closeCurrent();
