@@ -63,7 +63,11 @@ export class DashboardFeed {
   private inflight: Promise<DashboardData> | undefined;
   private lastAt = Number.NEGATIVE_INFINITY;
   private last: DashboardData | undefined;
-  /** Each panel's JSON as last sent, to send only what changed. */
+  /**
+   * What the followers were last sent, whole, and each panel's JSON in it: a page that
+   * starts following gets exactly this, so the changes sent next apply to what it has.
+   */
+  private shown: DashboardData | undefined;
   private sent = new Map<string, string>();
   private readonly followers = new Set<(m: FeedMessage) => void>();
   private timer: NodeJS.Timeout | undefined;
@@ -88,18 +92,29 @@ export class DashboardFeed {
 
   /** Follows the dashboard: `send` gets it whole at once, then its changes. Returns the unfollow. */
   follow(send: (m: FeedMessage) => void): () => void {
-    this.followers.add(send);
-    void this.current().then(
-      (data) => {
-        if (this.followers.has(send)) send({ event: 'dashboard', data: jsonText(data) });
-      },
-      () => {},
-    );
+    let left = false;
+    // Sent whole and added in one step: no change can be broadcast in between.
+    const join = () => {
+      if (left || this.shown === undefined) return;
+      send({ event: 'dashboard', data: jsonText(this.shown) });
+      this.followers.add(send);
+    };
+    if (this.shown !== undefined) join();
+    else {
+      void this.current().then(
+        (data) => {
+          if (this.shown === undefined) this.show(data);
+          join();
+        },
+        () => {},
+      );
+    }
     if (this.timer === undefined) {
       this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 1000);
       this.timer.unref();
     }
     return () => {
+      left = true;
       this.followers.delete(send);
       if (this.followers.size === 0) {
         clearInterval(this.timer);
@@ -125,14 +140,7 @@ export class DashboardFeed {
     } catch {
       return; // the next tick tries again; GET answers the error
     }
-    const changed: PanelData[] = [];
-    for (const panel of data.panels) {
-      const text = jsonText(panel);
-      if (this.sent.get(panel.id) !== text) {
-        this.sent.set(panel.id, text);
-        changed.push(panel);
-      }
-    }
+    const changed = this.show(data);
     if (changed.length === 0) return;
     const message: FeedMessage = {
       event: 'panels',
@@ -144,6 +152,20 @@ export class DashboardFeed {
       }),
     };
     for (const send of this.followers) send(message);
+  }
+
+  /** Makes `data` what followers have; returns the panels that changed. */
+  private show(data: DashboardData): PanelData[] {
+    const changed: PanelData[] = [];
+    for (const panel of data.panels) {
+      const text = jsonText(panel);
+      if (this.sent.get(panel.id) !== text) {
+        this.sent.set(panel.id, text);
+        changed.push(panel);
+      }
+    }
+    this.shown = data;
+    return changed;
   }
 
   private async compute(): Promise<DashboardData> {
