@@ -2,14 +2,15 @@
 # Makes sure Debian's Chromium is at /usr/bin/chromium for the dashboard's browser tests
 # (test/ui, driven by playwright-core, which downloads no browser of its own). Idempotent:
 # does nothing when the browser is there. Installs it with apt-get when running as root;
-# otherwise says how and exits 0, and the browser tests skip with a message.
-# Progress goes to stderr.
+# otherwise says how and exits 0, and the browser tests skip with a message. Says what
+# it does (or finds) on stderr.
 set -euo pipefail
 browser=/usr/bin/chromium
 
 say() { echo "[chromium] $*" >&2; }
 
 if [ -x "$browser" ]; then
+  say "$browser is there: $("$browser" --version 2>/dev/null || echo '(version unknown)')"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
