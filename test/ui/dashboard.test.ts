@@ -26,10 +26,11 @@ import {
 import { type Running, startServer } from '../server/helpers.ts';
 
 const CHROMIUM = process.env.TRIBUTARY_TEST_CHROMIUM;
-const skip =
-  CHROMIUM === undefined
-    ? "TRIBUTARY_TEST_CHROMIUM is not set: these tests drive Debian's chromium (scripts/provision/chromium.sh installs it; npm test sets the variable)"
-    : pythonSkip();
+const NO_CHROMIUM =
+  "TRIBUTARY_TEST_CHROMIUM is not set: these tests drive Debian's chromium (scripts/provision/chromium.sh installs it; npm test sets the variable)";
+// Under CI a missing browser is a failure, not a skip: the dashboard must be proven there.
+if (CHROMIUM === undefined && process.env.CI) throw new Error(NO_CHROMIUM);
+const skip = CHROMIUM === undefined ? NO_CHROMIUM : pythonSkip();
 
 const INTEGER = new Intl.NumberFormat('en-US');
 
