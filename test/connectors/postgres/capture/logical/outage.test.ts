@@ -45,7 +45,12 @@ describe('logical capture through a PostgreSQL outage', { skip }, () => {
     await sleep(500);
     await cluster.start();
     const atRestart = capture.metrics.published;
-    await sleep(2000);
+    // The workload goes on until the capture has published again (its reconnect backs off:
+    // on a loaded machine that takes longer than on a quiet one), or a minute has passed.
+    const deadline = Date.now() + 60_000;
+    await sleep(500);
+    while (capture.metrics.published === atRestart && Date.now() < deadline) await sleep(100);
+    await sleep(500);
     await workload.stop();
     const published = capture.metrics.published;
     stop.abort();
