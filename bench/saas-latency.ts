@@ -38,7 +38,9 @@
  *
  * Also: the pipeline's CPU (utime + stime of the `tributary run` process from /proc, all
  * its threads, while the producer ran plus the settle time), events per CPU-second of it;
- * the producer's CPU; the pipeline's own lag when stopped (its last progress line) and
+ * the producer's CPU; the lag when the producer stopped (bronze's rows committed after
+ * that moment, and when the last one was); the pipeline's own lag when stopped (its last
+ * progress line: records in the log it has not fetched, not time) and
  * its own per-sink latency figures (its last line: from the log time to each sink's
  * durable commit); the load average at start and end.
  *
@@ -278,7 +280,7 @@ try {
     `gold: ${g.windows.length} windows closed after the warm-up; past the watermark ${g.windows.map((w) => `${w.pastWatermarkMs} ms`).join(', ')} (topic ${g.windows.map((w) => `${w.topicPastWatermarkMs ?? '-'} ms`).join(', ')}); from the window's end ${g.windows.map((w) => `${round(w.fromEndMs / 100) / 10} s`).join(', ')}`,
   );
   console.log(
-    `pipeline CPU ${round(cpuMs)} ms (main thread ${round(mainMs)} ms; ${result.pipelineCores} of a core; ${(result.eventsPerCpuSec as number).toLocaleString('en')} events per CPU-second); producer ${round(produced.cpuMs)} ms; lag at stop ${lagAtStop}`,
+    `pipeline CPU ${round(cpuMs)} ms (main thread ${round(mainMs)} ms; ${result.pipelineCores} of a core; ${(result.eventsPerCpuSec as number).toLocaleString('en')} events per CPU-second); producer ${round(produced.cpuMs)} ms; when the producer stopped, ${measured.lagAtProducerEnd.bronzeRowsNotQueryable} records were not yet in bronze, the last landed ${measured.lagAtProducerEnd.lastCommitAfterMs} ms later; the pipeline's lag at stop ${lagAtStop}`,
   );
   console.log(`check: ${JSON.stringify(measured.check)}`);
   console.log(`the pipeline's own figures: ${finalLine}`);
@@ -424,6 +426,14 @@ async function measure(dataDir: string, produced: Produced) {
     const [counts] = await q(
       `SELECT (SELECT count(*) FROM rows_bronze) AS bronze, (SELECT count(*) FROM rows_silver) AS silver, (SELECT count(DISTINCT event_id) FROM rows_silver) AS silver_ids`,
     );
+    // The lag when the producer stopped: bronze rows not yet queryable then, and how long the rest took.
+    const [tail] = await q(
+      `SELECT count(*) FILTER (WHERE visible_ms > ${produced.endMs}) AS behind, max(visible_ms) - ${produced.endMs} AS drained FROM rows_bronze`,
+    );
+    const lagAtProducerEnd = {
+      bronzeRowsNotQueryable: Number(tail.behind),
+      lastCommitAfterMs: round(Number(tail.drained)),
+    };
     const dlq = await topicCount(dataDir, 'sales.events.dlq.v1');
     const check = {
       produced: produced.produced,
@@ -435,7 +445,7 @@ async function measure(dataDir: string, produced: Produced) {
         Number(counts.bronze) + dlq === produced.produced &&
         Number(counts.silver) === Number(counts.silver_ids),
     };
-    return { bronze, silver, gold, check };
+    return { bronze, silver, gold, lagAtProducerEnd, check };
   } finally {
     conn.closeSync();
   }
