@@ -175,6 +175,8 @@ const exited = (child: ChildProcess) =>
     else child.on('exit', (c) => r(c));
   });
 
+// Children still running when the benchmark fails are stopped with it.
+const children: ChildProcess[] = [];
 try {
   const log = await openLog({ dataDir: dir });
   await log.ensureTopic(SALES_TOPIC, { partitions: SALES_PARTITIONS });
@@ -187,6 +189,7 @@ try {
   if (args['cpu-prof']) runArgs.unshift('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`);
   runArgs.unshift(...(args['node-option'] ?? []));
   const run = spawn(process.execPath, runArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(run);
   let lastProgress = '';
   let finalLine = '';
   const errors: string[] = [];
@@ -226,6 +229,7 @@ try {
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
+  children.push(producer);
   const t0 = Date.now();
   const progress = setInterval(() => {
     console.log(`${round((Date.now() - t0) / 1000)} s, load ${loads()[0]}: ${lastProgress.slice(0, 160)}`);
@@ -287,6 +291,7 @@ try {
   console.log(`load average (1/5/15 min): ${load0.join(' ')} at start, ${load1.join(' ')} at end`);
   if (!measured.check.ok) process.exitCode = 1;
 } finally {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   if (args.keep) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 }
