@@ -40,9 +40,9 @@
  * its threads, while the producer ran plus the settle time), events per CPU-second of it;
  * the producer's CPU; the lag when the producer stopped (bronze's rows committed after
  * that moment, and when the last one was); the pipeline's own lag when stopped (its last
- * progress line: records in the log it has not fetched, not time) and
- * its own per-sink latency figures (its last line: from the log time to each sink's
- * durable commit); the load average at start and end.
+ * progress line: records in the log it has not fetched, not time); its peak resident
+ * memory (VmHWM); its own per-sink latency figures (its last line: from the log time to
+ * each sink's durable commit); the load average at start and end.
  *
  *   node bench/saas-latency.ts [--rate R] [--duration S] [--warmup S] [--settle S]
  *     [--registry URL] [--set PATH=VALUE ...] [--label L] [--keep] [--cpu-prof DIR]
@@ -240,6 +240,7 @@ try {
   await new Promise((r) => setTimeout(r, Number(args.settle) * 1000));
   const cpuMs = (processCpuMs(run.pid!) ?? Number.NaN) - cpu0;
   const mainMs = (mainThreadCpuMs(run.pid!) ?? Number.NaN) - main0;
+  const peakRssMb = peakRss(run.pid!);
   const stopProgress = lastProgress;
   run.kill('SIGINT');
   const runCode = await exited(run);
@@ -260,6 +261,7 @@ try {
     ...measured,
     pipelineCpuMs: round(cpuMs),
     pipelineMainThreadCpuMs: round(mainMs),
+    pipelinePeakRssMb: peakRssMb,
     pipelineCores:
       Math.round((cpuMs / (produced.endMs - produced.startMs + Number(args.settle) * 1000)) * 100) / 100,
     eventsPerCpuSec: round(produced.produced / (cpuMs / 1000)),
@@ -284,7 +286,7 @@ try {
     `gold: ${g.windows.length} windows closed after the warm-up; past the watermark ${g.windows.map((w) => `${w.pastWatermarkMs} ms`).join(', ')} (topic ${g.windows.map((w) => `${w.topicPastWatermarkMs ?? '-'} ms`).join(', ')}); from the window's end ${g.windows.map((w) => `${round(w.fromEndMs / 100) / 10} s`).join(', ')}`,
   );
   console.log(
-    `pipeline CPU ${round(cpuMs)} ms (main thread ${round(mainMs)} ms; ${result.pipelineCores} of a core; ${(result.eventsPerCpuSec as number).toLocaleString('en')} events per CPU-second); producer ${round(produced.cpuMs)} ms; when the producer stopped, ${measured.lagAtProducerEnd.bronzeRowsNotQueryable} records were not yet in bronze, the last landed ${measured.lagAtProducerEnd.lastCommitAfterMs} ms later; the pipeline's lag at stop ${lagAtStop}`,
+    `pipeline CPU ${round(cpuMs)} ms (main thread ${round(mainMs)} ms; ${result.pipelineCores} of a core; peak RSS ${peakRssMb} MiB; ${(result.eventsPerCpuSec as number).toLocaleString('en')} events per CPU-second); producer ${round(produced.cpuMs)} ms; when the producer stopped, ${measured.lagAtProducerEnd.bronzeRowsNotQueryable} records were not yet in bronze, the last landed ${measured.lagAtProducerEnd.lastCommitAfterMs} ms later; the pipeline's lag at stop ${lagAtStop}`,
   );
   console.log(`check: ${JSON.stringify(measured.check)}`);
   console.log(`the pipeline's own figures: ${finalLine}`);
@@ -300,6 +302,16 @@ mkdirSync(out, { recursive: true });
 const file = join(out, `saas-latency${args.label ? `-${args.label}` : ''}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`wrote ${file}`);
+
+/** The peak resident memory of a process (VmHWM), MiB. */
+function peakRss(pid: number): number | undefined {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
+}
 
 /** utime + stime of a process's main thread (JavaScript; DuckDB's work runs on its own threads), ms. */
 function mainThreadCpuMs(pid: number): number | undefined {
