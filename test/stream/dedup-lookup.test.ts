@@ -22,10 +22,30 @@ const T0 = Date.UTC(2026, 4, 4, 9) / 1000;
 const FILES = 20;
 const ROWS = 200;
 
-test('ids older than the horizon are found in the table exactly as ids held in memory', async () => {
+/** A name as an id: itself, or for `UUID` keys a UUID made from it (distinct names, distinct UUIDs). */
+function idFor(keyType: string | undefined): (name: string) => string {
+  if (keyType === undefined) return (name) => name;
+  const ids = new Map<string, string>();
+  return (name) => {
+    let id = ids.get(name);
+    if (id === undefined) {
+      id = `00000000-0000-4000-8000-${(ids.size + 1).toString(16).padStart(12, '0')}`;
+      ids.set(name, id);
+    }
+    return id;
+  };
+}
+
+for (const keyType of [undefined, 'UUID']) {
+  test(`ids older than the horizon are found in the table exactly as ids held in memory (${keyType ?? 'VARCHAR'} keys)`, () =>
+    lookupMatchesMemory(keyType));
+}
+
+async function lookupMatchesMemory(keyType: string | undefined): Promise<void> {
+  const id = idFor(keyType);
   const conn = await openConnection();
   try {
-    const table = await DeltaTable.open(new LocalStore(join(dir, 'silver')), {
+    const table = await DeltaTable.open(new LocalStore(join(dir, `silver-${keyType ?? 'varchar'}`)), {
       createIfMissing: {
         schema: {
           type: 'struct',
@@ -42,8 +62,8 @@ test('ids older than the horizon are found in the table exactly as ids held in m
       const rows: Array<[string, number]> = [];
       for (let i = 0; i < ROWS; i++) {
         const t = T0 + f * 20 - (i % 10 === 0 ? 30 + ((i * 37 + f * 11) % 870) : (i % 7) / 10);
-        rows.push([`f${f}-${i}`, t]);
-        inTable.set(`f${f}-${i}`, t);
+        rows.push([id(`f${f}-${i}`), t]);
+        inTable.set(id(`f${f}-${i}`), t);
       }
       const values = rows.map(([id, t]) => `('${id}', to_timestamp(${t}))`).join(', ');
       await append(table, { sql: `SELECT * FROM (VALUES ${values}) v(event_id, event_time)`, conn });
@@ -53,13 +73,13 @@ test('ids older than the horizon are found in the table exactly as ids held in m
     // The batch: new records now, copies and new ids far older than a 10-minute horizon,
     // a copy of a recent row, and ids repeated within the batch.
     const batch: Array<[string, number]> = [];
-    for (let i = 0; i < 30; i++) batch.push([`new-${i}`, now - (i % 3)]);
+    for (let i = 0; i < 30; i++) batch.push([id(`new-${i}`), now - (i % 3)]);
     const old = [...inTable].filter(([, t]) => t < now - 700).slice(0, 12);
     assert.ok(old.length === 12, 'the table holds rows older than the horizon');
     for (const [id, t] of old) batch.push([id, t]);
-    for (let i = 0; i < 8; i++) batch.push([`old-new-${i}`, now - 720 - i]);
-    batch.push(['f19-3', inTable.get('f19-3')!]);
-    batch.push(['new-1', now - 1], ['old-new-2', now - 722], [old[0][0], old[0][1]]);
+    for (let i = 0; i < 8; i++) batch.push([id(`old-new-${i}`), now - 720 - i]);
+    batch.push([id('f19-3'), inTable.get(id('f19-3'))!]);
+    batch.push([id('new-1'), now - 1], [id('old-new-2'), now - 722], [old[0][0], old[0][1]]);
     const values = batch.map(([id, t], o) => `(0, ${o}, '${id}', to_timestamp(${t}))`).join(', ');
     await conn.run(
       `CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM (VALUES ${values}) v(_p, _o, event_id, event_time)`,
@@ -67,7 +87,13 @@ test('ids older than the horizon are found in the table exactly as ids held in m
 
     const kept = async (horizonSeconds: number, name: string) => {
       const state = new DedupState(
-        { key: 'event_id', batchTime: 'epoch(event_time)::BIGINT', tableTime: 'event_time', horizonSeconds },
+        {
+          key: 'event_id',
+          ...(keyType !== undefined && { keyType }),
+          batchTime: 'epoch(event_time)::BIGINT',
+          tableTime: 'event_time',
+          horizonSeconds,
+        },
         name,
       );
       await state.load(conn, table, snapshot);
@@ -91,4 +117,4 @@ test('ids older than the horizon are found in the table exactly as ids held in m
   } finally {
     conn.closeSync();
   }
-});
+}
