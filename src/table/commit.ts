@@ -134,7 +134,7 @@ export async function commit(
     // means this commit did not land.
     for (const c of [put.winner, ...(await readCommitsFrom(store, table, version + 1))]) {
       const w: WinningCommit = { version: c.version, actions: c.actions, commitInfo: c.commitInfo };
-      checkConflict({ actions, readScope, readSnapshot: read }, w, table);
+      await checkConflict({ actions, readScope, readSnapshot: read }, w, table);
       winners.push(w);
       prevTimestamp = Math.max(prevTimestamp, c.timestamp);
       version = c.version + 1;

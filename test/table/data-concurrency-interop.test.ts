@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { MemoryStore } from '../../src/storage/memory.ts';
-import type { Action } from '../../src/table/actions.ts';
 import { append } from '../../src/table/ops/append.ts';
 import { merge } from '../../src/table/ops/merge.ts';
 import { optimize } from '../../src/table/ops/optimize.ts';
@@ -15,8 +14,7 @@ import { readRows } from '../../src/table/read/read-rows.ts';
 import { clearCache } from '../../src/table/read/scan.ts';
 import type { StructType } from '../../src/table/schema.ts';
 import { DeltaTable } from '../../src/table/table.ts';
-import type { CommitRequest, TableHandle } from '../../src/table/write/table-handle.ts';
-import { field, newTable, tempDir } from './data-helpers.ts';
+import { field, interfering, newTable, tempDir } from './data-helpers.ts';
 
 const run = promisify(execFile);
 const python = process.env.TRIBUTARY_TEST_PYTHON ?? join(import.meta.dirname, '../../.venv/bin/python');
@@ -42,26 +40,6 @@ const rowsFor = (ids: number[], status: string) =>
     day: `2026-01-0${1 + (id % 3)}`,
     region: id % 2 ? 'eu:west' : 'us east',
   }));
-
-/** A table whose next commit first lets another writer commit `interfere`'s actions. */
-function interfering(
-  table: DeltaTable,
-  interfere: () => Promise<unknown>,
-): TableHandle & { interfered: number } {
-  const h = {
-    store: table.store,
-    interfered: 0,
-    snapshot: (at?: { version?: number; timestamp?: number }) => table.snapshot(at),
-    async commit(actions: Action[], opts: CommitRequest) {
-      if (h.interfered === 0) {
-        h.interfered++;
-        await interfere();
-      }
-      return table.commit(actions, opts);
-    },
-  };
-  return h;
-}
 
 describe('data plane: conflicts, remote stores, delta-rs', () => {
   const tmp = tempDir();

@@ -17,22 +17,27 @@
  *    ranges and a MERGE rewrites only the files its batch changes, with the source rows
  *    that match nothing (whenNotMatched 'insert') as new files of their own; more
  *    changed files are rewritten together with the new rows in one pass.
- * 5. One commit: removes + adds (+ txn), readScope = the partitions read (or 'all');
- *    on TABLE_COMMIT_CONFLICT the plan is recomputed on a fresh snapshot (retry.ts).
+ * 5. One commit: removes + adds (+ txn). Its read scope is file-level (conflicts.ts):
+ *    the touched files, and any file a concurrent writer adds holding a source key; so
+ *    MERGEs of disjoint keys commit side by side even in one unpartitioned table. On
+ *    TABLE_COMMIT_CONFLICT the plan is recomputed on a fresh snapshot (retry.ts).
  *
  * Conditions are SQL over the aliases `source` and `target`, e.g.
  * `source.event_time > target.event_time`.
  */
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Clock } from '../../core/clock.ts';
 import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
 import { quoteIdent, quoteString } from '../../core/sql.ts';
-import type { Action, Txn } from '../actions.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
+import type { Action, Add, Txn } from '../actions.ts';
 import { openConnection, queryJson } from '../read/connection.ts';
 import { FILE_COLUMN, filesRelation } from '../read/relation.ts';
-import { localFiles } from '../read/scan.ts';
+import { localFiles, type ScanFile } from '../read/scan.ts';
 import type { StructField, StructType } from '../schema.ts';
 import { serializeSchema } from '../schema-json.ts';
+import type { Snapshot } from '../snapshot.ts';
 import { duckType } from '../types.ts';
 import { explainWriteError, prepareSelect, type SchemaMode } from '../validate.ts';
 import type { DataSource } from '../write/source.ts';
@@ -195,26 +200,24 @@ export async function merge(
               : `CAST(NULL AS ${duckType(f.type)}) AS ${cols[i]}`,
           )
           .join(', ');
-        let readScope: ReadScope = 'all';
         let candidates = snapshot.files();
         if (parts.length > 0 && parts.every((p) => keys.includes(p))) {
           const tuples = await sourcePartitions(conn, src, snapshot.schema, parts);
           const wanted = new Set(tuples.map((t) => partitionKey(t, parts)));
           candidates = candidates.filter((a) => wanted.has(partitionKey(a.partitionValues, parts)));
-          readScope = { partitions: tuples };
         }
+        const keyedFiles = (files: Add[]) => filesWithKeys(table.store, snapshot, conn, files, src, on);
         candidates = await filesByKeyRange(conn, candidates, snapshot.schema, keys, parts, src);
-        const scanned = await localFiles(table.store, snapshot, candidates);
-        let touched: typeof scanned = [];
-        if (scanned.length > 0 && numSourceRows > 0) {
-          const rel = await filesRelation(conn, scanned, snapshot.schema, parts, { withFile: true });
-          const hit = await queryJson(
-            conn,
-            `SELECT DISTINCT target.${FILE_COLUMN} AS f FROM (${rel}) AS target SEMI JOIN ${src} AS source ON ${on}`,
-          );
-          const hitSet = new Set(hit.map((h) => String(h.f)));
-          touched = scanned.filter((s) => hitSet.has(s.path));
-        }
+        const touched = numSourceRows > 0 ? await keyedFiles(candidates) : [];
+        // What this MERGE read is the rows of the source's keys: the files holding them,
+        // and any file a concurrent writer adds with one of them (conflicts.ts).
+        const readScope: ReadScope = {
+          files: new Set(touched.map((t) => t.path)),
+          matches: async (adds) => {
+            const ranged = await filesByKeyRange(conn, adds, snapshot.schema, keys, parts, src);
+            return (await keyedFiles(ranged))[0]?.add;
+          },
+        };
         const target = `__merge_target_${Math.random().toString(36).slice(2)}`;
         const targetRel = await filesRelation(conn, touched, written, parts, { withFile: true });
         await conn.run(`CREATE TEMP TABLE ${target} AS ${targetRel}`);
@@ -354,4 +357,26 @@ export async function merge(
     conn.closeSync();
     await source.cleanup();
   }
+}
+
+/** The files among `files` holding a row whose key is in the source table `src`. */
+async function filesWithKeys(
+  store: ObjectStore,
+  snapshot: Snapshot,
+  conn: DuckDBConnection,
+  files: Add[],
+  src: string,
+  on: string,
+): Promise<ScanFile[]> {
+  if (files.length === 0) return [];
+  const scanned = await localFiles(store, snapshot, files);
+  const rel = await filesRelation(conn, scanned, snapshot.schema, snapshot.partitionColumns, {
+    withFile: true,
+  });
+  const hit = await queryJson(
+    conn,
+    `SELECT DISTINCT target.${FILE_COLUMN} AS f FROM (${rel}) AS target SEMI JOIN ${src} AS source ON ${on}`,
+  );
+  const hitSet = new Set(hit.map((h) => String(h.f)));
+  return scanned.filter((s) => hitSet.has(s.path));
 }
