@@ -10,14 +10,17 @@
  * Mutual exclusion between processes of one machine: a lock file per job under
  * `<dataDir>/jobs/locks/` (the embedded log's lock: O_EXCL create, owner pid and start
  * time, a stale lock is broken). A data directory that is a URL (s3://) has no local
- * lock: runs there are kept apart within a process only, and across processes only as
- * far as the history shows a live run (docs/jobs.md).
+ * lock file: runs there are kept apart by a lease in that storage
+ * (`<dataDir>/jobs/leases/<job>/`, storage/lease.ts), renewed while the run goes on,
+ * so the scheduler may run on several machines over one data directory.
  */
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import { acquireLock, isAlive, processStart } from '../../log/embedded/lock.ts';
+import { keepRenewed, StoreLease } from '../../storage/lease.ts';
+import { openStore } from '../../storage/open.ts';
 
 export interface Owner {
   host: string;
@@ -54,10 +57,10 @@ export interface JobLock {
 }
 
 /**
- * Takes the job's run lock, or throws JOB_ALREADY_RUNNING. With a local data directory
- * the lock holds between processes; with a URL, within this process only.
+ * Takes the job's run lock, or throws JOB_ALREADY_RUNNING: a lock file with a local data
+ * directory, a lease in the data directory's storage with a URL.
  */
-export function lockJob(dataDir: string, job: string): JobLock {
+export async function lockJob(dataDir: string, job: string): Promise<JobLock> {
   const local = !URL_RE.test(dataDir) || /^file:\/\//i.test(dataDir);
   const base = local ? (/^file:\/\//i.test(dataDir) ? new URL(dataDir).pathname : resolve(dataDir)) : dataDir;
   const key = `${base}\u0000${job}`;
@@ -73,11 +76,13 @@ export function lockJob(dataDir: string, job: string): JobLock {
         throw alreadyRunning(job, err.details.pid as number | undefined);
       throw err;
     }
+  } else {
+    held = await leaseJob(dataDir, job);
   }
   inProcess.add(key);
   let released = false;
   return {
-    exclusive: held !== undefined,
+    exclusive: true,
     release() {
       if (released) return;
       released = true;
@@ -87,11 +92,41 @@ export function lockJob(dataDir: string, job: string): JobLock {
   };
 }
 
-function alreadyRunning(job: string, pid: number | undefined): TributaryError {
-  const who = pid === undefined ? 'another process' : pid === process.pid ? 'this process' : `process ${pid}`;
+/** How long a run's lease lasts between renewals (renewed every third of it). */
+export const JOB_LEASE_TTL_MS = 60_000;
+
+async function leaseJob(dataDir: string, job: string): Promise<{ release(): void }> {
+  // One holder name per process: a run that just ended in this process has released
+  // the lease, or is about to, and the next run of the job here may take it at once.
+  const me = thisProcess();
+  const lease = new StoreLease(openStore(dataDir), `jobs/leases/${job}`, {
+    ttlMs: JOB_LEASE_TTL_MS,
+    holder: `${me.host}:${me.pid}:${me.start}`,
+  });
+  const heldBy = await lease.acquire();
+  if (heldBy !== undefined) {
+    throw alreadyRunning(job, heldBy.pid, heldBy.host === thisProcess().host ? undefined : heldBy.host);
+  }
+  const stop = keepRenewed(lease);
+  return {
+    release() {
+      stop().catch(() => {});
+    },
+  };
+}
+
+function alreadyRunning(job: string, pid: number | undefined, host?: string): TributaryError {
+  const who =
+    host !== undefined
+      ? `a process on ${host}${pid === undefined ? '' : ` (pid ${pid})`}`
+      : pid === undefined
+        ? 'another process'
+        : pid === process.pid
+          ? 'this process'
+          : `process ${pid}`;
   return new TributaryError(
     'JOB_ALREADY_RUNNING',
     `a run of job ${job} is still going on in ${who}; runs of one job never overlap. Wait for it to end (tributary jobs history ${job})`,
-    { job, pid },
+    { job, pid, ...(host !== undefined && { host }) },
   );
 }

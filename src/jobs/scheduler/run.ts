@@ -157,7 +157,7 @@ export async function runJob(job: Job, opts: RunJobOptions): Promise<RunResult> 
       date: opts.date,
     });
   }
-  const lock = lockJob(opts.dataDir, job.name);
+  const lock = await lockJob(opts.dataDir, job.name);
   let ctx: RunContext;
   let result: RunResult;
   try {

@@ -20,6 +20,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { TributaryError } from '../../core/errors.ts';
+import { isAlive, processStart } from '../../core/process.ts';
+
+export { isAlive, processStart };
 
 interface LockInfo {
   pid: number;
@@ -29,29 +32,6 @@ interface LockInfo {
 
 /** A lock file still empty this long after it was created is from a writer that died creating it. */
 const EMPTY_LOCK_GRACE_MS = 10_000;
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined off Linux. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** True unless the process is gone (no such pid, or the pid now belongs to a process started at another time). */
-export function isAlive(info: { pid: number; start?: string }): boolean {
-  try {
-    process.kill(info.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  if (info.start === undefined) return true;
-  const start = processStart(info.pid);
-  return start === undefined || start === info.start;
-}
 
 function readLock(path: string): LockInfo | 'empty' | 'gone' {
   let text: string;
