@@ -6,7 +6,7 @@
  * refused while another of the job goes on; roles, validation and 404s; job metrics.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadProject, registerTaskKind } from '../../src/jobs/scheduler/index.ts';
@@ -292,6 +292,46 @@ describe('the jobs API', () => {
     const bare = await call(s.url, '/api/v1/jobs/slow/runs', { token: admin, method: 'POST' });
     assert.equal(bare.status, 202, bare.text);
     assert.equal((await finished('slow', bare.body.runId)).state, 'succeeded');
+  });
+
+  test('a table’s upkeep through the API: admin only, run as the job maintenance:<table>', async () => {
+    const path = '/api/v1/tables/orders/maintenance';
+    const refused = await call(s.url, path, { token: writer, method: 'POST', body: {} });
+    assert.equal(refused.status, 403);
+    const r = await call(s.url, path, { token: admin, method: 'POST', body: { operations: ['checkpoint'] } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.job, 'maintenance:orders');
+    const run = await finished('maintenance:orders', r.body.runId);
+    assert.equal(run.state, 'succeeded', JSON.stringify(run));
+    const version = run.tasks[0].output.checkpoint_version;
+    assert.equal(typeof version, 'number');
+    // The checkpoint is on disk, where any Delta reader looks for it.
+    const name = `${String(version).padStart(20, '0')}.checkpoint.parquet`;
+    assert.ok(existsSync(join(s.dataDir, 'tables', 'orders', '_delta_log', name)), name);
+    const runs = await call(s.url, '/api/v1/jobs/maintenance:orders/runs', { token: reader });
+    assert.deepEqual(
+      runs.body.runs.map((x: { runId: string }) => x.runId),
+      [r.body.runId],
+    );
+    for (const [body, field] of [
+      [{ operations: ['drop'] }, 'body.operations[0]'],
+      [{ fileSize: 'huge' }, 'body.fileSize'],
+      [{ what: 1 }, 'body'],
+    ] as const) {
+      const bad = await call(s.url, path, { token: admin, method: 'POST', body });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.body.code, 'HTTP_REQUEST_INVALID');
+      assert.ok(String(bad.body.field).startsWith(field.split('[')[0]), `${bad.body.field} for ${field}`);
+    }
+    const missing = await call(s.url, '/api/v1/tables/nope/maintenance', {
+      token: admin,
+      method: 'POST',
+      body: {},
+    });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, 'TABLE_NOT_FOUND');
+    const viaJobs = await trigger('maintenance:orders');
+    assert.equal(viaJobs.status, 400, viaJobs.text);
   });
 
   test('metrics count the runs by state; OpenAPI documents the routes', async () => {

@@ -13,6 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { TributaryError } from '../../core/errors.ts';
 import { type Job, type JobEvent, JobHistory, type Project, runJob } from '../../jobs/scheduler/index.ts';
 import { requestInvalid } from '../http-errors.ts';
+import { TableCache } from '../tables/open.ts';
+import { MAINTENANCE_JOB_PREFIX, maintenanceJob, maintenanceRoute } from './maintenance.ts';
 import { ERRORS, JOB, JOB_PARAMS, RUN, RUN_PARAMS, RUNS_QUERY, TASK_RUN, TRIGGER_BODY } from './schemas.ts';
 import { decodeCursor, encodeCursor, inJobOrder, jobView, runNotFound, runView, taskView } from './views.ts';
 
@@ -54,9 +56,13 @@ export function jobsRoutes(opts: RoutesOptions) {
       await Promise.allSettled([...runs]);
     });
 
-    const findJob = (name: string): { job: Job; project: Project } => {
+    const findJob = (name: string): { job: Job; project?: Project } => {
       const project = projectOf(opts);
       const job = project?.jobs.find((j) => j.name === name);
+      // A table's upkeep asked through the API (maintenance.ts) is a job of its own.
+      if (job === undefined && name.startsWith(MAINTENANCE_JOB_PREFIX)) {
+        return { job: maintenanceJob(name.slice(MAINTENANCE_JOB_PREFIX.length)) };
+      }
       if (project === undefined || job === undefined) {
         const names = project?.jobs.map((j) => j.name) ?? [];
         throw new TributaryError(
@@ -67,6 +73,45 @@ export function jobsRoutes(opts: RoutesOptions) {
       }
       return { job, project };
     };
+
+    /** Starts a run of `job`; resolves once it has started (its id), rejects when refused. */
+    const startRun = async (job: Job, project: Project | undefined, date?: string) => {
+      const h = await openHistory();
+      let begun = false;
+      return new Promise<{ runId: string; date: string }>((resolve, reject) => {
+        const run = runJob(job, {
+          dataDir: opts.dataDir,
+          ...(project && { project: project.dir, alerts: project.alerts }),
+          history: h,
+          trigger: 'manual',
+          ...(date !== undefined && { date }),
+          signal: stopper.signal,
+          ...(opts.log !== undefined && { log: opts.log }),
+          onEvent: (e) => {
+            if (e.type === 'run_started') {
+              begun = true;
+              resolve({ runId: e.runId, date: e.date });
+            }
+            opts.onEvent?.(e);
+          },
+        });
+        // Before it started: refused (a run going on, a bad date) or failed to record.
+        run.catch(reject);
+        const settled = run.then(
+          () => {},
+          (err) => {
+            if (begun)
+              (opts.log ?? console.error)(`jobs: run of ${job.name} failed: ${(err as Error).message}`);
+          },
+        );
+        runs.add(settled);
+        void settled.finally(() => runs.delete(settled));
+      });
+    };
+
+    await app.register(
+      maintenanceRoute({ tables: new TableCache(opts.dataDir), start: (job) => startRun(job, undefined) }),
+    );
 
     app.get(
       '/jobs',
@@ -226,42 +271,17 @@ export function jobsRoutes(opts: RoutesOptions) {
       },
       async (req, reply) => {
         const { job, project } = findJob(req.params.name);
+        if (job.name.startsWith(MAINTENANCE_JOB_PREFIX)) {
+          throw requestInvalid(
+            'params.name',
+            `start a table's upkeep with POST /api/v1/tables/{table}/maintenance`,
+          );
+        }
         const date = req.body?.date;
         if (date !== undefined && !isCalendarDate(date)) {
           throw requestInvalid('body.date', `${date} is not a date of the calendar (YYYY-MM-DD)`);
         }
-        const h = await openHistory();
-        let begun = false;
-        const started = await new Promise<{ runId: string; date: string }>((resolve, reject) => {
-          const run = runJob(job, {
-            dataDir: opts.dataDir,
-            project: project.dir,
-            alerts: project.alerts,
-            history: h,
-            trigger: 'manual',
-            ...(date !== undefined && { date }),
-            signal: stopper.signal,
-            ...(opts.log !== undefined && { log: opts.log }),
-            onEvent: (e) => {
-              if (e.type === 'run_started') {
-                begun = true;
-                resolve({ runId: e.runId, date: e.date });
-              }
-              opts.onEvent?.(e);
-            },
-          });
-          // Before it started: refused (a run going on, a bad date) or failed to record.
-          run.catch(reject);
-          const settled = run.then(
-            () => {},
-            (err) => {
-              if (begun)
-                (opts.log ?? console.error)(`jobs: run of ${job.name} failed: ${(err as Error).message}`);
-            },
-          );
-          runs.add(settled);
-          void settled.finally(() => runs.delete(settled));
-        });
+        const started = await startRun(job, project, date);
         const base = req.url.split('?')[0].replace(/\/$/, '');
         return reply.code(202).send({
           job: job.name,
