@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadProject, registerTaskKind } from '../../src/jobs/scheduler/index.ts';
+import { JobHistory, loadProject, registerTaskKind } from '../../src/jobs/scheduler/index.ts';
 import { deltaRsRead, pythonSkip, tributary } from '../interop/helpers.ts';
 import { writeOrders } from './fixtures.ts';
 import { call, type Running, startServer, tempDir } from './helpers.ts';
@@ -344,4 +344,39 @@ describe('the jobs API', () => {
     assert.ok(runs.post.responses['202'] && runs.post.responses['409']);
     assert.ok(doc.body.paths['/api/v1/jobs/{name}/runs/{runId}'].get);
   });
+});
+
+test('a stopping server stops the runs it started: recorded cancelled, with its tasks (the one under way and the one not started)', async () => {
+  registerTaskKind('test_api_until_stopped', {
+    check: () => [],
+    run: (_params, ctx) =>
+      new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve({ stopped: true }))),
+  });
+  const dataDir = tempDir('jobs-stop');
+  const projectDir = join(dataDir, 'project');
+  mkdirSync(projectDir);
+  writeFileSync(
+    join(projectDir, 'jobs.yaml'),
+    `jobs:
+  - name: endless
+    tasks:
+      - { name: first, kind: test_api_until_stopped }
+      - { name: second, kind: test_api_until_stopped, depends_on: [first] }
+`,
+  );
+  const s = await startServer({ dataDir, jobs: { project: await loadProject(projectDir), log: () => {} } });
+  const admin = await s.token('admin');
+  const r = await call(s.url, '/api/v1/jobs/endless/runs', { token: admin, method: 'POST' });
+  assert.equal(r.status, 202, r.text);
+  await s.stop();
+  // The history, as the CLI's reader sees it: the run was stopped.
+  const history = await JobHistory.open(dataDir, { now: () => Date.now() });
+  const [run] = await history.runs({ job: 'endless' });
+  assert.equal(run.runId, r.body.runId);
+  assert.equal(run.state, 'cancelled');
+  const tasks = await history.tasks([run.runId]);
+  assert.deepEqual(tasks.map((t) => [t.task, t.state]).sort(), [
+    ['first', 'cancelled'],
+    ['second', 'cancelled'],
+  ]);
 });
