@@ -34,6 +34,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../../core/clock.ts';
+import { crashPoint } from '../../core/crash-points.ts';
 import { TributaryError } from '../../core/errors.ts';
 import { ownerAlive, thisProcess } from '../../jobs/scheduler/owner.ts';
 import type { Log, ProduceRecord } from '../../log/log.ts';
@@ -338,6 +339,7 @@ export class IdempotencyKeys {
       if (holding?.state !== 'pending' || holding.claim !== claim) return LOST;
       // Past the lease another server may take the key over: do not write then.
       if (this.clock.now() >= claimedAt(holding) + this.leaseMs) return LOST;
+      crashPoint('ingest.key-claimed');
       const placed: Array<{ partition: number; offset: number } | undefined> = new Array(records.length);
       if (known !== undefined) {
         // An earlier holder (this process, or one taken over) may have written some records.
@@ -361,6 +363,7 @@ export class IdempotencyKeys {
           placed[i] = { partition: results[j].partition, offset: results[j].offset };
         });
       }
+      crashPoint('ingest.key-written');
       const result = summarize(topic, placed as Array<{ partition: number; offset: number }>);
       const done: KeyMarker = { id, hash, topic, at: holding.at, state: 'done', result };
       await this.append(done);
