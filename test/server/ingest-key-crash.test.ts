@@ -95,7 +95,7 @@ describe('a server killed while it holds an idempotency key', { skip, timeout: 1
         // And again: the answer of the finished key, nothing more written.
         const again = await post(otherUrl);
         assert.equal(again.status, 200);
-        assert.equal((await again.json()).replayed, true);
+        assert.equal(((await again.json()) as { replayed: boolean }).replayed, true);
         assert.equal((await confluentValues(topic)).length, 30);
       } finally {
         doomed.cli.child.kill('SIGKILL');
