@@ -64,6 +64,10 @@ export const CRASH_POINTS = {
     'embedded log: a produced batch is written to the segment; its index entry and fsync not yet',
   'log.roll.sealed': 'embedded log: the full segment is sealed; the next segment not created yet',
   'log.roll.created': 'embedded log: the next segment is created; its index file not written yet',
+  'ingest.key-claimed':
+    "HTTP ingest: a keyed request's claim holds its Idempotency-Key; none of its records written yet",
+  'ingest.key-written':
+    "HTTP ingest: a keyed request's records are acknowledged by the log; its `done` marker not appended yet",
 } as const;
 
 export type CrashPointName = keyof typeof CRASH_POINTS;

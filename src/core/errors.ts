@@ -377,6 +377,19 @@ export const ERROR_CODES = {
     summary:
       'an Idempotency-Key was sent again with another body or to another topic (HTTP 422); a key stands for one batch: use a new key for new records',
   },
+  // the jobs API (src/server/jobs/, docs/serving.md "Jobs")
+  JOB_RUN_NOT_FOUND: {
+    domain: 'user',
+    retryable: false,
+    summary: 'no run of that id in the job’s history (HTTP 404); list the job’s runs to find one',
+  },
+  // idempotency keys shared by several servers on one log (src/server/ingest/idempotency.ts)
+  INGEST_IDEMPOTENCY_KEY_IN_PROGRESS: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'another server on the same log holds this Idempotency-Key and has not finished writing its request (HTTP 409 with Retry-After); send the request again with the same key after the pause',
+  },
   PIPELINE_NOT_FOUND: {
     domain: 'user',
     retryable: false,

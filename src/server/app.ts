@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TributaryError } from '../core/errors.ts';
 import { ingestRoutes } from './ingest/routes.ts';
+import { jobsRoutes } from './jobs/routes.ts';
 import { metricsRoute, ServerMetrics } from './metrics/plugin.ts';
 import { checkListenAddress, resolveLimits, type ServerLimits, type ServerOptions } from './options.ts';
 import { RunningPipelines } from './pipelines/registry.ts';
@@ -95,6 +96,14 @@ export function createServer(options: ServerOptions): Server {
         rowsRoute({ tables, slots, maxPageRows: limits.maxPageRows, timeoutMs: limits.requestTimeoutMs }),
       );
       await api.register(pipelinesRoutes(pipelines));
+      await api.register(
+        jobsRoutes({
+          ...options.jobs,
+          dataDir: options.dataDir,
+          onEvent: pipelines.jobs.onEvent,
+          log: options.jobs?.log ?? log,
+        }),
+      );
       if (options.ingest !== undefined) {
         await api.register(ingestRoutes, { ...options.ingest, metrics: metrics.ingest });
       }

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { TributaryError } from '../core/errors.ts';
 import type { TokenVerifier } from './auth/verify.ts';
 import type { IngestOptions } from './ingest/routes.ts';
+import type { JobsApiOptions } from './jobs/routes.ts';
 import type { RunningPipelines } from './pipelines/registry.ts';
 import type { SqlRunner } from './sql/route.ts';
 
@@ -60,6 +61,11 @@ export interface ServerOptions {
    * `/api/v1/pipelines` and their metrics. Without it the list is empty.
    */
   pipelines?: RunningPipelines;
+  /**
+   * The jobs of a project and their runs (`/api/v1/jobs`); admins start runs. Without it
+   * the list is empty. Runs started through the API count in the job metrics.
+   */
+  jobs?: JobsApiOptions;
   /** HTTP ingest into the topics of a log (`POST /api/v1/topics/{topic}/records`); not mounted without it. */
   ingest?: IngestOptions;
   /** `/metrics` without a token (default: role reader). */

@@ -53,6 +53,7 @@ const NTH: Record<
     | `quality.${string}`
     | `sink.postgres.${string}`
     | `capture.${string}`
+    | `ingest.${string}`
   >,
   number[]
 > = {
@@ -91,7 +92,7 @@ async function crashScenario(t: TestContext, kafka: string | undefined, dir: str
   const topic = kafka ? `orders-crash-${randomUUID().slice(0, 8)}` : 'orders';
   const where = ['--data-dir', join(dir, 'data'), '--topic', topic, ...(kafka ? ['--kafka', kafka] : [])];
   // The orders pipeline has no planned batches (windows, topic sinks): those points are
-  // test/pipeline/window-crash.test.ts's.
+  // test/pipeline/window-crash.test.ts's; HTTP ingest's are test/server/ingest-key-crash.test.ts's.
   const points = (Object.keys(CRASH_POINTS) as CrashPointName[]).filter(
     (p): p is keyof typeof NTH => p in NTH && (kafka === undefined || !p.startsWith('log.')),
   );

@@ -2,7 +2,8 @@
  * The commands as users run them: `tributary serve` with the data directory's log takes
  * records over HTTP (read back from the log by this process) and serves the schema
  * registry under /registry; `tributary run --serve` shows its pipeline at
- * /api/v1/pipelines while ingest feeds it, and the table holds every record. Both stop
+ * /api/v1/pipelines while ingest feeds it, and the table holds every record; with
+ * `--project` its jobs at /api/v1/jobs, run over HTTP. Both stop
  * cleanly on SIGTERM.
  */
 import assert from 'node:assert/strict';
@@ -90,6 +91,8 @@ runtime: { trigger: 20ms }
       dataDir,
       '--progress-ms',
       '0',
+      '--project',
+      'orders',
     ]);
     try {
       const url = await waitFor(cli, /serving at (http:\/\/[^\s:]+:\d+)/);
@@ -108,6 +111,24 @@ runtime: { trigger: 20ms }
       assert.equal(status?.state, 'running');
       assert.equal(status?.counters.recordsIn, 120);
       assert.equal(status?.source.lag, 0);
+      // The project's jobs, once its scheduler has started beside the pipeline; one run now.
+      let jobs: Array<{ name: string }> = [];
+      for (let i = 0; i < 1500 && jobs.length === 0; i++) {
+        jobs = (await call(url, '/api/v1/jobs')).body.jobs;
+        if (jobs.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(
+        jobs.map((j) => j.name),
+        ['orders_maintenance'],
+      );
+      const started = await call(url, '/api/v1/jobs/orders_maintenance/runs', { method: 'POST' });
+      assert.equal(started.status, 202, started.text);
+      let state = 'running';
+      while (state === 'running') {
+        state = (await call(url, started.body.run)).body.state;
+        if (state === 'running') await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(state, 'succeeded');
     } finally {
       cli.child.kill('SIGTERM');
     }

@@ -4,7 +4,7 @@
  * table, realtime.* in PostgreSQL), and the embedded PostgreSQL served on a loopback port
  * for psql or any BI tool — with live progress every second.
  */
-import { findJob, runJob } from '../../jobs/scheduler/index.ts';
+import { findJob, type Project, runJob } from '../../jobs/scheduler/index.ts';
 import { builtinDefinitionSync } from '../../pipeline/builtin.ts';
 import { compilePipeline } from '../../pipeline/compile.ts';
 import { parseDuration } from '../../pipeline/durations.ts';
@@ -45,6 +45,8 @@ export interface ClickstreamDemoArgs {
   signal: AbortSignal;
   /** Where the demo's server sees its pipeline (and its jobs' runs). */
   pipelines?: RunningPipelines;
+  /** Given the project once loaded: the demo's server shows its jobs. */
+  jobs?: { project?: Project };
 }
 
 export async function clickstreamDemo({
@@ -53,6 +55,7 @@ export async function clickstreamDemo({
   values,
   signal,
   pipelines,
+  jobs,
 }: ClickstreamDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
@@ -92,6 +95,7 @@ export async function clickstreamDemo({
     (line) => console.log(`batch layer: ${line}`),
     pipelines?.jobs.onEvent,
   );
+  if (jobs) jobs.project = project;
   const job = findJob(project, 'lakehouse_bronze_to_gold');
   const jobOpts = { ...jobOptions, log: () => {} };
   const every = values['batch-every'] ?? '2 minutes';

@@ -2,6 +2,7 @@
  * `tributary demo <scenario>`: generator + log + pipeline + maintenance in one process on
  * the embedded defaults, with live progress every second.
  */
+import type { Project } from '../../jobs/scheduler/index.ts';
 import type { Log } from '../../log/log.ts';
 import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
@@ -119,6 +120,8 @@ export async function run(args: string[]): Promise<number> {
   const port = portOption('serve', values.serve) ?? DEMO_PORT;
   // The demo's pipelines, as its server shows them.
   const pipelines = new RunningPipelines();
+  // The jobs of the demo's project (clickstream's batch layer), once it has loaded them.
+  const jobs: { project?: Project } = {};
   const serve = (log: Log): Promise<ServingBeside | undefined> =>
     values['no-serve']
       ? Promise.resolve(undefined)
@@ -130,6 +133,7 @@ export async function run(args: string[]): Promise<number> {
           port,
           orFreePort: values.serve === undefined,
           say: console.log,
+          jobs: { project: () => jobs.project, log: () => {} },
         });
   if (scenario === 'clickstream' || scenario === 'cdc' || scenario === 'saas') {
     const log = await openLogFromArgs(values);
@@ -147,7 +151,7 @@ export async function run(args: string[]): Promise<number> {
         const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || undefined);
         return await saasDemo({ dataDir, log, kafka, values, signal, pipelines });
       }
-      return await clickstreamDemo({ dataDir, log, values, signal, pipelines });
+      return await clickstreamDemo({ dataDir, log, values, signal, pipelines, jobs });
     } finally {
       removeSignals();
       await serving?.stop();

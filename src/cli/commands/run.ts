@@ -242,6 +242,8 @@ export async function run(args: string[]): Promise<number> {
         values,
         port: servePort,
         say: (line) => console.error(`tributary: ${line}`),
+        // The project's jobs once its scheduler has started (below).
+        jobs: { project: () => jobs?.project, log: (line) => console.error(`tributary: ${line}`) },
       });
     }
     if (values.project !== undefined) {

@@ -9,6 +9,7 @@ import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import type { Log } from '../../log/log.ts';
 import { closeSandbox, configureSandbox, runSandboxedQuery } from '../../query/sandbox.ts';
 import { API_PREFIX, createServer, type Server } from '../../server/app.ts';
+import type { JobsApiOptions } from '../../server/jobs/routes.ts';
 import type { ServerPlugin } from '../../server/options.ts';
 import type { RunningPipelines } from '../../server/pipelines/registry.ts';
 import { dashboardPlugin } from '../../server/plugins/dashboard.ts';
@@ -71,6 +72,8 @@ export interface ServeBesideOptions {
   orFreePort?: boolean;
   /** More plugins (a scenario's dashboard). */
   plugins?: ServerPlugin[];
+  /** The jobs of the command's project (`run --project`, `demo clickstream`) at /api/v1/jobs. */
+  jobs?: JobsApiOptions;
   say: (line: string) => void;
 }
 
@@ -109,6 +112,7 @@ export async function serveBeside(opts: ServeBesideOptions): Promise<ServingBesi
       ingest: { log: opts.log },
       metricsPublic: values['metrics-public'] ?? false,
       plugins: [...(opts.plugins ?? []), dashboard],
+      ...(opts.jobs && { jobs: opts.jobs }),
       // POST /api/v1/sql through the read-only sandbox (its workers start on the first query).
       sql: (req) => runSandboxedQuery(req),
     });

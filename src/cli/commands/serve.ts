@@ -20,6 +20,7 @@ import { openRegistry, type Registry } from '../../server/registry/server.ts';
 import { AUTH_OPTIONS, AUTH_USAGE, authFromArgs } from './auth-args.ts';
 import { intOption } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, parseSize } from './options.ts';
+import { servedProject } from './serve-jobs.ts';
 import { onStopSignals } from './stop-signals.ts';
 
 const USAGE = `usage: tributary serve [--port 8080] [--host 127.0.0.1] [--data-dir DIR] [options]
@@ -37,6 +38,9 @@ options:
   --request-timeout T  longest a request may take (default ${DEFAULT_LIMITS.requestTimeoutMs / 1000}s; 90s, 2m)
   --max-queries N      queries run at once (default ${DEFAULT_LIMITS.maxConcurrentQueries}); more wait, up to ${DEFAULT_LIMITS.maxQueuedQueries}
   --metrics-public     /metrics without a token (default: a reader token, like the API)
+  --project DIR        the project whose jobs /api/v1/jobs shows and admins may run
+                       (default ./project when it holds jobs; a name such as 'orders'
+                       is a project shipped with Tributary)
 
 the log (HTTP ingest into its topics, the schema registry under /registry):
   --kafka BROKERS      Kafka (host:port,...; default $TRIBUTARY_KAFKA); else the embedded log
@@ -59,6 +63,7 @@ const OPTIONS = {
   'request-timeout': { type: 'string' },
   'max-queries': { type: 'string' },
   'metrics-public': { type: 'boolean' },
+  project: { type: 'string' },
   kafka: { type: 'string' },
   'no-log': { type: 'boolean' },
   'ingest-body-limit': { type: 'string' },
@@ -87,10 +92,12 @@ export async function run(args: string[]): Promise<number> {
   const auth = await authFromArgs(values, dataDir);
   // Refused before the log is opened (and its registry topic created).
   checkListenAddress(values.host ?? '127.0.0.1', auth);
+  const jobs = await servedProject(values.project, dataDir, (line) => console.error(`tributary: ${line}`));
   const { log, registry, notes } = await openServedLog(values, dataDir);
   const closeLog = async () => {
     await registry?.close();
     await log?.close();
+    await jobs.close();
   };
   const plugins: ServerPlugin[] = registry ? [registryPlugin(registry.service)] : [];
   plugins.push(dashboardPlugin({ dataDir, log }));
@@ -115,6 +122,7 @@ export async function run(args: string[]): Promise<number> {
         ingest: { log, bodyLimit: ingestBodyLimit, inFlight: { maxBytes: ingestInFlight } },
       }),
       plugins,
+      ...(jobs.project && { jobs: { project: jobs.project } }),
       // POST /api/v1/sql: the read-only sandbox (docs/sql.md, "SQL sandbox"); its worker
       // processes are as many as the queries the server runs at once.
       sql: (req) => runSandboxedQuery(req),
@@ -134,6 +142,11 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   if (registry) console.log(`schema registry: ${url}/registry`);
+  if (jobs.project) {
+    console.log(
+      `jobs: ${url}${API_PREFIX}/jobs (${jobs.project.jobs.length} of ${jobs.project.dir}; admins may run them)`,
+    );
+  }
   for (const note of notes) console.log(note);
   console.log(`metrics: ${url}/metrics${values['metrics-public'] ? ' (public)' : ' (reader token)'}`);
   if (auth.mode === 'none') {

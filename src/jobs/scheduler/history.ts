@@ -251,12 +251,19 @@ export class JobHistory {
     });
   }
 
-  /** Runs, newest first (by start), optionally of one job and in some states. */
-  async runs(opts: { job?: string; states?: RunState[]; limit?: number } = {}): Promise<RunRow[]> {
+  /**
+   * Runs, newest first (by start), optionally of one job, in some states, one run by id,
+   * or those before a run id (run ids sort as their start times: paging newest first).
+   */
+  async runs(
+    opts: { job?: string; states?: RunState[]; limit?: number; runId?: string; before?: string } = {},
+  ): Promise<RunRow[]> {
     if (!(await this.runsTable.exists())) return [];
     const filter: Filter[] = [];
     if (opts.job !== undefined) filter.push({ column: 'job', op: '=', value: opts.job });
     if (opts.states !== undefined) filter.push({ column: 'state', op: 'in', value: opts.states });
+    if (opts.runId !== undefined) filter.push({ column: 'run_id', op: '=', value: opts.runId });
+    if (opts.before !== undefined) filter.push({ column: 'run_id', op: '<', value: opts.before });
     const rows = await readRows(this.runsTable, await this.runsTable.snapshot(), {
       filter,
       orderBy: 'started_at DESC, run_id DESC',

@@ -35,6 +35,10 @@ export interface IngestOptions {
   keyTtlMs?: number;
   /** Where idempotency keys are kept (default `_tributary_ingest_keys`). */
   keysTopic?: string;
+  /** How long a claim on a key holds it before another server may take it over (default 60 s). */
+  keyClaimLeaseMs?: number;
+  /** How long a request waits for another server holding its key (default 20 s), then 409. */
+  keyWaitMs?: number;
 }
 
 export const DEFAULT_INGEST_BODY_LIMIT = 16 * 1024 * 1024;
@@ -126,7 +130,13 @@ export async function ingestRoutes(
   let keys: Promise<IdempotencyKeys> | undefined;
   // Opened on the first request with a key: a server nobody sends keys to creates no topic.
   const openKeys = () => {
-    keys ??= IdempotencyKeys.open({ log, ttlMs: opts.keyTtlMs, topic: opts.keysTopic });
+    keys ??= IdempotencyKeys.open({
+      log,
+      ttlMs: opts.keyTtlMs,
+      topic: opts.keysTopic,
+      claimLeaseMs: opts.keyClaimLeaseMs,
+      waitMs: opts.keyWaitMs,
+    });
     keys.catch(() => {
       keys = undefined;
     });
@@ -169,7 +179,8 @@ export async function ingestRoutes(
           'with `envelope=true` each record is `{"value": ..., "key": "...", "headers": {"name": "text"}, "partition": 0, "timestamp": 1767225600000}` (only value required). ' +
           'Answered 200 once every record is durable in the log; a batch with any bad record is refused whole (400, each bad record by position) and nothing is written. ' +
           '413 past the body limit; 429 with Retry-After when the server holds too much not yet written. ' +
-          'An `Idempotency-Key` header makes a retry of the same request answer the first one’s result without writing twice (keys kept 24 h).',
+          'An `Idempotency-Key` header makes a retry of the same request answer the first one’s result without writing twice (keys kept 24 h), also across servers on one log; ' +
+          '409 with Retry-After while another server holds the key and has not finished.',
         tags: ['ingest'],
         params: {
           type: 'object',
@@ -218,6 +229,7 @@ export async function ingestRoutes(
           401: { $ref: 'Error#' },
           403: { $ref: 'Error#' },
           404: { $ref: 'Error#' },
+          409: { $ref: 'Error#' },
           413: { $ref: 'Error#' },
           415: { $ref: 'Error#' },
           422: { $ref: 'Error#' },
