@@ -5,6 +5,7 @@
  * a table named by a user lives (`locateTable`).
  */
 export type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
+export { latestVersion } from './latest-version.ts';
 export { isLocation, listTables, locateTable, type TableLocation } from './locate.ts';
 export { type AppendOptions, append, overwrite, type WriteResult } from './ops/append.ts';
 export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from './ops/merge.ts';
