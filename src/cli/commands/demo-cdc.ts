@@ -17,7 +17,10 @@ import { FOOD_ORDERS_TABLE, setupFoodOrders } from '../../scenarios/food-orders/
 import { FoodOrdersWorkload } from '../../scenarios/food-orders/workload.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import { PipelineMetrics } from '../../stream/metrics.ts';
+import { PipelinePanel } from '../pipeline-panel.ts';
+import { printFolded } from '../terminal.ts';
 import { compileBesideCapture, type OpenedCapture, openCaptureFromArgs } from './capture-args.ts';
+import type { DemoPanel } from './demo-run.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { type OpenedPostgres, openEmbeddedPostgres, openPostgres } from './postgres-args.ts';
 
@@ -36,6 +39,8 @@ export interface CdcDemoArgs {
   signal: AbortSignal;
   /** Where the demo's server sees its pipeline. */
   pipelines?: RunningPipelines;
+  /** On a terminal: the live panel's title, data directory and URL. */
+  panel?: DemoPanel;
 }
 
 const list = (ids: number[]) => (ids.length > 8 ? `${ids.slice(0, 8).join(', ')}, …` : ids.join(', '));
@@ -58,7 +63,14 @@ function summary(c: LakeComparison, polling: boolean): string[] {
   return lines;
 }
 
-export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDemoArgs): Promise<number> {
+export async function cdcDemo({
+  dataDir,
+  log,
+  values,
+  signal,
+  pipelines,
+  panel: livePanel,
+}: CdcDemoArgs): Promise<number> {
   const count = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 20;
   const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
@@ -149,12 +161,35 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
       `mirror ${m.sinks.get('orders_current')?.rows ?? 0}  publish→lake p50/p99 ${latency}`
     );
   };
+  const panel =
+    livePanel && entry
+      ? new PipelinePanel({
+          ...livePanel,
+          entry,
+          out: process.stdout,
+          extra: () => {
+            const c = cap.capture.metrics;
+            return [
+              `source +${w.inserted} -${w.deleted} ~${w.updated} (${w.invalid} invalid) · captured ${c.published} (${cap.mode})`,
+            ];
+          },
+        })
+      : undefined;
+  let busy = false;
   const ticker = setInterval(async () => {
-    await s.current.refreshLag().catch(() => {});
-    const now = Date.now();
-    console.log(line((now - prevAt) / 1000));
-    prevIn = s.current.metrics.recordsIn;
-    prevAt = now;
+    if (busy) return;
+    busy = true;
+    try {
+      await s.current.refreshLag().catch(() => {});
+      const now = Date.now();
+      const text = line((now - prevAt) / 1000);
+      if (panel) await panel.show();
+      else console.log(text);
+      prevIn = s.current.metrics.recordsIn;
+      prevAt = now;
+    } finally {
+      busy = false;
+    }
   }, 1000);
   try {
     // The workload stops at --events, on Ctrl-C, or when the capture or pipeline fails.
@@ -179,7 +214,10 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
     }
     await s.current.refreshLag().catch(() => {});
     entry?.stopped();
-    console.log(line(Math.max(0.001, (Date.now() - prevAt) / 1000)));
+    clearInterval(ticker);
+    const last = line(Math.max(0.001, (Date.now() - prevAt) / 1000));
+    await panel?.finish();
+    printFolded(last, panel !== undefined);
     if (!signal.aborted) {
       for (const l of summary(await compareLake(db.pool, dataDir), cap.mode === 'polling')) console.log(l);
     }
@@ -195,6 +233,7 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
     throw err;
   } finally {
     clearInterval(ticker);
+    panel?.stop();
     await cap.close();
     await s.closeCurrent();
     await db.close();

@@ -12,7 +12,7 @@ import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
-import { generateAndDrain } from './demo-run.ts';
+import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { openPostgresFromArgs } from './postgres-args.ts';
 import { startProjectScheduler } from './project-jobs.ts';
@@ -43,6 +43,8 @@ export interface ClickstreamDemoArgs {
     'batch-every'?: string;
   };
   signal: AbortSignal;
+  /** On a terminal: the live panel's title, data directory and URL. */
+  panel?: DemoPanel;
   /** Where the demo's server sees its pipeline (and its jobs' runs). */
   pipelines?: RunningPipelines;
 }
@@ -53,6 +55,7 @@ export async function clickstreamDemo({
   values,
   signal,
   pipelines,
+  panel,
 }: ClickstreamDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
@@ -116,6 +119,16 @@ export async function clickstreamDemo({
       pipeline,
       entry,
       signal,
+      ...(panel && {
+        panel: {
+          ...panel,
+          extra: () => {
+            const m = pipeline.metrics;
+            const upserts = REALTIME.map((s) => m.sinks.get(s)?.rows ?? 0).reduce((a, b) => a + b, 0);
+            return [`realtime upserts ${upserts} · batch layer every ${every}`];
+          },
+        },
+      }),
       generate: (onProgress) => generateClickstream({ log, count: events, rate, seed, signal, onProgress }),
       progress: (produced, secs) => {
         const line = progressLine(pipeline.metrics, produced, prevIn, secs);

@@ -21,7 +21,7 @@ import { salesSchemaText } from '../../scenarios/saas-sales/schemas.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import { createRegistryServer, type RegistryServer } from '../../server/registry/server.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
-import { generateAndDrain } from './demo-run.ts';
+import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import {
   DeadLetterTally,
   duplicatesDropped,
@@ -51,6 +51,8 @@ export interface SaasDemoArgs {
     'registry-port'?: string;
   };
   signal: AbortSignal;
+  /** On a terminal: the live panel's title, data directory and URL. */
+  panel?: DemoPanel;
   /** Where the demo's server sees its pipeline. */
   pipelines?: RunningPipelines;
 }
@@ -109,6 +111,7 @@ export async function saasDemo({
   values,
   signal,
   pipelines,
+  panel,
 }: SaasDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
@@ -172,6 +175,14 @@ export async function saasDemo({
       entry,
       signal,
       everyMs: 2000,
+      ...(panel && {
+        panel: {
+          ...panel,
+          extra: () => [
+            `schema v${version} · DLQ ${SALES_DLQ_TOPIC} +${dlq.total}${dlq.total > 0 ? `: ${dlq.reasons(3)}` : ''}`,
+          ],
+        },
+      }),
       generate: (onProgress) =>
         generateSales({
           log,
