@@ -9,7 +9,12 @@ export { latestVersion } from './latest-version.ts';
 export { isLocation, listTables, locateTable, type TableLocation } from './locate.ts';
 export { type AppendOptions, append, overwrite, type WriteResult } from './ops/append.ts';
 export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from './ops/merge.ts';
-export { type OptimizeOptions, type OptimizeResult, optimize } from './ops/optimize.ts';
+export {
+  type OptimizeOptions,
+  type OptimizeProgress,
+  type OptimizeResult,
+  optimize,
+} from './ops/optimize.ts';
 export {
   type ReplaceMetrics,
   type ReplacePartitionsOptions,
