@@ -77,27 +77,36 @@ export function truncate(text: string, width: number): string {
 
 /**
  * A long line broken into lines of at most `width` columns where its figures are
- * separated (two spaces or more, ", ", "; "), a piece longer than the width cut.
- * Continuation lines are indented by two spaces.
+ * separated (two spaces or more, ", ", "; "), a piece too long for a line at its single
+ * spaces, and a word too long for a line cut. Continuation lines are indented by two
+ * spaces.
  */
 export function fold(line: string, width: number): string[] {
   if (visibleLength(line) <= width) return [line];
-  // Pieces alternate: text, separator, text, ... (the separator stays with the text before it).
+  // Pieces alternate: text, separator, text, ... (a separator stays with the text before it).
   const parts = line.split(/( {2,}|, |; )/);
   const out: string[] = [];
   let current = '';
+  const fits = (text: string) => visibleLength(text) <= width;
+  const newLine = () => {
+    out.push(current.trimEnd());
+    current = '  ';
+  };
   for (let i = 0; i < parts.length; i += 2) {
-    const piece = parts[i];
-    const sep = parts[i + 1] ?? '';
-    if (current.trim() !== '' && visibleLength(current + piece) > width) {
-      out.push(current.trimEnd());
-      current = '  ';
+    const piece = parts[i] + (parts[i + 1] ?? '');
+    if (current.trim() !== '' && !fits(current + piece.trimEnd())) newLine();
+    if (fits(current + piece.trimEnd())) {
+      current += piece;
+      continue;
     }
-    current += piece;
-    if (visibleLength(current) > width) {
-      out.push(truncate(current, width));
-      current = '  ';
-    } else current += sep;
+    // Too long even on a line of its own: word by word.
+    for (const word of piece.split(/(?<= )/)) {
+      if (word.trim() === '') continue;
+      if (current.trim() !== '' && !fits(current + word.trimEnd())) newLine();
+      current += fits(current + word.trimEnd())
+        ? word
+        : `${truncate(current + word, width).slice(current.length)} `;
+    }
   }
   if (current.trim() !== '') out.push(current.trimEnd());
   return out;

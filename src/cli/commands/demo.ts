@@ -7,7 +7,7 @@ import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import { RunningPipelines } from '../../server/pipelines/registry.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
-import { isLive, PLAIN_OPTION, PLAIN_USAGE } from '../terminal.ts';
+import { isLive, PLAIN_OPTION, PLAIN_USAGE, printFolded } from '../terminal.ts';
 import { CAPTURE_OPTIONS, CAPTURE_OPTIONS_USAGE } from './capture-args.ts';
 import { cdcDemo } from './demo-cdc.ts';
 import { clickstreamDemo } from './demo-clickstream.ts';
@@ -133,7 +133,8 @@ export async function run(args: string[]): Promise<number> {
           values,
           port,
           orFreePort: values.serve === undefined,
-          say: console.log,
+          // On a terminal, long lines folded at their commas rather than wrapped mid-word.
+          say: (line) => printFolded(line, live),
         });
   // On a terminal, a live panel in place of the progress lines (docs/cli.md).
   const live = isLive(process.stdout, values.plain);
@@ -190,7 +191,7 @@ export async function run(args: string[]): Promise<number> {
       ['orders_current', 'orders_current'],
     ]),
   });
-  console.log(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`);
+  printFolded(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`, live);
   let prevRows = 0;
   try {
     await generateAndDrain({
