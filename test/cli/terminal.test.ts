@@ -30,8 +30,8 @@ describe('terminal text', () => {
       }
     }
     assert.deepEqual(fold('generated 20000  committed 19864  lag 0', 30), [
-      'generated 20000  committed',
-      '  19864  lag 0',
+      'generated 20000',
+      '  committed 19864  lag 0',
     ]);
     assert.deepEqual(fold('short', 10), ['short']);
   });
