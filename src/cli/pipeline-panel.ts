@@ -8,6 +8,7 @@
  * An 80-column sample is in docs/cli.md ("Live status on a terminal").
  */
 import type { RunningPipeline } from '../server/pipelines/registry.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
 import type { Histogram } from '../stream/metrics.ts';
 import { StatusPanel } from './status-panel.ts';
 import { TableVersions } from './table-versions.ts';
@@ -94,6 +95,8 @@ export interface PipelinePanelOptions {
   out: NodeJS.WriteStream;
   /** Generated so far (demos). */
   produced?: () => number;
+  /** The pipeline's tables by name, when they are not simply `<data-dir>/tables/<name>`. */
+  tables?: ReadonlyMap<string, { store: ObjectStore }>;
   extra?: () => string[];
 }
 
@@ -113,7 +116,10 @@ export class PipelinePanel {
   async show(): Promise<void> {
     const { entry } = this.opts;
     entry.sample();
-    await Promise.all([entry.refreshLag(), this.versions.refresh(entry.sinkTables.values()).catch(() => {})]);
+    await Promise.all([
+      entry.refreshLag(),
+      this.versions.refresh(entry.sinkTables.values(), this.opts.tables).catch(() => {}),
+    ]);
     this.panel.update(
       panelLines(
         {

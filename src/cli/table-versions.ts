@@ -21,17 +21,23 @@ export class TableVersions {
     return this.versions.get(table);
   }
 
-  /** Reads the newest version of each table (a table not created yet is skipped). */
-  async refresh(tables: Iterable<string>): Promise<void> {
+  /**
+   * Reads the newest version of each table (a table not created yet is skipped). A table
+   * is found by its name under the data directory unless `known` gives its store (a
+   * pipeline's table with a `path` of its own).
+   */
+  async refresh(
+    tables: Iterable<string>,
+    known?: ReadonlyMap<string, { store: ObjectStore }>,
+  ): Promise<void> {
     for (const table of new Set(tables)) {
       try {
-        let store = this.stores.get(table);
+        let store = known?.get(table)?.store ?? this.stores.get(table);
         if (store === undefined) {
           store = (await locateTable(table, this.dataDir)).store;
           this.stores.set(table, store);
         }
-        const known = this.versions.get(table) ?? 0;
-        const v = await latestVersion(store, known);
+        const v = await latestVersion(store, this.versions.get(table) ?? 0);
         if (v >= 0) this.versions.set(table, v);
       } catch (err) {
         // Not created yet (its first commit makes it): shown as '-' until then.

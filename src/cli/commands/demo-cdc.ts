@@ -16,6 +16,7 @@ import { compareLake, type LakeComparison } from '../../scenarios/food-orders/co
 import { FOOD_ORDERS_TABLE, setupFoodOrders } from '../../scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload } from '../../scenarios/food-orders/workload.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import { PipelineMetrics } from '../../stream/metrics.ts';
 import { PipelinePanel } from '../pipeline-panel.ts';
 import { printFolded } from '../terminal.ts';
@@ -86,6 +87,7 @@ export async function cdcDemo({
   let slot: PipelineSlot | undefined;
   let capture: OpenedCapture | undefined;
   const tables = new Map<string, string>();
+  const deltaTables = new Map<string, { store: ObjectStore }>();
   try {
     const seeded = await setupFoodOrders(db.pool);
     if (values.capture === 'logical' && seeded > 0) {
@@ -112,6 +114,7 @@ export async function cdcDemo({
     const compile = async (l: LoadedDefinition) => {
       const compiled = await compilePipeline(l, { dataDir, log, metrics });
       for (const [sink, table] of sinkTables(compiled)) tables.set(sink, table);
+      for (const [name, table] of compiled.tables) deltaTables.set(name, table);
       return compiled.pipeline;
     };
     slot = await compileBesideCapture(loaded, capture, compile, say);
@@ -167,6 +170,7 @@ export async function cdcDemo({
           ...livePanel,
           entry,
           out: process.stdout,
+          tables: deltaTables,
           extra: () => {
             const c = cap.capture.metrics;
             return [

@@ -10,6 +10,7 @@ import { compilePipeline } from '../../pipeline/compile.ts';
 import { parseDuration } from '../../pipeline/durations.ts';
 import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
 import { type DemoPanel, generateAndDrain } from './demo-run.ts';
@@ -66,10 +67,12 @@ export async function clickstreamDemo({
   );
   let pipeline: Pipeline;
   let tables: Map<string, string>;
+  let deltaTables: ReadonlyMap<string, { store: ObjectStore }>;
   try {
     const compiled = await compilePipeline(loaded, { dataDir, log, postgres: pg!.pool });
     pipeline = compiled.pipeline;
     tables = sinkTables(compiled);
+    deltaTables = compiled.tables;
   } catch (err) {
     await pg?.close();
     throw err;
@@ -122,6 +125,7 @@ export async function clickstreamDemo({
       ...(panel && {
         panel: {
           ...panel,
+          tables: deltaTables,
           extra: () => {
             const m = pipeline.metrics;
             const upserts = REALTIME.map((s) => m.sinks.get(s)?.rows ?? 0).reduce((a, b) => a + b, 0);

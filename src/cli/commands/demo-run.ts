@@ -4,6 +4,7 @@
  * pipeline drained before the demo ends. A stop request (Ctrl-C) ends both at once.
  */
 import type { RunningPipeline } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
 import { PipelinePanel } from '../pipeline-panel.ts';
 import { printFolded } from '../terminal.ts';
@@ -33,6 +34,8 @@ export interface DemoPanel {
   url?: string;
   /** The scenario's own lines. */
   extra?: () => string[];
+  /** The pipeline's tables by name (those with a `path` of their own are found by it). */
+  tables?: ReadonlyMap<string, { store: ObjectStore }>;
 }
 
 /** Runs the demo's generator and pipeline together; resolves once the pipeline has drained (or stopped on request). */

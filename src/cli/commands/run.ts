@@ -10,6 +10,7 @@ import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
 import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.ts';
 import { RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import { type Histogram, PipelineMetrics } from '../../stream/metrics.ts';
 import { PipelinePanel } from '../pipeline-panel.ts';
 import { isLive, PLAIN_OPTION, PLAIN_USAGE, printFolded } from '../terminal.ts';
@@ -189,6 +190,7 @@ export async function run(args: string[]): Promise<number> {
   let capture: OpenedCapture | undefined;
   let slot: PipelineSlot;
   const tablesOfSinks = new Map<string, string>();
+  const deltaTables = new Map<string, { store: ObjectStore }>();
   try {
     // The definition's problems first, before a database is opened or a table touched.
     if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir, registry });
@@ -212,6 +214,7 @@ export async function run(args: string[]): Promise<number> {
           registry,
         });
         for (const [sink, table] of sinkTables(compiled)) tablesOfSinks.set(sink, table);
+        for (const [name, table] of compiled.tables) deltaTables.set(name, table);
         return compiled.pipeline;
       };
       slot = await compileBesideCapture(loaded, capture, compile);
@@ -271,6 +274,7 @@ export async function run(args: string[]): Promise<number> {
             entry,
             dataDir,
             out: process.stderr,
+            tables: deltaTables,
             ...(serving && { url: serving.url }),
           })
         : undefined;
