@@ -150,6 +150,34 @@ describe('status panel on a terminal', { skip: scriptSkip() }, () => {
     assert.equal(figure(screen, /^DLQ ([\d,]+)/), await dlqRecords(dataDir, 'orders.dlq'));
   });
 
+  test('demo cdc: the versions of tables with a path of their own (food.*)', async () => {
+    const dataDir = join(dir, 'cdc');
+    const run = runInPty(
+      [process.execPath, BIN, 'demo', 'cdc', '--events', '40', '--rate', '40', '--seed', '5'].concat([
+        '--poll-interval',
+        '1s',
+        '--postgres-port',
+        '0',
+        '--no-serve',
+        '--data-dir',
+        dataDir,
+      ]),
+      { cols: COLS, dir },
+    );
+    assert.equal(await run.done, 0, run.output());
+    for (const l of panelWrites(run.output())) assert.ok([...l].length < COLS, l);
+    const screen = replay(run.output(), COLS);
+    const sinks = sinkRows(screen);
+    for (const t of ['orders', 'orders_failed', 'orders_current']) {
+      assert.equal(
+        sinks.get(t)?.version,
+        logVersion(join(dataDir, 'tables', 'food', t)),
+        `food.${t}'s version`,
+      );
+    }
+    assert.match(screen.join('\n'), /^source \+\d+ -\d+ ~\d+ \(\d+ invalid\) · captured \d+ \(polling\)$/m);
+  });
+
   test('Ctrl-C: the last state stays on the screen, the summary below it', async () => {
     const dataDir = join(dir, 'stop');
     const run = runInPty(
