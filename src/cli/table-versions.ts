@@ -1,7 +1,7 @@
 /**
  * The versions of a pipeline's tables as they are on storage, polled for a status
- * display: a listing of each table's recent log (no commit read), so maintenance
- * commits (OPTIMIZE) count as well as the sinks' own.
+ * display (table/latest-version.ts: no commit is read), so maintenance commits
+ * (OPTIMIZE) count as well as the sinks' own.
  */
 import { isTributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -37,7 +37,7 @@ export class TableVersions {
           store = (await locateTable(table, this.dataDir)).store;
           this.stores.set(table, store);
         }
-        const v = await latestVersion(store, this.versions.get(table) ?? 0);
+        const v = await latestVersion(store, this.versions.get(table) ?? -1);
         if (v >= 0) this.versions.set(table, v);
       } catch (err) {
         // Not created yet (its first commit makes it): shown as '-' until then.
