@@ -65,11 +65,13 @@ export function panelLines(f: PanelFigures, width: number): string[] {
   if (m.deduplicated > 0) dlq.push(`duplicates dropped ${n(m.deduplicated)}`);
   if (f.entry.errors.length > 0) dlq.push(`errors ${f.entry.errors.length}`);
   lines.push(dlq.join(' · '));
-  const sinks = [...m.sinks.keys()];
+  // In the definition's order; sinks that have not written yet are listed too.
+  const declared = f.entry.pipeline.describe().sinks;
+  const sinks = [...new Set([...declared, ...m.sinks.keys()])];
   if (sinks.length > 0) {
     const nameWidth = Math.min(24, Math.max(4, ...sinks.map((s) => s.length)));
     const rows = sinks.map((s) => {
-      const c = m.sinks.get(s)!;
+      const c = m.sink(s);
       const table = f.entry.sinkTables.get(s);
       const v = table === undefined ? undefined : f.versions.get(table);
       return [s, v === undefined ? '-' : `v${v}`, n(c.rows), quantiles(c.ingestLatencyMs)];
