@@ -1,6 +1,6 @@
 /**
- * Progress of long commands: `table optimize` and `table vacuum` on a table of 300 small
- * files (150 partitions, two appends), and `models run`, in a real pseudo-terminal of 80
+ * Progress of long commands: `table optimize` and `table vacuum` on a table of 160 small
+ * files (80 partitions, two appends), and `models run`, in a real pseudo-terminal of 80
  * columns (one line rewritten in place on stderr) and through a pipe (a plain line at
  * most every 2 s, and the last). The last line's counts are checked against the table's
  * own log (the OPTIMIZE commit's operationMetrics) and the files on disk.
@@ -16,7 +16,7 @@ import { replay, runInPty, scriptSkip, stripEscapes } from './pty.ts';
 
 const BIN = join(ROOT, 'bin', 'tributary.js');
 const COLS = 80;
-const PARTITIONS = 150;
+const PARTITIONS = 80;
 
 /** A table of 2 × PARTITIONS files of a few rows (one per partition per append). */
 async function smallFiles(dataDir: string, name: string, dir: string): Promise<void> {
