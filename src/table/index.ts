@@ -5,10 +5,16 @@
  * a table named by a user lives (`locateTable`).
  */
 export type { Action, Add, Metadata, Protocol, Remove, Txn } from './actions.ts';
+export { latestVersion } from './latest-version.ts';
 export { isLocation, listTables, locateTable, type TableLocation } from './locate.ts';
 export { type AppendOptions, append, overwrite, type WriteResult } from './ops/append.ts';
 export { type MergeMetrics, type MergeOptions, merge, type WhenMatched } from './ops/merge.ts';
-export { type OptimizeOptions, type OptimizeResult, optimize } from './ops/optimize.ts';
+export {
+  type OptimizeOptions,
+  type OptimizeProgress,
+  type OptimizeResult,
+  optimize,
+} from './ops/optimize.ts';
 export {
   type ReplaceMetrics,
   type ReplacePartitionsOptions,

@@ -22,13 +22,14 @@ import { LOG_DIR } from './log-files.ts';
 import { ENGINE_INFO } from './protocol.ts';
 import type { Snapshot } from './snapshot.ts';
 import { loadLatest, loadVersion, versionAtTimestamp } from './snapshot-load.ts';
-import { vacuum } from './vacuum.ts';
+import { type VacuumOptions, vacuum } from './vacuum.ts';
 
 export type { CommitOptions, CommitResult } from './commit.ts';
 export type { OutcomeCheckOptions } from './commit-put.ts';
 export type { ReadScope } from './conflicts.ts';
 export type { HistoryEntry } from './history.ts';
 export type { Snapshot } from './snapshot.ts';
+export type { VacuumOptions } from './vacuum.ts';
 
 export type CreateTableOptions = TableDefinition;
 
@@ -203,7 +204,7 @@ export class DeltaTable {
     await writeCheckpoint(this.store, snap.state, this.clock.now() - snap.config.deletedFileRetentionMs);
   }
 
-  async vacuum(opts: { retentionMs?: number; dryRun?: boolean } = {}): Promise<{ deleted: string[] }> {
+  async vacuum(opts: VacuumOptions = {}): Promise<{ deleted: string[] }> {
     const snap = await this.snapshot();
     // Not created yet: whatever is in the directory is not this table's to delete.
     if (snap.version < 0) return { deleted: [] };

@@ -20,6 +20,8 @@ import type { Snapshot } from './snapshot.ts';
 export interface VacuumOptions {
   retentionMs?: number;
   dryRun?: boolean;
+  /** Called once the files to delete are known (0 deleted) and after each deletion. */
+  onProgress?: (p: { deleted: number; total: number }) => void;
 }
 
 /** A relative store path from an add/remove path (URI-encoded); undefined for absolute URIs. */
@@ -76,7 +78,14 @@ export async function vacuum(
     if (age >= cutoff) continue;
     deleted.push(f.path);
   }
-  if (!opts.dryRun)
-    await mapLimit(deleted, 16, (p) => store.delete(p).then(() => crashPoint('vacuum.deleted')));
+  if (!opts.dryRun) {
+    let done = 0;
+    opts.onProgress?.({ deleted: 0, total: deleted.length });
+    await mapLimit(deleted, 16, async (p) => {
+      await store.delete(p);
+      crashPoint('vacuum.deleted');
+      opts.onProgress?.({ deleted: ++done, total: deleted.length });
+    });
+  }
   return { deleted };
 }

@@ -16,8 +16,12 @@ import { compareLake, type LakeComparison } from '../../scenarios/food-orders/co
 import { FOOD_ORDERS_TABLE, setupFoodOrders } from '../../scenarios/food-orders/schema.ts';
 import { FoodOrdersWorkload } from '../../scenarios/food-orders/workload.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import { PipelineMetrics } from '../../stream/metrics.ts';
+import { PipelinePanel } from '../pipeline-panel.ts';
+import { printFolded } from '../terminal.ts';
 import { compileBesideCapture, type OpenedCapture, openCaptureFromArgs } from './capture-args.ts';
+import type { DemoPanel } from './demo-run.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { type OpenedPostgres, openEmbeddedPostgres, openPostgres } from './postgres-args.ts';
 
@@ -36,6 +40,8 @@ export interface CdcDemoArgs {
   signal: AbortSignal;
   /** Where the demo's server sees its pipeline. */
   pipelines?: RunningPipelines;
+  /** On a terminal: the live panel's title, data directory and URL. */
+  panel?: DemoPanel;
 }
 
 const list = (ids: number[]) => (ids.length > 8 ? `${ids.slice(0, 8).join(', ')}, …` : ids.join(', '));
@@ -58,7 +64,14 @@ function summary(c: LakeComparison, polling: boolean): string[] {
   return lines;
 }
 
-export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDemoArgs): Promise<number> {
+export async function cdcDemo({
+  dataDir,
+  log,
+  values,
+  signal,
+  pipelines,
+  panel: livePanel,
+}: CdcDemoArgs): Promise<number> {
   const count = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 20;
   const seed = intOption('seed', values.seed) ?? Date.now() % 2 ** 31;
@@ -74,6 +87,7 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
   let slot: PipelineSlot | undefined;
   let capture: OpenedCapture | undefined;
   const tables = new Map<string, string>();
+  const deltaTables = new Map<string, { store: ObjectStore }>();
   try {
     const seeded = await setupFoodOrders(db.pool);
     if (values.capture === 'logical' && seeded > 0) {
@@ -100,6 +114,7 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
     const compile = async (l: LoadedDefinition) => {
       const compiled = await compilePipeline(l, { dataDir, log, metrics });
       for (const [sink, table] of sinkTables(compiled)) tables.set(sink, table);
+      for (const [name, table] of compiled.tables) deltaTables.set(name, table);
       return compiled.pipeline;
     };
     slot = await compileBesideCapture(loaded, capture, compile, say);
@@ -149,12 +164,36 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
       `mirror ${m.sinks.get('orders_current')?.rows ?? 0}  publish→lake p50/p99 ${latency}`
     );
   };
+  const panel =
+    livePanel && entry
+      ? new PipelinePanel({
+          ...livePanel,
+          entry,
+          out: process.stdout,
+          tables: deltaTables,
+          extra: () => {
+            const c = cap.capture.metrics;
+            return [
+              `source +${w.inserted} -${w.deleted} ~${w.updated} (${w.invalid} invalid) · captured ${c.published} (${cap.mode})`,
+            ];
+          },
+        })
+      : undefined;
+  let busy = false;
   const ticker = setInterval(async () => {
-    await s.current.refreshLag().catch(() => {});
-    const now = Date.now();
-    console.log(line((now - prevAt) / 1000));
-    prevIn = s.current.metrics.recordsIn;
-    prevAt = now;
+    if (busy) return;
+    busy = true;
+    try {
+      await s.current.refreshLag().catch(() => {});
+      const now = Date.now();
+      const text = line((now - prevAt) / 1000);
+      if (panel) await panel.show();
+      else console.log(text);
+      prevIn = s.current.metrics.recordsIn;
+      prevAt = now;
+    } finally {
+      busy = false;
+    }
   }, 1000);
   try {
     // The workload stops at --events, on Ctrl-C, or when the capture or pipeline fails.
@@ -179,7 +218,10 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
     }
     await s.current.refreshLag().catch(() => {});
     entry?.stopped();
-    console.log(line(Math.max(0.001, (Date.now() - prevAt) / 1000)));
+    clearInterval(ticker);
+    const last = line(Math.max(0.001, (Date.now() - prevAt) / 1000));
+    await panel?.finish();
+    printFolded(last, panel !== undefined);
     if (!signal.aborted) {
       for (const l of summary(await compareLake(db.pool, dataDir), cap.mode === 'polling')) console.log(l);
     }
@@ -195,6 +237,7 @@ export async function cdcDemo({ dataDir, log, values, signal, pipelines }: CdcDe
     throw err;
   } finally {
     clearInterval(ticker);
+    panel?.stop();
     await cap.close();
     await s.closeCurrent();
     await db.close();

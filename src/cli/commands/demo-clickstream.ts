@@ -10,9 +10,10 @@ import { compilePipeline } from '../../pipeline/compile.ts';
 import { parseDuration } from '../../pipeline/durations.ts';
 import { generateClickstream } from '../../scenarios/clickstream/generate.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
-import { generateAndDrain } from './demo-run.ts';
+import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import { intOption, type openLogFromArgs } from './log-args.ts';
 import { openPostgresFromArgs } from './postgres-args.ts';
 import { startProjectScheduler } from './project-jobs.ts';
@@ -43,6 +44,8 @@ export interface ClickstreamDemoArgs {
     'batch-every'?: string;
   };
   signal: AbortSignal;
+  /** On a terminal: the live panel's title, data directory and URL. */
+  panel?: DemoPanel;
   /** Where the demo's server sees its pipeline (and its jobs' runs). */
   pipelines?: RunningPipelines;
   /** Given the project once loaded: the demo's server shows its jobs. */
@@ -56,6 +59,7 @@ export async function clickstreamDemo({
   signal,
   pipelines,
   jobs,
+  panel,
 }: ClickstreamDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
@@ -66,10 +70,12 @@ export async function clickstreamDemo({
   );
   let pipeline: Pipeline;
   let tables: Map<string, string>;
+  let deltaTables: ReadonlyMap<string, { store: ObjectStore }>;
   try {
     const compiled = await compilePipeline(loaded, { dataDir, log, postgres: pg!.pool });
     pipeline = compiled.pipeline;
     tables = sinkTables(compiled);
+    deltaTables = compiled.tables;
   } catch (err) {
     await pg?.close();
     throw err;
@@ -120,6 +126,17 @@ export async function clickstreamDemo({
       pipeline,
       entry,
       signal,
+      ...(panel && {
+        panel: {
+          ...panel,
+          tables: deltaTables,
+          extra: () => {
+            const m = pipeline.metrics;
+            const upserts = REALTIME.map((s) => m.sinks.get(s)?.rows ?? 0).reduce((a, b) => a + b, 0);
+            return [`realtime upserts ${upserts} · batch layer every ${every}`];
+          },
+        },
+      }),
       generate: (onProgress) => generateClickstream({ log, count: events, rate, seed, signal, onProgress }),
       progress: (produced, secs) => {
         const line = progressLine(pipeline.metrics, produced, prevIn, secs);

@@ -4,7 +4,10 @@
  * pipeline drained before the demo ends. A stop request (Ctrl-C) ends both at once.
  */
 import type { RunningPipeline } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
+import { PipelinePanel } from '../pipeline-panel.ts';
+import { printFolded } from '../terminal.ts';
 
 export interface DemoRun {
   pipeline: Pipeline;
@@ -17,6 +20,22 @@ export interface DemoRun {
   everyMs?: number;
   /** The pipeline as the demo's server shows it: its state and retried errors. */
   entry?: RunningPipeline;
+  /**
+   * On a terminal (terminal.ts `isLive`): a live panel redrawn in place of the progress
+   * lines (needs `entry`), and the last line folded to the terminal's width below it.
+   */
+  panel?: DemoPanel;
+}
+
+export interface DemoPanel {
+  title: string;
+  dataDir: string;
+  /** The HTTP API's base URL when served. */
+  url?: string;
+  /** The scenario's own lines. */
+  extra?: () => string[];
+  /** The pipeline's tables by name (those with a `path` of their own are found by it). */
+  tables?: ReadonlyMap<string, { store: ObjectStore }>;
 }
 
 /** Runs the demo's generator and pipeline together; resolves once the pipeline has drained (or stopped on request). */
@@ -31,10 +50,26 @@ export async function generateAndDrain(demo: DemoRun): Promise<void> {
     prevAt = now;
     return line;
   };
-  const ticker = setInterval(async () => {
-    await pipeline.refreshLag().catch(() => {});
-    console.log(await tick());
-  }, demo.everyMs ?? 1000);
+  const panel =
+    demo.panel && entry
+      ? new PipelinePanel({ ...demo.panel, entry, out: process.stdout, produced: () => produced })
+      : undefined;
+  let busy = false;
+  const ticker = setInterval(
+    async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        await pipeline.refreshLag().catch(() => {});
+        const line = await tick();
+        if (panel) await panel.show();
+        else console.log(line);
+      } finally {
+        busy = false;
+      }
+    },
+    panel ? 1000 : (demo.everyMs ?? 1000),
+  );
   entry?.running();
   try {
     const generating = demo.generate((n) => {
@@ -59,11 +94,15 @@ export async function generateAndDrain(demo: DemoRun): Promise<void> {
     }
     await pipeline.refreshLag();
     entry?.stopped();
-    console.log(await tick());
+    clearInterval(ticker);
+    const line = await tick();
+    await panel?.finish();
+    printFolded(line, panel !== undefined);
   } catch (err) {
     entry?.failed(err);
     throw err;
   } finally {
     clearInterval(ticker);
+    panel?.stop();
   }
 }

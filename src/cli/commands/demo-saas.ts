@@ -20,8 +20,10 @@ import { generateSales } from '../../scenarios/saas-sales/generate.ts';
 import { salesSchemaText } from '../../scenarios/saas-sales/schemas.ts';
 import { type RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
 import { createRegistryServer, type RegistryServer } from '../../server/registry/server.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import type { Pipeline } from '../../stream/pipeline.ts';
-import { generateAndDrain } from './demo-run.ts';
+import { printFolded } from '../terminal.ts';
+import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import {
   DeadLetterTally,
   duplicatesDropped,
@@ -51,6 +53,8 @@ export interface SaasDemoArgs {
     'registry-port'?: string;
   };
   signal: AbortSignal;
+  /** On a terminal: the live panel's title, data directory and URL. */
+  panel?: DemoPanel;
   /** Where the demo's server sees its pipeline. */
   pipelines?: RunningPipelines;
 }
@@ -109,6 +113,7 @@ export async function saasDemo({
   values,
   signal,
   pipelines,
+  panel,
 }: SaasDemoArgs): Promise<number> {
   const events = intOption('events', values.events, 1);
   const rate = intOption('rate', values.rate, 1) ?? 1_000;
@@ -123,10 +128,14 @@ export async function saasDemo({
       option: 'registry-port',
     });
   }
+  // On a terminal (under the panel), its messages folded to the width; the commands to
+  // try stay whole, for copying.
+  const say = (line: string) => printFolded(line, panel !== undefined);
   const server = await serveRegistry(log, port);
   const url = server.url;
   let pipeline: Pipeline;
   let tables: Map<string, string>;
+  let deltaTables: ReadonlyMap<string, { store: ObjectStore }>;
   try {
     // The pipeline reads writer schemas by id over HTTP, as a deployment apart from the producer would.
     const compiled = await compilePipeline(builtinDefinitionSync('saas'), {
@@ -136,6 +145,7 @@ export async function saasDemo({
     });
     pipeline = compiled.pipeline;
     tables = sinkTables(compiled);
+    deltaTables = compiled.tables;
   } catch (err) {
     await server.stop();
     throw err;
@@ -144,17 +154,17 @@ export async function saasDemo({
   const dlq = new DeadLetterTally(log, SALES_DLQ_TOPIC);
   const started = Date.now();
   const firstWindowEnd = Math.ceil(started / WINDOW_MS) * WINDOW_MS;
-  console.log(
+  say(
     `demo saas: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s${events ? `, ${events} events` : ' until Ctrl-C'}`,
   );
-  console.log(`schema registry at ${url} (Confluent's REST API); while the demo runs, try:`);
+  say(`schema registry at ${url} (Confluent's REST API); while the demo runs, try:`);
   console.log(`  curl ${url}/subjects`);
   console.log(`  curl ${url}/subjects/${valueSubject(SALES_TOPIC)}/versions/latest`);
-  console.log(
+  say(
     `generator: sales_event v1 into ${SALES_TOPIC} (3 partitions, keyed by account_id), v2 after ${switchAt} records; ` +
       '~1 % duplicates, 2 % late, 1 % invalid',
   );
-  console.log(
+  say(
     `pipeline saas: tables sales_bronze, sales_silver, sales_revenue_5m, sales_late_events; topics ${SALES_DLQ_TOPIC}, dq.results.v1, sales.agg.revenue_5m.v1\n` +
       `  gold (sales_revenue_5m) gets a 5-minute window's rows once the watermark (newest event time - 2 minutes) passes its end:\n` +
       `  the window ending ${utcTime(firstWindowEnd)} UTC at about ${utcTime(firstWindowEnd + WATERMARK_MS)}; before that only windows that early late events reached`,
@@ -172,6 +182,15 @@ export async function saasDemo({
       entry,
       signal,
       everyMs: 2000,
+      ...(panel && {
+        panel: {
+          ...panel,
+          tables: deltaTables,
+          extra: () => [
+            `schema v${version} · DLQ ${SALES_DLQ_TOPIC} +${dlq.total}${dlq.total > 0 ? `: ${dlq.reasons(3)}` : ''}`,
+          ],
+        },
+      }),
       generate: (onProgress) =>
         generateSales({
           log,
@@ -188,17 +207,17 @@ export async function saasDemo({
           onSchema: (v, id, subject) => {
             version = v;
             if (v === 1) {
-              console.log(`registered sales_event v1 under '${subject}' over HTTP: schema id ${id}`);
+              say(`registered sales_event v1 under '${subject}' over HTTP: schema id ${id}`);
               return;
             }
             switchedAt = produced;
-            console.log(
+            say(
               `after ${produced} records: registered sales_event v2 (adds the optional discount_code, default null) ` +
                 `under '${subject}': schema id ${id}, BACKWARD compatible, accepted; the generator now writes v2`,
             );
             breaking = tryBreakingVersion(url).then(
-              (line) => console.log(line),
-              (err) => console.log(`schema v3: ${err instanceof Error ? err.message : String(err)}`),
+              (line) => say(line),
+              (err) => say(`schema v3: ${err instanceof Error ? err.message : String(err)}`),
             );
           },
         }),
@@ -225,25 +244,25 @@ export async function saasDemo({
     versionCount[2] = produced - versionCount[1];
     const m = pipeline.metrics;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(
+    say(
       signal.aborted
         ? `\nstopped after ${secs} s: the tables hold what was committed; 'tributary run saas --until-caught-up ${logFlags(dataDir, kafka)}' lands the rest`
         : `\ndone in ${secs} s: every event generated is read and committed`,
     );
-    console.log(
+    say(
       `generated ${produced} records: ${versionCount[1]} with schema v1, ${versionCount[2]} with v2 (duplicates, late and invalid ones included)` +
         (switchedAt === undefined
           ? `; the switch to v2 (after ${switchAt} records, --switch-at) was not reached`
           : ''),
     );
-    console.log(
+    say(
       `pipeline read ${m.recordsIn}: bronze +${m.sinks.get('bronze')?.rows ?? 0} rows, silver +${m.sinks.get('silver')?.rows ?? 0} events ` +
         `(${duplicatesDropped(m)} duplicates dropped), gold +${m.sinks.get('gold')?.rows ?? 0} rows, ` +
         `${m.late} late events (sales_late_events), dq.results.v1 +${m.sinks.get('quality')?.rows ?? 0} records`,
     );
-    console.log(`DLQ ${SALES_DLQ_TOPIC}: +${dlq.total} records${dlq.total > 0 ? `: ${dlq.reasons()}` : ''}`);
+    say(`DLQ ${SALES_DLQ_TOPIC}: +${dlq.total} records${dlq.total > 0 ? `: ${dlq.reasons()}` : ''}`);
     const versions = await silverVersions(dataDir).catch(() => []);
-    console.log(
+    say(
       `sales_silver by schema_version: ${
         versions
           .map(
@@ -253,8 +272,8 @@ export async function saasDemo({
           .join(', ') || 'no rows yet'
       }`,
     );
-    console.log(`latency p50/p99 to silver: ${sinkLatency(m, 'silver')}; to gold: ${sinkLatency(m, 'gold')}`);
-    console.log(
+    say(`latency p50/p99 to silver: ${sinkLatency(m, 'silver')}; to gold: ${sinkLatency(m, 'gold')}`);
+    say(
       `gold: the windows ending after the watermark (about ${utcTime(Date.now() - WATERMARK_MS)} UTC) stay open until later events move it: ` +
         'run the demo again, or tributary run saas beside a producer',
     );

@@ -8,10 +8,11 @@ import { generateOrders } from '../../scenarios/orders/generate.ts';
 import { ordersPipeline } from '../../scenarios/orders/pipeline.ts';
 import { RunningPipelines } from '../../server/pipelines/registry.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
+import { isLive, PLAIN_OPTION, PLAIN_USAGE, printFolded } from '../terminal.ts';
 import { CAPTURE_OPTIONS, CAPTURE_OPTIONS_USAGE } from './capture-args.ts';
 import { cdcDemo } from './demo-cdc.ts';
 import { clickstreamDemo } from './demo-clickstream.ts';
-import { generateAndDrain } from './demo-run.ts';
+import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import { saasDemo } from './demo-saas.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
@@ -47,7 +48,8 @@ saas         Seed 004's SaaS sales events in Avro: the schema registry served on
              sales_revenue_5m (5-minute revenue) and sales_late_events, invalid records to
              topic sales.events.dlq.v1 (docs/saas-sales.md).
 
-Each prints progress every second or two (events/s, lag, latency, DLQ count), and serves
+Each prints progress every second or two (events/s, lag, latency, DLQ count; on a
+terminal, a status panel redrawn in place), and serves
 the HTTP API beside it (the URL is printed): the tables, the pipeline's status at
 /api/v1/pipelines, /metrics, ingest. Ctrl-C stops cleanly; query the tables afterwards
 with 'tributary query' (and psql for PostgreSQL); saas prints queries to try at the end.
@@ -67,6 +69,7 @@ options:
   --serve PORT the HTTP API's port (default 8080, or a free one when 8080 is taken; 0: a
                free one)
   --no-serve   no HTTP API
+${PLAIN_USAGE}
 
 ${SERVE_BESIDE_USAGE}
 
@@ -90,6 +93,7 @@ const OPTIONS = {
   'no-serve': { type: 'boolean' },
   ...SERVE_BESIDE_OPTIONS,
   ...CAPTURE_OPTIONS,
+  ...PLAIN_OPTION,
 } as const;
 
 /** The HTTP API's port in a demo (a free one when it is taken). */
@@ -132,9 +136,14 @@ export async function run(args: string[]): Promise<number> {
           values,
           port,
           orFreePort: values.serve === undefined,
-          say: console.log,
+          // On a terminal, long lines folded at their commas rather than wrapped mid-word.
+          say: (line) => printFolded(line, live),
           jobs: { project: () => jobs.project, log: () => {} },
         });
+  // On a terminal, a live panel in place of the progress lines (docs/cli.md).
+  const live = isLive(process.stdout, values.plain);
+  const panelOf = (serving: ServingBeside | undefined): DemoPanel | undefined =>
+    live ? { title: `demo ${scenario}`, dataDir, ...(serving && { url: serving.url }) } : undefined;
   if (scenario === 'clickstream' || scenario === 'cdc' || scenario === 'saas') {
     const log = await openLogFromArgs(values);
     const stop = new AbortController();
@@ -146,12 +155,13 @@ export async function run(args: string[]): Promise<number> {
     try {
       serving = await serve(log);
       const signal = stop.signal;
-      if (scenario === 'cdc') return await cdcDemo({ dataDir, log, values, signal, pipelines });
+      const panel = panelOf(serving);
+      if (scenario === 'cdc') return await cdcDemo({ dataDir, log, values, signal, pipelines, panel });
       if (scenario === 'saas') {
         const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || undefined);
-        return await saasDemo({ dataDir, log, kafka, values, signal, pipelines });
+        return await saasDemo({ dataDir, log, kafka, values, signal, pipelines, panel });
       }
-      return await clickstreamDemo({ dataDir, log, values, signal, pipelines, jobs });
+      return await clickstreamDemo({ dataDir, log, values, signal, pipelines, jobs, panel });
     } finally {
       removeSignals();
       await serving?.stop();
@@ -185,13 +195,14 @@ export async function run(args: string[]): Promise<number> {
       ['orders_current', 'orders_current'],
     ]),
   });
-  console.log(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`);
+  printFolded(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`, live);
   let prevRows = 0;
   try {
     await generateAndDrain({
       pipeline,
       entry,
       signal: stop.signal,
+      panel: panelOf(serving),
       generate: (onProgress) =>
         generateOrders({ log, count: events, rate, seed, signal: stop.signal, onProgress }),
       progress: (produced, secs) => {

@@ -7,6 +7,8 @@ import { formatExpectations, formatOutcome, formatRunSummary, formatTest } from 
 import { buildGraph, formatDot, formatGraph, selectModels } from '../../jobs/models/graph.ts';
 import { loadProject, resolveProjectDir } from '../../jobs/models/project.ts';
 import { exportModels, type ModelsEvent, runModels, testModels } from '../../jobs/models/run.ts';
+import { Progress } from '../progress.ts';
+import { PLAIN_OPTION, PLAIN_USAGE } from '../terminal.ts';
 import { intOption } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand } from './options.ts';
 import { type OpenedPostgres, openPostgres, POSTGRES_OPTIONS } from './postgres-args.ts';
@@ -40,6 +42,8 @@ options:
                          (default: $TRIBUTARY_POSTGRES; neither: the embedded PostgreSQL
                          of the data directory)
   --postgres-port PORT   the embedded PostgreSQL serves 127.0.0.1:PORT
+${PLAIN_USAGE.replace('  --plain      ', '  --plain                ')}
+                         (run: the model running, on stderr, shown only on a terminal)
   -h, --help             show this help
 
 Exit codes: 0 every model ran and no expectation of severity error failed; 1 otherwise;
@@ -55,11 +59,48 @@ const OPTIONS = {
   sample: { type: 'string' },
   format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...PLAIN_OPTION,
 } as const;
 
 const SUBCOMMANDS = ['run', 'test', 'export', 'graph'];
 
-function printEvent(e: ModelsEvent, width: number): void {
+/**
+ * On a terminal, a line under the models done so far says which one runs and for how
+ * long (stderr, redrawn every second); the lines of models done replace it.
+ */
+class RunningModel {
+  private readonly progress: Progress;
+  private timer?: NodeJS.Timeout;
+
+  constructor(progress: Progress) {
+    this.progress = progress;
+  }
+
+  start(e: { model: string; index: number; total: number }): void {
+    this.stop();
+    const t0 = performance.now();
+    const show = () =>
+      this.progress.update(
+        `models: ${e.index}/${e.total} done, running ${e.model} (${Math.round((performance.now() - t0) / 1000)} s)`,
+      );
+    show();
+    this.timer = setInterval(show, 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.progress.clear();
+  }
+}
+
+function printEvent(e: ModelsEvent, width: number, running: RunningModel): void {
+  if (e.type === 'model_start') {
+    running.start(e);
+    return;
+  }
+  running.stop();
   if (e.type === 'start') {
     console.log(
       `run ${e.runId}: ${e.models.length} model${e.models.length === 1 ? '' : 's'}${e.partition ? `, partition ${e.partition}` : ''}`,
@@ -107,7 +148,8 @@ export async function run(args: string[]): Promise<number> {
   const sampleSize = intOption('sample', values.sample);
   const json = format === 'json';
   const width = Math.max(...[...project.models.keys()].map((n) => n.length), 8);
-  const onEvent = json ? undefined : (e: ModelsEvent) => printEvent(e, width);
+  const running = new RunningModel(new Progress({ plain: values.plain, liveOnly: true }));
+  const onEvent = json ? undefined : (e: ModelsEvent) => printEvent(e, width, running);
   const common = { project, dataDir, select, partition: values.partition, sampleSize, onEvent };
   const t0 = performance.now();
 
@@ -145,6 +187,7 @@ export async function run(args: string[]): Promise<number> {
     else console.log(formatRunSummary(result, performance.now() - t0));
     return result.ok ? 0 : 1;
   } finally {
+    running.stop();
     await db?.close();
   }
 }

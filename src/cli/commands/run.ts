@@ -10,7 +10,10 @@ import { fromObject, type LoadedDefinition } from '../../pipeline/load.ts';
 import { applySet } from '../../pipeline/overrides.ts';
 import { type PipelineSlot, runWithCapture } from '../../pipeline/with-capture.ts';
 import { RunningPipelines, sinkTables } from '../../server/pipelines/registry.ts';
+import type { ObjectStore } from '../../storage/object-store.ts';
 import { type Histogram, PipelineMetrics } from '../../stream/metrics.ts';
+import { PipelinePanel } from '../pipeline-panel.ts';
+import { isLive, PLAIN_OPTION, PLAIN_USAGE, printFolded } from '../terminal.ts';
 import {
   CAPTURE_OPTIONS,
   CAPTURE_OPTIONS_USAGE,
@@ -64,7 +67,9 @@ options:
   --vacuum-retention-ms MS     VACUUM deletes files unreferenced for this long (every table's maintenance.vacuum_retention)
   --progress-ms MS             print a progress line on stderr this often (default 10000; 0: none):
                                batches, records, DLQ, lag, and per sink its rows and latency
-                               p50/p99 from ingest (log time) and from event time to its commit
+                               p50/p99 from ingest (log time) and from event time to its commit;
+                               on a terminal, a status panel redrawn every second instead
+${PLAIN_USAGE}
   --serve [PORT]               serve the HTTP API in the same process (default port 8080; 0: a
                                free one): tables, this pipeline's status at /api/v1/pipelines,
                                /metrics, and ingest into the log (docs/serving.md)
@@ -96,6 +101,7 @@ const OPTIONS = {
   'current-commit-ms': { type: 'string' },
   'vacuum-retention-ms': { type: 'string' },
   'progress-ms': { type: 'string' },
+  ...PLAIN_OPTION,
 } as const;
 
 const quantiles = (h: Histogram) => `${Math.round(h.quantile(0.5))}/${Math.round(h.quantile(0.99))} ms`;
@@ -184,6 +190,7 @@ export async function run(args: string[]): Promise<number> {
   let capture: OpenedCapture | undefined;
   let slot: PipelineSlot;
   const tablesOfSinks = new Map<string, string>();
+  const deltaTables = new Map<string, { store: ObjectStore }>();
   try {
     // The definition's problems first, before a database is opened or a table touched.
     if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir, registry });
@@ -207,6 +214,7 @@ export async function run(args: string[]): Promise<number> {
           registry,
         });
         for (const [sink, table] of sinkTables(compiled)) tablesOfSinks.set(sink, table);
+        for (const [name, table] of compiled.tables) deltaTables.set(name, table);
         return compiled.pipeline;
       };
       slot = await compileBesideCapture(loaded, capture, compile);
@@ -260,17 +268,41 @@ export async function run(args: string[]): Promise<number> {
       );
     }
     const name = loaded.definition.name;
+    // On a terminal, a panel redrawn every second on stderr (where the progress lines go).
+    const panel =
+      every > 0 && isLive(process.stderr, values.plain)
+        ? new PipelinePanel({
+            title: name,
+            entry,
+            dataDir,
+            out: process.stderr,
+            tables: deltaTables,
+            ...(serving && { url: serving.url }),
+          })
+        : undefined;
     let shown = -1;
+    let busy = false;
     const progress =
       every > 0
-        ? setInterval(() => {
-            const m = slot.current.metrics;
-            if (m.batches === shown) return;
-            shown = m.batches;
-            console.error(
-              `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}; ${sinkSummary(m)}`,
-            );
-          }, every)
+        ? setInterval(
+            async () => {
+              if (panel) {
+                if (busy) return;
+                busy = true;
+                await panel.show().finally(() => {
+                  busy = false;
+                });
+                return;
+              }
+              const m = slot.current.metrics;
+              if (m.batches === shown) return;
+              shown = m.batches;
+              console.error(
+                `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}; ${sinkSummary(m)}`,
+              );
+            },
+            panel ? 1000 : every,
+          )
         : undefined;
     progress?.unref();
     try {
@@ -282,15 +314,20 @@ export async function run(args: string[]): Promise<number> {
           ...(serving && { onError: entry.onRetry() }),
         }),
       );
+      clearInterval(progress);
+      await panel?.finish();
     } finally {
       clearInterval(progress);
+      panel?.stop();
     }
     const m = slot.current.metrics;
     const c = capture?.capture.metrics;
-    console.log(
+    // Under a panel, folded to the terminal's width when stdout is the terminal too.
+    printFolded(
       `${name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
         `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
         sinkSummary(m),
+      panel !== undefined && process.stdout.isTTY === true,
     );
     return 0;
   } finally {

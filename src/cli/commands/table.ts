@@ -6,12 +6,14 @@
 import { parseArgs } from 'node:util';
 import { TributaryError } from '../../core/errors.ts';
 import { formatResult, jsonText, OUTPUT_FORMATS, type OutputFormat } from '../../query/format.ts';
-import { DeltaTable, optimize } from '../../table/index.ts';
+import { DeltaTable, type OptimizeProgress, optimize } from '../../table/index.ts';
 import { locateTable } from '../../table/locate.ts';
+import { Progress } from '../progress.ts';
+import { PLAIN_OPTION } from '../terminal.ts';
 import { csvList, DEFAULT_DATA_DIR, parseOrUsage, parseSize } from './options.ts';
 import { assertEmptyLocation } from './table/empty-location.ts';
 import { readSchemaArg } from './table/schema-arg.ts';
-import { historyResult, renderSummary, summarize } from './table/show.ts';
+import { historyResult, humanBytes, renderSummary, summarize } from './table/show.ts';
 import { type FileFormat, type WriteMode, writeFile } from './table/write-file.ts';
 
 const USAGE = `usage: tributary table <subcommand> <name|path> [options]
@@ -22,9 +24,12 @@ subcommands:
                        [--key k1,k2] [--partition-by a,b] [--merge-schema]
   show <table> [--format text|json]
   history <table> [--limit N] [--format table|json|ndjson|csv]
-  optimize <table> [--target-size 128MB]
-  vacuum <table> [--retention-hours H] [--dry-run]
+  optimize <table> [--target-size 128MB] [--plain]
+  vacuum <table> [--retention-hours H] [--dry-run] [--plain]
   checkpoint <table>
+
+optimize and vacuum show their progress on stderr: a line rewritten in place on a
+terminal, else a line every 2 seconds (--plain or TRIBUTARY_PLAIN=1: plain lines).
 
 <table> is a name under <data-dir>/tables/, or a path or URL (anything with '/' or s3://).
 
@@ -46,6 +51,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'merge-schema': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...PLAIN_OPTION,
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -56,8 +62,8 @@ const SUBCOMMANDS: Record<string, { options: string[]; positionals: number }> = 
   write: { options: ['format', 'mode', 'key', 'partition-by', 'merge-schema'], positionals: 2 },
   show: { options: ['format'], positionals: 1 },
   history: { options: ['limit', 'format'], positionals: 1 },
-  optimize: { options: ['target-size'], positionals: 1 },
-  vacuum: { options: ['retention-hours', 'dry-run'], positionals: 1 },
+  optimize: { options: ['target-size', 'plain'], positionals: 1 },
+  vacuum: { options: ['retention-hours', 'dry-run', 'plain'], positionals: 1 },
   checkpoint: { options: [], positionals: 1 },
 };
 
@@ -132,7 +138,24 @@ export async function run(args: string[]): Promise<number> {
           );
         }
       }
-      const res = await optimize(table, { targetFileSize });
+      const progress = new Progress({ plain: values.plain });
+      const line = (p: OptimizeProgress) =>
+        `optimize: ${p.filesDone}/${p.filesTotal} files rewritten (${humanBytes(p.bytesDone)} of ${humanBytes(p.bytesTotal)}), ${p.filesAdded} written`;
+      let last: OptimizeProgress | undefined;
+      let res: Awaited<ReturnType<typeof optimize>>;
+      try {
+        res = await optimize(table, {
+          targetFileSize,
+          onProgress: (p) => {
+            last = p;
+            progress.update(line(p));
+          },
+        });
+      } catch (err) {
+        progress.clear();
+        throw err;
+      }
+      if (last !== undefined && res.version !== undefined) progress.done(line(last));
       console.log(
         res.version === undefined
           ? 'nothing to compact'
@@ -145,7 +168,26 @@ export async function run(args: string[]): Promise<number> {
       const retentionMs =
         hours === undefined ? undefined : positiveNumber(hours, 'retention-hours') * 3_600_000;
       const dryRun = values['dry-run'] === true;
-      const { deleted } = await table.vacuum({ retentionMs, dryRun });
+      const progress = new Progress({ plain: values.plain });
+      let total = -1;
+      let done = 0;
+      const line = () => `vacuum: ${done}/${total} files deleted`;
+      let deleted: string[];
+      try {
+        ({ deleted } = await table.vacuum({
+          retentionMs,
+          dryRun,
+          onProgress: (p) => {
+            total = p.total;
+            done = p.deleted;
+            progress.update(line());
+          },
+        }));
+      } catch (err) {
+        progress.clear();
+        throw err;
+      }
+      if (total > 0) progress.done(line());
       for (const path of deleted) console.log(path);
       console.log(
         `${dryRun ? 'would delete' : 'deleted'} ${deleted.length} file${deleted.length === 1 ? '' : 's'}`,

@@ -55,6 +55,8 @@ export interface RunModelsOptions extends ModelsOptions {
 export type ModelsEvent =
   | { type: 'start'; runId: string; models: string[]; partition: string | null }
   | { type: 'sources'; results: ExpectationResult[] }
+  /** A model begins (`index` from 0 of `total` selected): for progress displays. */
+  | { type: 'model_start'; model: string; index: number; total: number }
   | { type: 'model'; outcome: ModelOutcome };
 
 export interface ModelOutcome {
@@ -204,7 +206,8 @@ export async function runModels(opts: RunModelsOptions): Promise<ModelsRunResult
     const failedSources = await checkSources(p, sources, sourceResults);
     if (sourceResults.length > 0) say({ type: 'sources', results: sourceResults });
     const status = new Map<string, ModelStatus>();
-    for (const model of p.selected) {
+    for (const [index, model] of p.selected.entries()) {
+      say({ type: 'model_start', model: model.name, index, total: p.selected.length });
       const t0 = performance.now();
       const started = p.clock.now();
       const incremental = model.config.materialized === 'incremental';

@@ -29,6 +29,21 @@ export interface OptimizeOptions {
   olderThanMs?: number;
   maxRetries?: number;
   clock?: Clock;
+  /**
+   * Called once the files to compact are planned (nothing done yet) and after each group
+   * is rewritten; planned again after a conflict, it starts over from 0.
+   */
+  onProgress?: (p: OptimizeProgress) => void;
+}
+
+/** How far an OPTIMIZE is: files (and their bytes) rewritten so far, of those planned. */
+export interface OptimizeProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Files written so far. */
+  filesAdded: number;
 }
 
 export interface OptimizeResult {
@@ -129,6 +144,18 @@ export async function optimize(table: TableHandle, opts: OptimizeOptions = {}): 
         if (bins.length === 0) return { nothing: empty };
         const written: Add[] = [];
         const removed: Add[] = [];
+        const filesTotal = bins.reduce((n, b) => n + b.length, 0);
+        const bytesTotal = bins.reduce((n, b) => n + b.reduce((s, f) => s + f.size, 0), 0);
+        let bytesDone = 0;
+        const report = () =>
+          opts.onProgress?.({
+            filesDone: removed.length,
+            filesTotal,
+            bytesDone,
+            bytesTotal,
+            filesAdded: written.length,
+          });
+        report();
         try {
           for (const bin of bins) {
             const local = await localFiles(table.store, snapshot, bin);
@@ -146,7 +173,9 @@ export async function optimize(table: TableHandle, opts: OptimizeOptions = {}): 
             });
             written.push(...adds);
             removed.push(...bin);
+            bytesDone += bin.reduce((sum, f) => sum + f.size, 0);
             crashPoint('optimize.bin-written');
+            report();
           }
         } catch (err) {
           // Files of bins already written would otherwise be orphans.
