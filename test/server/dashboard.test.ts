@@ -200,9 +200,19 @@ describe('the dashboard API', { skip: pythonSkip() }, () => {
       assert.equal(res.body.code, 'AUTH_REQUIRED');
     }
     const list = await call(server.url, '/api/v1/dashboards', { token });
+    // Every scenario's page; those with tables here (or their pipeline running) are available.
     assert.deepEqual(
-      list.body.dashboards.map((d: { name: string }) => d.name),
-      ['orders', 'saas'],
+      list.body.dashboards.map((d: { name: string; available: boolean; live: boolean }) => [
+        d.name,
+        d.available,
+        d.live,
+      ]),
+      [
+        ['orders', true, true],
+        ['saas', false, false],
+        ['clickstream', false, false],
+        ['cdc', false, false],
+      ],
     );
     const missing = await call(server.url, '/api/v1/dashboards/nope', { token });
     assert.equal(missing.status, 404);
