@@ -103,3 +103,15 @@ export function wideOf(rows: Array<[number, string, number]>): { series: string[
   const value = new Map(rows.map((r) => [`${r[0]}|${r[1]}`, r[2]]));
   return { series, data: [times, ...series.map((s) => times.map((t) => value.get(`${t}|${s}`) ?? 0))] };
 }
+
+/** Marks the page's window, so that `stillSamePage` can tell a reload (which forgets the mark). */
+export async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    (globalThis as unknown as { stillHere: boolean }).stillHere = true;
+  });
+}
+
+/** Whether the page marked by `markPage` is still the same (not reloaded). */
+export function stillSamePage(page: Page): Promise<boolean> {
+  return page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere === true);
+}

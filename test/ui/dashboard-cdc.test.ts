@@ -16,8 +16,10 @@ import {
   browserSkip,
   chartOf,
   launchBrowser,
+  markPage,
   signedInPage,
   statValue,
+  stillSamePage,
   versionsShown,
   wideOf,
 } from './browser.ts';
@@ -89,9 +91,7 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
   test('a second run shows its pipeline live and changes the numbers without a reload', async () => {
     const { context, page } = await open();
     try {
-      await page.evaluate(() => {
-        (globalThis as unknown as { stillHere: boolean }).stillHere = true;
-      });
+      await markPage(page);
       const before = await statValue(page, 'totals', 'changes');
       const running = lake.run(300, 60, 32);
       // While it runs, the pipeline's live numbers are on the page.
@@ -104,11 +104,7 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
       );
       assert.equal(await statValue(page, 'totals', 'orders'), String(truth.totals.orders));
       assert.deepEqual(await versionsShown(page), truth.versions);
-      assert.equal(
-        await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere),
-        true,
-        'the same page, not a reload',
-      );
+      assert.ok(await stillSamePage(page), 'the same page, not a reload');
     } finally {
       await context.close();
     }

@@ -25,8 +25,10 @@ import {
   browserSkip,
   chartOf,
   launchBrowser,
+  markPage,
   signedInPage,
   statValue,
+  stillSamePage,
   versionsShown,
   wideOf,
 } from './browser.ts';
@@ -137,9 +139,7 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
   test('new events change the page without a reload', async () => {
     const { context, page } = await open();
     try {
-      await page.evaluate(() => {
-        (globalThis as unknown as { stillHere: boolean }).stillHere = true;
-      });
+      await markPage(page);
       const before = await statValue(page, 'batch_day', 'total_events');
       await lake.add(1_500, 22);
       const truth = await clickstreamTruth(lake.dataDir);
@@ -150,11 +150,7 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
       );
       assert.equal(await statValue(page, 'batch_day', 'dau'), String(truth.day[1]));
       assert.deepEqual(await versionsShown(page), truth.versions);
-      assert.equal(
-        await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere),
-        true,
-        'the same page, not a reload',
-      );
+      assert.ok(await stillSamePage(page), 'the same page, not a reload');
     } finally {
       await context.close();
     }
