@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
 import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
 import { type CdcLake, cdcLake, cdcTruth } from '../server/dashboard-cdc-fixture.ts';
+import { assertSqlPanelsRerun } from '../server/dashboard-rerun.ts';
 import { type Running, startServer } from '../server/helpers.ts';
 import {
   barsOf,
@@ -35,6 +37,7 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
     await lake.run(400, 400, 31);
     server = await startServer({
       dataDir: lake.dataDir,
+      sql: (req) => runSandboxedQuery(req),
       plugins: [
         dashboardPlugin({ dataDir: lake.dataDir, pipelines: lake.live, sqlIntervalMs: 0, tickMs: 250 }),
       ],
@@ -46,6 +49,7 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    closeSandbox();
     await lake?.close();
   });
 
@@ -108,5 +112,9 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
     } finally {
       await context.close();
     }
+  });
+
+  test('each SQL panel’s query, run by a reader in the SQL sandbox, gives the panel’s rows', async () => {
+    assert.equal(await assertSqlPanelsRerun(server.url, token, 'cdc'), 6);
   });
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts';
+import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
 import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
 import {
   type ClickstreamLake,
@@ -19,6 +20,7 @@ import {
   clickstreamTruth,
 } from '../server/dashboard-clickstream-fixture.ts';
 import { dlqTruth } from '../server/dashboard-fixture.ts';
+import { assertSqlPanelsRerun } from '../server/dashboard-rerun.ts';
 import { type Running, startServer } from '../server/helpers.ts';
 import {
   barsOf,
@@ -47,6 +49,7 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
     reader = new EmbeddedLog({ dir: join(lake.dataDir, 'log') });
     server = await startServer({
       dataDir: lake.dataDir,
+      sql: (req) => runSandboxedQuery(req),
       plugins: [
         dashboardPlugin({
           dataDir: lake.dataDir,
@@ -64,6 +67,7 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    closeSandbox();
     await reader?.close();
     await lake?.close();
   });
@@ -85,7 +89,7 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
       const [day, dau, conversion, purchases, events] = truth.day;
       assert.ok(dau > 100 && purchases > 0 && events > 3_000, `a day with data (${truth.day})`);
       assert.equal(await statValue(page, 'batch_day', 'day'), day);
-      assert.equal(await statValue(page, 'batch_day', 'dau'), String(dau));
+      assert.equal(await statValue(page, 'batch_day', 'daily_active_users'), String(dau));
       assert.equal(await statValue(page, 'batch_day', 'conversion_rate'), String(conversion));
       assert.equal(
         await page.textContent('[data-panel="batch_day"] .stat[data-column="conversion_rate"] .stat-value'),
@@ -148,11 +152,15 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
       await page.waitForSelector(
         `[data-panel="batch_day"] .stat[data-column="total_events"][data-value="${truth.day[4]}"]`,
       );
-      assert.equal(await statValue(page, 'batch_day', 'dau'), String(truth.day[1]));
+      assert.equal(await statValue(page, 'batch_day', 'daily_active_users'), String(truth.day[1]));
       assert.deepEqual(await versionsShown(page), truth.versions);
       assert.ok(await stillSamePage(page), 'the same page, not a reload');
     } finally {
       await context.close();
     }
+  });
+
+  test('each SQL panel’s query, run by a reader in the SQL sandbox, gives the panel’s rows', async () => {
+    assert.equal(await assertSqlPanelsRerun(server.url, token, 'clickstream'), 4);
   });
 });

@@ -61,7 +61,7 @@ export const CLICKSTREAM_DASHBOARD: DashboardDef = {
       width: 6,
       source: {
         type: 'sql',
-        sql: `SELECT d.event_date AS day, d.dau_count AS dau, c.conversion_rate, c.total_purchases, s.total_events
+        sql: `SELECT d.event_date AS day, d.dau_count AS daily_active_users, c.conversion_rate, c.total_purchases, s.total_events
 FROM daily_active_users AS d
 JOIN conversion_rate_daily AS c ON c.event_date = d.event_date
 JOIN (SELECT event_date, sum(event_count)::BIGINT AS total_events FROM events_per_source_daily GROUP BY event_date) AS s
