@@ -64,6 +64,9 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
     const { context, page } = await open();
     try {
       assert.deepEqual(await versionsShown(page), truth.versions);
+      // The menu lists the pages with tables here: this lake has only the CDC tables.
+      const menu = await page.$$eval('#nav a', (links) => links.map((a) => a.textContent));
+      assert.deepEqual(menu, ['Food orders (CDC)', 'Tables', 'SQL']);
       assert.ok(truth.totals.failed_changes > 0 && truth.delay.changes > 0, JSON.stringify(truth.totals));
       for (const [column, value] of Object.entries(truth.totals)) {
         assert.equal(await statValue(page, 'totals', column), String(value), column);
