@@ -8,16 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
-import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
 import { type CdcLake, cdcLake, cdcTruth } from '../server/dashboard-cdc-fixture.ts';
 import { assertSqlPanelsRerun } from '../server/dashboard-rerun.ts';
-import { type Running, startServer } from '../server/helpers.ts';
+import type { Running } from '../server/helpers.ts';
 import {
   barsOf,
   browserSkip,
   chartOf,
-  launchBrowser,
   markPage,
   signedInPage,
   statValue,
@@ -25,9 +22,11 @@ import {
   versionsShown,
   wideOf,
 } from './browser.ts';
+import { type DashboardSession, dashboardSession } from './session.ts';
 
 describe('the CDC page in Chromium', { skip: browserSkip }, () => {
   let lake: CdcLake;
+  let session: DashboardSession;
   let server: Running;
   let browser: Browser;
   let token: string;
@@ -35,21 +34,12 @@ describe('the CDC page in Chromium', { skip: browserSkip }, () => {
   before(async () => {
     lake = await cdcLake();
     await lake.run(400, 400, 31);
-    server = await startServer({
-      dataDir: lake.dataDir,
-      sql: (req) => runSandboxedQuery(req),
-      plugins: [
-        dashboardPlugin({ dataDir: lake.dataDir, pipelines: lake.live, sqlIntervalMs: 0, tickMs: 250 }),
-      ],
-    });
-    token = await server.token('reader');
-    browser = await launchBrowser();
+    session = await dashboardSession({ dataDir: lake.dataDir, pipelines: lake.live });
+    ({ server, browser, token } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    closeSandbox();
+    await session?.stop();
     await lake?.close();
   });
 

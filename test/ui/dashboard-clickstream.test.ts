@@ -12,8 +12,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts';
-import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
-import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
 import {
   type ClickstreamLake,
   clickstreamLake,
@@ -21,12 +19,11 @@ import {
 } from '../server/dashboard-clickstream-fixture.ts';
 import { dlqTruth } from '../server/dashboard-fixture.ts';
 import { assertSqlPanelsRerun } from '../server/dashboard-rerun.ts';
-import { type Running, startServer } from '../server/helpers.ts';
+import type { Running } from '../server/helpers.ts';
 import {
   barsOf,
   browserSkip,
   chartOf,
-  launchBrowser,
   markPage,
   signedInPage,
   statValue,
@@ -34,10 +31,12 @@ import {
   versionsShown,
   wideOf,
 } from './browser.ts';
+import { type DashboardSession, dashboardSession } from './session.ts';
 
 describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
   let lake: ClickstreamLake;
   let reader: EmbeddedLog;
+  let session: DashboardSession;
   let server: Running;
   let browser: Browser;
   let token: string;
@@ -47,27 +46,16 @@ describe('the clickstream page in Chromium', { skip: browserSkip }, () => {
     // Spread over a couple of seconds; the generator's late events reach back minutes.
     await lake.add(4_000, 21, 2_000);
     reader = new EmbeddedLog({ dir: join(lake.dataDir, 'log') });
-    server = await startServer({
+    session = await dashboardSession({
       dataDir: lake.dataDir,
-      sql: (req) => runSandboxedQuery(req),
-      plugins: [
-        dashboardPlugin({
-          dataDir: lake.dataDir,
-          log: reader,
-          pipelines: () => [{ name: 'clickstream', metrics: lake.pipeline.metrics }],
-          sqlIntervalMs: 0,
-          tickMs: 250,
-        }),
-      ],
+      log: reader,
+      pipelines: () => [{ name: 'clickstream', metrics: lake.pipeline.metrics }],
     });
-    token = await server.token('reader');
-    browser = await launchBrowser();
+    ({ server, browser, token } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    closeSandbox();
+    await session?.stop();
     await reader?.close();
     await lake?.close();
   });

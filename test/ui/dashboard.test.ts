@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts';
-import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
 import { createToken } from '../../src/server/auth/token.ts';
 import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
 import {
@@ -27,19 +26,20 @@ import {
   barsOf,
   browserSkip,
   chartOf,
-  launchBrowser,
   markPage,
   signedInPage,
   statValue,
   stillSamePage,
   versionsShown,
 } from './browser.ts';
+import { type DashboardSession, dashboardSession } from './session.ts';
 
 const INTEGER = new Intl.NumberFormat('en-US');
 
 describe('the dashboard in Chromium', { skip: browserSkip }, () => {
   let lake: OrdersLake;
   let reader: EmbeddedLog;
+  let session: DashboardSession;
   let server: Running;
   let browser: Browser;
   let token: string;
@@ -49,27 +49,16 @@ describe('the dashboard in Chromium', { skip: browserSkip }, () => {
     // Spread over a few seconds, so the per-second chart has a line to draw.
     await lake.add(30_000, 11, 10_000);
     reader = new EmbeddedLog({ dir: join(lake.dataDir, 'log') });
-    server = await startServer({
+    session = await dashboardSession({
       dataDir: lake.dataDir,
-      sql: (req) => runSandboxedQuery(req),
-      plugins: [
-        dashboardPlugin({
-          dataDir: lake.dataDir,
-          log: reader,
-          pipelines: () => [{ name: 'orders', metrics: lake.pipeline.metrics }],
-          sqlIntervalMs: 0,
-          tickMs: 250,
-        }),
-      ],
+      log: reader,
+      pipelines: () => [{ name: 'orders', metrics: lake.pipeline.metrics }],
     });
-    token = await server.token('reader');
-    browser = await launchBrowser();
+    ({ server, browser, token } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    closeSandbox();
+    await session?.stop();
     await reader?.close();
     await lake?.close();
   });
