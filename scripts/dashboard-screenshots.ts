@@ -3,6 +3,9 @@
  * (docs/img/dashboard-*.png): a lake with the sales demo's tables (`tributary demo saas`)
  * and the orders pipeline running in this process with its generator, served with tokens,
  * photographed by Debian's Chromium through playwright-core while the pipeline runs.
+ * Then the orders pipeline stops and `tributary demo clickstream`, then `tributary demo
+ * cdc`, run in the process (one after the other: they share the data directory's embedded
+ * PostgreSQL), each photographed on its page while it runs.
  *
  *   node scripts/dashboard-screenshots.ts [--seconds 120] [--out docs/img]
  *
@@ -15,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { cdcDemo } from '../src/cli/commands/demo-cdc.ts';
+import { clickstreamDemo } from '../src/cli/commands/demo-clickstream.ts';
 import { EmbeddedLog } from '../src/log/embedded/embedded-log.ts';
 import { closeSandbox, runSandboxedQuery } from '../src/query/sandbox.ts';
 import { generateOrders } from '../src/scenarios/orders/generate.ts';
@@ -22,6 +27,7 @@ import { ordersPipeline } from '../src/scenarios/orders/pipeline.ts';
 import { createServer } from '../src/server/app.ts';
 import { createToken } from '../src/server/auth/token.ts';
 import { createVerifier } from '../src/server/auth/verify.ts';
+import { RunningPipelines } from '../src/server/pipelines/registry.ts';
 import { dashboardPlugin } from '../src/server/plugins/dashboard.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -62,6 +68,7 @@ try {
   const log = new EmbeddedLog({ dir: join(dataDir, 'log') });
   const reader = new EmbeddedLog({ dir: join(dataDir, 'log') });
   const { pipeline } = await ordersPipeline({ dataDir, log });
+  const demos = new RunningPipelines();
   const secret = randomBytes(32).toString('base64url');
   const key = new TextEncoder().encode(secret);
   const server = createServer({
@@ -74,7 +81,13 @@ try {
       dashboardPlugin({
         dataDir,
         log: reader,
-        pipelines: () => [{ name: 'orders', metrics: pipeline.metrics }],
+        pipelines: () => [
+          { name: 'orders', metrics: pipeline.metrics },
+          ...demos
+            .list()
+            .filter((p) => p.state === 'running')
+            .map((p) => ({ name: p.name, metrics: p.metrics })),
+        ],
       }),
     ],
   });
@@ -93,7 +106,8 @@ try {
     signal: stop.signal,
   });
   say(`orders at ${rate} events/s for ${seconds} s, served at ${url}/ui/`);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(seconds * 1000);
 
   const browser = await chromium.launch({
     executablePath: process.env.TRIBUTARY_TEST_CHROMIUM ?? '/usr/bin/chromium',
@@ -106,7 +120,8 @@ try {
       if (signedIn) await context.addInitScript((t) => sessionStorage.setItem('tributary.token', t), token);
       const page = await context.newPage();
       await page.goto(`${url}/ui/${hash}`);
-      await page.waitForSelector(ready, { timeout: 30_000 });
+      // Long enough for the clickstream demo's first batch-layer run on a busy machine.
+      await page.waitForSelector(ready, { timeout: 180_000 });
       await page.waitForTimeout(1500);
       await page.screenshot({ path: join(out, `dashboard-${name}.png`), fullPage: true });
       say(`${values.out}/dashboard-${name}.png`);
@@ -134,8 +149,61 @@ try {
     await login.page.waitForSelector('form.login .error');
     await login.page.screenshot({ path: join(out, 'dashboard-login.png') });
     await login.context.close();
+
+    // Then the orders pipeline stops, and the clickstream and CDC demos run in its place.
+    stop.abort();
+    // A demo in the process while its page is photographed; its progress lines are not needed here.
+    const whileDemo = async (
+      name: string,
+      demo: (signal: AbortSignal) => Promise<number>,
+      runFor: number,
+      ready: string,
+    ) => {
+      const print = console.log;
+      console.log = () => {};
+      const demoStop = new AbortController();
+      const running = demo(demoStop.signal);
+      try {
+        await Promise.race([sleep(runFor * 1000), running]);
+        say(`${name} demo ran ${runFor} s`);
+        await (await shot(name, `#/dash/${name}`, ready)).context.close();
+      } finally {
+        demoStop.abort();
+        await running.catch((err) =>
+          say(`${name} demo: ${err instanceof Error ? err.message : String(err)}`),
+        );
+        console.log = print;
+      }
+    };
+    await whileDemo(
+      'clickstream',
+      (signal) =>
+        clickstreamDemo({
+          dataDir,
+          log,
+          values: { rate: '500', seed: '2', 'batch-every': '15s', 'postgres-port': '0' },
+          signal,
+          pipelines: demos,
+        }),
+      50,
+      'main[data-loaded] [data-panel="batch_day"] .stat',
+    );
+    await whileDemo(
+      'cdc',
+      (signal) =>
+        cdcDemo({
+          dataDir,
+          log,
+          values: { rate: '40', seed: '3', 'poll-interval': '1s', 'postgres-port': '0' },
+          signal,
+          pipelines: demos,
+        }),
+      100,
+      'main[data-loaded] [data-panel="changes_per_minute"] canvas',
+    );
   } finally {
     await browser.close();
+    demos.close();
     stop.abort();
     clearInterval(lag);
     await generating.catch(() => {});

@@ -43,9 +43,12 @@ onUnauthorized((err) => {
   showLogin(err.code === 'AUTH_REQUIRED' ? undefined : err);
 });
 
+// The pages with something to show here (a table of theirs, or their pipeline running),
+// and the one open even if it has not.
 function drawNav(current) {
+  const shown = dashboards.filter((d) => d.available || current === `dash/${d.name}`);
   nav.replaceChildren(
-    ...dashboards.map((d) =>
+    ...shown.map((d) =>
       el(
         'a',
         { href: `#/dash/${d.name}`, class: current === `dash/${d.name}` ? 'current' : undefined },
@@ -77,7 +80,9 @@ function route() {
     drawNav(`dash/${name}`);
     cleanup = renderDashboard(main, name, setStatus);
   } else if (dashboards.length > 0) {
-    location.replace(`#/dash/${dashboards[0].name}`);
+    // The page of the pipeline running here (a demo's), else the first with tables.
+    const first = dashboards.find((d) => d.live) ?? dashboards.find((d) => d.available) ?? dashboards[0];
+    location.replace(`#/dash/${first.name}`);
   } else {
     drawNav('');
     main.replaceChildren(el('p', {}, 'This server has no dashboards.'));

@@ -10,12 +10,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.ts';
-import { closeSandbox, runSandboxedQuery } from '../../src/query/sandbox.ts';
 import { createToken } from '../../src/server/auth/token.ts';
 import { dashboardPlugin } from '../../src/server/plugins/dashboard.ts';
-import { pythonSkip } from '../interop/helpers.ts';
 import {
   dlqTruth,
   type OrdersLake,
@@ -24,19 +22,24 @@ import {
   readColumns,
 } from '../server/dashboard-fixture.ts';
 import { type Running, startServer } from '../server/helpers.ts';
-
-const CHROMIUM = process.env.TRIBUTARY_TEST_CHROMIUM;
-const NO_CHROMIUM =
-  "TRIBUTARY_TEST_CHROMIUM is not set: these tests drive Debian's chromium (scripts/provision/chromium.sh installs it; npm test sets the variable)";
-// Under CI a missing browser is a failure, not a skip: the dashboard must be proven there.
-if (CHROMIUM === undefined && process.env.CI) throw new Error(NO_CHROMIUM);
-const skip = CHROMIUM === undefined ? NO_CHROMIUM : pythonSkip();
+import {
+  barsOf,
+  browserSkip,
+  chartOf,
+  markPage,
+  signedInPage,
+  statValue,
+  stillSamePage,
+  versionsShown,
+} from './browser.ts';
+import { type DashboardSession, dashboardSession } from './session.ts';
 
 const INTEGER = new Intl.NumberFormat('en-US');
 
-describe('the dashboard in Chromium', { skip }, () => {
+describe('the dashboard in Chromium', { skip: browserSkip }, () => {
   let lake: OrdersLake;
   let reader: EmbeddedLog;
+  let session: DashboardSession;
   let server: Running;
   let browser: Browser;
   let token: string;
@@ -46,56 +49,28 @@ describe('the dashboard in Chromium', { skip }, () => {
     // Spread over a few seconds, so the per-second chart has a line to draw.
     await lake.add(30_000, 11, 10_000);
     reader = new EmbeddedLog({ dir: join(lake.dataDir, 'log') });
-    server = await startServer({
+    session = await dashboardSession({
       dataDir: lake.dataDir,
-      sql: (req) => runSandboxedQuery(req),
-      plugins: [
-        dashboardPlugin({
-          dataDir: lake.dataDir,
-          log: reader,
-          pipelines: () => [{ name: 'orders', metrics: lake.pipeline.metrics }],
-          sqlIntervalMs: 0,
-          tickMs: 250,
-        }),
-      ],
+      log: reader,
+      pipelines: () => [{ name: 'orders', metrics: lake.pipeline.metrics }],
     });
-    token = await server.token('reader');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
+    ({ server, browser, token } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
-    closeSandbox();
+    await session?.stop();
     await reader?.close();
     await lake?.close();
   });
 
   /** A page whose tab already holds the reader's token (as after signing in). */
-  async function signedIn(hash: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    await context.addInitScript((t) => sessionStorage.setItem('tributary.token', t), token);
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${server.url}/ui/${hash}`);
-    context.on('close', () => assert.deepEqual(errors, [], 'no script errors'));
-    return { context, page };
-  }
+  const signedIn = (hash: string) => signedInPage(browser, `${server.url}/ui/${hash}`, token);
 
   async function dashboard(): Promise<{ context: BrowserContext; page: Page }> {
     const opened = await signedIn('#/dash/orders');
     await opened.page.waitForSelector('main[data-loaded] [data-panel="totals"] .stat');
     return opened;
   }
-
-  const statValue = (page: Page, panel: string, column: string) =>
-    page.getAttribute(`[data-panel="${panel}"] .stat[data-column="${column}"]`, 'data-value');
 
   test('signing in: a wrong token is refused with the server’s message, a valid one opens the dashboard', async () => {
     const context = await browser.newContext();
@@ -176,10 +151,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     const dlq = await dlqTruth(lake.log, 'orders.dlq');
     const { context, page } = await dashboard();
     try {
-      const versions = await page.$$eval('.versions .version', (links) =>
-        links.map((a) => [a.getAttribute('data-table'), Number(a.getAttribute('data-version'))]),
-      );
-      assert.deepEqual(Object.fromEntries(versions), truth.versions);
+      assert.deepEqual(await versionsShown(page), truth.versions);
       for (const [column, value] of Object.entries(truth.totals)) {
         assert.equal(await statValue(page, 'totals', column), String(value), column);
         const shown = await page.textContent(
@@ -187,15 +159,9 @@ describe('the dashboard in Chromium', { skip }, () => {
         );
         assert.equal(shown, INTEGER.format(value), `${column} as shown`);
       }
-      const bars = await page.$$eval('[data-panel="orders_by_status"] li', (items) =>
-        items.map((li) => [li.getAttribute('data-label'), Number(li.getAttribute('data-value'))]),
-      );
-      assert.deepEqual(bars, truth.byStatus);
+      assert.deepEqual(await barsOf(page, 'orders_by_status'), truth.byStatus);
       assert.equal(await statValue(page, 'dlq_total', 'records'), String(dlq.total));
-      const reasons = await page.$$eval('[data-panel="dlq_by_reason"] li', (items) =>
-        items.map((li) => [li.getAttribute('data-label'), Number(li.getAttribute('data-value'))]),
-      );
-      assert.deepEqual(new Map(reasons as Array<[string, number]>), dlq.byReason);
+      assert.deepEqual(new Map(await barsOf(page, 'dlq_by_reason')), dlq.byReason);
       // The pipeline runs in the server's process: its live numbers are on the page.
       assert.equal(
         await statValue(page, 'pipeline_now', 'dlq_written'),
@@ -214,27 +180,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     const truth = await ordersTruth(lake.dataDir);
     const { context, page } = await dashboard();
     try {
-      const chart = (id: string) =>
-        page.$eval(`[data-panel="${id}"] .chart`, (box) => {
-          // biome-ignore lint/suspicious/noExplicitAny: uPlot's instance, set by charts.js
-          const u = (box as any).uplot;
-          const canvas = box.querySelector('canvas')!;
-          const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-          // Pixels of the first series' colour (#2563eb): the line itself, not the grid.
-          let line = 0;
-          let painted = 0;
-          for (let i = 0; i < pixels.length; i += 4) {
-            if (pixels[i + 3] > 0) painted++;
-            if (Math.abs(pixels[i] - 37) < 40 && Math.abs(pixels[i + 1] - 99) < 40 && pixels[i + 2] > 180)
-              line++;
-          }
-          return {
-            series: u.series.slice(1).map((s: { label: string }) => s.label),
-            data: u.data.map((col: ArrayLike<number | null>) => Array.from(col)),
-            line,
-            painted,
-          };
-        });
+      const chart = (id: string) => chartOf(page, id);
 
       const perSecond = await chart('events_per_second');
       assert.deepEqual(perSecond.series, ['events']);
@@ -271,9 +217,7 @@ describe('the dashboard in Chromium', { skip }, () => {
   test('new data changes the numbers without a reload', async () => {
     const { context, page } = await dashboard();
     try {
-      await page.evaluate(() => {
-        (globalThis as unknown as { stillHere: boolean }).stillHere = true;
-      });
+      await markPage(page);
       const before = await statValue(page, 'totals', 'events');
       await lake.add(5_000, 12);
       const truth = await ordersTruth(lake.dataDir);
@@ -283,11 +227,7 @@ describe('the dashboard in Chromium', { skip }, () => {
         `[data-panel="totals"] .stat[data-column="events"][data-value="${truth.totals.events}"]`,
       );
       assert.equal(await statValue(page, 'totals', 'orders'), String(truth.totals.orders));
-      assert.equal(
-        await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere),
-        true,
-        'the same page, not a reload',
-      );
+      assert.ok(await stillSamePage(page), 'the same page, not a reload');
       const version = await page.getAttribute(
         '.versions .version[data-table="orders_events"]',
         'data-version',

@@ -1,6 +1,7 @@
 /**
  * What a dashboard page is: a list of panels, each one a fixed query and a way to draw
- * its answer. A scenario adds its page by adding a definition (orders.ts, saas.ts) to
+ * its answer. A scenario adds its page by adding a definition (orders.ts, saas.ts,
+ * clickstream.ts, cdc.ts; the panels every page shares are in pipeline-panels.ts) to
  * DASHBOARDS (index.ts); the server computes every panel (compute.ts) and the browser
  * draws them (src/ui/panels.js), so a page needs no code of its own.
  *
@@ -68,8 +69,8 @@ export interface DashboardDef {
   description: string;
   /** The pipeline whose live metrics and DLQ the page shows. */
   pipeline: string;
-  /** Its dead-letter topic. */
-  dlqTopic: string;
+  /** Its dead-letter topic, for the `dlq` panels (none: a pipeline that tags failures instead). */
+  dlqTopic?: string;
   /** The tables the SQL panels read (their versions pin every answer). */
   tables: string[];
   panels: PanelDef[];

@@ -76,7 +76,10 @@ export class DashboardFeed {
     this.def = def;
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
-    this.dlq = opts.log === undefined ? undefined : new DlqReader(opts.log, def.dlqTopic);
+    this.dlq =
+      opts.log === undefined || def.dlqTopic === undefined
+        ? undefined
+        : new DlqReader(opts.log, def.dlqTopic);
   }
 
   /** The dashboard now (computed at most once a second, shared by concurrent callers). */
@@ -226,6 +229,9 @@ export class DashboardFeed {
       return answer ?? { columns: [], rows: [], note: notLive(this.def.pipeline) };
     }
     if (dlqError !== undefined) return { columns: [], rows: [], error: dlqError };
+    if (this.def.dlqTopic === undefined) {
+      return { columns: [], rows: [], note: `the ${this.def.pipeline} pipeline has no dead-letter topic` };
+    }
     if (dlq === undefined) {
       return {
         columns: [],

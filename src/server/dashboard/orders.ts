@@ -9,6 +9,14 @@
  * groups (sql-panels.ts, resolveNewest).
  */
 import type { DashboardDef } from './definition.ts';
+import { pipelinePanels, place } from './pipeline-panels.ts';
+import { recentSql } from './recent-sql.ts';
+
+const shared = pipelinePanels({
+  topic: 'orders',
+  dlqTopic: 'orders.dlq',
+  committedIn: 'its commit in both tables',
+});
 
 export const ORDERS_DASHBOARD: DashboardDef = {
   name: 'orders',
@@ -33,24 +41,8 @@ export const ORDERS_DASHBOARD: DashboardDef = {
 FROM orders_current`,
       },
     },
-    {
-      id: 'dlq_total',
-      title: 'Dead letters',
-      description: 'records held in topic orders.dlq',
-      kind: 'stat',
-      unit: 'count',
-      width: 2,
-      source: { type: 'dlq', view: 'total' },
-    },
-    {
-      id: 'pipeline_now',
-      title: 'Pipeline now',
-      description: 'events/s taken in, records behind (lag), end-to-end latency (ms), DLQ records written',
-      kind: 'stat',
-      unit: 'count',
-      width: 5,
-      source: { type: 'live', view: 'now' },
-    },
+    place(shared.dlq_total, 2),
+    place(shared.pipeline_now, 5),
     {
       id: 'events_per_second',
       title: 'Events landed per second',
@@ -60,24 +52,16 @@ FROM orders_current`,
       width: 6,
       source: {
         type: 'sql',
-        sql: `WITH newest AS (
-  SELECT max(ingest_time) AS t FROM orders_events WHERE ingest_time >= {{newest orders_events.ingest_time}})
-SELECT epoch(date_trunc('second', e.ingest_time))::BIGINT AS t, count(*) AS events
-FROM orders_events AS e, newest
-WHERE e.ingest_time >= {{newest orders_events.ingest_time}} - INTERVAL 5 MINUTE
-  AND e.ingest_time > newest.t - INTERVAL 5 MINUTE
-GROUP BY ALL ORDER BY t`,
+        sql: recentSql({
+          table: 'orders_events',
+          column: 'ingest_time',
+          span: '5 MINUTE',
+          select: `epoch(date_trunc('second', e.ingest_time))::BIGINT AS t, count(*) AS events`,
+          orderBy: 't',
+        }),
       },
     },
-    {
-      id: 'latency',
-      title: 'End-to-end latency',
-      description: 'from a record produced to its commit in both tables, p50 and p99 (ms)',
-      kind: 'timeseries',
-      unit: 'ms',
-      width: 6,
-      source: { type: 'live', view: 'latency' },
-    },
+    place(shared.latency, 6),
     {
       id: 'revenue_per_minute',
       title: 'Paid revenue per minute',
@@ -88,15 +72,14 @@ GROUP BY ALL ORDER BY t`,
       seriesBy: 'currency',
       source: {
         type: 'sql',
-        sql: `WITH newest AS (
-  SELECT max(event_timestamp) AS t FROM orders_events
-  WHERE event_timestamp >= {{newest orders_events.event_timestamp}})
-SELECT epoch(date_trunc('minute', e.event_timestamp))::BIGINT AS t, e.currency, sum(e.total_amount) AS revenue
-FROM orders_events AS e, newest
-WHERE e.event_type = 'ORDER_PAID'
-  AND e.event_timestamp >= {{newest orders_events.event_timestamp}} - INTERVAL 60 MINUTE
-  AND e.event_timestamp > newest.t - INTERVAL 60 MINUTE
-GROUP BY ALL ORDER BY t, currency`,
+        sql: recentSql({
+          table: 'orders_events',
+          column: 'event_timestamp',
+          span: '60 MINUTE',
+          select: `epoch(date_trunc('minute', e.event_timestamp))::BIGINT AS t, e.currency, sum(e.total_amount) AS revenue`,
+          where: `e.event_type = 'ORDER_PAID'`,
+          orderBy: 't, currency',
+        }),
       },
     },
     {
@@ -111,41 +94,9 @@ GROUP BY ALL ORDER BY t, currency`,
         sql: `SELECT status, count(*) AS orders FROM orders_current GROUP BY status ORDER BY orders DESC, status`,
       },
     },
-    {
-      id: 'events_rate',
-      title: 'Events taken in per second',
-      description: 'records the pipeline read from topic orders each second',
-      kind: 'timeseries',
-      unit: 'per_second',
-      width: 4,
-      source: { type: 'live', view: 'rate' },
-    },
-    {
-      id: 'lag',
-      title: 'Lag by partition',
-      description: 'records in topic orders not yet committed to both tables',
-      kind: 'bars',
-      unit: 'count',
-      width: 4,
-      source: { type: 'live', view: 'lag' },
-    },
-    {
-      id: 'dlq_by_reason',
-      title: 'Dead letters by reason',
-      description: 'records in orders.dlq by the rule and field they broke',
-      kind: 'bars',
-      unit: 'count',
-      width: 4,
-      source: { type: 'dlq', view: 'by_reason' },
-    },
-    {
-      id: 'dlq_recent',
-      title: 'Newest dead letters',
-      description: 'the last records rejected to orders.dlq, and why',
-      kind: 'table',
-      unit: 'count',
-      width: 12,
-      source: { type: 'dlq', view: 'recent' },
-    },
+    place(shared.events_rate, 4),
+    place(shared.lag, 4, { description: 'records in topic orders not yet committed to both tables' }),
+    place(shared.dlq_by_reason, 4),
+    place(shared.dlq_recent, 12),
   ],
 };

@@ -6,6 +6,21 @@
  * charts are in USD, the newest window's table has every currency.
  */
 import type { DashboardDef } from './definition.ts';
+import { pipelinePanels, place } from './pipeline-panels.ts';
+import { recentSql } from './recent-sql.ts';
+
+const shared = pipelinePanels({ topic: 'sales.events.v1', dlqTopic: 'sales.events.dlq.v1' });
+
+/** USD revenue of the last 24 hours of closed windows, a line per value of `column`. */
+const revenueBy = (column: string) =>
+  recentSql({
+    table: 'sales_revenue_5m',
+    column: 'window_start',
+    span: '24 HOUR',
+    select: `epoch(e.window_start)::BIGINT AS t, e.${column}, sum(e.revenue) AS revenue`,
+    where: `e.currency = 'USD'`,
+    orderBy: `t, ${column}`,
+  });
 
 export const SAAS_DASHBOARD: DashboardDef = {
   name: 'saas',
@@ -33,24 +48,8 @@ FROM (SELECT count(*) AS events FROM sales_silver) AS s,
   (SELECT count(DISTINCT window_start) AS windows FROM sales_revenue_5m) AS g`,
       },
     },
-    {
-      id: 'dlq_total',
-      title: 'Dead letters',
-      description: 'records held in topic sales.events.dlq.v1',
-      kind: 'stat',
-      unit: 'count',
-      width: 2,
-      source: { type: 'dlq', view: 'total' },
-    },
-    {
-      id: 'pipeline_now',
-      title: 'Pipeline now',
-      description: 'events/s taken in, records behind (lag), end-to-end latency (ms), DLQ records written',
-      kind: 'stat',
-      unit: 'count',
-      width: 5,
-      source: { type: 'live', view: 'now' },
-    },
+    place(shared.dlq_total, 2),
+    place(shared.pipeline_now, 5),
     {
       id: 'revenue_by_tier',
       title: 'Net revenue per 5 minutes by plan tier (USD)',
@@ -62,15 +61,7 @@ FROM (SELECT count(*) AS events FROM sales_silver) AS s,
       seriesBy: 'plan_tier',
       source: {
         type: 'sql',
-        sql: `WITH newest AS (
-  SELECT max(window_start) AS t FROM sales_revenue_5m
-  WHERE window_start >= {{newest sales_revenue_5m.window_start}})
-SELECT epoch(g.window_start)::BIGINT AS t, g.plan_tier, sum(g.revenue) AS revenue
-FROM sales_revenue_5m AS g, newest
-WHERE g.currency = 'USD'
-  AND g.window_start >= {{newest sales_revenue_5m.window_start}} - INTERVAL 24 HOUR
-  AND g.window_start > newest.t - INTERVAL 24 HOUR
-GROUP BY ALL ORDER BY t, plan_tier`,
+        sql: revenueBy('plan_tier'),
       },
     },
     {
@@ -83,15 +74,7 @@ GROUP BY ALL ORDER BY t, plan_tier`,
       seriesBy: 'region',
       source: {
         type: 'sql',
-        sql: `WITH newest AS (
-  SELECT max(window_start) AS t FROM sales_revenue_5m
-  WHERE window_start >= {{newest sales_revenue_5m.window_start}})
-SELECT epoch(g.window_start)::BIGINT AS t, g.region, sum(g.revenue) AS revenue
-FROM sales_revenue_5m AS g, newest
-WHERE g.currency = 'USD'
-  AND g.window_start >= {{newest sales_revenue_5m.window_start}} - INTERVAL 24 HOUR
-  AND g.window_start > newest.t - INTERVAL 24 HOUR
-GROUP BY ALL ORDER BY t, region`,
+        sql: revenueBy('region'),
       },
     },
     {
@@ -109,51 +92,13 @@ WHERE window_start = (SELECT max(window_start) FROM sales_revenue_5m)
 ORDER BY revenue DESC, plan_tier, region, currency`,
       },
     },
-    {
-      id: 'dlq_by_reason',
-      title: 'Dead letters by reason',
+    place(shared.dlq_by_reason, 4, {
       description:
         'records in sales.events.dlq.v1 by the rule and field they broke (avro_*: the bytes are not Avro of a known schema)',
-      kind: 'bars',
-      unit: 'count',
-      width: 4,
-      source: { type: 'dlq', view: 'by_reason' },
-    },
-    {
-      id: 'events_rate',
-      title: 'Events taken in per second',
-      description: 'records the pipeline read from topic sales.events.v1 each second',
-      kind: 'timeseries',
-      unit: 'per_second',
-      width: 4,
-      source: { type: 'live', view: 'rate' },
-    },
-    {
-      id: 'latency',
-      title: 'End-to-end latency',
-      description: 'from a record produced to its commit in the last table, p50 and p99 (ms)',
-      kind: 'timeseries',
-      unit: 'ms',
-      width: 4,
-      source: { type: 'live', view: 'latency' },
-    },
-    {
-      id: 'lag',
-      title: 'Lag by partition',
-      description: 'records in topic sales.events.v1 not yet committed by every sink',
-      kind: 'bars',
-      unit: 'count',
-      width: 4,
-      source: { type: 'live', view: 'lag' },
-    },
-    {
-      id: 'dlq_recent',
-      title: 'Newest dead letters',
-      description: 'the last records rejected to sales.events.dlq.v1, and why',
-      kind: 'table',
-      unit: 'count',
-      width: 12,
-      source: { type: 'dlq', view: 'recent' },
-    },
+    }),
+    place(shared.events_rate, 4),
+    place(shared.latency, 4),
+    place(shared.lag, 4),
+    place(shared.dlq_recent, 12),
   ],
 };

@@ -18,6 +18,7 @@ import { jsonText } from '../../query/index.ts';
 import { DashboardFeed } from '../dashboard/feed.ts';
 import { DASHBOARDS, type DashboardDef } from '../dashboard/index.ts';
 import { type LivePipelines, LiveSampler } from '../dashboard/live.ts';
+import { tableVersions } from '../dashboard/sql-panels.ts';
 import type { ServerPlugin } from '../options.ts';
 import { QuerySlots } from '../query-slots.ts';
 import { TableCache } from '../tables/open.ts';
@@ -155,6 +156,11 @@ async function registerDashboard(app: FastifyInstance, opts: DashboardOptions): 
                     description: { type: 'string' },
                     pipeline: { type: 'string' },
                     tables: { type: 'array', items: { type: 'string' } },
+                    available: {
+                      type: 'boolean',
+                      description: 'one of its tables exists, or its pipeline runs in this server',
+                    },
+                    live: { type: 'boolean', description: 'its pipeline runs in this server' },
                     panels: {
                       type: 'array',
                       items: {
@@ -177,14 +183,22 @@ async function registerDashboard(app: FastifyInstance, opts: DashboardOptions): 
       },
     },
     async () => ({
-      dashboards: defs.map((d) => ({
-        name: d.name,
-        title: d.title,
-        description: d.description,
-        pipeline: d.pipeline,
-        tables: d.tables,
-        panels: d.panels.map((p) => ({ id: p.id, title: p.title, kind: p.kind })),
-      })),
+      dashboards: await Promise.all(
+        defs.map(async (d) => {
+          const running = live?.running(d.pipeline) ?? false;
+          const versions = await tableVersions(tables, d.tables);
+          return {
+            name: d.name,
+            title: d.title,
+            description: d.description,
+            pipeline: d.pipeline,
+            tables: d.tables,
+            available: running || Object.values(versions).some((v) => v !== null),
+            live: running,
+            panels: d.panels.map((p) => ({ id: p.id, title: p.title, kind: p.kind })),
+          };
+        }),
+      ),
     }),
   );
 
