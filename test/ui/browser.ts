@@ -61,6 +61,23 @@ export async function versionsShown(page: Page): Promise<Record<string, number>>
   return Object.fromEntries(versions);
 }
 
+/**
+ * The versions shown once they equal `want` (each table's version arrives with its own
+ * push, so they may land one after another), or what is shown after `timeoutMs`.
+ */
+export async function versionsReached(
+  page: Page,
+  want: Record<string, number>,
+  timeoutMs = 30_000,
+): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const shown = await versionsShown(page);
+    if (JSON.stringify(shown) === JSON.stringify(want) || Date.now() > deadline) return shown;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export interface ChartShown {
   /** The series' labels (the first, the time axis, left out). */
   series: string[];
