@@ -15,6 +15,7 @@ import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { mapLimit } from './log-files.ts';
 import { checkWritable } from './protocol.ts';
+import { evictCached } from './read/scan.ts';
 import type { Snapshot } from './snapshot.ts';
 
 export interface VacuumOptions {
@@ -77,6 +78,10 @@ export async function vacuum(
     deleted.push(f.path);
   }
   if (!opts.dryRun)
-    await mapLimit(deleted, 16, (p) => store.delete(p).then(() => crashPoint('vacuum.deleted')));
+    await mapLimit(deleted, 16, async (p) => {
+      await store.delete(p);
+      await evictCached(store, p);
+      crashPoint('vacuum.deleted');
+    });
   return { deleted };
 }
