@@ -7,13 +7,16 @@
  * event must be in orders_events once, every invalid one in the DLQ once, orders_current
  * the latest state per order (orders-oracle.ts recomputes it from the log), delta-rs must
  * read the same from S3, and a run of the same input into a local directory must hold
- * the same rows.
+ * the same rows. With the embedded log, and with Kafka when TRIBUTARY_TEST_KAFKA is set
+ * (then the data directory holds nothing a restart needs: the log is the broker's, the
+ * tables and state are on S3).
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
@@ -35,10 +38,7 @@ const KILLS: Kill[] = [
 
 const skip = s3Missing() ?? pythonSkip();
 
-test('orders with its tables on S3 survives SIGKILL at crash points, and equals a local run', {
-  skip: skip ?? false,
-  timeout: 900_000,
-}, async (t) => {
+async function ordersOnS3(t: TestContext, kafka: string | undefined): Promise<void> {
   // The children (and this process's own reads of the tables) reach the server through
   // the standard AWS environment.
   Object.assign(process.env, s3Env());
@@ -48,6 +48,8 @@ test('orders with its tables on S3 survives SIGKILL at crash points, and equals 
     const data = join(dir, 'data');
     const lake = bucket.url('warehouse');
     const trace = join(dir, 'crash-trace.tsv');
+    const topic = kafka ? `orders-s3-${randomUUID().slice(0, 8)}` : 'orders';
+    const where = ['--data-dir', data, '--topic', topic, ...(kafka ? ['--kafka', kafka] : [])];
     const settings = [
       '--max-records',
       '500',
@@ -59,8 +61,7 @@ test('orders with its tables on S3 survives SIGKILL at crash points, and equals 
       '300',
       '--vacuum-retention-ms',
       '0',
-      '--data-dir',
-      data,
+      ...where,
     ];
     const pipeline = ['run', 'orders', '--lake', lake, ...settings];
     const generator = startCli([
@@ -76,8 +77,7 @@ test('orders with its tables on S3 survives SIGKILL at crash points, and equals 
       '0.01',
       '--out-of-order-rate',
       '0.05',
-      '--data-dir',
-      data,
+      ...where,
     ]);
     const selfKilled = new Map<number, CrashPointName>();
     const missed: string[] = [];
@@ -105,12 +105,12 @@ test('orders with its tables on S3 survives SIGKILL at crash points, and equals 
     const final = await startCli([...pipeline, '--until-caught-up']).exit;
     assert.equal(final.code, 0, `final run failed:\n${final.stderr}`);
 
-    const log = await openLog({ dataDir: data });
+    const log = await openLog({ dataDir: data, kafka });
     const tables = await openOrdersTables(data, { lake });
     try {
-      const expected = expectedFrom(await readTopic(log, 'orders'));
+      const expected = expectedFrom(await readTopic(log, topic));
       assert.ok(expected.events.size > 1000, `enough input (${expected.events.size} events)`);
-      await assertOutputs(expected, tables, log, 'orders.dlq');
+      await assertOutputs(expected, tables, log, `${topic}.dlq`);
       await assertDeltaRsReads(lake, expected, tables);
 
       // The same input, tables in a local directory: delta-rs reads the same rows.
@@ -132,6 +132,21 @@ test('orders with its tables on S3 survives SIGKILL at crash points, and equals 
     await bucket.drop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+describe('orders with its tables on S3 survives SIGKILL at crash points, and equals a local run', {
+  timeout: 1_200_000,
+}, () => {
+  test('embedded log', { skip: skip ?? false, timeout: 600_000 }, (t) => ordersOnS3(t, undefined));
+  const kafka = process.env.TRIBUTARY_TEST_KAFKA;
+  test(
+    'Kafka',
+    {
+      skip: skip ?? (kafka ? false : 'TRIBUTARY_TEST_KAFKA is not set (npm test starts a broker)'),
+      timeout: 600_000,
+    },
+    (t) => ordersOnS3(t, kafka),
+  );
 });
 
 /**
