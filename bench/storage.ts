@@ -3,8 +3,8 @@
  * a data file round trip (put + get of 8 MiB), a Parquet footer read (getRange of the
  * last 64 KiB) and listing a _delta_log of 1,000 files. On a LocalStore in a temp dir,
  * and on S3 when TRIBUTARY_TEST_S3 names an S3-compatible server (e.g. after
- * `eval "$(bash scripts/provision/s3.start.sh)"`; that is moto, an emulator, so its
- * figures show our overhead and the emulator's, not AWS S3's).
+ * `eval "$(bash scripts/provision/s3.start.sh)"`; that is S3Proxy, a test server, so its
+ * figures show our overhead and the server's, not AWS S3's).
  *
  *   node bench/storage.ts
  *

@@ -10,7 +10,7 @@ stamp="$venv/.tributary-requirements"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && cmp -s "$req" "$stamp"; then
   exit 0
 fi
-echo "[provision] creating Python environment in .venv (deltalake, pyarrow, moto)"
+echo "[provision] creating Python environment in .venv (deltalake, pyarrow, confluent-kafka)"
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
 cp "$req" "$stamp"

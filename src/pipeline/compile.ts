@@ -6,7 +6,7 @@
  */
 
 import { promises as fs } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { AvroDecoder } from '../connectors/avro/decoder.ts';
 import { AvroRowEncoder } from '../connectors/avro/encoder.ts';
 import type { SchemaRegistryClient } from '../connectors/avro/registry-client.ts';
@@ -18,7 +18,6 @@ import { postgresType } from '../connectors/postgres/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
-import { LocalStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { DedupOperator } from '../stream/dedup-operator.ts';
 import type { PipelineMetrics } from '../stream/metrics.ts';
@@ -40,21 +39,11 @@ import { type CheckResult, checkPlan, emptyInputSql, tableSchema } from './check
 import type { PipelineDefinition, TopicSinkDefinition } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
 import { invalid, type LoadedDefinition } from './load.ts';
-import {
-  lateRelation,
-  lateRowsSql,
-  type Plan,
-  type PlannedTable,
-  plan,
-  QUALITY_SINK,
-  tagColumns,
-  whenMatched,
-} from './plan.ts';
-import type { Problem } from './shape.ts';
+import { type Locations, openLocation, openSourceTable, stateLocation, tableLocation } from './locations.ts';
+import { lateRelation, lateRowsSql, type Plan, plan, QUALITY_SINK, tagColumns, whenMatched } from './plan.ts';
 
 /** What a run adds to a definition: where data lives, which log, and test hooks. */
-export interface RunContext {
-  dataDir: string;
+export interface RunContext extends Locations {
   log: Log;
   /** Read this topic instead of the definition's (its DLQ becomes `<topic>.dlq`). */
   topic?: string;
@@ -84,47 +73,15 @@ export interface CompiledPipeline {
   sinks: Map<string, Sink>;
 }
 
-export function tablesDir(dataDir: string): string {
-  return join(dataDir, 'tables');
-}
-
-export function tableLocation(dataDir: string, t: PlannedTable): string {
-  const path = t.def.path ?? t.def.name;
-  return isAbsolute(path) ? path : join(tablesDir(dataDir), path);
-}
-
-/** A table source's table: it must exist (its pipeline writes it first). */
-export async function openSourceTable(
-  def: PipelineDefinition,
-  dataDir: string,
-  ctx: Pick<RunContext, 'clock' | 'outcomeCheck'> = {},
-): Promise<{ table: DeltaTable; name: string; location: string } | Problem> {
-  if (!('table' in def.source)) throw new Error('not a table source');
-  const name = def.source.table;
-  const location = isAbsolute(name) ? name : join(tablesDir(dataDir), name);
-  try {
-    const table = await Table.open(new LocalStore(location), {
-      ...(ctx.clock && { clock: ctx.clock }),
-      ...(ctx.outcomeCheck && { outcomeCheck: ctx.outcomeCheck }),
-    });
-    await table.snapshot();
-    return { table, name: basename(location), location };
-  } catch (err) {
-    if (!isTributaryError(err, 'TABLE_NOT_FOUND')) throw err;
-    return {
-      path: ['source', 'table'],
-      message: `no Delta table at ${location} (yet): run the pipeline that writes it first, or give --data-dir`,
-    };
-  }
-}
+export { openSourceTable, tablesDir } from './locations.ts';
 
 /**
  * Plans and checks a definition, throwing PIPELINE_INVALID with every problem found. A
- * table source is read from `dataDir` (its columns are the input's).
+ * table source is read from the lake or `dataDir` (its columns are the input's).
  */
 export async function checkDefinition(
   loaded: LoadedDefinition,
-  opts: { dataDir?: string; registry?: SchemaRegistryClient } = {},
+  opts: { dataDir?: string; lake?: string; registry?: SchemaRegistryClient } = {},
 ): Promise<{ plan: Plan; checked: CheckResult; source?: { table: DeltaTable; name: string } }> {
   const reader = await loadAvroReader(loaded.definition, loaded.file, opts.registry);
   if (reader && 'message' in reader) invalid(loaded, [reader]);
@@ -133,7 +90,10 @@ export async function checkDefinition(
   let source: { table: DeltaTable; name: string } | undefined;
   let inputSql: string;
   if ('table' in p.def.source) {
-    const opened = await openSourceTable(p.def, opts.dataDir ?? './tributary-data');
+    const opened = await openSourceTable(p.def, {
+      dataDir: opts.dataDir ?? './tributary-data',
+      ...(opts.lake !== undefined && { lake: opts.lake }),
+    });
     if ('message' in opened) invalid(loaded, [opened]);
     source = opened;
     inputSql = emptyInputSql(p, (await opened.table.snapshot()).schema.fields, duckType);
@@ -154,7 +114,7 @@ export async function checkDefinition(
 export async function openTables(
   p: Plan,
   checked: CheckResult | undefined,
-  ctx: Pick<RunContext, 'dataDir' | 'clock' | 'durableTables' | 'outcomeCheck' | 'wrapStore'>,
+  ctx: Pick<RunContext, 'dataDir' | 'lake' | 'clock' | 'durableTables' | 'outcomeCheck' | 'wrapStore'>,
 ): Promise<Map<string, DeltaTable>> {
   const tables = new Map<string, DeltaTable>();
   const tctx: TableContext = {
@@ -164,8 +124,10 @@ export async function openTables(
   for (const s of p.sinks) {
     const t = s.table;
     if (!t) continue;
-    const local = new LocalStore(tableLocation(ctx.dataDir, t), { durable: ctx.durableTables ?? true });
-    const store = ctx.wrapStore ? ctx.wrapStore(local, t.def.name) : local;
+    const opened = openLocation(tableLocation(ctx, t.def.path ?? t.def.name), {
+      durable: ctx.durableTables ?? true,
+    });
+    const store = ctx.wrapStore ? ctx.wrapStore(opened, t.def.name) : opened;
     const schema: StructType = {
       type: 'struct',
       fields: tableSchema(t.columns, checked?.sinkColumns.get(s.def.name), t.def.not_null),
@@ -254,6 +216,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
     source: fromTable,
   } = await checkDefinition(loaded, {
     dataDir: ctx.dataDir,
+    ...(ctx.lake !== undefined && { lake: ctx.lake }),
     ...(ctx.registry && { registry: ctx.registry }),
   });
   const def = p.def;
@@ -305,9 +268,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   ]);
   // Sinks whose batches are planned (stateful.ts): those of stateful steps, and topic sinks.
   const plannedSinks: Sink[] = [];
-  const stateStore = new LocalStore(join(ctx.dataDir, 'state', def.name), {
-    durable: ctx.durableTables ?? true,
-  });
+  const stateStore = openLocation(stateLocation(ctx, def.name), { durable: ctx.durableTables ?? true });
   for (const s of p.sinks) {
     const d = s.def;
     const appIdPrefix = `${def.name}/${d.name}/${topic}`;

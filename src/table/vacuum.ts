@@ -15,6 +15,7 @@ import { TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { mapLimit } from './log-files.ts';
 import { checkWritable } from './protocol.ts';
+import { evictCached } from './read/scan.ts';
 import type { Snapshot } from './snapshot.ts';
 
 export interface VacuumOptions {
@@ -83,6 +84,7 @@ export async function vacuum(
     opts.onProgress?.({ deleted: 0, total: deleted.length });
     await mapLimit(deleted, 16, async (p) => {
       await store.delete(p);
+      await evictCached(store, p);
       crashPoint('vacuum.deleted');
       opts.onProgress?.({ deleted: ++done, total: deleted.length });
     });

@@ -3,16 +3,21 @@
  * "ready", waits for a line on stdin (so all writers start together), does its work and
  * prints one JSON line with what it committed.
  *
- * usage: node concurrent-writer.ts <table path> append <writer id> <batches>
- *        node concurrent-writer.ts <table path> optimize <rounds>
- *        node concurrent-writer.ts <table path> merge
+ * The table is a directory or a URL (s3://bucket/prefix, with the S3 settings of the
+ * environment: docs/storage.md).
+ *
+ * usage: node concurrent-writer.ts <table location> append <writer id> <batches>
+ *        node concurrent-writer.ts <table location> optimize <rounds>
+ *        node concurrent-writer.ts <table location> merge <merger id>
  */
 import { once } from 'node:events';
-import { LocalStore } from '../../src/storage/local.ts';
+import { openStore } from '../../src/storage/open.ts';
+import type { S3Store } from '../../src/storage/s3.ts';
 import { append, DeltaTable, merge, optimize } from '../../src/table/index.ts';
 
 const [path, role, ...rest] = process.argv.slice(2);
-const table = await DeltaTable.open(new LocalStore(path));
+const store = openStore(path);
+const table = await DeltaTable.open(store);
 process.stdout.write('ready\n');
 await once(process.stdin, 'data');
 process.stdin.pause();
@@ -36,10 +41,12 @@ if (role === 'append') {
     if (res.version !== undefined) versions.push(res.version);
   }
 } else if (role === 'merge') {
+  // Updates its own seed row and inserts two rows of its own.
+  const id = rest[0];
   const rows = [
-    { key: 'seed-1', batch_id: 'seed', value: 'merged' },
-    { key: 'merge-new-1', batch_id: 'merge', value: 'inserted' },
-    { key: 'merge-new-2', batch_id: 'merge', value: 'inserted' },
+    { key: `seed-${id}`, batch_id: 'seed', value: `merged by ${id}` },
+    { key: `merge-${id}-new-1`, batch_id: 'merge', value: 'inserted' },
+    { key: `merge-${id}-new-2`, batch_id: 'merge', value: 'inserted' },
   ];
   const res = await merge(
     table,
@@ -52,3 +59,4 @@ if (role === 'append') {
   throw new Error(`unknown role ${role}`);
 }
 process.stdout.write(`${JSON.stringify({ role, versions, retries })}\n`);
+(store as Partial<S3Store>).destroy?.();

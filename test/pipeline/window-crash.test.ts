@@ -4,7 +4,9 @@
  * a windowed batch and at random moments, each followed by a restart, gives identical
  * tables and an identical dead-letter topic. The pipeline runs as users run it
  * (`tributary run <file>`); the crash points are armed through TRIBUTARY_CRASH_AT and
- * checked as reached through TRIBUTARY_CRASH_TRACE.
+ * checked as reached through TRIBUTARY_CRASH_TRACE. Once with the tables and state in the
+ * data directory, and once with the crashed runs' tables and state on the S3 test server
+ * (`--lake s3://…`) against the straight run's on disk.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,9 @@ import type { CrashPointName } from '../../src/core/crash-points.ts';
 import { openLog } from '../../src/log/open.ts';
 import { compilePipeline } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
+import type { S3Store } from '../../src/storage/s3.ts';
 import { startCli } from '../helpers/cli-child.ts';
+import { freshBucket, s3Env, s3Missing } from '../helpers/s3.ts';
 import { type Click, clicks, produceClicks, tableLines, topicLines, WINDOWED } from './window-fixtures.ts';
 
 const DEFINITION = WINDOWED.replace('max_records_per_batch: 900', 'max_records_per_batch: 300');
@@ -55,10 +59,14 @@ async function prepare(dataDir: string): Promise<void> {
   }
 }
 
-async function tablesOf(dataDir: string) {
+async function tablesOf(dataDir: string, lake?: string) {
   const log = await openLog({ dataDir });
   try {
-    const c = await compilePipeline(fromYaml(DEFINITION, 'w.yaml'), { dataDir, log });
+    const c = await compilePipeline(fromYaml(DEFINITION, 'w.yaml'), {
+      dataDir,
+      ...(lake !== undefined && { lake }),
+      log,
+    });
     try {
       const lines = await tableLines(c);
       const dlq: string[] = [];
@@ -72,78 +80,100 @@ async function tablesOf(dataDir: string) {
       return { ...lines, dlq: dlq.sort(), topic: (await topicLines(log)).perPartition };
     } finally {
       await c.pipeline.close();
+      for (const table of c.tables.values()) (table.store as Partial<S3Store>).destroy?.();
     }
   } finally {
     await log.close();
   }
 }
 
-describe('windowed pipeline: restart equivalence', () => {
-  it('straight, and with kills at named points and at random moments, gives identical tables', async (t: TestContext) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tributary-window-crash-'));
-    try {
-      const file = join(dir, 'windows.yaml');
-      writeFileSync(file, DEFINITION);
-      const straight = join(dir, 'straight');
-      const crashed = join(dir, 'crashed');
-      await prepare(straight);
-      await prepare(crashed);
-      const ran = startCli(['run', file, '--until-caught-up', '--data-dir', straight]);
-      const r = await ran.exit;
-      assert.equal(r.code, 0, r.stderr);
+/**
+ * The straight run and the killed runs, compared. With `lake` (an s3:// URL) the killed
+ * runs keep their tables and state there; `nth` and `randomKills` set the schedule.
+ */
+async function restartEquivalence(
+  t: TestContext,
+  opts: { lake?: string; nth: number[]; randomKills: number },
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-window-crash-'));
+  const lakeArgs = opts.lake === undefined ? [] : ['--lake', opts.lake];
+  try {
+    const file = join(dir, 'windows.yaml');
+    writeFileSync(file, DEFINITION);
+    const straight = join(dir, 'straight');
+    const crashed = join(dir, 'crashed');
+    await prepare(straight);
+    await prepare(crashed);
+    const ran = startCli(['run', file, '--until-caught-up', '--data-dir', straight]);
+    const r = await ran.exit;
+    assert.equal(r.code, 0, r.stderr);
 
-      const trace = join(dir, 'trace.tsv');
-      // Points reached in every batch first; the DLQ's (batches with late records) and the
-      // random kills, which let a run go further, last.
-      const schedule: Array<{ point: CrashPointName; n: number } | { delayMs: number }> = [
-        ...POINTS.filter((p) => p !== 'dlq.produced').flatMap((point) => [1, 3].map((n) => ({ point, n }))),
-        { point: 'dlq.produced', n: 1 },
-        { point: 'dlq.produced', n: 2 },
-        ...Array.from({ length: RANDOM_KILLS }, (_, i) => ({ delayMs: 1500 + ((i * 977) % 2500) })),
-      ];
-      let armedKills = 0;
-      for (const kill of schedule) {
-        const armed = 'point' in kill;
-        const run = startCli(
-          ['run', file, '--until-caught-up', '--data-dir', crashed],
-          armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
-        );
-        let timer: NodeJS.Timeout | undefined;
-        if (!armed) timer = setTimeout(() => run.child.kill('SIGKILL'), kill.delayMs);
-        const exit = await run.exit;
-        clearTimeout(timer);
-        if (exit.signal === 'SIGKILL') {
-          if (armed) armedKills++;
-          continue;
-        }
-        assert.equal(exit.code, 0, `a run ended by itself, not with success:\n${exit.stderr}`);
-        if (armed) t.diagnostic(`${kill.point}:${kill.n} not reached before the input was drained`);
-      }
-      const last = startCli(['run', file, '--until-caught-up', '--data-dir', crashed]);
-      const done = await last.exit;
-      assert.equal(done.code, 0, done.stderr);
-
-      const lines = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
-      const crashedAt = new Set(lines.filter((l) => l.endsWith('\tcrash')).map((l) => l.split('\t')[0]));
-      t.diagnostic(`killed at: ${[...crashedAt].join(', ')}`);
-      for (const p of POINTS) assert.ok(crashedAt.has(p), `killed at ${p} at least once`);
-      assert.ok(armedKills >= POINTS.length, `${armedKills} armed kills`);
-
-      const want = await tablesOf(straight);
-      const got = await tablesOf(crashed);
-      assert.ok(want.final.length > 50 && want.hops.length > 50);
-      assert.equal(want.dlq.length, 19, 'the late records are in the DLQ');
-      assert.deepEqual(got.final, want.final, 'the appended final windows are identical');
-      assert.deepEqual(got.hops, want.hops, 'the merged hopping windows are identical');
-      assert.deepEqual(got.busy, want.busy, 'the SQL over the window wrote the same rows');
-      assert.deepEqual(got.dlq, want.dlq, 'the dead-letter topic is identical');
-      assert.deepEqual(
-        got.topic,
-        want.topic,
-        'the topic sink wrote the same records, in the same order, once',
+    const trace = join(dir, 'trace.tsv');
+    // Points reached in every batch first; the DLQ's (batches with late records) and the
+    // random kills, which let a run go further, last.
+    const schedule: Array<{ point: CrashPointName; n: number } | { delayMs: number }> = [
+      ...POINTS.filter((p) => p !== 'dlq.produced').flatMap((point) => opts.nth.map((n) => ({ point, n }))),
+      { point: 'dlq.produced', n: 1 },
+      { point: 'dlq.produced', n: 2 },
+      ...Array.from({ length: opts.randomKills }, (_, i) => ({ delayMs: 1500 + ((i * 977) % 2500) })),
+    ];
+    let armedKills = 0;
+    for (const kill of schedule) {
+      const armed = 'point' in kill;
+      const run = startCli(
+        ['run', file, '--until-caught-up', '--data-dir', crashed, ...lakeArgs],
+        armed ? { TRIBUTARY_CRASH_AT: `${kill.point}:${kill.n}`, TRIBUTARY_CRASH_TRACE: trace } : {},
       );
+      let timer: NodeJS.Timeout | undefined;
+      if (!armed) timer = setTimeout(() => run.child.kill('SIGKILL'), kill.delayMs);
+      const exit = await run.exit;
+      clearTimeout(timer);
+      if (exit.signal === 'SIGKILL') {
+        if (armed) armedKills++;
+        continue;
+      }
+      assert.equal(exit.code, 0, `a run ended by itself, not with success:\n${exit.stderr}`);
+      if (armed) t.diagnostic(`${kill.point}:${kill.n} not reached before the input was drained`);
+    }
+    const last = startCli(['run', file, '--until-caught-up', '--data-dir', crashed, ...lakeArgs]);
+    const done = await last.exit;
+    assert.equal(done.code, 0, done.stderr);
+
+    const lines = existsSync(trace) ? readFileSync(trace, 'utf8').split('\n').filter(Boolean) : [];
+    const crashedAt = new Set(lines.filter((l) => l.endsWith('\tcrash')).map((l) => l.split('\t')[0]));
+    t.diagnostic(`killed at: ${[...crashedAt].join(', ')}`);
+    for (const p of POINTS) assert.ok(crashedAt.has(p), `killed at ${p} at least once`);
+    assert.ok(armedKills >= POINTS.length, `${armedKills} armed kills`);
+
+    const want = await tablesOf(straight);
+    const got = await tablesOf(crashed, opts.lake);
+    assert.ok(want.final.length > 50 && want.hops.length > 50);
+    assert.equal(want.dlq.length, 19, 'the late records are in the DLQ');
+    assert.deepEqual(got.final, want.final, 'the appended final windows are identical');
+    assert.deepEqual(got.hops, want.hops, 'the merged hopping windows are identical');
+    assert.deepEqual(got.busy, want.busy, 'the SQL over the window wrote the same rows');
+    assert.deepEqual(got.dlq, want.dlq, 'the dead-letter topic is identical');
+    assert.deepEqual(got.topic, want.topic, 'the topic sink wrote the same records, in the same order, once');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('windowed pipeline: restart equivalence', () => {
+  it('straight, and with kills at named points and at random moments, gives identical tables', (t: TestContext) =>
+    restartEquivalence(t, { nth: [1, 3], randomKills: RANDOM_KILLS }));
+
+  const noS3 = s3Missing();
+  it('the same with the killed runs’ tables and state on S3', {
+    skip: noS3 ?? false,
+    timeout: 600_000,
+  }, async (t: TestContext) => {
+    Object.assign(process.env, s3Env());
+    const bucket = await freshBucket('tributary-windows');
+    try {
+      await restartEquivalence(t, { lake: bucket.url('lake'), nth: [2], randomKills: 2 });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await bucket.drop();
     }
   });
 });

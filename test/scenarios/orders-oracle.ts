@@ -11,7 +11,6 @@
  * And readers of what the pipeline produced: the two tables and the DLQ topic.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import {
   CATEGORIES,
   CURRENCIES,
@@ -20,6 +19,7 @@ import {
   STATUS_RANK,
 } from '../../src/connectors/generators/orders.ts';
 import type { Log } from '../../src/log/log.ts';
+import { childLocation } from '../../src/pipeline/locations.ts';
 import { decodeDeadLetter, originalBytes } from '../../src/stream/dead-letter.ts';
 import { openConnection, snapshotQuery } from '../../src/table/index.ts';
 import type { DeltaTable } from '../../src/table/table.ts';
@@ -446,14 +446,14 @@ export async function assertOutputs(
 
 /**
  * delta-rs reads both tables (checkpoints and `_last_checkpoint` included) at the version
- * Tributary reads, with the rows `expected` says (identity and state columns).
+ * Tributary reads (`root`: a directory or an s3:// URL), with the rows `expected` says (identity and state columns).
  */
 export async function assertDeltaRsReads(
   root: string,
   expected: Expected,
   tables: { events: DeltaTable; current: DeltaTable },
 ): Promise<void> {
-  const ev = await deltaRsColumns(join(root, 'orders_events'), [
+  const ev = await deltaRsColumns(childLocation(root, 'orders_events'), [
     'event_id',
     'source_partition',
     'source_offset',
@@ -472,7 +472,7 @@ export async function assertDeltaRsReads(
   for (const [id, row] of expected.events) {
     assert.equal(got.get(id), `${row.at.partition}/${row.at.offset}`, `delta-rs reads event ${id}`);
   }
-  const cur = await deltaRsColumns(join(root, 'orders_current'), ['order_id', 'last_event_id']);
+  const cur = await deltaRsColumns(childLocation(root, 'orders_current'), ['order_id', 'last_event_id']);
   assert.equal(
     cur.version,
     (await tables.current.snapshot()).version,

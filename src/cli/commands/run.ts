@@ -51,6 +51,12 @@ source.capture also captures a PostgreSQL table's changes into its topic, in the
 process (docs/cdc.md); both stop on Ctrl-C.
 
 options:
+  --lake LOCATION              keep the tables and the window/dedup state here instead of the data
+                               directory, e.g. s3://bucket/warehouse (tables at LOCATION/<table>,
+                               state at LOCATION/_state/<pipeline>; $TRIBUTARY_LAKE). S3 settings
+                               from the AWS environment: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
+                               AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE
+                               (docs/storage.md)
   --until-caught-up            exit once every partition is drained and committed (with a
                                capture: once the changes present at the start are captured,
                                and then landed)
@@ -91,6 +97,7 @@ const OPTIONS = {
   ...REGISTRY_OPTIONS,
   ...SERVE_BESIDE_OPTIONS,
   serve: { type: 'string' },
+  lake: { type: 'string' },
   topic: { type: 'string' },
   project: { type: 'string' },
   set: { type: 'string', multiple: true },
@@ -175,6 +182,8 @@ export async function run(args: string[]): Promise<number> {
   const loaded: LoadedDefinition =
     changed === resolved.definition ? resolved : { ...fromObject(changed), file: resolved.file };
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const lakeValue = values.lake ?? process.env.TRIBUTARY_LAKE;
+  const lake = lakeValue ? { lake: lakeValue } : {};
   const every = intOption('progress-ms', values['progress-ms']) ?? 10_000;
   for (const note of resolved.notes ?? []) console.error(`tributary: ${note}`);
   // A seed configuration names its Kafka brokers; the command line and $TRIBUTARY_KAFKA win.
@@ -193,7 +202,7 @@ export async function run(args: string[]): Promise<number> {
   const deltaTables = new Map<string, { store: ObjectStore }>();
   try {
     // The definition's problems first, before a database is opened or a table touched.
-    if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir, registry });
+    if (captureOf(loaded.definition)) await checkDefinition(loaded, { dataDir, ...lake, registry });
     pg = await openPostgresFromArgs(loaded.definition, values, dataDir);
     try {
       capture = await openCaptureFromArgs(loaded.definition, values, {
@@ -207,6 +216,7 @@ export async function run(args: string[]): Promise<number> {
       const compile = async (l: LoadedDefinition) => {
         const compiled = await compilePipeline(l, {
           dataDir,
+          ...lake,
           log,
           topic: values.topic,
           metrics,

@@ -20,7 +20,8 @@ function declared(name: string): StructType {
 export const ORDERS_EVENTS_SCHEMA: StructType = declared('orders_events');
 export const ORDERS_CURRENT_SCHEMA: StructType = declared('orders_current');
 
-export interface OrdersTablesOptions extends Pick<RunContext, 'clock' | 'outcomeCheck' | 'wrapStore'> {
+export interface OrdersTablesOptions
+  extends Pick<RunContext, 'clock' | 'outcomeCheck' | 'wrapStore' | 'lake'> {
   checkpointInterval?: number;
   /** Sync files and directories before commits return (default true; docs/storage.md). */
   durable?: boolean;
@@ -34,6 +35,7 @@ export async function openOrdersTables(dataDir: string, opts: OrdersTablesOption
   }
   const tables = await openTables(p, undefined, {
     dataDir,
+    ...(opts.lake !== undefined && { lake: opts.lake }),
     clock: opts.clock,
     durableTables: opts.durable,
     outcomeCheck: opts.outcomeCheck,

@@ -2,7 +2,8 @@
  * The files of a snapshot a query must read: partition pruning and stats-based skipping
  * (filter.ts), each with a local path DuckDB can open. Local stores read files in place;
  * remote stores download each file once into a temporary cache keyed by store and path
- * (data files are immutable: a path never changes content).
+ * (data files are immutable: a path never changes content); VACUUM evicts the copies of
+ * the files it deletes (evictCached).
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -33,6 +34,16 @@ function cacheDirFor(store: ObjectStore): string {
 /** Deletes a store's cached data files (the cache has no size bound of its own). */
 export async function clearCache(store: ObjectStore): Promise<void> {
   await fs.rm(cacheDirFor(store), { recursive: true, force: true });
+}
+
+/**
+ * Forgets the cached copy of a data file that VACUUM deleted from a remote store, so the
+ * cache holds only files the store still has (a read of a version that needed it fails
+ * with TABLE_MISSING_FILE, as on a local store) and does not grow with every rewrite.
+ */
+export async function evictCached(store: ObjectStore, objectPath: string): Promise<void> {
+  if (store.localPath?.('x') !== undefined) return;
+  await fs.rm(join(cacheDirFor(store), ...objectPath.split('/')), { force: true });
 }
 
 function missing(snapshot: Snapshot, store: ObjectStore, path: string, cause?: unknown): TributaryError {

@@ -1,6 +1,6 @@
 """Reads some columns of a Delta table's latest version with delta-rs, as JSON.
 
-usage: read_columns.py <table path> <column>[,<column>...]
+usage: read_columns.py <table path or URI (s3:// with the AWS environment, see storage.py)> <column>[,<column>...]
 Prints {"version": N, "columns": {name: [values...]}}; exit code 3 with {"error": ...}
 when delta-rs refuses the table. Cheaper than read_delta.py for large tables: no
 normalisation, only the columns asked for.
@@ -12,11 +12,13 @@ import sys
 
 from deltalake import DeltaTable
 
+from storage import storage_options
+
 
 def main():
     path, columns = sys.argv[1], sys.argv[2].split(",")
     try:
-        dt = DeltaTable(path)
+        dt = DeltaTable(path, storage_options=storage_options(path))
         table = dt.to_pyarrow_dataset().to_table(columns=columns)
     except Exception as err:  # the caller asserts on the refusal, so report it as data
         print(json.dumps({"error": f"{type(err).__name__}: {err}"}))

@@ -12,6 +12,8 @@ import sys
 
 from deltalake import DeltaTable
 
+from storage import storage_options
+
 from normalize import describe
 
 
@@ -22,7 +24,7 @@ def main():
     parser.add_argument("--timestamp")
     args = parser.parse_args()
     try:
-        dt = DeltaTable(args.table)
+        dt = DeltaTable(args.table, storage_options=storage_options(args.table))
         if args.version is not None:
             dt.load_as_version(args.version)
         elif args.timestamp is not None:
