@@ -30,6 +30,14 @@ import {
 import { type ProjectScheduler, startProjectScheduler } from './project-jobs.ts';
 import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryOrEmbedded } from './registry-args.ts';
 import {
+  defaultGroup,
+  GROUP_OPTIONS,
+  GROUP_OPTIONS_USAGE,
+  joinGroupFromArgs,
+  startWorkers,
+  workersToStart,
+} from './run-group.ts';
+import {
   optionalPortArg,
   portOption,
   SERVE_BESIDE_OPTIONS,
@@ -69,6 +77,8 @@ options:
                                free one): tables, this pipeline's status at /api/v1/pipelines,
                                /metrics, and ingest into the log (docs/serving.md)
 
+${GROUP_OPTIONS_USAGE}
+
 ${SERVE_BESIDE_USAGE}
 
 ${CAPTURE_OPTIONS_USAGE}
@@ -85,6 +95,7 @@ const OPTIONS = {
   ...CAPTURE_OPTIONS,
   ...REGISTRY_OPTIONS,
   ...SERVE_BESIDE_OPTIONS,
+  ...GROUP_OPTIONS,
   serve: { type: 'string' },
   topic: { type: 'string' },
   project: { type: 'string' },
@@ -164,6 +175,12 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const resolved = await resolveDefinition(positionals[0]);
+  // Several workers here: each is this command as a member of the group.
+  const workers = workersToStart(values);
+  if (workers !== undefined) {
+    return startWorkers(args, workers, values.group ?? defaultGroup(resolved.definition.name));
+  }
+  if (values.workers !== undefined) values.group ??= defaultGroup(resolved.definition.name);
   const changed = withFlags(resolved.definition, values);
   // Changes are checked like the file; their problems are reported against the file.
   const loaded: LoadedDefinition =
@@ -220,6 +237,21 @@ export async function run(args: string[]): Promise<number> {
     await log.close();
     throw err;
   }
+  let member: Awaited<ReturnType<typeof joinGroupFromArgs>>;
+  try {
+    member = await joinGroupFromArgs(values, loaded.definition, {
+      kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
+      topic: slot.current.describe().source,
+      capture: capture !== undefined,
+    });
+  } catch (err) {
+    await capture?.close();
+    await slot.closeCurrent();
+    await pg?.close();
+    await opened.close();
+    await log.close();
+    throw err;
+  }
   const stop = new AbortController();
   const removeSignals = onStopSignals(() => stop.abort());
   // Exports of the project's jobs write the pipeline's database, or one opened when needed.
@@ -258,6 +290,9 @@ export async function run(args: string[]): Promise<number> {
       );
     }
     const name = loaded.definition.name;
+    // A group's worker says which partitions it owns.
+    const owns = () =>
+      member ? `, owns partitions [${member.status().owned.join(',')}] of group ${member.group}` : '';
     let shown = -1;
     const progress =
       every > 0
@@ -266,7 +301,7 @@ export async function run(args: string[]): Promise<number> {
             if (m.batches === shown) return;
             shown = m.batches;
             console.error(
-              `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}; ${sinkSummary(m)}`,
+              `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}${owns()}; ${sinkSummary(m)}`,
             );
           }, every)
         : undefined;
@@ -278,6 +313,7 @@ export async function run(args: string[]): Promise<number> {
           signal: stop.signal,
           // Retried failures are kept for the status page when serving (and printed as always).
           ...(serving && { onError: entry.onRetry() }),
+          ...(member && { membership: member }),
         }),
       );
     } finally {
@@ -287,11 +323,13 @@ export async function run(args: string[]): Promise<number> {
     const c = capture?.capture.metrics;
     console.log(
       `${name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
-        `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
+        `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ${owns()}, ` +
         sinkSummary(m),
     );
     return 0;
   } finally {
+    // Everything is committed (a stop flushes the sinks): the partitions move at once.
+    await member?.leave();
     removeSignals();
     await serving?.stop();
     pipelines.close();
