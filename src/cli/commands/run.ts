@@ -293,13 +293,15 @@ export async function run(args: string[]): Promise<number> {
     // A group's worker says which partitions it owns.
     const owns = () =>
       member ? `, owns partitions [${member.status().owned.join(',')}] of group ${member.group}` : '';
-    let shown = -1;
+    let shown = '';
     const progress =
       every > 0
         ? setInterval(() => {
             const m = slot.current.metrics;
-            if (m.batches === shown) return;
-            shown = m.batches;
+            // A line when batches ran, or when a group's worker was given other partitions.
+            const key = `${m.batches}${owns()}`;
+            if (key === shown) return;
+            shown = key;
             console.error(
               `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}${owns()}; ${sinkSummary(m)}`,
             );
