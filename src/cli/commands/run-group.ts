@@ -93,16 +93,16 @@ export async function startWorkers(args: readonly string[], n: number, group: st
 }
 
 /**
- * Joins the group when `--group` is given: refuses what cannot run on several workers
- * (the embedded log, a change capture, windows and dedup transforms, whose state is kept
- * for all partitions at once), then returns the member, which has had its first answer.
+ * With `--group`: refuses what cannot run on several workers (the embedded log, a change
+ * capture, windows and dedup transforms, whose state is kept for all partitions at once),
+ * before anything is opened.
  */
-export async function joinGroupFromArgs(
+export function checkGroupable(
   values: GroupValues,
   definition: PipelineDefinition,
-  ctx: { kafka?: string; topic: string; capture: boolean },
-): Promise<GroupMember | undefined> {
-  if (values.group === undefined) return undefined;
+  ctx: { kafka?: string; capture: boolean },
+): void {
+  if (values.group === undefined) return;
   const where = `pipeline ${definition.name}`;
   if (!ctx.kafka) {
     throw new TributaryError(
@@ -124,6 +124,15 @@ export async function joinGroupFromArgs(
       { transforms: stateful.map((t) => t.name) },
     );
   }
+}
+
+/** Joins the group when `--group` is given; the member returned has had its first answer. */
+export async function joinGroupFromArgs(
+  values: GroupValues,
+  definition: PipelineDefinition,
+  ctx: { kafka: string; topic: string },
+): Promise<GroupMember | undefined> {
+  if (values.group === undefined) return undefined;
   const member = new GroupMember({
     brokers: ctx.kafka.split(','),
     group: values.group,

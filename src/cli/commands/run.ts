@@ -30,6 +30,7 @@ import {
 import { type ProjectScheduler, startProjectScheduler } from './project-jobs.ts';
 import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryOrEmbedded } from './registry-args.ts';
 import {
+  checkGroupable,
   defaultGroup,
   GROUP_OPTIONS,
   GROUP_OPTIONS_USAGE,
@@ -187,11 +188,13 @@ export async function run(args: string[]): Promise<number> {
     changed === resolved.definition ? resolved : { ...fromObject(changed), file: resolved.file };
   const dataDir = values['data-dir'] ?? process.env.TRIBUTARY_DATA_DIR ?? DEFAULT_DATA_DIR;
   const every = intOption('progress-ms', values['progress-ms']) ?? 10_000;
+  const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka);
+  checkGroupable(values, loaded.definition, { kafka, capture: captureOf(loaded.definition) !== undefined });
   for (const note of resolved.notes ?? []) console.error(`tributary: ${note}`);
   // A seed configuration names its Kafka brokers; the command line and $TRIBUTARY_KAFKA win.
   const log = await openLogFromArgs({
     ...values,
-    kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
+    kafka,
   });
   // Avro topics: writer schemas by id, and schemas of Avro topic sinks (docs/avro.md);
   // without --registry, the embedded registry over this log, opened when first asked.
@@ -240,9 +243,8 @@ export async function run(args: string[]): Promise<number> {
   let member: Awaited<ReturnType<typeof joinGroupFromArgs>>;
   try {
     member = await joinGroupFromArgs(values, loaded.definition, {
-      kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
+      kafka: kafka ?? '',
       topic: slot.current.describe().source,
-      capture: capture !== undefined,
     });
   } catch (err) {
     await capture?.close();
@@ -292,7 +294,9 @@ export async function run(args: string[]): Promise<number> {
     const name = loaded.definition.name;
     // A group's worker says which partitions it owns.
     const owns = () =>
-      member ? `, owns partitions [${member.status().owned.join(',')}] of group ${member.group}` : '';
+      member
+        ? `, worker ${process.pid} owns partitions [${member.status().owned.join(',')}] of group ${member.group}`
+        : '';
     let shown = '';
     const progress =
       every > 0
