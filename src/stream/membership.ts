@@ -10,4 +10,9 @@ export interface Membership {
   pending(): ReadonlySet<number> | undefined;
   /** The worker stopped work on every partition outside `owned` and took up those in it. */
   acknowledge(owned: ReadonlySet<number>): void;
+  /**
+   * False once the worker may have lost its partitions without being told (no answer from
+   * the group for its session timeout): it must not write anything more for them.
+   */
+  valid(): boolean;
 }

@@ -212,6 +212,7 @@ export class Pipeline {
   private alsoFailed: unknown[] = [];
   /** The partitions this worker processes (undefined: all; a group member's: membership.ts). */
   private owned?: ReadonlySet<number>;
+  private member?: Membership;
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
@@ -527,6 +528,14 @@ export class Pipeline {
           : [...explained, ...late].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
       stages.explain = this.clock.now() - dlqStart;
       let dlqTxn: Array<{ appId: string; version: number }> = [];
+      // The DLQ is a topic, which no table commit fences: a worker that may have lost its
+      // partitions writes no dead letters for them (docs/scale-out.md, "Limits").
+      if (this.dlq && rejected.length > 0 && this.member && !this.member.valid()) {
+        throw new TributaryError(
+          'GROUP_MEMBERSHIP_LOST',
+          `pipeline ${this.opts.name}: no answer from the consumer group for the session timeout; the batch's ${rejected.length} dead letters are not written, and the worker releases its partitions`,
+        );
+      }
       if (this.dlq) {
         const t0 = this.clock.now();
         const written = await this.dlq.write({ ...prepView, rejected }, this.dlqProgress);
@@ -687,6 +696,7 @@ export class Pipeline {
     } & RetryPolicy = {},
   ) {
     const member = opts.membership;
+    this.member = member;
     if (member && this.owned === undefined) this.owned = new Set();
     let stopped = true;
     await runLoop({

@@ -12,7 +12,6 @@
  * which lets a group have 3-second sessions.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,67 +19,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
-import { BIN, type Exit, readTrace } from '../helpers/cli-child.ts';
+import { readTrace } from '../helpers/cli-child.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertDeltaRsReads, assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
+import { sleep, split, start, type Worker } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
-const PARTITIONS = 4;
-
-interface Worker {
-  name: string;
-  child: ChildProcess;
-  stderr: () => string;
-  exit: Promise<Exit>;
-}
-
-function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Worker {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TRIBUTARY_CRASH_AT: '', TRIBUTARY_CRASH_TRACE: '', ...env },
-  });
-  let stderr = '';
-  let stdout = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  const exit = new Promise<Exit>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, stdout })),
-  );
-  return { name, child, stderr: () => stderr, exit };
-}
-
-/** The partitions a worker said it owns in its last progress line (undefined: none yet). */
-function owned(w: Worker): number[] | undefined {
-  const all = [...w.stderr().matchAll(/owns partitions \[([0-9,]*)\]/g)];
-  const last = all.at(-1);
-  if (!last) return undefined;
-  return last[1] === '' ? [] : last[1].split(',').map(Number);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until the live workers' last reports split the partitions: each owns some, none twice, all covered. */
-async function split(workers: Worker[], what: string, ms = 60_000): Promise<number[][]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const sets = workers.map(owned);
-    if (sets.every((s) => s !== undefined && s.length > 0)) {
-      const all = (sets as number[][]).flat().sort((a, b) => a - b);
-      if (all.length === PARTITIONS && all.every((p, i) => p === i)) return sets as number[][];
-    }
-    if (Date.now() > end) {
-      throw new Error(
-        `${what}: the workers did not split the partitions in time: ${workers.map((w, i) => `${w.name} ${JSON.stringify(sets[i])}`).join(', ')}\n${workers.map((w) => `--- ${w.name}\n${w.stderr().slice(-2000)}`).join('\n')}`,
-      );
-    }
-    await sleep(100);
-  }
-}
 
 test('orders on Kafka workers: split, SIGKILL mid-batch taken over, join, clean stop; tables equal a straight run', {
   skip: kafka ? false : 'TRIBUTARY_TEST_KAFKA is not set (npm test starts a broker)',

@@ -100,6 +100,8 @@ export class GroupMember {
   #inFlight: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  /** Fenced by the broker: no heartbeat (no joining again) until the worker released everything. */
+  #mustRelease = false;
   #listeners = new Set<() => void>();
 
   constructor(opts: GroupMemberOptions) {
@@ -157,7 +159,11 @@ export class GroupMember {
   /** The worker stopped work on every partition outside `owned` and took up those in it. */
   acknowledge(owned: ReadonlySet<number>): void {
     this.#owned = new Set(owned);
-    if (!this.valid() && owned.size === 0) this.#epoch = 0; // join again
+    if (!this.valid() && owned.size === 0) {
+      // Released everything after being fenced (or losing the session): join again.
+      this.#epoch = 0;
+      this.#mustRelease = false;
+    }
     this.#kick();
   }
 
@@ -238,7 +244,7 @@ export class GroupMember {
 
   /** A heartbeat now (or right after the one in flight). */
   #kick(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#mustRelease) return;
     if (this.#inFlight) {
       this.#again = true;
       return;
@@ -277,6 +283,7 @@ export class GroupMember {
         this.#assigned = new Set();
         this.#lastOk = undefined;
         this.#epoch = 0;
+        this.#mustRelease = this.#owned.size > 0;
         this.#notify();
       }
       if (!this.#closed) this.#schedule();
