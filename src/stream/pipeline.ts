@@ -235,6 +235,18 @@ export class Pipeline {
     };
   }
 
+  private newDlq(): DlqSink {
+    const dlq = this.opts.dlq!;
+    return new DlqSink({
+      log: dlq.log,
+      topic: dlq.topic,
+      sourceTopic: this.opts.source.name,
+      sourcePartitions: this.partitions,
+      contract: this.opts.decoder?.contractName ?? this.opts.source.name,
+      clock: this.clock,
+    });
+  }
+
   dlqAppId(partition: number): string {
     return `${this.opts.name}/dlq/${this.opts.source.name}/${partition}`;
   }
@@ -248,14 +260,7 @@ export class Pipeline {
     this.decodeConn = await openConnection();
     this.explainConns = [await openConnection(), await openConnection()];
     if (this.opts.dlq) {
-      this.dlq = new DlqSink({
-        log: this.opts.dlq.log,
-        topic: this.opts.dlq.topic,
-        sourceTopic: this.opts.source.name,
-        sourcePartitions: this.partitions,
-        contract: this.opts.decoder?.contractName ?? this.opts.source.name,
-        clock: this.clock,
-      });
+      this.dlq = this.newDlq();
     }
     await this.loadProgress();
     if (this.opts.maintenanceIntervalMs !== undefined) {
@@ -618,8 +623,10 @@ export class Pipeline {
   /** Record timestamps and event times of the batch, bucketed to 10 ms (a few hundred rows). */
   private updateLag(fetched: SourceBatch[]): void {
     const positions = this.positions();
-    for (const b of fetched)
+    for (const b of fetched) {
+      if (this.owned && !this.owned.has(b.partition)) continue;
       this.metrics.lag.set(b.partition, Math.max(0, b.highWatermark - positions[b.partition]));
+    }
   }
 
   /** Re-reads each partition's latest offset, so `metrics.lag` counts records produced since the last fetch. */
@@ -648,11 +655,17 @@ export class Pipeline {
     await this.flush();
     const max = Math.max(-1, ...owned);
     if (max >= this.partitions) {
-      throw new TributaryError(
-        'CONFIG_INVALID',
-        `pipeline ${this.opts.name}: partition ${max} of ${this.opts.source.name} was assigned, but the topic had ${this.partitions} partitions when the worker started; restart the workers after adding partitions`,
-        { partition: max, partitions: this.partitions },
-      );
+      // The topic gained partitions since this worker started: work on all of them (the
+      // DLQ topic must have as many; DlqSink.open says so).
+      this.partitions = await this.opts.source.partitions();
+      if (this.dlq) this.dlq = this.newDlq();
+      if (max >= this.partitions) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `pipeline ${this.opts.name}: partition ${max} of ${this.opts.source.name} was assigned, but the topic has ${this.partitions} partitions`,
+          { partition: max, partitions: this.partitions },
+        );
+      }
     }
     this.owned = new Set(owned);
     this.ends = [];

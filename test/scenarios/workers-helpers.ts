@@ -45,13 +45,18 @@ export function owned(w: Worker): number[] | undefined {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the live workers' last reports split the partitions: each owns some, none twice, all covered. */
-export async function split(workers: Worker[], what: string, ms = 60_000): Promise<number[][]> {
+export async function split(
+  workers: Worker[],
+  what: string,
+  ms = 60_000,
+  partitions = PARTITIONS,
+): Promise<number[][]> {
   const end = Date.now() + ms;
   for (;;) {
     const sets = workers.map(owned);
     if (sets.every((s) => s !== undefined && s.length > 0)) {
       const all = (sets as number[][]).flat().sort((a, b) => a - b);
-      if (all.length === PARTITIONS && all.every((p, i) => p === i)) return sets as number[][];
+      if (all.length === partitions && all.every((p, i) => p === i)) return sets as number[][];
     }
     if (Date.now() > end) {
       throw new Error(
