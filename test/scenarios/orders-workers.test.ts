@@ -74,6 +74,8 @@ test('orders on Kafka workers: split, SIGKILL mid-batch taken over, join, clean 
     ...where,
   ]);
   const workers: Worker[] = [];
+  const began = Date.now();
+  const at = () => `${((Date.now() - began) / 1000).toFixed(1)} s`;
   try {
     const log = await openLog({ dataDir: join(dir, 'data'), kafka });
     try {
@@ -92,31 +94,31 @@ test('orders on Kafka workers: split, SIGKILL mid-batch taken over, join, clean 
     const w1 = start('w1', runArgs);
     const w2 = start('w2', runArgs);
     workers.push(w1, w2);
-    t.diagnostic(`two workers: ${JSON.stringify(await split([w1, w2], 'two workers'))}`);
+    t.diagnostic(`${at()} two workers: ${JSON.stringify(await split([w1, w2], 'two workers'))}`);
 
-    // The third dies by SIGKILL at its 30th batch's append: files written, DLQ produced, no commit.
+    // The third dies by SIGKILL at its 12th batch's append: files written, DLQ produced, no commit.
     const w3 = start('w3', runArgs, {
-      TRIBUTARY_CRASH_AT: 'sink.append.written:30',
+      TRIBUTARY_CRASH_AT: 'sink.append.written:12',
       TRIBUTARY_CRASH_TRACE: trace,
     });
     workers.push(w3);
-    t.diagnostic(`three workers: ${JSON.stringify(await split([w1, w2, w3], 'three workers'))}`);
+    t.diagnostic(`${at()} three workers: ${JSON.stringify(await split([w1, w2, w3], 'three workers'))}`);
     const died = await w3.exit;
     assert.equal(died.signal, 'SIGKILL', `w3 was killed at its crash point:\n${died.stderr.slice(-2000)}`);
     assert.ok(
       readTrace(trace).some((l) => l.crash && l.name === 'sink.append.written'),
       'w3 died at sink.append.written',
     );
-    t.diagnostic(`w3 killed; taken over: ${JSON.stringify(await split([w1, w2], 'after the kill'))}`);
+    t.diagnostic(`${at()} w3 killed; taken over: ${JSON.stringify(await split([w1, w2], 'after the kill'))}`);
 
     const w4 = start('w4', runArgs);
     workers.push(w4);
-    t.diagnostic(`w4 joined: ${JSON.stringify(await split([w1, w2, w4], 'w4 joined'))}`);
+    t.diagnostic(`${at()} w4 joined: ${JSON.stringify(await split([w1, w2, w4], 'w4 joined'))}`);
 
     w2.child.kill('SIGTERM');
     const stopped = await w2.exit;
     assert.equal(stopped.code, 0, `w2 stopped cleanly:\n${stopped.stderr.slice(-2000)}`);
-    t.diagnostic(`w2 stopped: ${JSON.stringify(await split([w1, w4], 'w2 stopped'))}`);
+    t.diagnostic(`${at()} w2 stopped: ${JSON.stringify(await split([w1, w4], 'w2 stopped'))}`);
     await sleep(1_000);
   } catch (err) {
     for (const w of workers) w.child.kill('SIGKILL');
