@@ -15,4 +15,9 @@ export interface Membership {
    * the group for its session timeout): it must not write anything more for them.
    */
   valid(): boolean;
+  /**
+   * The worker's positions after a batch (per owned partition, the next offset every sink
+   * still needs), to record as the group's committed offsets: informative only.
+   */
+  committed?(positions: ReadonlyMap<number, number>): void;
 }

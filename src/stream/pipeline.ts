@@ -732,6 +732,11 @@ export class Pipeline {
         }
         if (this.owned?.size === 0) return 'idle';
         const report = await this.runBatch();
+        // Informative group offsets, at most once a second (also when idle, so the last ones land).
+        if (member?.committed) {
+          const at = this.positions();
+          member.committed(new Map([...(this.owned ?? [])].map((p) => [p, at[p]])));
+        }
         if (report.records > 0) opts.onBatch?.(report);
         await this.maybeMaintain();
         if (opts.untilCaughtUp && report.records === 0) {

@@ -28,6 +28,7 @@ test('--workers 2: two processes split the partitions, a SIGTERM stops both, tab
 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-workers-cli-'));
   const topic = `orders-wcli-${randomUUID().slice(0, 8)}`;
+  const group = `tributary.wcli-${randomUUID().slice(0, 8)}`;
   const where = ['--data-dir', join(dir, 'data'), '--topic', topic, '--kafka', kafka!];
   try {
     const gen = startCli([
@@ -51,7 +52,7 @@ test('--workers 2: two processes split the partitions, a SIGTERM stops both, tab
       '--workers',
       '2',
       '--group',
-      `tributary.wcli-${randomUUID().slice(0, 8)}`,
+      group,
       '--session-timeout-ms',
       '3000',
       '--heartbeat-interval-ms',
@@ -84,6 +85,24 @@ test('--workers 2: two processes split the partitions, a SIGTERM stops both, tab
       await sleep(200);
     }
     t.diagnostic(JSON.stringify([...latest()]));
+    // The group's committed offsets (informative) reach each partition's end, as Kafka's own
+    // tools read them.
+    const probe = await openLog({ dataDir: join(dir, 'data'), kafka });
+    try {
+      const until = Date.now() + 20_000;
+      for (;;) {
+        const committed = await probe.committedOffsets(group, topic);
+        const ends = await Promise.all([0, 1, 2, 3].map(async (p) => (await probe.offsets(topic, p)).latest));
+        if (ends.every((e, p) => committed.get(p) === e)) break;
+        assert.ok(
+          Date.now() < until,
+          `group offsets ${JSON.stringify([...committed])} reach the ends ${ends}`,
+        );
+        await sleep(200);
+      }
+    } finally {
+      await probe.close();
+    }
     await sleep(500);
     cmd.child.kill('SIGTERM');
     const done = await cmd.exit;

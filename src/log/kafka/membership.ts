@@ -31,6 +31,7 @@ import {
   Consumer,
   consumerGroupHeartbeatV1,
   IncrementalAlterConfigOperationTypes,
+  offsetCommitV9,
 } from '@platformatic/kafka';
 import { type Clock, systemClock } from '../../core/clock.ts';
 import { TributaryError } from '../../core/errors.ts';
@@ -103,6 +104,8 @@ export class GroupMember {
   /** Fenced by the broker: no heartbeat (no joining again) until the worker released everything. */
   #mustRelease = false;
   #listeners = new Set<() => void>();
+  #lastCommit = 0;
+  #committing: Promise<void> | undefined;
 
   constructor(opts: GroupMemberOptions) {
     if (!opts.group)
@@ -167,6 +170,48 @@ export class GroupMember {
     this.#kick();
   }
 
+  /**
+   * Records the worker's positions (per owned partition, the next offset every sink still
+   * needs) as the group's committed offsets, at most once a second, so Kafka's tools show
+   * the group's lag per partition. Informative only: a worker resumes from its tables.
+   * Failures are ignored (the next call tries again).
+   */
+  committed(positions: ReadonlyMap<number, number>): void {
+    const now = this.#clock.now();
+    if (this.#committing || now - this.#lastCommit < 1_000) return;
+    const parts = [...positions].filter(([p, o]) => this.#owned.has(p) && o >= 0);
+    if (parts.length === 0 || !this.valid() || this.#epoch <= 0) return;
+    this.#lastCommit = now;
+    this.#committing = this.commitOffsets(new Map(parts))
+      .catch(() => {})
+      .finally(() => {
+        this.#committing = undefined;
+      });
+  }
+
+  /** Commits these offsets for the group as this member (OffsetCommit v9: member id and epoch). */
+  async commitOffsets(offsets: ReadonlyMap<number, number>): Promise<void> {
+    const conn = await this.#coordinator();
+    const res = await offsetCommitV9.api.async(conn, this.group, this.#epoch, this.memberId, null, [
+      {
+        name: this.topic,
+        partitions: [...offsets].map(([partitionIndex, o]) => ({
+          partitionIndex,
+          committedOffset: BigInt(o),
+          committedLeaderEpoch: -1,
+          committedMetadata: null,
+        })),
+      },
+    ]);
+    const failed = res.topics.flatMap((t) => t.partitions).filter((p) => p.errorCode !== 0);
+    if (failed.length > 0) {
+      throw new TributaryError(
+        'LOG_BROKER',
+        `committing group '${this.group}' offsets failed for partitions ${failed.map((p) => `${p.partitionIndex} (error ${p.errorCode})`).join(', ')}`,
+      );
+    }
+  }
+
   /** Calls `fn` whenever `pending()` may have changed (a heartbeat answered). */
   onChange(fn: () => void): () => void {
     this.#listeners.add(fn);
@@ -190,6 +235,7 @@ export class GroupMember {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#inFlight?.catch(() => {});
+    await this.#committing;
     try {
       await this.#send(-1, []);
     } catch {
