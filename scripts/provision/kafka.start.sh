@@ -98,6 +98,12 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Consumer groups (KIP-848 "consumer" protocol): the defaults stay (45 s sessions, 5 s
+# heartbeats), but a group may be given shorter ones (its consumer.session.timeout.ms /
+# consumer.heartbeat.interval.ms configs), so the scale-out tests see a dead worker's
+# partitions taken over in seconds.
+group.consumer.min.session.timeout.ms=1000
+group.consumer.min.heartbeat.interval.ms=200
 # Deleting topics between tests should not leave files behind for a minute.
 log.segment.delete.delay.ms=1000
 file.delete.delay.ms=1000

@@ -395,6 +395,19 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'no pipeline of that name runs in the server’s process (HTTP 404)',
   },
+  // scale-out: consumer-group workers (src/log/kafka/membership.ts, docs/scale-out.md)
+  TABLE_PROGRESS_FENCED: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'a stream commit expected its source progress in the table to be where it left it, and another writer moved it (a worker that lost its partitions to another): nothing is committed; the worker reloads its progress',
+  },
+  GROUP_MEMBERSHIP_LOST: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'a worker had no answer from its consumer group for its session timeout (a long pause, a network cut) and may have lost its partitions: the batch is dropped before its dead letters are written; the worker releases its partitions and joins again',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

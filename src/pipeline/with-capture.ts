@@ -14,8 +14,10 @@
  * When the capture stops with CAPTURE_SCHEMA_CHANGED, the pipeline first lands every
  * change published before, so that running again starts from a drained topic.
  */
+
 import type { ChangeCapture } from '../connectors/postgres/capture/types.ts';
 import { isTributaryError } from '../core/errors.ts';
+import type { Membership } from '../stream/membership.ts';
 import type { Pipeline } from '../stream/pipeline.ts';
 import type { OnRetry } from '../stream/run-loop.ts';
 
@@ -62,13 +64,18 @@ export class PipelineSlot {
 export async function runWithCapture(
   target: Pipeline | PipelineSlot,
   capture: ChangeCapture | undefined,
-  opts: { signal?: AbortSignal; untilCaughtUp?: boolean; onError?: OnRetry } = {},
+  opts: { signal?: AbortSignal; untilCaughtUp?: boolean; onError?: OnRetry; membership?: Membership } = {},
 ): Promise<void> {
   const slot = target instanceof PipelineSlot ? target : new PipelineSlot(target);
   // The pipeline's retried failures: reported by `onError` (the server's status page), else on stderr.
   const onError = opts.onError && { onError: opts.onError };
   if (!capture) {
-    return slot.current.run({ signal: opts.signal, untilCaughtUp: opts.untilCaughtUp, ...onError });
+    return slot.current.run({
+      signal: opts.signal,
+      untilCaughtUp: opts.untilCaughtUp,
+      ...onError,
+      ...(opts.membership && { membership: opts.membership }),
+    });
   }
   const stopCapture = new AbortController();
   let stopPipeline = new AbortController();

@@ -22,6 +22,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
+import { TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
@@ -29,6 +30,7 @@ import type { DeltaTable } from '../table/table.ts';
 import { BatchLatency, type LatencyInputs, latencyInputs } from './batch-latency.ts';
 import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
+import type { Membership } from './membership.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { type OnRetry, type RetryPolicy, runLoop } from './run-loop.ts';
 import { sweepStaleScratch } from './scratch.ts';
@@ -169,6 +171,15 @@ function recordsPast(batches: readonly SourceBatch[], progress: Progress): numbe
   return n;
 }
 
+/** A partition another worker owns: nothing read. */
+const notOwned = (partition: number, offset: number): SourceBatch => ({
+  partition,
+  count: 0,
+  lastOffset: offset - 1,
+  nextOffset: offset,
+  highWatermark: offset,
+});
+
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -199,6 +210,9 @@ export class Pipeline {
   private seq = 0;
   /** The failures of the last failed batch after its first (the one thrown). */
   private alsoFailed: unknown[] = [];
+  /** The partitions this worker processes (undefined: all; a group member's: membership.ts). */
+  private owned?: ReadonlySet<number>;
+  private member?: Membership;
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
@@ -221,6 +235,18 @@ export class Pipeline {
     };
   }
 
+  private newDlq(): DlqSink {
+    const dlq = this.opts.dlq!;
+    return new DlqSink({
+      log: dlq.log,
+      topic: dlq.topic,
+      sourceTopic: this.opts.source.name,
+      sourcePartitions: this.partitions,
+      contract: this.opts.decoder?.contractName ?? this.opts.source.name,
+      clock: this.clock,
+    });
+  }
+
   dlqAppId(partition: number): string {
     return `${this.opts.name}/dlq/${this.opts.source.name}/${partition}`;
   }
@@ -234,14 +260,7 @@ export class Pipeline {
     this.decodeConn = await openConnection();
     this.explainConns = [await openConnection(), await openConnection()];
     if (this.opts.dlq) {
-      this.dlq = new DlqSink({
-        log: this.opts.dlq.log,
-        topic: this.opts.dlq.topic,
-        sourceTopic: this.opts.source.name,
-        sourcePartitions: this.partitions,
-        contract: this.opts.decoder?.contractName ?? this.opts.source.name,
-        clock: this.clock,
-      });
+      this.dlq = this.newDlq();
     }
     await this.loadProgress();
     if (this.opts.maintenanceIntervalMs !== undefined) {
@@ -330,10 +349,11 @@ export class Pipeline {
     const startedAt = this.clock.now();
     const stages: Record<string, number> = {};
     const replay = this.opts.stateful?.keeper.nextReplay();
+    const owns = (p: number) => this.owned === undefined || this.owned.has(p);
     // Each partition's share of the batch, by its backlog (batch-limits.ts); the ends are
     // asked once, then known from each fetch.
     if (!replay && this.ends.length < this.partitions) {
-      this.ends = await Promise.all(positions.map((_o, p) => source.latest(p)));
+      this.ends = await Promise.all(positions.map((o, p) => (owns(p) ? source.latest(p) : o)));
     }
     const limits = batchLimits(
       positions,
@@ -346,6 +366,7 @@ export class Pipeline {
     // current batch's work for the time of every partition's read.
     const fetched = await Promise.all(
       positions.map(async (offset, p) => {
+        if (!owns(p)) return notOwned(p, offset);
         for (let i = 0; i <= p; i++) await nextTurn();
         if (replay) return fetchUpTo(source, p, offset, replay.ends[p] ?? -1);
         return source.fetch(p, offset, limits[p]);
@@ -512,6 +533,14 @@ export class Pipeline {
           : [...explained, ...late].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
       stages.explain = this.clock.now() - dlqStart;
       let dlqTxn: Array<{ appId: string; version: number }> = [];
+      // The DLQ is a topic, which no table commit fences: a worker that may have lost its
+      // partitions writes no dead letters for them (docs/scale-out.md, "Limits").
+      if (this.dlq && rejected.length > 0 && this.member && !this.member.valid()) {
+        throw new TributaryError(
+          'GROUP_MEMBERSHIP_LOST',
+          `pipeline ${this.opts.name}: no answer from the consumer group for the session timeout; the batch's ${rejected.length} dead letters are not written, and the worker releases its partitions`,
+        );
+      }
       if (this.dlq) {
         const t0 = this.clock.now();
         const written = await this.dlq.write({ ...prepView, rejected }, this.dlqProgress);
@@ -594,17 +623,54 @@ export class Pipeline {
   /** Record timestamps and event times of the batch, bucketed to 10 ms (a few hundred rows). */
   private updateLag(fetched: SourceBatch[]): void {
     const positions = this.positions();
-    for (const b of fetched)
+    for (const b of fetched) {
+      if (this.owned && !this.owned.has(b.partition)) continue;
       this.metrics.lag.set(b.partition, Math.max(0, b.highWatermark - positions[b.partition]));
+    }
   }
 
   /** Re-reads each partition's latest offset, so `metrics.lag` counts records produced since the last fetch. */
   async refreshLag(): Promise<void> {
     const positions = this.positions();
     for (let p = 0; p < this.partitions; p++) {
+      if (this.owned && !this.owned.has(p)) continue;
       const latest = await this.opts.source.latest(p);
       this.metrics.lag.set(p, Math.max(0, latest - positions[p]));
     }
+  }
+
+  /** The partitions this worker processes (undefined: every partition). */
+  ownedPartitions(): ReadonlySet<number> | undefined {
+    return this.owned;
+  }
+
+  /**
+   * Hands partitions over (a group's rebalance): the batch read ahead is dropped and
+   * whatever the sinks buffered is committed while this worker still owns every partition
+   * it had; then it works on `owned` only, from the progress its sinks' tables hold (a
+   * partition taken over resumes where its previous owner committed). Call between batches.
+   */
+  async assign(owned: ReadonlySet<number>): Promise<void> {
+    await this.dropAhead();
+    await this.flush();
+    const max = Math.max(-1, ...owned);
+    if (max >= this.partitions) {
+      // The topic gained partitions since this worker started: work on all of them (the
+      // DLQ topic must have as many; DlqSink.open says so).
+      this.partitions = await this.opts.source.partitions();
+      if (this.dlq) this.dlq = this.newDlq();
+      if (max >= this.partitions) {
+        throw new TributaryError(
+          'CONFIG_INVALID',
+          `pipeline ${this.opts.name}: partition ${max} of ${this.opts.source.name} was assigned, but the topic has ${this.partitions} partitions`,
+          { partition: max, partitions: this.partitions },
+        );
+      }
+    }
+    this.owned = new Set(owned);
+    this.ends = [];
+    for (const p of [...this.metrics.lag.keys()]) if (!this.owned.has(p)) this.metrics.lag.delete(p);
+    await this.loadProgress();
   }
 
   /** Runs sinks' maintenance if it is due by the clock. */
@@ -635,8 +701,16 @@ export class Pipeline {
        * batch succeeds again.
        */
       onError?: OnRetry;
+      /**
+       * A consumer group's membership (membership.ts): the worker processes only the
+       * partitions it is assigned, and releases revoked ones between batches.
+       */
+      membership?: Membership;
     } & RetryPolicy = {},
   ) {
+    const member = opts.membership;
+    this.member = member;
+    if (member && this.owned === undefined) this.owned = new Set();
     let stopped = true;
     await runLoop({
       ...opts,
@@ -651,7 +725,18 @@ export class Pipeline {
       // the same storage that just failed, and may fail (and be retried) too.
       step: async (afterFailure) => {
         if (afterFailure) await this.loadProgress();
+        const want = member?.pending();
+        if (want && member) {
+          await this.assign(want);
+          member.acknowledge(want);
+        }
+        if (this.owned?.size === 0) return 'idle';
         const report = await this.runBatch();
+        // Informative group offsets, at most once a second (also when idle, so the last ones land).
+        if (member?.committed) {
+          const at = this.positions();
+          member.committed(new Map([...(this.owned ?? [])].map((p) => [p, at[p]])));
+        }
         if (report.records > 0) opts.onBatch?.(report);
         await this.maybeMaintain();
         if (opts.untilCaughtUp && report.records === 0) {

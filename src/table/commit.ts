@@ -55,6 +55,32 @@ export interface CommitOptions {
   maxAttempts?: number;
   /** How ambiguous storage answers are settled (commit-put.ts). */
   outcomeCheck?: OutcomeCheckOptions;
+  /**
+   * A fence for stream writers: per appId, the txn version the table must hold at the read
+   * snapshot (undefined: none yet), i.e. the progress this writer last saw. Otherwise the
+   * commit fails with TABLE_PROGRESS_FENCED; a winner after the read snapshot with the same
+   * appId is a conflict (conflicts.ts), so together they make the progress a
+   * compare-and-set: a worker that lost a partition to another cannot commit its rows.
+   */
+  txnFence?: ReadonlyMap<string, number | undefined>;
+}
+
+/** Throws TABLE_PROGRESS_FENCED when the read snapshot's txn versions are not the fence's. */
+export function checkTxnFence(
+  read: Snapshot,
+  fence: ReadonlyMap<string, number | undefined> | undefined,
+  table: string,
+): void {
+  if (!fence) return;
+  for (const [appId, expected] of fence) {
+    const found = read.txnVersion(appId);
+    if (found === expected) continue;
+    throw new TributaryError(
+      'TABLE_PROGRESS_FENCED',
+      `table ${table}: the progress of '${appId}' is ${found ?? 'none'} at version ${read.version}, but this writer last saw ${expected ?? 'none'}: another writer (a worker that took over this source partition) committed it meanwhile, so this commit is dropped; the worker reloads its progress and its partitions from the group`,
+      { table, appId, found, expected, readVersion: read.version },
+    );
+  }
 }
 
 export interface CommitResult {

@@ -13,7 +13,7 @@ import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action } from './actions.ts';
 import { writeCheckpoint } from './checkpoint.ts';
-import { type CommitOptions, type CommitResult, commit, serializeCommit } from './commit.ts';
+import { type CommitOptions, type CommitResult, checkTxnFence, commit, serializeCommit } from './commit.ts';
 import { type OutcomeCheckOptions, putCommit } from './commit-put.ts';
 import { commitFirst, defineTable, pendingSnapshot, type TableDefinition } from './first-commit.ts';
 import { type HistoryEntry, readHistory } from './history.ts';
@@ -167,6 +167,7 @@ export class DeltaTable {
    * empty snapshot of a table not created yet creates it (first-commit.ts).
    */
   async commit(actions: Action[], opts: CommitOptions): Promise<CommitResult & { checkpointError?: Error }> {
+    checkTxnFence(opts.readSnapshot, opts.txnFence, this.url);
     const withCheck = { ...opts, outcomeCheck: opts.outcomeCheck ?? this.outcomeCheck };
     const out =
       opts.readSnapshot.version < 0

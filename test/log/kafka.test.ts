@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Admin } from '@platformatic/kafka';
 import { isTributaryError } from '../../src/core/errors.ts';
 import { KafkaLog } from '../../src/log/kafka/index.ts';
 import type { ProduceRecord } from '../../src/log/log.ts';
@@ -313,6 +314,29 @@ if (brokers === undefined || brokers === '') {
       assert.deepEqual(
         (await log.fetch(t, 0, 0)).records.map((r) => text(r.value)),
         ['before', 'after'],
+      );
+    });
+
+    test('after partitions are added by another client, a record for a new partition lands in it', async () => {
+      const t = topicName('grown');
+      await log.createTopic(t, { partitions: 2 });
+      // The producer learns the topic with 2 partitions.
+      await log.produce([{ topic: t, partition: 1, value: bytes('old') }]);
+      const admin = new Admin({ clientId: 'grow', bootstrapBrokers: [brokers!] });
+      try {
+        await admin.createPartitions({ topics: [{ name: t, count: 4 }] });
+      } finally {
+        await admin.close();
+      }
+      // Before the fix, the producer sent partition 3 to 3 % 2 = 1, silently.
+      await log.produce([{ topic: t, partition: 3, value: bytes('new') }]);
+      assert.deepEqual(
+        (await log.fetch(t, 3, 0)).records.map((r) => text(r.value)),
+        ['new'],
+      );
+      assert.deepEqual(
+        (await log.fetch(t, 1, 0)).records.map((r) => text(r.value)),
+        ['old'],
       );
     });
 

@@ -33,6 +33,15 @@ import {
 import { type ProjectScheduler, startProjectScheduler } from './project-jobs.ts';
 import { REGISTRY_OPTIONS, REGISTRY_OPTIONS_USAGE, registryOrEmbedded } from './registry-args.ts';
 import {
+  checkGroupable,
+  defaultGroup,
+  GROUP_OPTIONS,
+  GROUP_OPTIONS_USAGE,
+  joinGroupFromArgs,
+  startWorkers,
+  workersToStart,
+} from './run-group.ts';
+import {
   optionalPortArg,
   portOption,
   SERVE_BESIDE_OPTIONS,
@@ -80,6 +89,8 @@ ${PLAIN_USAGE}
                                free one): tables, this pipeline's status at /api/v1/pipelines,
                                /metrics, and ingest into the log (docs/serving.md)
 
+${GROUP_OPTIONS_USAGE}
+
 ${SERVE_BESIDE_USAGE}
 
 ${CAPTURE_OPTIONS_USAGE}
@@ -96,6 +107,7 @@ const OPTIONS = {
   ...CAPTURE_OPTIONS,
   ...REGISTRY_OPTIONS,
   ...SERVE_BESIDE_OPTIONS,
+  ...GROUP_OPTIONS,
   serve: { type: 'string' },
   lake: { type: 'string' },
   topic: { type: 'string' },
@@ -177,6 +189,12 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const resolved = await resolveDefinition(positionals[0]);
+  // Several workers here: each is this command as a member of the group.
+  const workers = workersToStart(values);
+  if (workers !== undefined) {
+    return startWorkers(args, workers, values.group ?? defaultGroup(resolved.definition.name));
+  }
+  if (values.workers !== undefined) values.group ??= defaultGroup(resolved.definition.name);
   const changed = withFlags(resolved.definition, values);
   // Changes are checked like the file; their problems are reported against the file.
   const loaded: LoadedDefinition =
@@ -185,11 +203,13 @@ export async function run(args: string[]): Promise<number> {
   const lakeValue = values.lake ?? process.env.TRIBUTARY_LAKE;
   const lake = lakeValue ? { lake: lakeValue } : {};
   const every = intOption('progress-ms', values['progress-ms']) ?? 10_000;
+  const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka);
+  checkGroupable(values, loaded.definition, { kafka, capture: captureOf(loaded.definition) !== undefined });
   for (const note of resolved.notes ?? []) console.error(`tributary: ${note}`);
   // A seed configuration names its Kafka brokers; the command line and $TRIBUTARY_KAFKA win.
   const log = await openLogFromArgs({
     ...values,
-    kafka: values.kafka ?? (process.env.TRIBUTARY_KAFKA || resolved.kafka),
+    kafka,
   });
   // Avro topics: writer schemas by id, and schemas of Avro topic sinks (docs/avro.md);
   // without --registry, the embedded registry over this log, opened when first asked.
@@ -234,6 +254,20 @@ export async function run(args: string[]): Promise<number> {
       throw err;
     }
   } catch (err) {
+    await opened.close();
+    await log.close();
+    throw err;
+  }
+  let member: Awaited<ReturnType<typeof joinGroupFromArgs>>;
+  try {
+    member = await joinGroupFromArgs(values, loaded.definition, {
+      kafka: kafka ?? '',
+      topic: slot.current.describe().source,
+    });
+  } catch (err) {
+    await capture?.close();
+    await slot.closeCurrent();
+    await pg?.close();
     await opened.close();
     await log.close();
     throw err;
@@ -290,7 +324,12 @@ export async function run(args: string[]): Promise<number> {
             ...(serving && { url: serving.url }),
           })
         : undefined;
-    let shown = -1;
+    // A group's worker says which partitions it owns.
+    const owns = () =>
+      member
+        ? `, worker ${process.pid} owns partitions [${member.status().owned.join(',')}] of group ${member.group}`
+        : '';
+    let shown = '';
     let busy = false;
     const progress =
       every > 0
@@ -305,10 +344,12 @@ export async function run(args: string[]): Promise<number> {
                 return;
               }
               const m = slot.current.metrics;
-              if (m.batches === shown) return;
-              shown = m.batches;
+              // A line when batches ran, or when a group's worker was given other partitions.
+              const key = `${m.batches}${owns()}`;
+              if (key === shown) return;
+              shown = key;
               console.error(
-                `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}; ${sinkSummary(m)}`,
+                `${name}: ${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, lag ${m.totalLag()}${owns()}; ${sinkSummary(m)}`,
               );
             },
             panel ? 1000 : every,
@@ -322,6 +363,7 @@ export async function run(args: string[]): Promise<number> {
           signal: stop.signal,
           // Retried failures are kept for the status page when serving (and printed as always).
           ...(serving && { onError: entry.onRetry() }),
+          ...(member && { membership: member }),
         }),
       );
       clearInterval(progress);
@@ -335,12 +377,14 @@ export async function run(args: string[]): Promise<number> {
     // Under a panel, folded to the terminal's width when stdout is the terminal too.
     printFolded(
       `${name}: ${c ? `captured ${c.published} changes (${capture!.mode}), ` : ''}` +
-        `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ, ` +
+        `${m.batches} batches, ${m.recordsIn} records in, ${m.invalid} to the DLQ${owns()}, ` +
         sinkSummary(m),
       panel !== undefined && process.stdout.isTTY === true,
     );
     return 0;
   } finally {
+    // Everything is committed (a stop flushes the sinks): the partitions move at once.
+    await member?.leave();
     removeSignals();
     await serving?.stop();
     pipelines.close();

@@ -144,8 +144,14 @@ export class KafkaLog implements Log {
     const names = [...new Set(records.map((r) => r.topic))];
     const counts = new Map<string, number>();
     for (const name of names) counts.set(name, (await this.#topics.layout(name)).partitions);
+    // A partition past the cached count: the topic may have gained partitions; look again.
+    for (const r of records) {
+      if (r.partition !== undefined && r.partition >= counts.get(r.topic)!)
+        counts.set(r.topic, (await this.#topics.layout(r.topic, true)).partitions);
+    }
     const routed = this.#router.route(records, counts, this.#clock.now());
     try {
+      await this.#producerKnows(names, counts);
       return await this.#queue.enqueue(routed);
     } catch (err) {
       const e = translateError(err, {
@@ -154,6 +160,27 @@ export class KafkaLog implements Log {
       });
       if (e.code === 'LOG_TOPIC_NOT_FOUND') this.#topics.forget();
       throw e;
+    }
+  }
+
+  /**
+   * The producer keeps metadata of its own and sends a record for partition p to
+   * p % (the partition count it knows): after partitions were added to a topic, a record
+   * for a new partition went silently to an old one (a DLQ record of source partition 5
+   * into DLQ partition 1). So its metadata is refreshed whenever it knows fewer
+   * partitions than the layout the records were routed with.
+   */
+  async #producerKnows(names: string[], counts: ReadonlyMap<string, number>): Promise<void> {
+    const producer = this.#producer;
+    const stale = (md: Awaited<ReturnType<Producer['metadata']>>) =>
+      names.some((n) => (md.topics.get(n)?.partitionsCount ?? 0) < counts.get(n)!);
+    if (!stale(await producer.metadata({ topics: names }))) return;
+    if (stale(await producer.metadata({ topics: names, forceUpdate: true }))) {
+      throw new TributaryError(
+        'LOG_BROKER',
+        `the producer's view of ${names.join(', ')} has fewer partitions than the topic's; try again`,
+        { topics: names },
+      );
     }
   }
 

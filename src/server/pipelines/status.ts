@@ -59,10 +59,14 @@ export async function pipelineDetail(entry: RunningPipeline, dlqLimit: number) {
   const m = entry.metrics;
   const d = pipeline.describe();
   const positions = pipeline.positions();
-  const partitions = positions.map((position, partition) => {
-    const lag = m.lag.get(partition) ?? 0;
-    return { partition, position, end: position + lag, lag };
-  });
+  // A worker of a consumer group shows the partitions it owns (docs/scale-out.md).
+  const owned = pipeline.ownedPartitions();
+  const partitions = positions
+    .map((position, partition) => {
+      const lag = m.lag.get(partition) ?? 0;
+      return { partition, position, end: position + lag, lag };
+    })
+    .filter((p) => owned === undefined || owned.has(p.partition));
   const rates = entry.throughput();
   let dlq: (DlqTail & { writtenByThisProcess: number }) | null = null;
   if (d.dlq)

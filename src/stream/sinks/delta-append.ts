@@ -100,6 +100,8 @@ export class DeltaAppendSink implements Sink {
       { sql: this.opts.select(input), conn },
       {
         txn,
+        // Fenced: a worker that lost a partition to another cannot commit rows for it.
+        txnFence: new Map(advanced.map((a) => [this.appId(a.partition), progress.get(a.partition)])),
         txnBeforeCommit: async () => {
           const more = await extraTxn();
           crashPoint('sink.append.written');

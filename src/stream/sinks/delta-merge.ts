@@ -105,6 +105,8 @@ export class DeltaMergeSink implements Sink {
    */
   private buffered = 0;
   private readonly bufferedUpTo: Progress = new Map();
+  /** The progress the table holds as of this sink's last read or commit: the fence of its next MERGE. */
+  private committed: Progress = new Map();
   private bufferedSeq = 0;
   private bufferedExtra: ExtraTxn = noMarkers;
   /** Changes taken from the buffer, ready to merge. */
@@ -160,7 +162,8 @@ export class DeltaMergeSink implements Sink {
     this.bufferedExtra = noMarkers;
     await this.dropChanges();
     this.lastCommit = this.clock.now();
-    return progressFromTable(await this.opts.table.snapshot(), (p) => this.appId(p), partitions);
+    this.committed = progressFromTable(await this.opts.table.snapshot(), (p) => this.appId(p), partitions);
+    return new Map(this.committed);
   }
 
   private async dropChanges(): Promise<void> {
@@ -349,6 +352,8 @@ export class DeltaMergeSink implements Sink {
           whenMatched: this.opts.whenMatched,
           ...(this.opts.whenNotMatched !== undefined && { whenNotMatched: this.opts.whenNotMatched }),
           txn,
+          // Fenced: a worker that lost a partition to another cannot MERGE its stale changes.
+          txnFence: new Map(changes.upTo.map(([p]) => [this.appId(p), this.committed.get(p)])),
           targetFileSize: this.opts.targetFileSize,
           orderBy: this.opts.orderBy,
           compression: this.opts.compression,
@@ -356,6 +361,7 @@ export class DeltaMergeSink implements Sink {
         },
       );
       crashPoint('sink.merge.committed');
+      for (const [p, offset] of changes.upTo) this.committed.set(p, offset);
       await this.maybeCompact();
       return { rows: res.metrics.numSourceRows, version: res.version, durableThrough: changes.seq };
     } finally {

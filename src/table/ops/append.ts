@@ -25,6 +25,8 @@ export interface AppendOptions {
    * here deletes the files and fails the append.
    */
   txnBeforeCommit?: () => Promise<ReadonlyArray<Txn>>;
+  /** The progress the table must hold for these appIds (commit.ts, `txnFence`). */
+  txnFence?: ReadonlyMap<string, number | undefined>;
   schemaMode?: SchemaMode;
   targetFileSize?: number;
   /** Sort rows within each new file by these columns. */
@@ -90,6 +92,7 @@ async function writeAndCommit(
         ...(mode === 'Overwrite' ? { numRemovedFiles: String(snapshot.files().length) } : {}),
       },
       readScope: mode === 'Append' ? 'none' : 'all',
+      ...(opts.txnFence && { txnFence: opts.txnFence }),
     });
     return { ...res, rows: batch.rows, files: batch.adds.length };
   } catch (err) {

@@ -61,6 +61,8 @@ export interface MergeOptions {
   /** Default 'insert'; `{ insert: SQL over source.* }` inserts only the rows for which it holds. */
   whenNotMatched?: 'insert' | 'ignore' | { insert: string };
   txn?: Txn[];
+  /** The progress the table must hold for these appIds (commit.ts, `txnFence`). */
+  txnFence?: ReadonlyMap<string, number | undefined>;
   targetFileSize?: number;
   /**
    * Sort the rows of new files by these columns (default: no sort). File-level key
@@ -328,6 +330,7 @@ export async function merge(
             written: adds,
             metrics,
             commit: {
+              ...(opts.txnFence && { txnFence: opts.txnFence }),
               operation: 'MERGE',
               operationParameters: {
                 predicate: JSON.stringify(keys),
