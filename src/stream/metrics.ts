@@ -59,6 +59,8 @@ export interface SinkCounters {
   rows: number;
   duplicates: number;
   commits: number;
+  /** Commit tries lost to other writers (SinkResult.conflicts). */
+  conflicts: number;
   /** Commit of this sink minus the record's log timestamp (ingest time at the broker). */
   ingestLatencyMs: Histogram;
   /** Commit of this sink minus the record's event time (when the pipeline has one). */
@@ -98,6 +100,7 @@ export class PipelineMetrics {
         rows: 0,
         duplicates: 0,
         commits: 0,
+        conflicts: 0,
         ingestLatencyMs: new Histogram(),
         eventLatencyMs: new Histogram(),
       };
@@ -125,6 +128,7 @@ export class PipelineMetrics {
             rows: c.rows,
             duplicates: c.duplicates,
             commits: c.commits,
+            conflicts: c.conflicts,
             ingestLatencyMs: { p50: c.ingestLatencyMs.quantile(0.5), p99: c.ingestLatencyMs.quantile(0.99) },
             eventLatencyMs: { p50: c.eventLatencyMs.quantile(0.5), p99: c.eventLatencyMs.quantile(0.99) },
           },

@@ -607,6 +607,7 @@ export class Pipeline {
     c.rows += res.rows;
     c.duplicates += res.duplicates ?? 0;
     c.commits += res.commits ?? (res.version !== undefined ? 1 : 0);
+    c.conflicts += res.conflicts ?? 0;
     if (res.durableThrough !== undefined) {
       this.latency.durable(this.metrics, sink, c, res.durableThrough, this.clock.now());
     }

@@ -180,6 +180,11 @@ export interface SinkResult {
   /** Commits this result stands for (default: 1 when `version` is set). */
   commits?: number;
   /**
+   * Commit tries lost to other writers of the table: re-attempted at a later version, or
+   * (a conflict with what was read) re-planned on a new snapshot.
+   */
+  conflicts?: number;
+  /**
    * Every batch up to this `seq` is durable in the sink (undefined: no change). A sink
    * that buffers, or commits in the background, reports batches once they are durable.
    */

@@ -156,6 +156,11 @@ describe('pipelines and metrics of a pipeline running beside the server', () => 
     assert.equal(value(m, 'tributary_pipeline_batches_total', p), detail.counters.batches);
     assert.equal(value(m, 'tributary_batch_duration_seconds_count', p), detail.counters.batches);
     assert.equal(value(m, 'tributary_sink_commits_total', { ...p, sink: 'lake' }), detail.sinks[0].commits);
+    assert.equal(
+      value(m, 'tributary_sink_commit_conflicts_total', { ...p, sink: 'lake' }),
+      detail.sinks[0].conflicts,
+    );
+    assert.equal(detail.sinks[0].conflicts, 0, 'one writer: no commit lost a race');
     // Latency histograms: one observation per valid record, buckets cumulative.
     for (const from of ['ingest', 'event_time']) {
       const labels = { ...p, sink: 'lake', from };

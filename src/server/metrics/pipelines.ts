@@ -131,6 +131,13 @@ export function pipelineMetrics(registry: Registry, pipelines: RunningPipelines)
     'Commits of a sink (table versions; table is empty for sinks that are not tables)',
     (c) => c.commits,
   );
+  sinkCounter(
+    r,
+    p,
+    'tributary_sink_commit_conflicts_total',
+    'Commit tries of a sink lost to other writers of its table (re-attempted at a later version, or re-planned on a new snapshot)',
+    (c) => c.conflicts,
+  );
   perPipeline(
     r,
     p,

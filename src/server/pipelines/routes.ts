@@ -142,6 +142,7 @@ const DETAIL = {
           rowsPerSecond: { type: 'number' },
           duplicates: { type: 'integer' },
           commits: { type: 'integer' },
+          conflicts: { type: 'integer', description: 'commit tries lost to other writers of the table' },
           latencyMs: LATENCY,
         },
       },

@@ -104,6 +104,7 @@ export async function pipelineDetail(entry: RunningPipeline, dlqLimit: number) {
         rowsPerSecond: round(rates.sinks[name] ?? 0),
         duplicates: c.duplicates,
         commits: c.commits,
+        conflicts: c.conflicts,
         latencyMs: {
           fromIngest: percentiles(c.ingestLatencyMs),
           fromEventTime: percentiles(c.eventLatencyMs),

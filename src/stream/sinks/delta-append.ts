@@ -114,7 +114,13 @@ export class DeltaAppendSink implements Sink {
     );
     crashPoint('sink.append.committed');
     await this.dedup?.committed(conn);
-    return { rows: res.rows, duplicates, version: res.version, durableThrough: batch.seq };
+    return {
+      rows: res.rows,
+      duplicates,
+      version: res.version,
+      conflicts: Math.max(0, res.attempts - 1),
+      durableThrough: batch.seq,
+    };
   }
 }
 

@@ -363,7 +363,12 @@ export class DeltaMergeSink implements Sink {
       crashPoint('sink.merge.committed');
       for (const [p, offset] of changes.upTo) this.committed.set(p, offset);
       await this.maybeCompact();
-      return { rows: res.metrics.numSourceRows, version: res.version, durableThrough: changes.seq };
+      return {
+        rows: res.metrics.numSourceRows,
+        version: res.version,
+        conflicts: res.attempts - 1 + Math.max(0, (res.commitAttempts ?? 1) - 1),
+        durableThrough: changes.seq,
+      };
     } finally {
       await fs.rm(changes.file, { force: true });
     }

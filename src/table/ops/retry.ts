@@ -25,6 +25,8 @@ export interface OpResult<M> {
   /** The committed version; undefined when there was nothing to commit. */
   version?: number;
   attempts: number;
+  /** Tries of the last attempt's commit (more than 1: races lost to other writers, without conflict). */
+  commitAttempts?: number;
   metrics: M;
 }
 
@@ -54,7 +56,7 @@ export async function runWithRetries<M>(
       }
       throw err;
     }
-    return { version: out.version, attempts: attempt, metrics: p.metrics };
+    return { version: out.version, attempts: attempt, commitAttempts: out.attempts, metrics: p.metrics };
   }
   throw new TributaryError(
     'TABLE_COMMIT_CONFLICT',
