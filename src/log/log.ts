@@ -107,6 +107,11 @@ export interface Log {
   /** Creates the topic if it is missing; an existing topic is left as it is. */
   ensureTopic(name: string, config: TopicConfig): Promise<TopicInfo>;
   deleteTopic(name: string): Promise<void>;
+  /**
+   * Grows a topic to `partitions` partitions (never shrinks it); the topic as it is then.
+   * Kafka only: the embedded log's topics keep the partitions they were created with.
+   */
+  addPartitions?(name: string, partitions: number): Promise<TopicInfo>;
   listTopics(): Promise<TopicInfo[]>;
   describeTopic(name: string): Promise<TopicInfo>;
   /** Appends records (to one or several topics); resolves when all are acknowledged. Results are in input order. */

@@ -657,7 +657,7 @@ export class Pipeline {
     const max = Math.max(-1, ...owned);
     if (max >= this.partitions) {
       // The topic gained partitions since this worker started: work on all of them (the
-      // DLQ topic must have as many; DlqSink.open says so).
+      // DLQ topic is grown to as many by DlqSink.open).
       this.partitions = await this.opts.source.partitions();
       if (this.dlq) this.dlq = this.newDlq();
       if (max >= this.partitions) {

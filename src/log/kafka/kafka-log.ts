@@ -126,6 +126,10 @@ export class KafkaLog implements Log {
     return this.#topics.ensure(name, config);
   }
 
+  addPartitions(name: string, partitions: number): Promise<TopicInfo> {
+    return this.#topics.grow(name, partitions);
+  }
+
   async deleteTopic(name: string): Promise<void> {
     await this.#topics.delete(name);
     this.#router.forget(name);

@@ -120,6 +120,34 @@ export class KafkaTopics {
     return this.describe(name);
   }
 
+  async grow(name: string, partitions: number): Promise<TopicInfo> {
+    const now = await this.describe(name);
+    if (now.partitions >= partitions) return now;
+    try {
+      await this.#admin.createPartitions({ topics: [{ name, count: partitions }] });
+    } catch (err) {
+      const e = translateError(err, {
+        brokers: this.#brokers,
+        operation: 'add partitions to topic',
+        topic: name,
+      });
+      // Another worker grew it at the same moment (INVALID_PARTITIONS: already that many).
+      if ((await this.layout(name, true)).partitions < partitions) throw e;
+    }
+    const deadline = this.#clock.now() + CREATE_VISIBLE_TIMEOUT_MS;
+    while ((await this.layout(name, true)).partitions < partitions) {
+      if (this.#clock.now() > deadline) {
+        throw new TributaryError(
+          'LOG_BROKER',
+          `topic '${name}' on Kafka ${this.#brokers} was grown to ${partitions} partitions but the broker does not show them after ${CREATE_VISIBLE_TIMEOUT_MS} ms; check the broker log`,
+          { topic: name, partitions },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.describe(name);
+  }
+
   async delete(name: string): Promise<void> {
     try {
       await this.#admin.deleteTopics({ topics: [name] });

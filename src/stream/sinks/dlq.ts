@@ -40,7 +40,11 @@ export class DlqSink {
   /** Creates the topic if needed; returns the progress its tail shows. */
   async open(): Promise<Progress> {
     const { log, topic, sourcePartitions } = this.opts;
-    const info = await log.ensureTopic(topic, { partitions: sourcePartitions });
+    let info = await log.ensureTopic(topic, { partitions: sourcePartitions });
+    // The source gained partitions (Kafka): its DLQ gains as many, one per source partition.
+    if (info.partitions < sourcePartitions && log.addPartitions) {
+      info = await log.addPartitions(topic, sourcePartitions);
+    }
     if (info.partitions < sourcePartitions) {
       throw new TributaryError(
         'CONFIG_INVALID',
