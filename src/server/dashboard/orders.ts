@@ -67,6 +67,7 @@ FROM orders_events AS e, newest
 WHERE e.ingest_time >= {{newest orders_events.ingest_time}} - INTERVAL 5 MINUTE
   AND e.ingest_time > newest.t - INTERVAL 5 MINUTE
 GROUP BY ALL ORDER BY t`,
+        windows: [{ table: 'orders_events', column: 'ingest_time', minutes: 5 }],
       },
     },
     {
@@ -97,6 +98,7 @@ WHERE e.event_type = 'ORDER_PAID'
   AND e.event_timestamp >= {{newest orders_events.event_timestamp}} - INTERVAL 60 MINUTE
   AND e.event_timestamp > newest.t - INTERVAL 60 MINUTE
 GROUP BY ALL ORDER BY t, currency`,
+        windows: [{ table: 'orders_events', column: 'event_timestamp', minutes: 60 }],
       },
     },
     {

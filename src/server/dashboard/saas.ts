@@ -71,6 +71,7 @@ WHERE g.currency = 'USD'
   AND g.window_start >= {{newest sales_revenue_5m.window_start}} - INTERVAL 24 HOUR
   AND g.window_start > newest.t - INTERVAL 24 HOUR
 GROUP BY ALL ORDER BY t, plan_tier`,
+        windows: [{ table: 'sales_revenue_5m', column: 'window_start', minutes: 24 * 60 }],
       },
     },
     {
@@ -92,6 +93,7 @@ WHERE g.currency = 'USD'
   AND g.window_start >= {{newest sales_revenue_5m.window_start}} - INTERVAL 24 HOUR
   AND g.window_start > newest.t - INTERVAL 24 HOUR
 GROUP BY ALL ORDER BY t, region`,
+        windows: [{ table: 'sales_revenue_5m', column: 'window_start', minutes: 24 * 60 }],
       },
     },
     {

@@ -71,7 +71,14 @@ export class TableCache {
 
   /** A snapshot: latest, or as of a version or timestamp. A table gone since it was opened is looked up again. */
   async snapshot(name: string, at: AsOfQuery = {}): Promise<{ table: DeltaTable; snapshot: Snapshot }> {
-    const spec = asOfSpec(at);
+    return this.snapshotAt(name, asOfSpec(at));
+  }
+
+  /** Like `snapshot`, with the timestamp in ms (the query layer's `openTable`). */
+  async snapshotAt(
+    name: string,
+    spec: { version?: number; timestamp?: number },
+  ): Promise<{ table: DeltaTable; snapshot: Snapshot }> {
     const table = await this.get(name);
     try {
       return { table, snapshot: await table.snapshot(spec) };
