@@ -86,6 +86,10 @@ describe('dashboard panels: open tables, time windows and answers per version eq
       const res = await call(server.url, '/api/v1/dashboards/orders', { token });
       assert.equal(res.status, 200);
       if (JSON.stringify(res.body.versions) === JSON.stringify(versions)) {
+        // Each SQL panel's time, in the Server-Timing header.
+        const timing = res.headers.get('server-timing') ?? '';
+        for (const panel of SQL_PANELS)
+          assert.match(timing, new RegExp(`\\b${panel.id};dur=\\d+(\\.\\d+)?\\b`));
         return res.body.panels.filter((p: { source: string }) => p.source === 'sql');
       }
       await new Promise((r) => setTimeout(r, 20));
