@@ -85,7 +85,7 @@ export async function filesRelation(
  * of its new files only). Bounded: the oldest entries go first.
  */
 const fileColumns = new Map<string, readonly string[]>();
-const MAX_FILE_COLUMNS = 200_000;
+const MAX_FILE_COLUMNS = 50_000;
 
 /** The names (lower case) of the columns some file of `files` has, from their footers. */
 async function presentColumns(conn: DuckDBConnection, files: readonly FileRef[]): Promise<Set<string>> {
