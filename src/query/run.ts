@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.ts';
 import { isTributaryError, TributaryError } from '../core/errors.ts';
 import { quoteIdent } from '../core/sql.ts';
 import { fromDuckdbError } from '../table/duckdb-errors.ts';
-import { DeltaTable, openConnection, snapshotQuery } from '../table/index.ts';
+import { DeltaTable, type Filter, openConnection, type Snapshot, snapshotQuery } from '../table/index.ts';
 import { locateTable } from '../table/locate.ts';
 import { type AsOf, findTableRefs, SqlReferenceError, type TableRef } from './references.ts';
 import { exactValueConverter, type QueryColumn, type QueryResult, toQueryResult } from './results.ts';
@@ -18,6 +18,24 @@ export interface RunQueryOptions {
   /** Tables named without a path live in `<dataDir>/tables/<name>`. */
   dataDir: string;
   clock?: Clock;
+  /**
+   * Opens a table named without a path at a snapshot (default: found under `dataDir`
+   * and its log read afresh). A server passes its tables kept open, whose latest
+   * snapshot is refreshed by reading only the commits since (server/tables/open.ts).
+   */
+  openTable?: (name: string, at: { version?: number; timestamp?: number }) => Promise<OpenedTable>;
+  /**
+   * Rows each table (by name) is restricted to: every reference to it reads only the
+   * rows matching all its filters, from the files whose statistics say they may hold
+   * such rows (read/filter.ts). For filters the query's own conditions imply, the
+   * answer is the same as without, from fewer files.
+   */
+  restrict?: Record<string, Filter[]>;
+}
+
+export interface OpenedTable {
+  table: DeltaTable;
+  snapshot: Snapshot;
 }
 
 export type { QueryColumn, QueryResult } from './results.ts';
@@ -60,11 +78,29 @@ async function createView(
   ref: TableRef,
   opts: RunQueryOptions,
 ): Promise<void> {
-  const { store } = await locateTable(ref.target, opts.dataDir);
-  const table = await DeltaTable.open(store, { clock: opts.clock });
-  const snapshot = await table.snapshot(snapshotSpec(ref.asOf));
-  const relation = await snapshotQuery(table, snapshot, conn);
+  let opened: OpenedTable;
+  if (ref.kind === 'name' && opts.openTable !== undefined) {
+    opened = await opts.openTable(ref.target, snapshotSpec(ref.asOf) ?? {});
+  } else {
+    const { store } = await locateTable(ref.target, opts.dataDir);
+    const table = await DeltaTable.open(store, { clock: opts.clock });
+    opened = { table, snapshot: await table.snapshot(snapshotSpec(ref.asOf)) };
+  }
+  const filter = ref.kind === 'name' ? opts.restrict?.[ref.target] : undefined;
+  const relation = await snapshotQuery(opened.table, opened.snapshot, conn, { filter });
   await conn.run(`CREATE TEMP VIEW ${quoteIdent(view)} AS ${relation}`);
+}
+
+/**
+ * A connection for queries over tables: UTC, and Parquet footers cached across queries
+ * (`parquet_metadata_cache`, DuckDB's bounded object cache: a table's data files never
+ * change, so a footer read once serves every later query over the file; without it each
+ * query read every file's footer twice, to bind and to scan).
+ */
+async function openQueryConnection(): Promise<DuckDBConnection> {
+  const conn = await openConnection();
+  await conn.run('SET parquet_metadata_cache = true');
+  return conn;
 }
 
 /** Rewrites `sql` so each table reference reads a view; creates the views on `conn`. */
@@ -157,7 +193,7 @@ export interface StreamedQuery {
 
 /** Like runQuery, with the last statement's rows streamed instead of read whole. */
 export async function streamQuery(sql: string, opts: RunQueryOptions): Promise<StreamedQuery> {
-  const conn = await openConnection();
+  const conn = await openQueryConnection();
   let open = true;
   const close = () => {
     if (open) conn.closeSync();
@@ -194,7 +230,7 @@ export async function streamQuery(sql: string, opts: RunQueryOptions): Promise<S
 
 /** Runs one SQL text (several statements: the last one's result) over the tables. */
 export async function runQuery(sql: string, opts: RunQueryOptions): Promise<QueryResult> {
-  const conn = await openConnection();
+  const conn = await openQueryConnection();
   try {
     const rewritten = await prepareQuery(conn, sql, opts);
     try {

@@ -198,9 +198,27 @@ export interface ParsedStats {
   nullCount: Record<string, unknown>;
 }
 
-/** Parses an `add.stats` string; numeric leaves become `{ raw: '<digits>' }`. */
+/**
+ * Parsed statistics by their text: a snapshot's files are skipped by their statistics on
+ * every read of a table (each query, each dashboard panel), and a file's statistics never
+ * change; parsing them each time was most of the CPU of a query over a few recent files of
+ * a table with hundreds. Bounded (20,000 files' statistics, some tens of MB at most): the
+ * oldest entries go first. Callers must not change what they are given.
+ */
+const parsed = new Map<string, ParsedStats | undefined>();
+const MAX_PARSED = 20_000;
+
+/** Parses an `add.stats` string; numeric leaves become `{ raw: '<digits>' }`. Shared: do not modify it. */
 export function parseStats(stats: string | null | undefined): ParsedStats | undefined {
   if (!stats) return undefined;
+  if (parsed.has(stats)) return parsed.get(stats);
+  const result = parseStatsText(stats);
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value!);
+  parsed.set(stats, result);
+  return result;
+}
+
+function parseStatsText(stats: string): ParsedStats | undefined {
   try {
     const parsed = JSON.parse(stats, (_key, value, context?: { source?: string }) =>
       typeof value === 'number' && context?.source !== undefined ? { raw: context.source } : value,

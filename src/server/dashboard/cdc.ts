@@ -12,7 +12,7 @@
  */
 import type { DashboardDef } from './definition.ts';
 import { pipelinePanels, place } from './pipeline-panels.ts';
-import { recentSql } from './recent-sql.ts';
+import { recentSource } from './recent-sql.ts';
 
 const TOPIC = '2025em1100102_food_orders_raw';
 const shared = pipelinePanels({ topic: TOPIC, committedIn: 'its commit in the three tables' });
@@ -51,18 +51,15 @@ FROM (SELECT count(*) AS orders FROM food.orders_current) AS c,
       unit: 'ms',
       columnUnits: { changes: 'count' },
       width: 6,
-      source: {
-        type: 'sql',
-        sql: recentSql({
-          table: 'food.orders',
-          column: '__commit_ts',
-          span: '5 MINUTE',
-          select: `count(*) AS changes,
+      source: recentSource({
+        table: 'food.orders',
+        column: '__commit_ts',
+        span: '5 MINUTE',
+        select: `count(*) AS changes,
   round(avg(epoch_ms(e.ingest_time) - epoch_ms(e.__commit_ts)))::BIGINT AS mean_delay_ms,
   max(epoch_ms(e.ingest_time) - epoch_ms(e.__commit_ts)) AS max_delay_ms`,
-          orderBy: 'changes',
-        }),
-      },
+        orderBy: 'changes',
+      }),
     },
     {
       id: 'changes_per_minute',

@@ -16,7 +16,7 @@
  */
 import type { DashboardDef } from './definition.ts';
 import { pipelinePanels, place } from './pipeline-panels.ts';
-import { recentSql } from './recent-sql.ts';
+import { recentSource } from './recent-sql.ts';
 
 const shared = pipelinePanels({
   topic: 'user-events',
@@ -26,7 +26,7 @@ const shared = pipelinePanels({
 
 /** Bronze events per minute of event time, the last hour, each event_id once. */
 const perMinute = (column: string, value: string, where?: string) =>
-  recentSql({
+  recentSource({
     table: 'bronze_user_events',
     column: 'timestamp',
     span: '60 MINUTE',
@@ -80,7 +80,7 @@ ORDER BY d.event_date DESC LIMIT 1`,
       unit: 'count',
       width: 6,
       seriesBy: 'event_type',
-      source: { type: 'sql', sql: perMinute('event_type', 'events') },
+      source: perMinute('event_type', 'events'),
     },
     {
       id: 'logins_per_source',
@@ -91,7 +91,7 @@ ORDER BY d.event_date DESC LIMIT 1`,
       unit: 'count',
       width: 6,
       seriesBy: 'source',
-      source: { type: 'sql', sql: perMinute('source', 'logins', `e.event_type = 'login'`) },
+      source: perMinute('source', 'logins', `e.event_type = 'login'`),
     },
     {
       id: 'top_pages',

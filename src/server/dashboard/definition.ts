@@ -24,6 +24,13 @@ export type PanelKind = 'stat' | 'bars' | 'timeseries' | 'table';
 export interface SqlSource {
   type: 'sql';
   sql: string;
+  /**
+   * Time windows the query keeps to: it reads only rows of `table` whose `column` is at
+   * or after `{{newest table.column}} - minutes` (its SQL must say so too). The table's
+   * other rows are left out before the query runs, and files whose statistics show
+   * only older rows are not read: the answer is the same, from the recent files only.
+   */
+  windows?: Array<{ table: string; column: string; minutes: number }>;
 }
 
 /** The dead-letter topic of the scenario's pipeline, read from the log. */

@@ -60,6 +60,8 @@ export class DashboardFeed {
   private sqlKey = '';
   private sqlAt = Number.NEGATIVE_INFINITY;
   private sqlAnswers = new Map<string, PanelAnswer>();
+  /** How long each SQL panel's query took when the answers were computed (ms). */
+  private sqlTimings = new Map<string, number>();
   private inflight: Promise<DashboardData> | undefined;
   private lastAt = Number.NEGATIVE_INFINITY;
   private last: DashboardData | undefined;
@@ -126,6 +128,15 @@ export class DashboardFeed {
     };
   }
 
+  /**
+   * A `Server-Timing` header value: how long each SQL panel's query took (ms) when its
+   * answer was computed (`totals;dur=12.3, orders_by_status;dur=8.1`); the answer may
+   * have been computed for an earlier request (at the same versions).
+   */
+  serverTiming(): string {
+    return [...this.sqlTimings].map(([id, ms]) => `${id};dur=${ms.toFixed(1)}`).join(', ');
+  }
+
   get followerCount(): number {
     return this.followers.size;
   }
@@ -177,15 +188,22 @@ export class DashboardFeed {
     const key = JSON.stringify(versions);
     if (key !== this.sqlKey && now - this.sqlAt >= (this.opts.sqlIntervalMs ?? 2000)) {
       const answers = new Map<string, PanelAnswer>();
+      const timings = new Map<string, number>();
       for (const panel of this.def.panels) {
         if (panel.source.type !== 'sql') continue;
         const p = panel as PanelDef & { source: SqlSource };
         answers.set(
           panel.id,
-          await this.opts.slots.run(() => runSqlPanel(p, versions, this.opts.dataDir, this.opts.tables)),
+          await this.opts.slots.run(async () => {
+            const t0 = performance.now();
+            const answer = await runSqlPanel(p, versions, this.opts.dataDir, this.opts.tables);
+            timings.set(panel.id, performance.now() - t0);
+            return answer;
+          }),
         );
       }
       this.sqlAnswers = answers;
+      this.sqlTimings = timings;
       this.sqlKey = key;
       this.sqlAt = now;
     }

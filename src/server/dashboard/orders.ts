@@ -10,7 +10,7 @@
  */
 import type { DashboardDef } from './definition.ts';
 import { pipelinePanels, place } from './pipeline-panels.ts';
-import { recentSql } from './recent-sql.ts';
+import { recentSource } from './recent-sql.ts';
 
 const shared = pipelinePanels({
   topic: 'orders',
@@ -50,16 +50,13 @@ FROM orders_current`,
       kind: 'timeseries',
       unit: 'per_second',
       width: 6,
-      source: {
-        type: 'sql',
-        sql: recentSql({
-          table: 'orders_events',
-          column: 'ingest_time',
-          span: '5 MINUTE',
-          select: `epoch(date_trunc('second', e.ingest_time))::BIGINT AS t, count(*) AS events`,
-          orderBy: 't',
-        }),
-      },
+      source: recentSource({
+        table: 'orders_events',
+        column: 'ingest_time',
+        span: '5 MINUTE',
+        select: `epoch(date_trunc('second', e.ingest_time))::BIGINT AS t, count(*) AS events`,
+        orderBy: 't',
+      }),
     },
     place(shared.latency, 6),
     {
@@ -70,17 +67,14 @@ FROM orders_current`,
       unit: 'money',
       width: 8,
       seriesBy: 'currency',
-      source: {
-        type: 'sql',
-        sql: recentSql({
-          table: 'orders_events',
-          column: 'event_timestamp',
-          span: '60 MINUTE',
-          select: `epoch(date_trunc('minute', e.event_timestamp))::BIGINT AS t, e.currency, sum(e.total_amount) AS revenue`,
-          where: `e.event_type = 'ORDER_PAID'`,
-          orderBy: 't, currency',
-        }),
-      },
+      source: recentSource({
+        table: 'orders_events',
+        column: 'event_timestamp',
+        span: '60 MINUTE',
+        select: `epoch(date_trunc('minute', e.event_timestamp))::BIGINT AS t, e.currency, sum(e.total_amount) AS revenue`,
+        where: `e.event_type = 'ORDER_PAID'`,
+        orderBy: 't, currency',
+      }),
     },
     {
       id: 'orders_by_status',

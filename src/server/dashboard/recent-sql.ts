@@ -5,7 +5,8 @@
  *
  * The window is written twice: `{{newest table.column}}` (sql-panels.ts, resolveNewest)
  * lets DuckDB skip the row groups that are all older, and the exact condition against the
- * newest value gives the answer.
+ * newest value gives the answer. `recentSource` also declares the window (the panel's
+ * `windows`), so only the files whose statistics reach it are read at all.
  */
 
 export interface RecentSqlOptions {
@@ -14,7 +15,7 @@ export interface RecentSqlOptions {
   /** Its timestamp column the window is over (a plain name; quoted in the query). */
   column: string;
   /** How far back from the newest value (`5 MINUTE`, `24 HOUR`). */
-  span: string;
+  span: `${number} ${'MINUTE' | 'HOUR'}`;
   /** The select list, over `e`: `epoch(date_trunc('minute', e.ts))::BIGINT AS t, count(*) AS n`. */
   select: string;
   /** More conditions on `e`, and-ed with the window. */
@@ -37,4 +38,15 @@ SELECT ${o.select}
 FROM ${o.table} AS e, newest
 WHERE ${conditions.join('\n  AND ')}
 GROUP BY ALL ORDER BY ${o.orderBy}`;
+}
+
+/** A panel's SQL source over the window: the query, and the window it keeps to. */
+export function recentSource(o: RecentSqlOptions): {
+  type: 'sql';
+  sql: string;
+  windows: Array<{ table: string; column: string; minutes: number }>;
+} {
+  const [n, unit] = o.span.split(' ');
+  const minutes = Number(n) * (unit === 'HOUR' ? 60 : 1);
+  return { type: 'sql', sql: recentSql(o), windows: [{ table: o.table, column: o.column, minutes }] };
 }

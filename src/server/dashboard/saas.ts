@@ -7,13 +7,13 @@
  */
 import type { DashboardDef } from './definition.ts';
 import { pipelinePanels, place } from './pipeline-panels.ts';
-import { recentSql } from './recent-sql.ts';
+import { recentSource } from './recent-sql.ts';
 
 const shared = pipelinePanels({ topic: 'sales.events.v1', dlqTopic: 'sales.events.dlq.v1' });
 
 /** USD revenue of the last 24 hours of closed windows, a line per value of `column`. */
 const revenueBy = (column: string) =>
-  recentSql({
+  recentSource({
     table: 'sales_revenue_5m',
     column: 'window_start',
     span: '24 HOUR',
@@ -59,10 +59,7 @@ FROM (SELECT count(*) AS events FROM sales_silver) AS s,
       unit: 'money',
       width: 6,
       seriesBy: 'plan_tier',
-      source: {
-        type: 'sql',
-        sql: revenueBy('plan_tier'),
-      },
+      source: revenueBy('plan_tier'),
     },
     {
       id: 'revenue_by_region',
@@ -72,10 +69,7 @@ FROM (SELECT count(*) AS events FROM sales_silver) AS s,
       unit: 'money',
       width: 6,
       seriesBy: 'region',
-      source: {
-        type: 'sql',
-        sql: revenueBy('region'),
-      },
+      source: revenueBy('region'),
     },
     {
       id: 'newest_window',

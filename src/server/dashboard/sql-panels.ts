@@ -6,6 +6,7 @@
  */
 import { isTributaryError, TributaryError } from '../../core/errors.ts';
 import { findTableRefs, microsToIso, runQuery } from '../../query/index.ts';
+import type { Filter } from '../../table/index.ts';
 import { parseStats, parseTimestampMicros, statText } from '../../table/stats.ts';
 import type { TableCache } from '../tables/open.ts';
 import type { PanelDef, SqlSource } from './definition.ts';
@@ -101,25 +102,56 @@ export async function resolveNewest(
   for (const [, table, column] of sql.matchAll(NEWEST)) {
     const key = `${table}.${column}`;
     if (bounds.has(key)) continue;
-    const version = versions[table];
-    let newest: bigint | undefined;
-    if (version !== undefined && version !== null) {
-      const { snapshot } = await tables.snapshot(table, { version });
-      for (const add of snapshot.files()) {
-        const text = statText(parseStats(add.stats)?.maxValues[column]);
-        const micros = text === undefined ? undefined : parseTimestampMicros(text);
-        if (micros !== undefined && (newest === undefined || micros > newest)) newest = micros;
-      }
-    }
-    // Statistics are rounded up to the millisecond: the newest value is less than 1 ms below.
+    const newest = await newestBound(table, column, versions, tables);
     bounds.set(
       key,
-      newest === undefined
-        ? `'-infinity'::TIMESTAMPTZ`
-        : `TIMESTAMPTZ '${microsToIso(newest - 1000n, true)}'`,
+      newest === undefined ? `'-infinity'::TIMESTAMPTZ` : `TIMESTAMPTZ '${microsToIso(newest, true)}'`,
     );
   }
   return sql.replace(NEWEST, (_all, table: string, column: string) => bounds.get(`${table}.${column}`)!);
+}
+
+/**
+ * What `{{newest table.column}}` stands for, in microseconds: at or below the newest
+ * value of the column in the table's pinned version, from the files' statistics;
+ * undefined when no file has them.
+ */
+async function newestBound(
+  table: string,
+  column: string,
+  versions: Record<string, number | null>,
+  tables: TableCache,
+): Promise<bigint | undefined> {
+  const version = versions[table];
+  if (version === undefined || version === null) return undefined;
+  let newest: bigint | undefined;
+  const { snapshot } = await tables.snapshot(table, { version });
+  for (const add of snapshot.files()) {
+    const text = statText(parseStats(add.stats)?.maxValues[column]);
+    const micros = text === undefined ? undefined : parseTimestampMicros(text);
+    if (micros !== undefined && (newest === undefined || micros > newest)) newest = micros;
+  }
+  // Statistics are rounded up to the millisecond: the newest value is less than 1 ms below.
+  return newest === undefined ? undefined : newest - 1000n;
+}
+
+/**
+ * The rows of each table a panel's `windows` keep (`column >= {{newest}} - minutes`), as
+ * the query layer's `restrict`: the same bound its SQL compares with.
+ */
+async function windowFilters(
+  source: SqlSource,
+  versions: Record<string, number | null>,
+  tables: TableCache,
+): Promise<Record<string, Filter[]>> {
+  const out: Record<string, Filter[]> = {};
+  for (const w of source.windows ?? []) {
+    const newest = await newestBound(w.table, w.column, versions, tables);
+    if (newest === undefined) continue;
+    const from = newest - BigInt(Math.round(w.minutes * 60)) * 1_000_000n;
+    out[w.table] = [...(out[w.table] ?? []), { column: w.column, op: '>=', value: microsToIso(from, true) }];
+  }
+  return out;
 }
 
 export async function runSqlPanel(
@@ -131,7 +163,12 @@ export async function runSqlPanel(
   let sql: string | undefined;
   try {
     sql = await resolveNewest(pinVersions(panel.source.sql, versions), versions, tables);
-    const result = await runQuery(sql, { dataDir });
+    const result = await runQuery(sql, {
+      dataDir,
+      // The tables kept open by the server: a new version reads only the commits since.
+      openTable: (name, at) => tables.snapshotAt(name, at),
+      restrict: await windowFilters(panel.source, versions, tables),
+    });
     return {
       columns: result.columns,
       rows: result.rows.map((row) => result.columns.map((c) => row[c.name])),

@@ -233,7 +233,10 @@ async function registerDashboard(app: FastifyInstance, opts: DashboardOptions): 
       },
     },
     async (req, reply) => {
-      const data = await feedOf(req.params.name).current();
+      const feed = feedOf(req.params.name);
+      const data = await feed.current();
+      const timing = feed.serverTiming();
+      if (timing !== '') reply.header('server-timing', timing);
       return reply.type('application/json; charset=utf-8').send(jsonText(data));
     },
   );

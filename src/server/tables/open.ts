@@ -42,6 +42,8 @@ const MAX_OPEN = 256;
 export class TableCache {
   readonly dataDir: string;
   private readonly open = new Map<string, Promise<DeltaTable>>();
+  /** The latest snapshot each table was last read at (a request pinned to it needs no listing of the log). */
+  private readonly latest = new Map<string, Snapshot>();
 
   constructor(dataDir: string) {
     this.dataDir = dataDir;
@@ -57,7 +59,11 @@ export class TableCache {
     }
     let table = this.open.get(name);
     if (table === undefined) {
-      if (this.open.size >= MAX_OPEN) this.open.delete(this.open.keys().next().value!);
+      if (this.open.size >= MAX_OPEN) {
+        const oldest = this.open.keys().next().value!;
+        this.open.delete(oldest);
+        this.latest.delete(oldest);
+      }
       table = this.load(name);
       this.open.set(name, table);
     }
@@ -71,16 +77,35 @@ export class TableCache {
 
   /** A snapshot: latest, or as of a version or timestamp. A table gone since it was opened is looked up again. */
   async snapshot(name: string, at: AsOfQuery = {}): Promise<{ table: DeltaTable; snapshot: Snapshot }> {
-    const spec = asOfSpec(at);
+    return this.snapshotAt(name, asOfSpec(at));
+  }
+
+  /** Like `snapshot`, with the timestamp in ms (the query layer's `openTable`). */
+  async snapshotAt(
+    name: string,
+    spec: { version?: number; timestamp?: number },
+  ): Promise<{ table: DeltaTable; snapshot: Snapshot }> {
     const table = await this.get(name);
+    // The version the latest read found (the dashboard pins its panels to it): that
+    // snapshot, as it was read, without listing the log again.
+    const latest = this.latest.get(name);
+    if (spec.version !== undefined && spec.timestamp === undefined && latest?.version === spec.version) {
+      return { table, snapshot: latest };
+    }
     try {
-      return { table, snapshot: await table.snapshot(spec) };
+      return { table, snapshot: this.remember(name, spec, await table.snapshot(spec)) };
     } catch (err) {
       if (!isTributaryError(err, 'TABLE_NOT_FOUND')) throw err;
       this.open.delete(name);
+      this.latest.delete(name);
       const again = await this.get(name);
-      return { table: again, snapshot: await again.snapshot(spec) };
+      return { table: again, snapshot: this.remember(name, spec, await again.snapshot(spec)) };
     }
+  }
+
+  private remember(name: string, spec: { version?: number; timestamp?: number }, snap: Snapshot): Snapshot {
+    if (spec.version === undefined && spec.timestamp === undefined) this.latest.set(name, snap);
+    return snap;
   }
 
   private async load(name: string): Promise<DeltaTable> {
