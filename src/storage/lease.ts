@@ -102,20 +102,23 @@ export class StoreLease {
    * now, else the record of the holder that has it.
    */
   async acquire(): Promise<LeaseRecord | undefined> {
-    if (this.held) return (await this.renew()) ? undefined : await this.current();
-    const latest = await this.current();
-    const now = this.#clock.now();
-    if (
-      latest !== undefined &&
-      !latest.released &&
-      now <= latest.expiresAt + this.skewMs &&
-      latest.holder !== this.holder &&
-      !holderGone(latest)
-    ) {
-      return latest;
+    if (this.held && (await this.renew())) return undefined;
+    // Losing the put of the next seq means another record came first (another taker, or
+    // a release): decide again on it.
+    for (;;) {
+      const latest = await this.current();
+      const now = this.#clock.now();
+      if (
+        latest !== undefined &&
+        !latest.released &&
+        now <= latest.expiresAt + this.skewMs &&
+        latest.holder !== this.holder &&
+        !holderGone(latest)
+      ) {
+        return latest;
+      }
+      if (await this.#write((latest?.seq ?? 0) + 1, now)) return undefined;
     }
-    if (await this.#write((latest?.seq ?? 0) + 1, now)) return undefined;
-    return await this.current();
   }
 
   /** Extends a held lease; false when it was lost (expired, or taken by another). */

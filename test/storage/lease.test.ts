@@ -67,6 +67,31 @@ describe('a lease kept in object storage', () => {
     assert.equal(await b.acquire(), undefined);
   });
 
+  test('a take racing a release of the same holder name is not refused by the release', async () => {
+    const store = new MemoryStore();
+    const before = new StoreLease(store, 'l', { holder: 'p' });
+    assert.equal(await before.acquire(), undefined);
+    // The taker reads the lease (held by 'p', itself by name), then the release lands
+    // before the taker's put of the next record.
+    let released!: () => void;
+    const gate = new Promise<void>((r) => {
+      released = r;
+    });
+    const slow = Object.create(store) as MemoryStore;
+    slow.putIfAbsent = async (path, data) => {
+      await gate;
+      return store.putIfAbsent(path, data);
+    };
+    const next = new StoreLease(slow, 'l', { holder: 'p' });
+    const taking = next.acquire();
+    await new Promise((r) => setTimeout(r, 20));
+    await before.release();
+    released();
+    assert.equal(await taking, undefined, 'taken after the release');
+    assert.equal(next.held, true);
+    assert.equal((await next.current())?.released, undefined);
+  });
+
   test('old records are pruned as the lease moves on', async () => {
     const store = new MemoryStore();
     const a = new StoreLease(store, 'l', { ttlMs: 60_000, holder: 'a' });
