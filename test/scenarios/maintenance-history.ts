@@ -125,7 +125,7 @@ export async function tableLog(
     if (info?.operation !== 'OPTIMIZE') continue;
     const p = info.operationParameters ?? {};
     if (p.maintenanceLeaseHolder === undefined) {
-      untagged++; // a MERGE sink's own compaction (not table upkeep)
+      untagged++; // not run under the lease: a MERGE sink's own compaction
       continue;
     }
     optimizes.push({

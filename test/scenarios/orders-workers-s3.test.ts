@@ -170,7 +170,7 @@ test('orders on Kafka workers with tables on S3: SIGKILL mid-batch, join; tables
       assertWithinTenures(name, optimizes, records[i], held);
       const holders = new Set(held.map((x) => x.pid)); // a holder name is per round, its pid per worker
       t.diagnostic(
-        `${name}: ${versions.length} versions; lease records ${records[i].size}, ${held.length} tenures by ${holders.size} workers; ${optimizes.length} OPTIMIZE commits under the lease by ${new Set(optimizes.map((o) => records[i].get(o.seq)?.pid)).size} workers (${untagged} compactions of the MERGE sink)`,
+        `${name}: ${versions.length} versions; lease records ${records[i].size}, ${held.length} tenures by ${holders.size} workers; ${optimizes.length} OPTIMIZE commits under the lease by ${new Set(optimizes.map((o) => records[i].get(o.seq)?.pid)).size} workers (${untagged} untagged: a MERGE sink's own compaction)`,
       );
       assert.ok(holders.size >= 2, `${name}: upkeep ran on more than one worker over the run`);
     }
