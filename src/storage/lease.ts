@@ -87,6 +87,11 @@ export class StoreLease {
     return this.#seq > 0 && this.#clock.now() < this.#expiresAt;
   }
 
+  /** The seq of this holder's newest record while it holds the lease (0 when it does not). */
+  get seq(): number {
+    return this.held ? this.#seq : 0;
+  }
+
   /** The newest record, or undefined when the lease was never taken. */
   async current(): Promise<LeaseRecord | undefined> {
     const listed = await this.store.list(`${this.prefix}/`);

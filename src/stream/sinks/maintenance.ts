@@ -57,6 +57,9 @@ async function upkeep(
     targetFileSize: opts.targetFileSize,
     orderBy: opts.orderBy,
     olderThanMs: opts.olderThanMs,
+    // Which holder ran it, under which lease record: the lease's records are pruned, the
+    // table's history is not (tests check the holders never overlapped).
+    commitTags: { maintenanceLeaseHolder: lease.holder, maintenanceLeaseSeq: String(lease.seq) },
   });
   crashPoint('maintenance.optimized');
   if (!lease.held) return { optimizedVersion: res.version, vacuumed: 0, logFilesDeleted: 0, leaseLost: true };

@@ -34,6 +34,11 @@ export interface OptimizeOptions {
    * is rewritten; planned again after a conflict, it starts over from 0.
    */
   onProgress?: (p: OptimizeProgress) => void;
+  /**
+   * Extra string entries for the commit's `operationParameters` (Delta readers carry
+   * them as they are): e.g. which maintenance lease holder ran it.
+   */
+  commitTags?: Record<string, string>;
 }
 
 /** How far an OPTIMIZE is: files (and their bytes) rewritten so far, of those planned. */
@@ -202,6 +207,7 @@ export async function optimize(table: TableHandle, opts: OptimizeOptions = {}): 
             operationParameters: {
               predicate: JSON.stringify(opts.partitions ?? []),
               targetSize: String(target),
+              ...opts.commitTags,
             },
             operationMetrics: {
               numRemovedFiles: String(metrics.filesRemoved),
