@@ -29,10 +29,8 @@ const TABLES = ORDERS_DASHBOARD.tables;
 
 /** The panel's query at `versions`, the slow way: every file, every row group, logs read afresh. */
 async function fullScan(lake: OrdersLake, panel: SqlPanel, versions: Record<string, number | null>) {
-  const sql = pinVersions(panel.source.sql, versions).replace(
-    /\{\{newest [\w.]+\}\}/g,
-    "'-infinity'::TIMESTAMPTZ",
-  );
+  const counted = panel.source.sql.replace(/\{\{rows ([\w.]+)\}\}/g, '(SELECT count(*) FROM $1)');
+  const sql = pinVersions(counted, versions).replace(/\{\{newest [\w.]+\}\}/g, "'-infinity'::TIMESTAMPTZ");
   const result = await runQuery(sql, { dataDir: lake.dataDir });
   return result.rows.map((row) => result.columns.map((c) => row[c.name]));
 }

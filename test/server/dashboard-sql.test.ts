@@ -4,10 +4,11 @@
  * millisecond; a bound taken as the newest value itself would drop rows just inside a window).
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runQuery } from '../../src/query/index.ts';
-import { pinVersions, resolveNewest } from '../../src/server/dashboard/sql-panels.ts';
+import { pinVersions, resolveNewest, resolveRows } from '../../src/server/dashboard/sql-panels.ts';
 import { TableCache } from '../../src/server/tables/open.ts';
 import { LocalStore } from '../../src/storage/local.ts';
 import { append, DeltaTable } from '../../src/table/index.ts';
@@ -64,5 +65,46 @@ describe('SQL panels', () => {
     // A version before the newest rows: the bound follows the pinned version.
     const v0 = await resolveNewest('{{newest events.ts}}', { events: 0 }, tables);
     assert.equal(v0, "TIMESTAMPTZ '2026-01-01T11:55:00.500000Z'");
+  });
+
+  test('{{rows t}}: the row count of the pinned version from file statistics; a file without them counts by scan', async () => {
+    const dataDir = tempDir('rows');
+    const store = new LocalStore(join(dataDir, 'tables', 'events'));
+    const table = await DeltaTable.open(store, { createIfMissing: { schema: SCHEMA } });
+    await append(table, {
+      rows: [
+        { id: 1n, ts: null },
+        { id: 2n, ts: null },
+      ],
+    });
+    await append(table, { rows: [{ id: 3n, ts: null }] });
+    let tables = new TableCache(dataDir);
+    const count = async (versions: Record<string, number>) =>
+      (
+        await runQuery(
+          pinVersions(await resolveRows('SELECT {{rows events}} AS n', versions, tables), versions),
+          { dataDir },
+        )
+      ).rows[0].n;
+    assert.equal(
+      await resolveRows('SELECT {{rows events}}', { events: 1 }, tables),
+      'SELECT CAST(3 AS BIGINT)',
+    );
+    assert.equal(await count({ events: 0 }), 2n, 'the pinned version, not the newest');
+    // Another engine's file without statistics: the count falls back to a scan.
+    const snap = await table.snapshot();
+    const twoRows = snap.files().find((f) => JSON.parse(f.stats ?? '{}').numRecords === 2)!;
+    const bare = { ...twoRows, stats: undefined, dataChange: true };
+    const first = twoRows.path;
+    const copy = first.replace('.parquet', '-copy.parquet');
+    writeFileSync(
+      join(dataDir, 'tables', 'events', copy),
+      readFileSync(join(dataDir, 'tables', 'events', first)),
+    );
+    await table.commit([{ add: { ...bare, path: copy } }], { readSnapshot: snap, operation: 'WRITE' });
+    tables = new TableCache(dataDir);
+    const sql = await resolveRows('SELECT {{rows events}} AS n', { events: 2 }, tables);
+    assert.match(sql, /\(SELECT count\(\*\) FROM events\)/);
+    assert.equal(await count({ events: 2 }), 5n);
   });
 });

@@ -29,7 +29,8 @@ export const ORDERS_DASHBOARD: DashboardDef = {
     {
       id: 'totals',
       title: 'Orders now',
-      description: 'orders (one row each in orders_current), those still open (created or paid), and events',
+      description:
+        'orders (one row each in orders_current), those still open (created or paid), and events (the rows of orders_events, from its files’ statistics)',
       kind: 'stat',
       unit: 'count',
       width: 5,
@@ -37,7 +38,7 @@ export const ORDERS_DASHBOARD: DashboardDef = {
         type: 'sql',
         sql: `SELECT count(*) AS orders,
   count(*) FILTER (WHERE status IN ('CREATED', 'PAID')) AS open_orders,
-  (SELECT count(*) FROM orders_events) AS events
+  {{rows orders_events}} AS events
 FROM orders_current`,
       },
     },

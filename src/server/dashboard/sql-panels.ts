@@ -47,14 +47,15 @@ export async function tableVersions(
   return Object.fromEntries(names.map((n) => [n, out[n]]));
 }
 
-/** The tables a query reads by name. */
+/** The tables a query reads by name (`{{rows table}}` included). */
 export function tablesOf(sql: string): string[] {
   return [
-    ...new Set(
-      findTableRefs(sql)
+    ...new Set([
+      ...findTableRefs(sql)
         .filter((r) => r.kind === 'name')
         .map((r) => r.target),
-    ),
+      ...[...sql.matchAll(ROWS)].map((m) => m[1]),
+    ]),
   ];
 }
 
@@ -79,6 +80,43 @@ export function pinVersions(sql: string, versions: Record<string, number | null>
     pos = ref.end;
   }
   return out + sql.slice(pos);
+}
+
+/** `{{rows table}}`: see `resolveRows`. */
+const ROWS = /\{\{rows ([A-Za-z_][\w.]*)\}\}/g;
+
+/**
+ * Replaces each `{{rows table}}` by the table's row count at its pinned version, summed
+ * from the files' `numRecords` statistics: a literal, so counting every row of a large
+ * table opens no file. A table one of whose files lacks the statistic (written by
+ * another engine without them), or not pinned, gets `(SELECT count(*) FROM table)`
+ * instead, which `pinVersions` then pins.
+ */
+export async function resolveRows(
+  sql: string,
+  versions: Record<string, number | null>,
+  tables: TableCache,
+): Promise<string> {
+  const counts = new Map<string, string>();
+  for (const [, table] of sql.matchAll(ROWS)) {
+    if (counts.has(table)) continue;
+    const version = versions[table];
+    let rows: number | undefined;
+    if (version !== undefined && version !== null) {
+      const { snapshot } = await tables.snapshot(table, { version });
+      rows = 0;
+      for (const add of snapshot.files()) {
+        const n = parseStats(add.stats)?.numRecords;
+        if (n === undefined) {
+          rows = undefined;
+          break;
+        }
+        rows += n;
+      }
+    }
+    counts.set(table, rows === undefined ? `(SELECT count(*) FROM ${table})` : `CAST(${rows} AS BIGINT)`);
+  }
+  return sql.replace(ROWS, (_all, table: string) => counts.get(table)!);
 }
 
 /** `{{newest table.column}}`: see `resolveNewest`. */
@@ -162,7 +200,8 @@ export async function runSqlPanel(
 ): Promise<PanelAnswer> {
   let sql: string | undefined;
   try {
-    sql = await resolveNewest(pinVersions(panel.source.sql, versions), versions, tables);
+    const counted = await resolveRows(panel.source.sql, versions, tables);
+    sql = await resolveNewest(pinVersions(counted, versions), versions, tables);
     const result = await runQuery(sql, {
       dataDir,
       // The tables kept open by the server: a new version reads only the commits since.
