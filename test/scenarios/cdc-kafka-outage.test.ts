@@ -126,6 +126,10 @@ async function outage(t: TestContext, mode: 'polling' | 'logical'): Promise<void
       'source.capture.batch_limit=100',
       '--set',
       'source.capture.delay=300ms',
+      // Slots belong to the server, not the database: a name of its own, apart from other
+      // tests' captures on the shared server.
+      '--set',
+      `source.capture.slot=t_outage_${Date.now().toString(36)}`,
     ];
     const stopWork = new AbortController();
     const workload = new FoodOrdersWorkload({

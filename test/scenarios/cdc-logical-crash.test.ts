@@ -153,6 +153,9 @@ async function scenario(t: TestContext): Promise<void> {
     for (const sql of AUDIT) await client.query(sql);
     const args = ['run', 'cdc', '--capture', 'logical', '--source', db.url, '--data-dir', join(dir, 'data')];
     args.push('--trigger-ms', '50');
+    // Slots belong to the server, not the database: a name of its own, apart from other
+    // tests' captures on the shared server.
+    args.push('--set', `source.capture.slot=t_crash_${Date.now().toString(36)}`);
     const stopWork = new AbortController();
     const workload = new FoodOrdersWorkload({
       db: pool,
