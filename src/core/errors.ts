@@ -408,6 +408,12 @@ export const ERROR_CODES = {
     summary:
       'a worker had no answer from its consumer group for its session timeout (a long pause, a network cut) and may have lost its partitions: the batch is dropped before its dead letters are written; the worker releases its partitions and joins again',
   },
+  STATE_PLAN_TAKEN: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      "a batch plan of a source partition's window or dedup state was written by another worker first (one that lost the partition and had not noticed yet): this batch is not committed; the worker reloads the partition's state, replays that plan and carries on",
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

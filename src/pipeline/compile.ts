@@ -21,6 +21,7 @@ import type { Log } from '../log/log.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { DedupOperator } from '../stream/dedup-operator.ts';
 import type { PipelineMetrics } from '../stream/metrics.ts';
+import { PartitionedStateKeeper } from '../stream/partitioned.ts';
 import { type DlqProgressSink, Pipeline, type PipelineOptions } from '../stream/pipeline.ts';
 import { DeltaAppendSink } from '../stream/sinks/delta-append.ts';
 import { DeltaMergeSink } from '../stream/sinks/delta-merge.ts';
@@ -394,38 +395,46 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
   // The DLQ's progress is committed with a Delta sink's batches: the first append sink's,
   // else the first MERGE sink's.
   dlqProgressIn ??= [...sinks.values()].find((s): s is DlqProgressSink => 'table' in s || 'marker' in s);
+  // In definition order: a window may count a dedup's rows. With state per partition,
+  // each partition has operators of its own (`instance`), its rows in tables of its own.
+  const stages = (partition?: number): WindowStage[] =>
+    (def.transforms ?? []).flatMap((t): WindowStage[] => {
+      const instance = partition === undefined ? undefined : `p${partition}`;
+      const w = p.windows.find((x) => x.def.name === t.name);
+      if (w) {
+        const name = w.def.name;
+        return [
+          {
+            operator: new WindowOperator(w.spec!, name, instance),
+            field: w.def.window.time ?? def.event_time?.expr,
+            input: w.input,
+            late: w.late,
+            lateRows: (input, late, watermark) => lateRowsSql(name, input, late, watermark),
+          },
+        ];
+      }
+      const d = p.dedups.find((x) => x.def.name === t.name);
+      if (!d) return [];
+      const out = stageTable('dedup', def.name, instance ? `${d.def.name}__${instance}` : d.def.name);
+      return [
+        { kind: 'dedup', operator: new DedupOperator(d.spec, d.def.name, out, instance), input: d.input },
+      ];
+    });
+  const checks = quality && { checks: { samples: quality.samples ?? 5 } };
   const stateful =
     plannedSinks.length === 0
       ? undefined
       : {
-          keeper: new StateKeeper({
-            store: stateStore,
-            pipeline: def.name,
-            batchRelation: p.readsBatch,
-            ...(quality && { checks: { samples: quality.samples ?? 5 } }),
-            // In definition order: a window may count a dedup's rows.
-            windows: (def.transforms ?? []).flatMap((t): WindowStage[] => {
-              const w = p.windows.find((x) => x.def.name === t.name);
-              if (w) {
-                const name = w.def.name;
-                return [
-                  {
-                    operator: new WindowOperator(w.spec!, name),
-                    field: w.def.window.time ?? def.event_time?.expr,
-                    input: w.input,
-                    late: w.late,
-                    lateRows: (input, late, watermark) => lateRowsSql(name, input, late, watermark),
-                  },
-                ];
-              }
-              const d = p.dedups.find((x) => x.def.name === t.name);
-              if (!d) return [];
-              const out = stageTable('dedup', def.name, d.def.name);
-              return [
-                { kind: 'dedup', operator: new DedupOperator(d.spec, d.def.name, out), input: d.input },
-              ];
-            }),
-          }),
+          keeper:
+            def.state === 'per_partition'
+              ? new PartitionedStateKeeper({ store: stateStore, pipeline: def.name, stages, ...checks })
+              : new StateKeeper({
+                  store: stateStore,
+                  pipeline: def.name,
+                  batchRelation: p.readsBatch,
+                  ...checks,
+                  windows: stages(),
+                }),
           sinks: plannedSinks,
         };
   const rt = def.runtime ?? {};

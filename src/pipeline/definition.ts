@@ -49,6 +49,13 @@ export interface PipelineDefinition {
   /** How often table upkeep (compaction, checkpoint, vacuum) runs (default `1h`). */
   maintenance?: { every?: Duration };
   runtime?: RuntimeDefinition;
+  /**
+   * Where window and dedup state is kept: `global` (default), one state over all of the
+   * source's partitions; `per_partition`, a state per source partition with its own
+   * watermark, which moves with the partition between workers (needs `source.key`; each
+   * window's `group_by` holds it). docs/scale-out.md.
+   */
+  state?: 'global' | 'per_partition';
 }
 
 export type SourceDefinition = TopicSourceDefinition | TableSourceDefinition;
@@ -62,6 +69,12 @@ export interface TopicSourceDefinition {
   retention?: Duration;
   /** Fill the topic from a PostgreSQL table's changes, beside the pipeline (docs/cdc.md). */
   capture?: CaptureDefinition;
+  /**
+   * The field (of the contract) the topic's producers key records by, so that all records
+   * with one value of it are in one partition. Declared, not checked against the records'
+   * keys; `state: per_partition` relies on it.
+   */
+  key?: string;
 }
 
 /**

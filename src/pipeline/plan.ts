@@ -30,6 +30,7 @@ import type {
   WindowTransformDefinition,
 } from './definition.ts';
 import { parseDuration, parseSize } from './durations.ts';
+import { partitionedStateProblems } from './partitioned-state.ts';
 import type { Problem } from './shape.ts';
 
 /** The relation every transform and sink can read: the source's rows of the batch. */
@@ -447,6 +448,7 @@ export function plan(def: PipelineDefinition, opts: PlanOptions = {}): Plan {
     }
   }
   problems.push(...captureProblems(def));
+  problems.push(...partitionedStateProblems(def, mentions));
   if ('topic' in def.source && def.contract === undefined && def.format !== 'avro') {
     problems.push({
       path: ['source'],

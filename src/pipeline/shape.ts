@@ -200,7 +200,13 @@ export const DEFINITION: Shape = obj({
     what: '{ topic: NAME } or { table: NAME }',
     pick: (v) => {
       if (isObject(v) && 'topic' in v)
-        return obj({ topic: req(str()), partitions: int(1), retention: duration, capture: CAPTURE });
+        return obj({
+          topic: req(str()),
+          partitions: int(1),
+          retention: duration,
+          capture: CAPTURE,
+          key: ident,
+        });
       if (isObject(v) && 'table' in v) return obj({ table: req(str()) });
       const got = isObject(v) ? `the keys ${Object.keys(v).join(', ')}` : kind(v);
       return `expected { topic: NAME } (a topic of the log) or { table: NAME } (a Delta table read as a stream), got ${got}`;
@@ -244,6 +250,7 @@ export const DEFINITION: Shape = obj({
   dlq: obj({ topic: str() }),
   quality: obj({ topic: req(str()), samples: int(), sample_id: ident, partitions: int(1) }),
   maintenance: obj({ every: duration }),
+  state: str(['global', 'per_partition']),
   runtime: obj({
     trigger: duration,
     max_records_per_batch: int(1),

@@ -77,10 +77,11 @@ export class DedupOperator {
   /** Rows dropped as duplicates by the last `process`. */
   dropped = 0;
 
-  constructor(spec: DedupSpec, name: string, output: string) {
+  /** `instance`: as a window operator's (one operator per source partition on a connection). */
+  constructor(spec: DedupSpec, name: string, output: string, instance?: string) {
     this.spec = spec;
     this.name = name;
-    this.base = `__dedupop_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    this.base = `__dedupop_${name.replace(/[^A-Za-z0-9_]/g, '_')}${instance === undefined ? '' : `__${instance}`}`;
     this.output = output;
   }
 

@@ -32,11 +32,12 @@ import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import type { Membership } from './membership.ts';
 import { PipelineMetrics } from './metrics.ts';
+import type { StatefulSteps } from './partitioned.ts';
 import { type OnRetry, type RetryPolicy, runLoop } from './run-loop.ts';
 import { sweepStaleScratch } from './scratch.ts';
 import { DlqSink } from './sinks/dlq.ts';
 import { fetchUpTo } from './sources/exact-fetch.ts';
-import type { BatchPlan, StateKeeper } from './stateful.ts';
+import type { BatchPlan } from './stateful.ts';
 import {
   advancedProgress,
   type BatchView,
@@ -96,7 +97,7 @@ export interface PipelineOptions {
    * Windows and their state (stateful.ts), and the sinks that read them: the state is
    * kept consistent with those sinks' progress.
    */
-  stateful?: { keeper: StateKeeper; sinks: Sink[] };
+  stateful?: { keeper: StatefulSteps; sinks: Sink[] };
   /** Run each sink's `maintain()` this often (clock time); undefined: never. */
   maintenanceIntervalMs?: number;
   clock?: Clock;
@@ -283,6 +284,7 @@ export class Pipeline {
         this.conn!,
         this.partitions,
         st.sinks.map((s) => this.progress.get(s)!),
+        this.owned,
       );
     }
     if (this.dlq && this.opts.dlq) {

@@ -22,10 +22,11 @@
  * on; the state is bounded by the watermark (window/index.ts), the plans by the sinks'
  * lag.
  */
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { crashPoint } from '../core/crash-points.ts';
-import { TributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { DedupOperator } from './dedup-operator.ts';
 import { type Progress, pastProgress, type StepCheck } from './types.ts';
@@ -64,6 +65,13 @@ export interface BatchPlan {
    * before it was recorded.
    */
   time?: number;
+  /**
+   * State kept per source partition (partitioned.ts): the token naming the state saved
+   * with this plan. Each writer saves under a token of its own and the plan, written only
+   * if absent, names the state that counts, so a worker that lost the partition and writes
+   * late cannot overwrite the new owner's state.
+   */
+  state?: string;
 }
 
 export interface StatefulResult {
@@ -105,9 +113,7 @@ export function stageTable(kind: 'window' | 'dedup', pipeline: string, name: str
   return `__${kind}_out_${pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
 }
 
-const PLAN_DIR = 'plans';
-const planPath = (id: number) => `${PLAN_DIR}/${String(id).padStart(20, '0')}.json`;
-const statePrefix = (window: string, id: number) => `windows/${window}/${String(id).padStart(20, '0')}`;
+const pad = (id: number) => String(id).padStart(20, '0');
 
 const sameEnds = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
@@ -116,7 +122,10 @@ export class StateKeeper {
   private readonly store: ObjectStore;
   private readonly windows: WindowStage[];
   private readonly pipeline: string;
-  private partitions = 0;
+  /** The source partition whose state this keeper holds alone (partitioned.ts); undefined: all of them. */
+  readonly partition?: number;
+  /** The partitions the plans' `ends` are of, in order. */
+  private partitionList: number[] = [];
   /** Plans on disk after the loaded state, not yet replayed. */
   private replays: BatchPlan[] = [];
   /** The plan the windows' state stands at (0: empty state). */
@@ -133,12 +142,38 @@ export class StateKeeper {
     pipeline: string;
     batchRelation?: boolean;
     checks?: { samples: number };
+    /** Keep the state of this source partition only, in a folder of its own (partitioned.ts). */
+    partition?: number;
   }) {
     this.store = opts.store;
     this.windows = opts.windows;
     this.pipeline = opts.pipeline;
     this.batchRelation = opts.batchRelation ?? false;
     if (opts.checks) this.checks = opts.checks;
+    if (opts.partition !== undefined) this.partition = opts.partition;
+  }
+
+  private get planDir(): string {
+    return this.partition === undefined ? 'plans' : `partitions/${this.partition}/plans`;
+  }
+
+  private planPath(id: number): string {
+    return `${this.planDir}/${pad(id)}.json`;
+  }
+
+  /** Where a step's state after `plan` is saved. */
+  private statePrefix(step: string, plan: BatchPlan): string {
+    if (this.partition === undefined) return `windows/${step}/${pad(plan.id)}`;
+    return `partitions/${this.partition}/windows/${step}/${pad(plan.id)}-${plan.state ?? 'none'}`;
+  }
+
+  /** The table a step's rows of the batch are left in (a partition's own, for partitioned.ts to gather). */
+  private outputTable(kind: 'window' | 'dedup', step: string): string {
+    return stageTable(
+      kind,
+      this.pipeline,
+      this.partition === undefined ? step : `${step}__p${this.partition}`,
+    );
   }
 
   get names(): string[] {
@@ -146,7 +181,7 @@ export class StateKeeper {
   }
 
   private async plans(): Promise<BatchPlan[]> {
-    const files = (await this.store.list(`${PLAN_DIR}/`)).filter((f) => f.path.endsWith('.json'));
+    const files = (await this.store.list(`${this.planDir}/`)).filter((f) => f.path.endsWith('.json'));
     const plans: BatchPlan[] = [];
     for (const f of files) plans.push(JSON.parse(new TextDecoder().decode(await this.store.get(f.path))));
     return plans.sort((a, b) => a.id - b.id);
@@ -157,19 +192,18 @@ export class StateKeeper {
    * and queues the plans after it for replay. Drops the windows' tables on `conn` first.
    */
   async open(conn: DuckDBConnection, partitions: number, sinkProgress: readonly Progress[]): Promise<void> {
-    this.partitions = partitions;
-    const oldest = Array.from({ length: partitions }, (_, p) =>
-      Math.min(...sinkProgress.map((pr) => pr.get(p) ?? -1)),
-    );
+    this.partitionList =
+      this.partition === undefined ? Array.from({ length: partitions }, (_, p) => p) : [this.partition];
+    const oldest = this.oldest(sinkProgress);
     const plans = await this.plans();
     this.lastPlanId = plans.at(-1)?.id ?? 0;
-    let base: BatchPlan = { id: 0, ends: Array(partitions).fill(-1) };
+    let base: BatchPlan = { id: 0, ends: oldest.map(() => -1) };
     if (oldest.some((o) => o >= 0)) {
       const found = plans.find((pl) => sameEnds(pl.ends, oldest));
       if (!found) {
         throw new TributaryError(
           'TABLE_CORRUPT_LOG',
-          `pipeline '${this.pipeline}': the window sinks' progress (${oldest.join(', ')}) matches no saved batch plan of the windows' state; the state was removed or belongs to another definition. Give the pipeline a new name to rebuild its windows from the start of the topic`,
+          `pipeline '${this.pipeline}': the window sinks' progress (${oldest.join(', ')}${this.of()}) matches no saved batch plan of the windows' state; the state was removed or belongs to another definition. Give the pipeline a new name to rebuild its windows from the start of the topic`,
           { pipeline: this.pipeline },
         );
       }
@@ -182,7 +216,7 @@ export class StateKeeper {
       );
     }
     for (const w of this.windows) {
-      const prefix = statePrefix(w.operator.name, base.id);
+      const prefix = this.statePrefix(w.operator.name, base);
       if (w.kind === 'dedup') {
         await w.operator.open(
           conn,
@@ -199,6 +233,21 @@ export class StateKeeper {
     }
     this.current = base;
     this.replays = plans.filter((pl) => pl.id > base.id);
+  }
+
+  /** Per partition of the plans, the oldest progress among `sinkProgress`. */
+  private oldest(sinkProgress: readonly Progress[]): number[] {
+    return this.partitionList.map((p) => Math.min(...sinkProgress.map((pr) => pr.get(p) ?? -1)));
+  }
+
+  /** Names the partition in messages of a keeper of one. */
+  private of(): string {
+    return this.partition === undefined ? '' : ` in source partition ${this.partition}`;
+  }
+
+  /** Plans queued for replay (nothing is read past them before they are replayed). */
+  get pendingReplays(): number {
+    return this.replays.length;
   }
 
   /**
@@ -224,20 +273,26 @@ export class StateKeeper {
     startedAt: number,
   ): Promise<StatefulResult> {
     const absorbed: Progress = new Map();
-    this.current.ends.forEach((o, p) => {
+    this.partitionList.forEach((p, i) => {
+      const o = this.current.ends[i] ?? -1;
       if (o >= 0) absorbed.set(p, o);
     });
-    const ends = Array.from({ length: this.partitions }, (_, p) =>
-      Math.max(this.current.ends[p] ?? -1, lastOffsets.get(p) ?? -1),
+    const ends = this.partitionList.map((p, i) =>
+      Math.max(this.current.ends[i] ?? -1, lastOffsets.get(p) ?? -1),
     );
     if (replay && !sameEnds(replay.ends, ends)) {
       throw new TributaryError(
         'STORAGE_IO',
-        `pipeline '${this.pipeline}': batch ${replay.id} was to be replayed up to offsets ${replay.ends.join(', ')} but was read up to ${ends.join(', ')}; retrying`,
+        `pipeline '${this.pipeline}': batch ${replay.id}${this.of()} was to be replayed up to offsets ${replay.ends.join(', ')} but was read up to ${ends.join(', ')}; retrying`,
         { pipeline: this.pipeline },
       );
     }
-    const plan: BatchPlan = replay ?? { id: this.lastPlanId + 1, ends, time: startedAt };
+    const plan: BatchPlan = replay ?? {
+      id: this.lastPlanId + 1,
+      ends,
+      time: startedAt,
+      ...(this.partition !== undefined && { state: randomUUID().slice(0, 8) }),
+    };
     const fresh = `(SELECT * FROM ${valid} WHERE ${pastProgress(absorbed, lastOffsets)})`;
     const result: StatefulResult = {
       outputs: new Map(),
@@ -276,7 +331,7 @@ export class StateKeeper {
             samples: d.dropped > 0 ? await this.firstRows(conn, dropped) : [],
           });
         }
-        await w.operator.save(conn, this.store, statePrefix(name, plan.id));
+        await w.operator.save(conn, this.store, this.statePrefix(name, plan));
         crashPoint('dedup.state-saved');
         continue;
       }
@@ -296,12 +351,12 @@ export class StateKeeper {
           samples: r.lateRows > 0 ? await this.firstRows(conn, r.late) : [],
         });
       }
-      const shared = stageTable('window', this.pipeline, name);
+      const shared = this.outputTable('window', name);
       await conn.run(`CREATE OR REPLACE TABLE ${shared} AS SELECT * FROM ${r.emitted}`);
       result.outputs.set(name, shared);
       if (w.late === 'table') {
         // Every batch, so the side table's sink always has its relation (empty or not).
-        const lateTable = `__window_late_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${name}`;
+        const lateTable = this.lateTable(name);
         const wmSql = wm === null ? 'NULL::TIMESTAMPTZ' : `make_timestamptz(${Math.trunc(wm)}::BIGINT)`;
         await conn.run(
           `CREATE OR REPLACE TABLE ${lateTable} AS ${w.lateRows!(w.input(fresh, result.outputs), r.late, wmSql)}`,
@@ -327,15 +382,44 @@ export class StateKeeper {
           }
         }
       }
-      await w.operator.save(conn, this.store, statePrefix(name, plan.id));
+      await w.operator.save(conn, this.store, this.statePrefix(name, plan));
     }
     crashPoint('window.state-saved');
-    if (!replay)
-      await this.store.put(planPath(plan.id), new TextEncoder().encode(`${JSON.stringify(plan)}\n`));
+    if (!replay) await this.writePlan(plan);
     crashPoint('plan.written');
     this.current = plan;
     this.lastPlanId = Math.max(this.lastPlanId, plan.id);
     return result;
+  }
+
+  /**
+   * Writes a new plan: the mark that its state is complete. A partition's plan is written
+   * only if absent: another worker that wrote one under this number first (having had the
+   * partition) wins, and this batch fails before any sink commits it.
+   */
+  private async writePlan(plan: BatchPlan): Promise<void> {
+    const bytes = new TextEncoder().encode(`${JSON.stringify(plan)}\n`);
+    if (this.partition === undefined) {
+      await this.store.put(this.planPath(plan.id), bytes);
+      return;
+    }
+    try {
+      await this.store.putIfAbsent(this.planPath(plan.id), bytes);
+    } catch (err) {
+      if (!isTributaryError(err) || err.code !== 'STORAGE_ALREADY_EXISTS') throw err;
+      throw new TributaryError(
+        'STATE_PLAN_TAKEN',
+        `pipeline '${this.pipeline}': batch plan ${plan.id}${this.of()} was written by another worker first (one that had the partition); this batch is dropped, and the partition's state is reloaded and that plan replayed`,
+        { pipeline: this.pipeline, partition: this.partition, plan: plan.id },
+        err,
+      );
+    }
+  }
+
+  /** The side table of a window's late rows (policy `table`). */
+  private lateTable(step: string): string {
+    const p = this.partition === undefined ? '' : `__p${this.partition}`;
+    return `__window_late_${this.pipeline.replace(/[^A-Za-z0-9_]/g, '_')}_${step}${p}`;
   }
 
   /** The first rows of `relation` (with `_p`, `_o`) by partition and offset, as many as the checks sample. */
@@ -353,9 +437,7 @@ export class StateKeeper {
 
   /** Deletes plans and states older than the plan `sinkProgress` (the window sinks' oldest) stands at. */
   async prune(sinkProgress: readonly Progress[]): Promise<void> {
-    const oldest = Array.from({ length: this.partitions }, (_, p) =>
-      Math.min(...sinkProgress.map((pr) => pr.get(p) ?? -1)),
-    );
+    const oldest = this.oldest(sinkProgress);
     if (!oldest.some((o) => o >= 0)) return;
     const plans = await this.plans();
     const keep = plans.find((pl) => sameEnds(pl.ends, oldest));
@@ -363,21 +445,41 @@ export class StateKeeper {
     for (const pl of plans) {
       if (pl.id >= keep.id) break;
       for (const w of this.windows) {
-        const prefix = statePrefix(w.operator.name, pl.id);
+        const prefix = this.statePrefix(w.operator.name, pl);
         for (const f of await this.store.list(`${prefix}/`)) await this.store.delete(f.path);
         await this.removeEmptyDir(prefix);
       }
-      await this.store.delete(planPath(pl.id));
+      await this.store.delete(this.planPath(pl.id));
     }
+    if (this.partition !== undefined) await this.dropOrphans(keep.id);
     const retained = plans.filter((pl) => pl.id >= keep.id);
     for (const w of this.windows) {
       if (w.kind !== 'dedup') continue;
       const name = w.operator.name;
       await w.operator.collect(
         this.store,
-        `windows/${name}`,
-        retained.map((pl) => statePrefix(name, pl.id)),
+        this.partition === undefined ? `windows/${name}` : `partitions/${this.partition}/windows/${name}`,
+        retained.map((pl) => this.statePrefix(name, pl)),
       );
+    }
+  }
+
+  /**
+   * A partition's states saved under tokens no plan names (a batch whose plan another
+   * worker wrote first, a worker that wrote after losing the partition) and older than
+   * `keepId`: deleted like pruned ones. Dedup key segments beside them are `collect`'s.
+   */
+  private async dropOrphans(keepId: number): Promise<void> {
+    for (const w of this.windows) {
+      const dir = `partitions/${this.partition}/windows/${w.operator.name}/`;
+      const stale = new Set<string>();
+      for (const f of await this.store.list(dir)) {
+        const m = /^(\d{20})-[^/]+\//.exec(f.path.slice(dir.length));
+        if (!m || Number(m[1]) >= keepId) continue;
+        await this.store.delete(f.path);
+        stale.add(dir + m[0].slice(0, -1));
+      }
+      for (const prefix of stale) await this.removeEmptyDir(prefix);
     }
   }
 
@@ -407,9 +509,8 @@ export class StateKeeper {
     if (this.batchRelation) await conn.run(`DROP TABLE IF EXISTS ${batchTable(this.pipeline)}`);
     for (const w of this.windows) {
       await w.operator.close(conn);
-      const p = this.pipeline.replace(/[^A-Za-z0-9_]/g, '_');
-      await conn.run(`DROP TABLE IF EXISTS ${stageTable('window', this.pipeline, w.operator.name)}`);
-      await conn.run(`DROP TABLE IF EXISTS __window_late_${p}_${w.operator.name}`);
+      await conn.run(`DROP TABLE IF EXISTS ${this.outputTable('window', w.operator.name)}`);
+      await conn.run(`DROP TABLE IF EXISTS ${this.lateTable(w.operator.name)}`);
     }
   }
 }

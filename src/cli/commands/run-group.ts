@@ -94,7 +94,7 @@ export async function startWorkers(args: readonly string[], n: number, group: st
 
 /**
  * With `--group`: refuses what cannot run on several workers (the embedded log, a change
- * capture, windows and dedup transforms, whose state is kept for all partitions at once),
+ * capture, windows and dedup transforms whose state is kept for all partitions at once),
  * before anything is opened.
  */
 export function checkGroupable(
@@ -117,10 +117,10 @@ export function checkGroupable(
     );
   }
   const stateful = (definition.transforms ?? []).filter((t) => 'window' in t || 'dedup' in t);
-  if (stateful.length > 0) {
+  if (stateful.length > 0 && definition.state !== 'per_partition') {
     throw new TributaryError(
       'CONFIG_INVALID',
-      `${where}: its transforms ${stateful.map((t) => `'${t.name}'`).join(', ')} keep window or dedup state for all partitions together (with one plan of batches), which cannot be split among workers yet; run this pipeline as one process (without --workers/--group). A sink's dedup (delta_append dedup) is fine when its key is determined by the record key`,
+      `${where}: its transforms ${stateful.map((t) => `'${t.name}'`).join(', ')} keep window or dedup state for all partitions together (one watermark, one plan of batches), which cannot be split among workers; set 'state: per_partition' (with 'source.key', the field records are keyed by, in every window's group_by: docs/scale-out.md) or run this pipeline as one process (without --workers/--group)`,
       { transforms: stateful.map((t) => t.name) },
     );
   }

@@ -41,17 +41,24 @@ export class WindowOperator {
   readonly spec: WindowSpec;
   readonly name: string;
   private readonly base: string;
+  /** The operator's name as used in the names of its saved objects. */
+  private readonly fileName: string;
   private sql?: WindowSql;
   private types?: InputTypes;
   private watermark: number | null = null;
   /** Which of the two table sets holds the state; undefined before the first batch. */
   private slot?: 0 | 1;
 
-  constructor(spec: WindowSpec, name: string) {
+  /**
+   * `instance` tells apart several operators of one window on a connection (one per source
+   * partition, with state kept per partition: partitioned.ts) in their tables' names.
+   */
+  constructor(spec: WindowSpec, name: string, instance?: string) {
     checkSpec(spec, name);
     this.spec = spec;
     this.name = name;
-    this.base = `__win_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    this.fileName = name.replace(/[^A-Za-z0-9_]/g, '_');
+    this.base = `__win_${this.fileName}${instance === undefined ? '' : `__${instance}`}`;
   }
 
   /** Watermark in µs since the epoch; null before the first on-time row. */
@@ -65,11 +72,6 @@ export class WindowOperator {
 
   private distinct(k: number, slot: 0 | 1): string {
     return `${this.base}_d${k}_${slot}`;
-  }
-
-  /** The operator's name as used in object and table names. */
-  private get fileName(): string {
-    return this.base.slice('__win_'.length);
   }
 
   private get distinctCount(): number {
