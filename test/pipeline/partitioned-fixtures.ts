@@ -5,6 +5,10 @@
  * one partition, and its truth in plain code, partition by partition.
  */
 import type { Log } from '../../src/log/log.ts';
+import { compilePipeline } from '../../src/pipeline/compile.ts';
+import { fromYaml } from '../../src/pipeline/load.ts';
+import type { S3Store } from '../../src/storage/s3.ts';
+import { readRows } from '../../src/table/index.ts';
 
 export function partitionedDefinition(
   opts: { topic?: string; partitions?: number; dlq?: string } = {},
@@ -72,7 +76,7 @@ export const partitionOf = (user: number, partitions: number) => user % partitio
  * within the 2-minute delay), each user's in its partition; every 500th click is sent
  * twice (a producer's retry: same id, same partition), and every 2,000th is followed by
  * one of that user's clicks from long before: late under any batching. Users from
- * `firstUser`, so later users can go to partitions added later.
+ * `users.first` on, placed by `place`, so that new users can go to partitions added later.
  */
 export function userClicks(
   seed: number,
@@ -80,6 +84,7 @@ export function userClicks(
   n: number,
   partitions: number,
   users: { first: number; count: number } = { first: 0, count: USERS },
+  place: (user: number) => number = (u) => partitionOf(u, partitions),
 ): Produced[] {
   let s = seed;
   const rnd = () => {
@@ -95,7 +100,7 @@ export function userClicks(
       page: PAGES[Math.floor(rnd() * PAGES.length)],
       ts: T0 + i * 250 + Math.floor(rnd() * 90_000),
     };
-    const partition = partitionOf(u, partitions);
+    const partition = place(u);
     out.push({ partition, click });
     if (i % 500 === 250) out.push({ partition, click: { ...click } });
     if (i > from && i % 2000 === 0) {
@@ -177,4 +182,66 @@ export function expectedOutputs(byPartition: ReadonlyMap<number, readonly UClick
     hops: [...hops].map(([k, h]) => `${k} ${h.views} ${h.first}`).sort(),
     late: late.sort(),
   };
+}
+
+/** The tables as lines (window bounds, group, aggregates) and the DLQ's clicks with their reasons. */
+export async function outputLines(
+  log: Log,
+  dataDir: string,
+  definition: string,
+  lake?: string,
+  dlq = 'uclicks.dlq',
+) {
+  const c = await compilePipeline(fromYaml(definition, 'u.yaml'), {
+    dataDir,
+    log,
+    ...(lake !== undefined && { lake }),
+  });
+  try {
+    const iso = (v: unknown) => new Date(String(v)).toISOString();
+    const m = c.tables.get('user_minutes')!;
+    const h = c.tables.get('user_hops')!;
+    const minutes = (await readRows(m, await m.snapshot())).map(
+      (r) => `${iso(r.window_start)} ${iso(r.window_end)} ${r.user_id} ${r.views} ${r.pages}`,
+    );
+    const hops = (await readRows(h, await h.snapshot())).map(
+      (r) => `${iso(r.window_start)} ${iso(r.window_end)} ${r.user_id} ${r.page} ${r.views} ${r.first_seen}`,
+    );
+    const late: string[] = [];
+    const partitions = (await log.describeTopic(dlq)).partitions;
+    for (let p = 0; p < partitions; p++) {
+      const { latest } = await log.offsets(dlq, p);
+      for (let at = 0; at < latest; ) {
+        const r = await log.fetch(dlq, p, at, { maxRecords: 1000 });
+        if (r.records.length === 0) break;
+        for (const rec of r.records) {
+          const d = JSON.parse(new TextDecoder().decode(rec.value!));
+          late.push(`${JSON.parse(d.value).click_id} ${d.rule}`);
+        }
+        at = r.nextOffset;
+      }
+    }
+    return { minutes: minutes.sort(), hops: hops.sort(), late: late.sort() };
+  } finally {
+    await c.pipeline.close();
+    for (const table of c.tables.values()) (table.store as Partial<S3Store>).destroy?.();
+  }
+}
+
+/** Each partition's clicks in offset order, read back from the topic. */
+export async function clicksByPartition(log: Log, topic: string): Promise<Map<number, UClick[]>> {
+  const out = new Map<number, UClick[]>();
+  const partitions = (await log.describeTopic(topic)).partitions;
+  for (let p = 0; p < partitions; p++) {
+    const rows: UClick[] = [];
+    const { latest } = await log.offsets(topic, p);
+    for (let at = 0; at < latest; ) {
+      const r = await log.fetch(topic, p, at, { maxRecords: 5000 });
+      if (r.records.length === 0) break;
+      for (const rec of r.records) rows.push(JSON.parse(new TextDecoder().decode(rec.value!)));
+      at = r.nextOffset;
+    }
+    out.set(p, rows);
+  }
+  return out;
 }

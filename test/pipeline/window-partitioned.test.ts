@@ -11,18 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { CrashPointName } from '../../src/core/crash-points.ts';
-import type { Log } from '../../src/log/log.ts';
 import { openLog } from '../../src/log/open.ts';
-import { checkDefinition, compilePipeline } from '../../src/pipeline/compile.ts';
+import { checkDefinition } from '../../src/pipeline/compile.ts';
 import { fromYaml } from '../../src/pipeline/load.ts';
-import { readRows } from '../../src/table/index.ts';
 import { startCli } from '../helpers/cli-child.ts';
 import {
+  clicksByPartition,
   expectedOutputs,
+  outputLines,
   type Produced,
   partitionedDefinition,
   produceUserClicks,
-  type UClick,
   userClicks,
 } from './partitioned-fixtures.ts';
 
@@ -48,67 +47,6 @@ async function prepare(dataDir: string): Promise<void> {
   } finally {
     await log.close();
   }
-}
-
-/** The tables as lines (window bounds, group, aggregates) and the DLQ's clicks with their reasons. */
-export async function outputLines(
-  log: Log,
-  dataDir: string,
-  definition: string,
-  lake?: string,
-  dlq = 'uclicks.dlq',
-) {
-  const c = await compilePipeline(fromYaml(definition, 'u.yaml'), {
-    dataDir,
-    log,
-    ...(lake !== undefined && { lake }),
-  });
-  try {
-    const iso = (v: unknown) => new Date(String(v)).toISOString();
-    const m = c.tables.get('user_minutes')!;
-    const h = c.tables.get('user_hops')!;
-    const minutes = (await readRows(m, await m.snapshot())).map(
-      (r) => `${iso(r.window_start)} ${iso(r.window_end)} ${r.user_id} ${r.views} ${r.pages}`,
-    );
-    const hops = (await readRows(h, await h.snapshot())).map(
-      (r) => `${iso(r.window_start)} ${iso(r.window_end)} ${r.user_id} ${r.page} ${r.views} ${r.first_seen}`,
-    );
-    const late: string[] = [];
-    const partitions = (await log.describeTopic(dlq)).partitions;
-    for (let p = 0; p < partitions; p++) {
-      const { latest } = await log.offsets(dlq, p);
-      for (let at = 0; at < latest; ) {
-        const r = await log.fetch(dlq, p, at, { maxRecords: 1000 });
-        if (r.records.length === 0) break;
-        for (const rec of r.records) {
-          const d = JSON.parse(new TextDecoder().decode(rec.value!));
-          late.push(`${JSON.parse(d.value).click_id} ${d.rule}`);
-        }
-        at = r.nextOffset;
-      }
-    }
-    return { minutes: minutes.sort(), hops: hops.sort(), late: late.sort() };
-  } finally {
-    await c.pipeline.close();
-  }
-}
-
-/** Each partition's clicks in offset order, read back from the topic. */
-export async function clicksByPartition(log: Log, topic: string): Promise<Map<number, UClick[]>> {
-  const out = new Map<number, UClick[]>();
-  const partitions = (await log.describeTopic(topic)).partitions;
-  for (let p = 0; p < partitions; p++) {
-    const rows: UClick[] = [];
-    const { latest } = await log.offsets(topic, p);
-    for (let at = 0; at < latest; ) {
-      const r = await log.fetch(topic, p, at, { maxRecords: 5000 });
-      if (r.records.length === 0) break;
-      for (const rec of r.records) rows.push(JSON.parse(new TextDecoder().decode(rec.value!)));
-      at = r.nextOffset;
-    }
-    out.set(p, rows);
-  }
-  return out;
 }
 
 describe('state per partition: the definition', () => {
