@@ -709,12 +709,18 @@ export class Pipeline {
        * partitions it is assigned, and releases revoked ones between batches.
        */
       membership?: Membership;
+      /**
+       * With `untilCaughtUp` and a membership: a worker that has owned no partition for
+       * this long (default 5 s: the group had time to hand it some) has nothing to catch up on.
+       */
+      unassignedGraceMs?: number;
     } & RetryPolicy = {},
   ) {
     const member = opts.membership;
     this.member = member;
     if (member && this.owned === undefined) this.owned = new Set();
     let stopped = true;
+    let unassignedSince: number | undefined;
     await runLoop({
       ...opts,
       label: 'pipeline',
@@ -733,7 +739,15 @@ export class Pipeline {
           await this.assign(want);
           member.acknowledge(want);
         }
-        if (this.owned?.size === 0) return 'idle';
+        if (this.owned?.size === 0) {
+          unassignedSince ??= this.clock.now();
+          if (opts.untilCaughtUp && this.clock.now() - unassignedSince >= (opts.unassignedGraceMs ?? 5000)) {
+            stopped = false;
+            return 'done';
+          }
+          return 'idle';
+        }
+        unassignedSince = undefined;
         const report = await this.runBatch();
         // Informative group offsets, at most once a second (also when idle, so the last ones land).
         if (member?.committed) {

@@ -157,3 +157,43 @@ test('what cannot run on workers is refused: the embedded log, window transforms
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--workers 6 --until-caught-up on 4 partitions: the two given none stop too; tables exact', {
+  skip,
+  timeout: 180_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-workers-drain-'));
+  const topic = `orders-wdrain-${randomUUID().slice(0, 8)}`;
+  const where = ['--data-dir', join(dir, 'data'), '--topic', topic, '--kafka', kafka!];
+  try {
+    const g = await startCli(['generate', 'orders', '--events', '6000', '--seed', '5', ...where]).exit;
+    assert.equal(g.code, 0, g.stderr);
+    const done = await startCli([
+      'run',
+      'orders',
+      '--workers',
+      '6',
+      '--group',
+      `tributary.wdrain-${randomUUID().slice(0, 8)}`,
+      '--session-timeout-ms',
+      '3000',
+      '--heartbeat-interval-ms',
+      '250',
+      '--until-caught-up',
+      ...where,
+    ]).exit;
+    assert.equal(done.code, 0, `every worker stopped by itself:\n${done.stderr.slice(-3000)}`);
+    const summaries = done.stdout.match(/^orders: .*/gm) ?? [];
+    t.diagnostic(summaries.join('\n'));
+    assert.equal(summaries.length, 6, 'each worker printed its summary');
+    const log = await openLog({ dataDir: join(dir, 'data'), kafka });
+    try {
+      const expected = expectedFrom(await readTopic(log, topic));
+      await assertOutputs(expected, await openOrdersTables(join(dir, 'data')), log, `${topic}.dlq`);
+    } finally {
+      await log.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
