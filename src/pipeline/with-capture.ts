@@ -64,7 +64,13 @@ export class PipelineSlot {
 export async function runWithCapture(
   target: Pipeline | PipelineSlot,
   capture: ChangeCapture | undefined,
-  opts: { signal?: AbortSignal; untilCaughtUp?: boolean; onError?: OnRetry; membership?: Membership } = {},
+  opts: {
+    signal?: AbortSignal;
+    untilCaughtUp?: boolean;
+    onError?: OnRetry;
+    membership?: Membership;
+    groupCaughtUp?: () => Promise<boolean>;
+  } = {},
 ): Promise<void> {
   const slot = target instanceof PipelineSlot ? target : new PipelineSlot(target);
   // The pipeline's retried failures: reported by `onError` (the server's status page), else on stderr.
@@ -75,6 +81,7 @@ export async function runWithCapture(
       untilCaughtUp: opts.untilCaughtUp,
       ...onError,
       ...(opts.membership && { membership: opts.membership }),
+      ...(opts.groupCaughtUp && { groupCaughtUp: opts.groupCaughtUp }),
     });
   }
   const stopCapture = new AbortController();

@@ -710,17 +710,18 @@ export class Pipeline {
        */
       membership?: Membership;
       /**
-       * With `untilCaughtUp` and a membership: a worker that has owned no partition for
-       * this long (default 5 s: the group had time to hand it some) has nothing to catch up on.
+       * With `untilCaughtUp` and a membership: whether every partition of the topic is
+       * drained and committed by the group (asked at most once a second while this worker
+       * owns none; a worker given nothing stops when it is true).
        */
-      unassignedGraceMs?: number;
+      groupCaughtUp?: () => Promise<boolean>;
     } & RetryPolicy = {},
   ) {
     const member = opts.membership;
     this.member = member;
     if (member && this.owned === undefined) this.owned = new Set();
     let stopped = true;
-    let unassignedSince: number | undefined;
+    let askedGroupAt = Number.NEGATIVE_INFINITY;
     await runLoop({
       ...opts,
       label: 'pipeline',
@@ -740,14 +741,15 @@ export class Pipeline {
           member.acknowledge(want);
         }
         if (this.owned?.size === 0) {
-          unassignedSince ??= this.clock.now();
-          if (opts.untilCaughtUp && this.clock.now() - unassignedSince >= (opts.unassignedGraceMs ?? 5000)) {
-            stopped = false;
-            return 'done';
+          if (opts.untilCaughtUp && opts.groupCaughtUp && this.clock.now() - askedGroupAt >= 1000) {
+            askedGroupAt = this.clock.now();
+            if (await opts.groupCaughtUp()) {
+              stopped = false;
+              return 'done';
+            }
           }
           return 'idle';
         }
-        unassignedSince = undefined;
         const report = await this.runBatch();
         // Informative group offsets, at most once a second (also when idle, so the last ones land).
         if (member?.committed) {

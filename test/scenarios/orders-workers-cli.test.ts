@@ -158,7 +158,7 @@ test('what cannot run on workers is refused: the embedded log, window transforms
   }
 });
 
-test('--workers 6 --until-caught-up on 4 partitions: the two given none stop too; tables exact', {
+test('--workers 6 --until-caught-up on 4 partitions: every worker stops once the group drained the topic; tables exact', {
   skip,
   timeout: 180_000,
 }, async (t) => {

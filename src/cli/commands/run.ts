@@ -2,6 +2,7 @@
  * `tributary run <definition.yaml | built-in name>`: a pipeline, resuming from the offsets
  * its tables hold. Ctrl-C (SIGINT) or SIGTERM stops it after the batch in flight.
  */
+import type { Log } from '../../log/log.ts';
 import { builtinNames, resolveDefinition } from '../../pipeline/builtin.ts';
 import { captureOf } from '../../pipeline/capture.ts';
 import { checkDefinition, compilePipeline, sourceTopic } from '../../pipeline/compile.ts';
@@ -132,11 +133,27 @@ const quantiles = (h: Histogram) => `${Math.round(h.quantile(0.5))}/${Math.round
 export function sinkSummary(m: PipelineMetrics): string {
   return [...m.sinks]
     .map(([name, c]) => {
-      if (c.ingestLatencyMs.total === 0) return `${name} +${c.rows} rows`;
+      // Commits lost to other writers (workers of a group, upkeep) and redone on the new snapshot.
+      const lost = c.conflicts > 0 ? `, ${c.conflicts} commit conflicts` : '';
+      if (c.ingestLatencyMs.total === 0) return `${name} +${c.rows} rows${lost}`;
       const event = c.eventLatencyMs.total > 0 ? `, from event time ${quantiles(c.eventLatencyMs)}` : '';
-      return `${name} +${c.rows} rows (latency p50/p99 from ingest ${quantiles(c.ingestLatencyMs)}${event})`;
+      return `${name} +${c.rows} rows (latency p50/p99 from ingest ${quantiles(c.ingestLatencyMs)}${event}${lost})`;
     })
     .join(', ');
+}
+
+/**
+ * Whether a group has drained its topic: every partition's committed group offset (each
+ * worker records, after its batches, the next offset all its sinks still need) is at the
+ * partition's end.
+ */
+async function groupCaughtUp(log: Log, group: string, topic: string): Promise<boolean> {
+  const committed = await log.committedOffsets(group, topic);
+  const partitions = (await log.describeTopic(topic)).partitions;
+  for (let p = 0; p < partitions; p++) {
+    if ((committed.get(p) ?? 0) < (await log.offsets(topic, p)).latest) return false;
+  }
+  return true;
 }
 
 /** The definition with the command line's changes (the named flags are shorthands for --set). */
@@ -363,7 +380,10 @@ export async function run(args: string[]): Promise<number> {
           signal: stop.signal,
           // Retried failures are kept for the status page when serving (and printed as always).
           ...(serving && { onError: entry.onRetry() }),
-          ...(member && { membership: member }),
+          ...(member && {
+            membership: member,
+            groupCaughtUp: () => groupCaughtUp(log, member.group, slot.current.describe().source),
+          }),
         }),
       );
       clearInterval(progress);
