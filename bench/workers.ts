@@ -11,12 +11,14 @@
  * machine's load hits all of them; `uptime`'s load is recorded before each run.
  *
  *   node bench/workers.ts --kafka BROKERS [--events 600000] [--partitions 6] [--rounds 2]
- *     [--workers 1,2,3] [--max-records N] [--topic T]
+ *     [--workers 1,2,3] [--max-records N] [--topic T] [--heartbeat-interval-ms MS]
  *
  * `--max-records` caps a batch (the pipeline's default is 200,000 records: on a short
  * topic a worker's first batch, read before the others joined, is a large share of the
  * run and is dropped when its partitions move). `--topic` reuses a topic an earlier run
- * produced (`--events` must then be its size).
+ * produced (`--events` must then be its size). `--heartbeat-interval-ms` sets the workers'
+ * (with a 6 s session): the group's default of 5 s makes each rebalance take seconds, during
+ * which the first worker to join reads for everyone and then hands over.
  *
  * Prints the figures and writes bench/results/workers.json.
  */
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1,2,3' },
     'max-records': { type: 'string' },
     topic: { type: 'string' },
+    'heartbeat-interval-ms': { type: 'string' },
   },
 });
 if (!args.kafka) throw new Error('--kafka BROKERS is required (e.g. $TRIBUTARY_TEST_KAFKA)');
@@ -137,6 +140,9 @@ async function drain(topic: string, workers: number, round: number): Promise<Omi
           '--group',
           group,
           ...(args['max-records'] ? ['--max-records', args['max-records']] : []),
+          ...(args['heartbeat-interval-ms']
+            ? ['--heartbeat-interval-ms', args['heartbeat-interval-ms'], '--session-timeout-ms', '6000']
+            : []),
         ],
         { stdio: ['ignore', 'ignore', 'inherit'] },
       );

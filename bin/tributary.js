@@ -16,7 +16,7 @@
 //   so killing the launcher (SIGKILL included) never leaves a pipeline running.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import module, { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -101,5 +101,10 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   launch();
 } else {
   watchLauncher();
+  // V8's compiled code of our modules, kept on disk (under the OS's temporary directory,
+  // or $NODE_COMPILE_CACHE): a start reuses it instead of compiling ~400 modules again,
+  // about 0.5 CPU-seconds less per process (each worker of a group is one). Entries are
+  // checked against the source, so a changed file is compiled afresh.
+  module.enableCompileCache?.();
   await import(pathToFileURL(entry()).href);
 }

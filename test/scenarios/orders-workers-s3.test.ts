@@ -3,7 +3,8 @@
  * tables and state on the S3 test server (`--lake s3://...`), each worker with a data
  * directory of its own (as on separate machines), table upkeep every 400 ms, while the
  * generator produces all along: one worker dies by SIGKILL in the middle of a batch (at
- * `sink.append.written`: files written, DLQ produced, no commit) and a fourth joins.
+ * `sink.append.written`: files written, DLQ produced, no commit), a fourth joins, one
+ * stops cleanly, and the topic grows from 4 to 6 partitions while events flow.
  * Afterwards both tables (delta-rs reading them on S3 too) and the DLQ equal the truth
  * recomputed from the topic (orders-oracle.ts), every table's versions are gapless, and
  * the upkeep ran on one worker at a time: the maintenance lease's records, collected
@@ -20,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Admin } from '@platformatic/kafka';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { openStore } from '../../src/storage/open.ts';
@@ -36,7 +38,7 @@ if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set i
 const skip = s3Missing() ?? pythonSkip() ?? (kafka ? undefined : 'TRIBUTARY_TEST_KAFKA is not set');
 const TABLES = ['orders_events', 'orders_current'];
 
-test('orders on Kafka workers with tables on S3: SIGKILL mid-batch, join; tables exact, upkeep one worker at a time', {
+test('orders on Kafka workers with tables on S3: SIGKILL mid-batch, join, stop, grow; tables exact, upkeep one worker at a time', {
   skip: skip ?? false,
   timeout: 240_000,
 }, async (t) => {
@@ -102,6 +104,8 @@ test('orders on Kafka workers with tables on S3: SIGKILL mid-batch, join; tables
   ]);
   const workers: Worker[] = [];
   const dead = new Set<number>();
+  const admin = new Admin({ clientId: 'workers-s3-test', bootstrapBrokers: [kafka!] });
+  let extra = 0;
   const began = Date.now();
   const at = () => `${((Date.now() - began) / 1000).toFixed(1)} s`;
   try {
@@ -141,16 +145,44 @@ test('orders on Kafka workers with tables on S3: SIGKILL mid-batch, join; tables
       const w4 = worker('w4');
       workers.push(w4);
       t.diagnostic(`${at()} w4 joined: ${JSON.stringify(await split([w1, w2, w4], 'w4 joined'))}`);
+      // One stops cleanly; then the topic grows from 4 to 6 partitions while events flow
+      // (a second generator, started after, writes to all six).
+      w1.child.kill('SIGTERM');
+      const left = await w1.exit;
+      assert.equal(left.code, 0, `w1 stopped cleanly:\n${left.stderr.slice(-2000)}`);
+      t.diagnostic(`${at()} w1 stopped: ${JSON.stringify(await split([w2, w4], 'w1 stopped'))}`);
+      await admin.createPartitions({ topics: [{ name: topic, count: 6 }] });
+      const more = start('generator-2', [
+        'generate',
+        'orders',
+        '--events',
+        '3000',
+        '--seed',
+        '10',
+        '--malformed-rate',
+        '0.01',
+        '--data-dir',
+        join(dir, 'generator-2'),
+        '--topic',
+        topic,
+        '--kafka',
+        kafka!,
+      ]);
+      t.diagnostic(`${at()} 6 partitions: ${JSON.stringify(await split([w2, w4], 'grown', 60_000, 6))}`);
+      const g2 = await more.exit;
+      assert.equal(g2.code, 0, `second generator failed:\n${g2.stderr}`);
+      extra = Number(/produced (\d+) records/.exec(g2.stdout)?.[1]);
       await sleep(3_000);
     } catch (err) {
       for (const w of workers) w.child.kill('SIGKILL');
       throw err;
     } finally {
       generator.child.kill('SIGTERM');
+      await admin.close();
     }
     const gen = await generator.exit;
     assert.equal(gen.code, 0, `generator failed:\n${gen.stderr}`);
-    const produced = Number(/produced (\d+) records/.exec(gen.stdout)?.[1]);
+    const produced = Number(/produced (\d+) records/.exec(gen.stdout)?.[1]) + extra;
     await sleep(2_000);
     for (const w of workers)
       if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');

@@ -1,0 +1,192 @@
+/**
+ * Scale-out in steady state: the orders pipeline on 1, 2 and 3 worker processes of one
+ * consumer group while a generator produces at a fixed rate, the CPU per event measured
+ * over a window after the group has settled (start-up, joining and the first rebalances
+ * left out; bench/workers.ts measures whole drains, start-up included).
+ *
+ * For each configuration: a fresh topic and data directory; `tributary generate orders
+ * --rate R` (its CPU not counted) and `tributary run orders --workers N`; after `--warmup`
+ * seconds, the user + system CPU of every worker process (from /proc/<pid>/stat) and the
+ * group's committed offsets (each worker records after its batches the next offset all its
+ * sinks still need) are read, and again `--window` seconds later: events per CPU-second is
+ * the offsets' advance over the workers' CPU. Configurations alternate for `--rounds`.
+ *
+ *   node bench/workers-steady.ts --kafka BROKERS [--rate 12000] [--partitions 6]
+ *     [--warmup 20] [--window 30] [--rounds 2] [--workers 1,2,3]
+ *
+ * Prints the figures and writes bench/results/workers-steady.json.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openLog } from '../src/log/open.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    kafka: { type: 'string' },
+    rate: { type: 'string', default: '12000' },
+    partitions: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '20' },
+    window: { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '1,2,3' },
+  },
+});
+if (!args.kafka) throw new Error('--kafka BROKERS is required (e.g. $TRIBUTARY_TEST_KAFKA)');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(root, 'bin', 'tributary.js');
+const partitions = Number(args.partitions);
+const configs = args.workers.split(',').map(Number);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system) of a live process. */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes under `pid` (the workers of `--workers N`), and `pid` itself. */
+function tree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      // Node spawns from its main thread: the children are that task's.
+      const kids = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
+      if (kids) out.push(...kids.split(/\s+/).map(Number));
+    } catch {}
+  }
+  return out;
+}
+
+function start(argv: string[]): ChildProcess {
+  return spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+const ended = (c: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) resolve();
+    else c.on('close', () => resolve());
+  });
+
+interface Run {
+  workers: number;
+  load1: number;
+  events: number;
+  cpuSec: number;
+  eventsPerCpuSec: number;
+  /** The workers' lag at the window's end (events produced, not yet committed). */
+  lagAtEnd: number;
+}
+
+async function measure(n: number, round: number): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-steady-'));
+  const topic = `orders-steady-${process.pid}-${n}-${round}`;
+  const group = `bench.steady.${process.pid}.${n}.${round}`;
+  const log = await openLog({ dataDir: join(dir, 'probe'), kafka: args.kafka });
+  const children: ChildProcess[] = [];
+  try {
+    await log.createTopic(topic, { partitions });
+    await log.createTopic(`${topic}.dlq`, { partitions });
+    const where = ['--kafka', args.kafka!, '--topic', topic];
+    const gen = start([
+      'generate',
+      'orders',
+      '--rate',
+      args.rate,
+      '--seed',
+      '1',
+      '--data-dir',
+      join(dir, 'gen'),
+      ...where,
+    ]);
+    children.push(gen);
+    const run = start([
+      'run',
+      'orders',
+      ...where,
+      '--data-dir',
+      join(dir, 'data'),
+      ...(n > 1 ? ['--workers', String(n)] : []),
+      '--group',
+      group,
+      '--heartbeat-interval-ms',
+      '500',
+      '--session-timeout-ms',
+      '6000',
+    ]);
+    let stderr = '';
+    run.stderr!.on('data', (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    children.push(run);
+    await sleep(Number(args.warmup) * 1000);
+    const committed = async () =>
+      [...(await log.committedOffsets(group, topic)).values()].reduce((a, b) => a + b, 0);
+    const cpu = () => tree(run.pid!).reduce((a, pid) => a + cpuOf(pid), 0);
+    const pids = tree(run.pid!);
+    if (pids.length < n + (n > 1 ? 1 : 0))
+      throw new Error(`expected ${n} workers, found processes ${pids}:\n${stderr}`);
+    const load1 = loadavg()[0];
+    const o0 = await committed();
+    const c0 = cpu();
+    await sleep(Number(args.window) * 1000);
+    const o1 = await committed();
+    const c1 = cpu();
+    let latest = 0;
+    for (let p = 0; p < partitions; p++) latest += (await log.offsets(topic, p)).latest;
+    const events = o1 - o0;
+    const cpuSec = Math.round((c1 - c0) * 100) / 100;
+    return {
+      workers: n,
+      load1: Math.round(load1 * 100) / 100,
+      events,
+      cpuSec,
+      eventsPerCpuSec: Math.round(events / cpuSec),
+      lagAtEnd: latest - o1,
+    };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map(ended));
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const runs: Run[] = [];
+for (let round = 0; round < Number(args.rounds); round++) {
+  for (const n of configs) {
+    const r = await measure(n, round);
+    runs.push(r);
+    console.log(
+      `${n} worker(s): ${r.events} events in ${args.window} s on ${r.cpuSec} CPU-s: ${r.eventsPerCpuSec} events per CPU-second (lag at the end ${r.lagAtEnd}, load ${r.load1})`,
+    );
+  }
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = configs.map((n) => ({
+  workers: n,
+  eventsPerCpuSec: median(runs.filter((r) => r.workers === n).map((r) => r.eventsPerCpuSec)),
+}));
+const base = summary[0].eventsPerCpuSec;
+for (const s of summary) {
+  const rise = base / s.eventsPerCpuSec - 1;
+  console.log(
+    `${s.workers} worker(s): median ${s.eventsPerCpuSec} events per CPU-second; CPU per event ${rise >= 0 ? '+' : ''}${(rise * 100).toFixed(1)} % vs ${configs[0]}`,
+  );
+}
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  join(root, 'bench', 'results', 'workers-steady.json'),
+  `${JSON.stringify({ rate: Number(args.rate), partitions, warmupSec: Number(args.warmup), windowSec: Number(args.window), runs, summary, at: new Date().toISOString() }, null, 2)}\n`,
+);
