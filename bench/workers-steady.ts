@@ -12,7 +12,13 @@
  * the offsets' advance over the workers' CPU. Configurations alternate for `--rounds`.
  *
  *   node bench/workers-steady.ts --kafka BROKERS [--rate 12000] [--partitions 6]
- *     [--warmup 20] [--window 30] [--rounds 2] [--workers 1,2,3]
+ *     [--warmup 20] [--window 30] [--rounds 2] [--workers 1,2,3] [--backlog N] [--max-records N]
+ *
+ * With `--backlog N`, no generator: N events are produced once into one topic before the
+ * runs, and each run (a group of its own, fresh tables) drains it from the start; the
+ * window then measures the workers at full speed, after start-up and the group's first
+ * rebalances (choose N so that the drain outlasts warm-up and window; `--max-records`
+ * small enough that the offsets, committed after each batch, move in fine steps).
  *
  * Prints the figures and writes bench/results/workers-steady.json.
  */
@@ -23,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLog } from '../src/log/open.ts';
+import { generateOrders } from '../src/scenarios/orders/generate.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +40,8 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '30' },
     rounds: { type: 'string', default: '2' },
     workers: { type: 'string', default: '1,2,3' },
+    backlog: { type: 'string' },
+    'max-records': { type: 'string' },
   },
 });
 if (!args.kafka) throw new Error('--kafka BROKERS is required (e.g. $TRIBUTARY_TEST_KAFKA)');
@@ -86,28 +95,40 @@ interface Run {
   lagAtEnd: number;
 }
 
+/** The pre-produced topic of `--backlog`. */
+let backlogTopic: string | undefined;
+
 async function measure(n: number, round: number): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-steady-'));
-  const topic = `orders-steady-${process.pid}-${n}-${round}`;
+  const topic = backlogTopic ?? `orders-steady-${process.pid}-${n}-${round}`;
   const group = `bench.steady.${process.pid}.${n}.${round}`;
   const log = await openLog({ dataDir: join(dir, 'probe'), kafka: args.kafka });
   const children: ChildProcess[] = [];
   try {
-    await log.createTopic(topic, { partitions });
-    await log.createTopic(`${topic}.dlq`, { partitions });
-    const where = ['--kafka', args.kafka!, '--topic', topic];
-    const gen = start([
-      'generate',
-      'orders',
-      '--rate',
-      args.rate,
-      '--seed',
-      '1',
-      '--data-dir',
-      join(dir, 'gen'),
-      ...where,
-    ]);
-    children.push(gen);
+    // A DLQ of its own per run: a drain of the shared backlog must not find the previous
+    // run's dead letters (it would take them as written and skip its own).
+    const dlq = `${topic}.dlq.${n}.${round}`;
+    const where = ['--kafka', args.kafka!, '--topic', topic, '--set', `dlq.topic=${dlq}`];
+    await log.createTopic(dlq, { partitions });
+    if (!backlogTopic) {
+      await log.createTopic(topic, { partitions });
+      children.push(
+        start([
+          'generate',
+          'orders',
+          '--rate',
+          args.rate,
+          '--seed',
+          '1',
+          '--data-dir',
+          join(dir, 'gen'),
+          '--kafka',
+          args.kafka!,
+          '--topic',
+          topic,
+        ]),
+      );
+    }
     const run = start([
       'run',
       'orders',
@@ -121,6 +142,7 @@ async function measure(n: number, round: number): Promise<Run> {
       '500',
       '--session-timeout-ms',
       '6000',
+      ...(args['max-records'] ? ['--max-records', args['max-records']] : []),
     ]);
     let stderr = '';
     run.stderr!.on('data', (d) => {
@@ -160,6 +182,22 @@ async function measure(n: number, round: number): Promise<Run> {
   }
 }
 
+if (args.backlog !== undefined) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-steady-gen-'));
+  backlogTopic = `orders-steady-backlog-${process.pid}`;
+  const log = await openLog({ dataDir: dir, kafka: args.kafka });
+  try {
+    await log.createTopic(backlogTopic, { partitions });
+    const t0 = performance.now();
+    await generateOrders({ log, count: Number(args.backlog), seed: 1, topic: backlogTopic });
+    console.log(
+      `produced ${args.backlog} events into ${backlogTopic} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 const runs: Run[] = [];
 for (let round = 0; round < Number(args.rounds); round++) {
   for (const n of configs) {
@@ -188,5 +226,5 @@ for (const s of summary) {
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(root, 'bench', 'results', 'workers-steady.json'),
-  `${JSON.stringify({ rate: Number(args.rate), partitions, warmupSec: Number(args.warmup), windowSec: Number(args.window), runs, summary, at: new Date().toISOString() }, null, 2)}\n`,
+  `${JSON.stringify({ rate: backlogTopic ? null : Number(args.rate), backlog: backlogTopic ? Number(args.backlog) : null, partitions, warmupSec: Number(args.warmup), windowSec: Number(args.window), runs, summary, at: new Date().toISOString() }, null, 2)}\n`,
 );
