@@ -408,6 +408,13 @@ export const ERROR_CODES = {
     summary:
       'a worker had no answer from its consumer group for its session timeout (a long pause, a network cut) and may have lost its partitions: the batch is dropped before its dead letters are written; the worker releases its partitions and joins again',
   },
+  // fenced transactional writers: the DLQ writer of a source partition (src/log/kafka/transactions.ts, docs/scale-out.md)
+  LOG_WRITER_FENCED: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'another process claimed this writer (a Kafka transactional id, e.g. the DLQ writer of a source partition a worker lost to another): its open transaction was aborted and it writes nothing more; a worker releases its partitions and joins its group again',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;
