@@ -19,9 +19,10 @@
  *
  * Why not the client's Producer, which has transactions (beginTransaction, send, commit):
  * it initialises with producer id 0 and epoch 0 unless told, which the coordinator reads
- * as "I am producer 0" and answers PRODUCER_FENCED to every second process; it cannot
- * settle as above; it adds partitions with AddPartitionsToTxn v4+, the broker-to-broker
- * form (KIP-890) that a secured cluster allows only with ClusterAction rights; and it is
+ * as "I am producer 0" and answers PRODUCER_FENCED to a second process claiming an id
+ * whose producer id is not 0; it cannot
+ * settle as above; it adds partitions with AddPartitionsToTxn v4+, which the protocol
+ * reserves for brokers (KIP-890: versions 3 and below are the clients'); and it is
  * one client (connections, metadata) per transactional id, where a worker needs one per
  * source partition. Here one connection pool serves every writer of a log.
  *
