@@ -141,6 +141,7 @@ export class KafkaLog implements Log {
     this.#txn = {
       brokers: this.#brokers,
       get pool() {
+        if (log.#closed) throw new TributaryError('LOG_BROKER', `the Kafka log ${log.description} is closed`);
         log.#txnPool ??= new ConnectionPool(clientId, { connectTimeout: 10_000, requestTimeout: 30_000 });
         return log.#txnPool;
       },
