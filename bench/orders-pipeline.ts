@@ -13,13 +13,15 @@
  *
  *   node bench/orders-pipeline.ts [--events N] [--rate R] [--duration S] [--max-records N]
  *     [--current-commit-ms MS] [--current-file-mb MB] [--no-read-ahead] [--duckdb-threads N]
- *     [--no-table-fsync] [--kafka BROKERS]
+ *     [--no-table-fsync] [--kafka BROKERS] [--malformed-rate F]
  *
  * `--no-table-fsync` opens the tables' stores with `durable: false` (docs/storage.md), to
  * measure what syncing the tables' files costs.
  *
  * With `--kafka`, the events go through a Kafka broker (a fresh topic per run) instead
- * of the embedded log; the tables stay on the local disk.
+ * of the embedded log; the tables stay on the local disk. `--malformed-rate` sets the
+ * share of malformed events of the throughput run (the generator's default 0.002; the
+ * DLQ gets them and the invalid ones, about 0.2 % of events by default).
  *
  * Prints the figures and writes bench/results/orders-pipeline.json.
  */
@@ -47,6 +49,7 @@ const { values: args } = parseArgs({
     'duckdb-threads': { type: 'string', default: '1' },
     'no-table-fsync': { type: 'boolean', default: false },
     kafka: { type: 'string' },
+    'malformed-rate': { type: 'string' },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,7 +86,13 @@ async function throughput(events: number) {
     const log = await openLog({ dataDir: dir, kafka: args.kafka });
     const topic = topicFor('tp');
     const g0 = performance.now();
-    await generateOrders({ log, count: events, seed: 1, topic });
+    await generateOrders({
+      log,
+      count: events,
+      seed: 1,
+      topic,
+      ...(args['malformed-rate'] !== undefined && { malformedRate: Number(args['malformed-rate']) }),
+    });
     const genMs = performance.now() - g0;
     const { pipeline } = await openPipeline(dir, log, topic);
     const stages: Record<string, number> = {};

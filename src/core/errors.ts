@@ -414,6 +414,13 @@ export const ERROR_CODES = {
     summary:
       "a batch plan of a source partition's window or dedup state was written by another worker first (one that lost the partition and had not noticed yet): this batch is not committed; the worker reloads the partition's state, replays that plan and carries on",
   },
+  // fenced transactional writers: the DLQ writer of a source partition (src/log/kafka/transactions.ts, docs/scale-out.md)
+  LOG_WRITER_FENCED: {
+    domain: 'external',
+    retryable: true,
+    summary:
+      'another process claimed this writer (a Kafka transactional id, e.g. the DLQ writer of a source partition a worker lost to another): its open transaction was aborted and it writes nothing more; a worker releases its partitions and joins its group again',
+  },
   // anything else
   INTERNAL: { domain: 'internal', retryable: false, summary: 'a bug in Tributary' },
 } as const satisfies Record<string, ErrorSpec>;

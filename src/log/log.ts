@@ -12,6 +12,9 @@
  * - A record with a key and no explicit partition goes to
  *   `murmur2(key) & 0x7fffffff % partitions` (Kafka's default partitioner), so a topic
  *   keeps its key-to-partition mapping when it moves between implementations.
+ * - Reads see committed records only: on Kafka, records of a transaction that is still
+ *   open or was aborted are never returned, and the end of a partition (`latest`,
+ *   `highWatermark`) is its last stable offset (Kafka's read_committed isolation).
  */
 export interface TopicConfig {
   partitions: number;
@@ -65,9 +68,17 @@ export interface FetchResult {
   topic: string;
   partition: number;
   records: LogRecord[];
-  /** The offset to fetch next: last returned offset + 1, or the requested offset if none. */
+  /**
+   * The offset to fetch next: past the last returned record, or past the offsets the
+   * fetch stepped over without records (Kafka's transaction markers and aborted records);
+   * the requested offset if there was nothing.
+   */
   nextOffset: number;
-  /** The partition's latest offset (the offset the next produced record will get) at fetch time. */
+  /**
+   * The partition's end for readers at fetch time: the offset the next produced record
+   * will get, or on Kafka the last stable offset (the first offset of a transaction still
+   * open, if any).
+   */
   highWatermark: number;
 }
 
@@ -96,8 +107,49 @@ export interface ValueBatch {
 export interface PartitionOffsets {
   /** The oldest offset still held. */
   earliest: number;
-  /** The offset the next produced record will get (Kafka's high watermark). */
+  /**
+   * Where readers' records end: the offset the next produced record will get, or on
+   * Kafka the last stable offset (below an open transaction). Not a count: on Kafka,
+   * transaction markers and aborted records take offsets too.
+   */
   latest: number;
+}
+
+/**
+ * A writer that one process at a time may hold for a given id, across processes and
+ * machines (Kafka transactions, KIP-98: the id is a `transactional.id`). What the DLQ of
+ * a pipeline on several workers needs: a worker frozen while it writes must not add its
+ * records after its partition went to another worker.
+ *
+ * - `claim()` makes this writer the id's holder: the previous holder's open write is
+ *   aborted and settled (readers then see it as never written; one it had committed is
+ *   visible), and every later write of the previous holder fails with
+ *   `LOG_WRITER_FENCED`.
+ * - `write()` appends its records atomically: readers see all of them or none.
+ * - A write that failed otherwise (a broker or network error) leaves the writer
+ *   `unsettled`: whether it committed is unknown until `settle()` aborts what may still
+ *   be open, as the same holder (or finds the writer fenced).
+ * - After `claim()` or `settle()`, what earlier writes did is final: read the
+ *   destination's end again before deciding what to write.
+ */
+export interface FencedWriter {
+  readonly id: string;
+  /**
+   * `unclaimed` until `claim()`; `ready` to write; `unsettled` after a failed write;
+   * `fenced` once another writer claimed the id (only `claim()` leaves it).
+   */
+  readonly state: 'unclaimed' | 'ready' | 'unsettled' | 'fenced';
+  /** Takes the id over from whoever holds it (see above). */
+  claim(): Promise<void>;
+  /** After a failed write: aborts what may be open, as the same holder; `LOG_WRITER_FENCED` if fenced. */
+  settle(): Promise<void>;
+  /**
+   * Appends `records` as one transaction (state `ready` only); resolves once committed,
+   * with their offsets in input order. Fails with `LOG_WRITER_FENCED` when another writer
+   * claimed the id since; nothing of the call is visible then.
+   */
+  write(records: ProduceRecord[]): Promise<ProduceResult[]>;
+  close(): Promise<void>;
 }
 
 export interface Log {
@@ -125,6 +177,12 @@ export interface Log {
   ): Promise<void>;
   /** Committed offsets of a group for a topic, by partition (partitions never committed are absent). */
   committedOffsets(group: string, topic: string): Promise<Map<number, number>>;
+  /**
+   * A writer fenced by `id` (see FencedWriter). Kafka only: the embedded log has one
+   * writer process per partition (its lock), so there is nothing to fence there and a
+   * plain `produce` is its equivalent.
+   */
+  fencedWriter?(id: string): FencedWriter;
   close(): Promise<void>;
 }
 

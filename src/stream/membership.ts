@@ -16,6 +16,12 @@ export interface Membership {
    */
   valid(): boolean;
   /**
+   * The worker learnt it lost its partitions without being told (another worker claimed
+   * one of its DLQ writers): count as expired, so that the worker releases everything and
+   * joins again, as after a lost session.
+   */
+  lost?(): void;
+  /**
    * The worker's positions after a batch (per owned partition, the next offset every sink
    * still needs), to record as the group's committed offsets: informative only.
    */

@@ -22,7 +22,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { TributaryError } from '../core/errors.ts';
+import { isTributaryError, TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
@@ -245,6 +245,7 @@ export class Pipeline {
       sourcePartitions: this.partitions,
       contract: this.opts.decoder?.contractName ?? this.opts.source.name,
       clock: this.clock,
+      pipeline: this.opts.name,
     });
   }
 
@@ -288,7 +289,9 @@ export class Pipeline {
       );
     }
     if (this.dlq && this.opts.dlq) {
-      this.dlqProgress = await this.dlq.open();
+      // A process owning every partition takes its fenced DLQ writers back, as a restart would.
+      if (!this.member) this.dlq.unfence();
+      this.dlqProgress = await this.dlq.open(this.owned);
       const holder = this.opts.dlq.progressIn;
       const snap = 'table' in holder ? await holder.table.snapshot() : undefined;
       for (let p = 0; p < this.partitions; p++) {
@@ -535,8 +538,8 @@ export class Pipeline {
           : [...explained, ...late].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
       stages.explain = this.clock.now() - dlqStart;
       let dlqTxn: Array<{ appId: string; version: number }> = [];
-      // The DLQ is a topic, which no table commit fences: a worker that may have lost its
-      // partitions writes no dead letters for them (docs/scale-out.md, "Limits").
+      // A worker that may have lost its partitions does not try to write their dead
+      // letters (on Kafka its DLQ writers would be fenced anyway: sinks/dlq.ts).
       if (this.dlq && rejected.length > 0 && this.member && !this.member.valid()) {
         throw new TributaryError(
           'GROUP_MEMBERSHIP_LOST',
@@ -545,7 +548,15 @@ export class Pipeline {
       }
       if (this.dlq) {
         const t0 = this.clock.now();
-        const written = await this.dlq.write({ ...prepView, rejected }, this.dlqProgress);
+        let written: number;
+        try {
+          written = await this.dlq.write({ ...prepView, rejected }, this.dlqProgress);
+        } catch (err) {
+          // Another worker claimed a partition's DLQ writer: this one lost the partition
+          // without being told. Like a lost session, it releases everything and joins again.
+          if (isTributaryError(err, 'LOG_WRITER_FENCED')) this.member?.lost?.();
+          throw err;
+        }
         this.metrics.dlqWritten += written;
         dlqTxn = advancedProgress(this.dlqProgress, lastOffsets).map((a) => ({
           appId: this.dlqAppId(a.partition),
@@ -661,7 +672,10 @@ export class Pipeline {
       // The topic gained partitions since this worker started: work on all of them (the
       // DLQ topic is grown to as many by DlqSink.open).
       this.partitions = await this.opts.source.partitions();
-      if (this.dlq) this.dlq = this.newDlq();
+      if (this.dlq) {
+        await this.dlq.close();
+        this.dlq = this.newDlq();
+      }
       if (max >= this.partitions) {
         throw new TributaryError(
           'CONFIG_INVALID',
@@ -673,6 +687,9 @@ export class Pipeline {
     this.owned = new Set(owned);
     this.ends = [];
     for (const p of [...this.metrics.lag.keys()]) if (!this.owned.has(p)) this.metrics.lag.delete(p);
+    // The DLQ writers of the partitions gained are claimed before their tails are read:
+    // whatever a previous owner still had in flight is aborted first.
+    await this.dlq?.own(this.owned);
     await this.loadProgress();
   }
 
@@ -774,6 +791,7 @@ export class Pipeline {
 
   async close(): Promise<void> {
     await this.dropAhead();
+    await this.dlq?.close();
     if (this.conn) await this.opts.stateful?.keeper.close(this.conn);
     for (const sink of this.opts.sinks) await sink.close?.();
     this.conn?.closeSync();

@@ -102,4 +102,49 @@ describe('Kafka consumer-group membership (KIP-848)', { skip, timeout: 120_000 }
     assert.deepEqual(b.pending(), new Set(), 'b must release everything');
     assert.ok(bHad.length > 0);
   });
+
+  test('a member told it lost its partitions (its DLQ writer was claimed) releases everything and joins again', async () => {
+    const group = `g-${randomUUID().slice(0, 8)}`;
+    const failures: unknown[] = [];
+    const a = new GroupMember({
+      brokers: [brokers!],
+      group,
+      topic,
+      sessionTimeoutMs: 3_000,
+      heartbeatIntervalMs: 250,
+      onError: (err) => failures.push(err),
+    });
+    members.push(a);
+    await a.join();
+    await until('a assigned', () => a.pending()?.size === 6);
+    a.acknowledge(a.pending()!);
+    // Rebalances move a's member epoch on (a join with epoch 0 passes for a member at
+    // epoch 1, as a retry of its first join).
+    const b = member(group);
+    await b.join();
+    await until('a asked to release', () => a.pending() !== undefined);
+    a.acknowledge(a.pending()!);
+    await until('b assigned', () => b.pending() !== undefined);
+    b.acknowledge(b.pending()!);
+    await b.leave();
+    await until('a assigned b’s partitions', () => a.pending()?.size === 6);
+    a.acknowledge(a.pending()!);
+    assert.ok(a.status().epoch > 1, `a's epoch moved on (${a.status().epoch})`);
+    const before = a.status().memberId;
+    a.lost();
+    assert.equal(a.valid(), false);
+    assert.deepEqual(a.pending(), new Set(), 'a must release everything');
+    // Heartbeats stop until a released: the broker's assignment does not come back meanwhile.
+    await sleep(600);
+    assert.deepEqual(a.pending(), new Set());
+    a.acknowledge(new Set());
+    // a joins again as itself (epoch 0) while the broker still has it at a later epoch:
+    // accepted, no heartbeat refused (FENCED_MEMBER_EPOCH) until an old session expires.
+    await until('a assigned again', () => a.pending()?.size === 6, 10_000);
+    assert.deepEqual(failures, [], 'no heartbeat was refused');
+    assert.equal(a.valid(), true);
+    assert.equal(a.status().memberId, before);
+    a.acknowledge(a.pending()!);
+    assert.deepEqual(a.status().owned, [0, 1, 2, 3, 4, 5]);
+  });
 });

@@ -213,7 +213,8 @@ export async function outputLines(
       const { latest } = await log.offsets(dlq, p);
       for (let at = 0; at < latest; ) {
         const r = await log.fetch(dlq, p, at, { maxRecords: 1000 });
-        if (r.records.length === 0) break;
+        // Kafka's transaction markers take offsets: a fetch may give none and move on.
+        if (r.nextOffset <= at) break;
         for (const rec of r.records) {
           const d = JSON.parse(new TextDecoder().decode(rec.value!));
           late.push(`${JSON.parse(d.value).click_id} ${d.rule}`);
@@ -237,7 +238,8 @@ export async function clicksByPartition(log: Log, topic: string): Promise<Map<nu
     const { latest } = await log.offsets(topic, p);
     for (let at = 0; at < latest; ) {
       const r = await log.fetch(topic, p, at, { maxRecords: 5000 });
-      if (r.records.length === 0) break;
+      // Kafka's transaction markers take offsets: a fetch may give none and move on.
+      if (r.nextOffset <= at) break;
       for (const rec of r.records) rows.push(JSON.parse(new TextDecoder().decode(rec.value!)));
       at = r.nextOffset;
     }

@@ -63,7 +63,8 @@ export async function readAll(log: Log, topic: string): Promise<TopicRecord[]> {
     let offset = earliest;
     while (offset < latest) {
       const res = await log.fetch(topic, p, offset, { maxRecords: 10_000 });
-      if (res.records.length === 0) break;
+      // A fetch may step over offsets without records (Kafka's transaction markers).
+      if (res.nextOffset <= offset) break;
       for (const r of res.records) {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(r.headers)) headers[k] = Buffer.from(v).toString('utf8');

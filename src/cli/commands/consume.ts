@@ -100,6 +100,8 @@ export async function run(args: string[]): Promise<number> {
         maxWaitMs,
       });
       if (res.records.length === 0) {
+        // Offsets without records (Kafka's transaction markers, aborted records) stepped over.
+        next[p] = Math.max(next[p], res.nextOffset);
         idleRounds++;
         if (timeoutMs !== undefined && performance.now() - lastRecordAt >= timeoutMs) break;
         continue;

@@ -79,7 +79,8 @@ export class DeadLetterTally {
     for (let p = 0; p < this.next.length; p++) {
       for (;;) {
         const res = await this.log.fetch(this.topic, p, this.next[p]).catch(() => undefined);
-        if (!res || res.records.length === 0) break;
+        // Nothing new, unless offsets without records (Kafka's transaction markers) were stepped over.
+        if (!res || (res.records.length === 0 && res.nextOffset <= this.next[p])) break;
         for (const r of res.records) {
           if (r.value === null) continue;
           const d = decodeDeadLetter(r.value);

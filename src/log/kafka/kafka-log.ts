@@ -6,14 +6,27 @@
  *   chosen here, so keyed records follow Kafka's murmur2 partitioner (partitioner.ts)
  *   exactly (the client's own default partitioner does not), and batching is ours
  *   (produce-queue.ts).
- * - Fetch: raw Fetch requests at an explicit offset (fetcher.ts), no group membership.
+ * - Fetch: raw Fetch requests at an explicit offset (fetcher.ts), no group membership,
+ *   read_committed: records of open or aborted transactions are never returned, and a
+ *   partition's end (`latest`, `highWatermark`) is its last stable offset.
+ * - Fenced writers (`fencedWriter`): Kafka transactions (transactions.ts), on one
+ *   connection pool shared by all of them.
  * - Group offsets: OffsetCommit / OffsetFetch as an admin would (generation -1), which
  *   Kafka accepts for a group without active members, the way our runtime uses groups.
  */
-import { Admin, type CompressionAlgorithmValue, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
+import {
+  Admin,
+  type CompressionAlgorithmValue,
+  ConnectionPool,
+  Consumer,
+  FetchIsolationLevels,
+  ProduceAcks,
+  Producer,
+} from '@platformatic/kafka';
 import { type Clock, systemClock } from '../../core/clock.ts';
 import { TributaryError } from '../../core/errors.ts';
 import type {
+  FencedWriter,
   FetchOptions,
   FetchResult,
   Log,
@@ -31,6 +44,7 @@ import { ProduceQueue, partitionKey, type RoutedRecord } from './produce-queue.t
 import { type Bounds, collectRecords, collectValues } from './records.ts';
 import { checkPartition, Router } from './route.ts';
 import { KafkaTopics, type TopicLayout } from './topics.ts';
+import { KafkaFencedWriter, type TxnContext } from './transactions.ts';
 
 export interface KafkaLogOptions {
   /** Bootstrap brokers, `host:port`. */
@@ -40,6 +54,11 @@ export interface KafkaLogOptions {
   compression?: CompressionAlgorithmValue;
   /** Default timestamp of produced records and the clock of fetch deadlines. */
   clock?: Clock;
+  /**
+   * How long a fenced writer's transaction may stay open before the coordinator aborts it
+   * (default 60 s, Kafka's own default; at most the broker's transaction.max.timeout.ms).
+   */
+  transactionTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_RECORDS = 10_000;
@@ -66,6 +85,8 @@ export class KafkaLog implements Log {
   /** Moving average of wire bytes per record, to size fetch requests to maxRecords. */
   #wireBytesPerRecord = 512;
   #closed: Promise<void> | undefined;
+  readonly #txn: TxnContext;
+  #txnPool: ConnectionPool | undefined;
 
   constructor(opts: KafkaLogOptions) {
     if (
@@ -116,6 +137,57 @@ export class KafkaLog implements Log {
       maxPartitionBytes: 900 * 1024,
       maxRequestBytes: 8 * MIB,
     });
+    const log = this;
+    this.#txn = {
+      brokers: this.#brokers,
+      get pool() {
+        if (log.#closed) throw new TributaryError('LOG_BROKER', `the Kafka log ${log.description} is closed`);
+        log.#txnPool ??= new ConnectionPool(clientId, { connectTimeout: 10_000, requestTimeout: 30_000 });
+        return log.#txnPool;
+      },
+      clock: this.#clock,
+      compression: opts.compression ?? 'lz4',
+      route: async (records) => (await this.#route(records)).routed,
+      cluster: async (topics, fresh) => {
+        try {
+          return await this.#admin.metadata({ topics, forceUpdate: fresh });
+        } catch (err) {
+          throw translateError(err, this.#ctx('look up metadata'));
+        }
+      },
+      stableOffsets: async (parts) => {
+        const byTopic = new Map<string, number[]>();
+        for (const { topic, partition } of parts)
+          byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+        try {
+          const listed = await this.#admin.listOffsets({
+            topics: [...byTopic].map(([name, ps]) => ({
+              name,
+              partitions: ps.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })),
+            })),
+            isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+          });
+          const out = new Map<string, number>();
+          for (const t of listed) {
+            for (const p of t.partitions) out.set(partitionKey(t.name, p.partitionIndex), Number(p.offset));
+          }
+          return out;
+        } catch (err) {
+          throw translateError(err, this.#ctx('list offsets'));
+        }
+      },
+      transactionTimeoutMs: opts.transactionTimeoutMs ?? 60_000,
+      retryForMs: 60_000,
+      maxPartitionBytes: 900 * 1024,
+    };
+  }
+
+  /**
+   * A writer fenced by the transactional id `id` (FencedWriter in log.ts); writers of one
+   * log share one connection pool.
+   */
+  fencedWriter(id: string): FencedWriter {
+    return new KafkaFencedWriter(id, this.#txn);
   }
 
   createTopic(name: string, config: TopicConfig): Promise<void> {
@@ -143,8 +215,10 @@ export class KafkaLog implements Log {
     return this.#topics.describe(name);
   }
 
-  async produce(records: ProduceRecord[]): Promise<ProduceResult[]> {
-    if (records.length === 0) return [];
+  /** Each record's partition, from the topics' partition counts. */
+  async #route(
+    records: ProduceRecord[],
+  ): Promise<{ routed: RoutedRecord[]; names: string[]; counts: Map<string, number> }> {
     const names = [...new Set(records.map((r) => r.topic))];
     const counts = new Map<string, number>();
     for (const name of names) counts.set(name, (await this.#topics.layout(name)).partitions);
@@ -153,7 +227,12 @@ export class KafkaLog implements Log {
       if (r.partition !== undefined && r.partition >= counts.get(r.topic)!)
         counts.set(r.topic, (await this.#topics.layout(r.topic, true)).partitions);
     }
-    const routed = this.#router.route(records, counts, this.#clock.now());
+    return { routed: this.#router.route(records, counts, this.#clock.now()), names, counts };
+  }
+
+  async produce(records: ProduceRecord[]): Promise<ProduceResult[]> {
+    if (records.length === 0) return [];
+    const { routed, names, counts } = await this.#route(records);
     try {
       await this.#producerKnows(names, counts);
       return await this.#queue.enqueue(routed);
@@ -236,7 +315,7 @@ export class KafkaLog implements Log {
     options: FetchOptions = {},
   ): Promise<FetchResult> {
     const { raw, bounds } = await this.#fetchRaw(topic, partition, offset, options);
-    const { records, nextOffset } = collectRecords(raw.batches, bounds);
+    const { records, nextOffset } = collectRecords(raw.batches, bounds, raw.aborted);
     return { topic, partition, records, nextOffset, highWatermark: raw.highWatermark };
   }
 
@@ -247,7 +326,7 @@ export class KafkaLog implements Log {
     options: FetchOptions = {},
   ): Promise<ValueBatch> {
     const { raw, bounds } = await this.#fetchRaw(topic, partition, offset, options);
-    const collected = collectValues(raw.batches, bounds);
+    const collected = collectValues(raw.batches, bounds, raw.aborted);
     return { topic, partition, ...collected, highWatermark: raw.highWatermark };
   }
 
@@ -320,8 +399,10 @@ export class KafkaLog implements Log {
     return this.#withFreshMetadata(ctx, async (fresh) => {
       await this.#partitionLayout(topic, partition, fresh);
       const at = async (timestamp: bigint): Promise<number> => {
+        // read_committed: LATEST is the last stable offset, where fetches end.
         const listed = await this.#admin.listOffsets({
           topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp }] }],
+          isolationLevel: FetchIsolationLevels.READ_COMMITTED,
         });
         const p = listed
           .find((t) => t.name === topic)
@@ -349,7 +430,12 @@ export class KafkaLog implements Log {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#fetcher.close();
-      await Promise.allSettled([this.#producer.close(), this.#consumer.close(true), this.#admin.close()]);
+      await Promise.allSettled([
+        this.#producer.close(),
+        this.#consumer.close(true),
+        this.#admin.close(),
+        this.#txnPool?.close(),
+      ]);
     })();
     return this.#closed;
   }

@@ -103,6 +103,8 @@ export class GroupMember {
   #closed = false;
   /** Fenced by the broker: no heartbeat (no joining again) until the worker released everything. */
   #mustRelease = false;
+  /** Fenced as seen by the worker itself (`lost()`), until it released everything. */
+  #lost = false;
   #listeners = new Set<() => void>();
   #lastCommit = 0;
   #committing: Promise<void> | undefined;
@@ -153,19 +155,36 @@ export class GroupMember {
     return same(want, this.#owned) ? undefined : want;
   }
 
-  /** True while the last successful heartbeat is within the session timeout. */
+  /** True while the last successful heartbeat is within the session timeout (and the worker did not find itself fenced). */
   valid(): boolean {
-    if (this.#lastOk === undefined) return false;
+    if (this.#lastOk === undefined || this.#lost) return false;
     return this.#clock.now() - this.#lastOk < (this.#opts.sessionTimeoutMs ?? DEFAULT_SESSION_MS);
+  }
+
+  /**
+   * The worker found its partitions taken (another worker claimed one of its DLQ
+   * writers): it counts as fenced until it has released everything; then it joins again.
+   * Heartbeats stop meanwhile, so no answer revives the old assignment.
+   */
+  lost(): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#mustRelease = true;
+    this.#notify();
   }
 
   /** The worker stopped work on every partition outside `owned` and took up those in it. */
   acknowledge(owned: ReadonlySet<number>): void {
     this.#owned = new Set(owned);
     if (!this.valid() && owned.size === 0) {
-      // Released everything after being fenced (or losing the session): join again.
+      // Released everything after being fenced (or losing the session, or finding itself
+      // fenced): join again. A member the broker still has at a later epoch may join
+      // again with epoch 0 under its id (test/log/kafka-membership.test.ts).
       this.#epoch = 0;
       this.#mustRelease = false;
+      this.#lost = false;
+      this.#lastOk = undefined;
+      this.#assigned = undefined;
     }
     this.#kick();
   }

@@ -25,7 +25,11 @@ export interface DlqState {
   topic: string;
   /** False until the topic exists (no record was rejected yet, or the pipeline never ran). */
   exists: boolean;
-  /** Records the topic holds (latest minus earliest offset, summed over its partitions). */
+  /**
+   * Records the topic holds: those read and still kept, plus the offsets not read yet
+   * (on Kafka, transaction markers and aborted records take offsets too: the unread part
+   * is an upper bound until read).
+   */
   total: number;
   /** Records read, by `rule` and `field`, most first. */
   byReason: Array<{ rule: string; field: string; records: number }>;
@@ -37,6 +41,8 @@ export class DlqReader {
   readonly topic: string;
   private readonly log: Log;
   private readonly next = new Map<number, number>();
+  /** Per partition: records read that retention has not removed yet, and the earliest offset then. */
+  private readonly held = new Map<number, { records: number; earliest: number }>();
   private readonly counts = new Map<string, { rule: string; field: string; records: number }>();
   private recent: DlqRecent[] = [];
   private total = 0;
@@ -64,20 +70,28 @@ export class DlqReader {
     let read = 0;
     for (let p = 0; p < partitions; p++) {
       const { earliest, latest } = await this.log.offsets(this.topic, p);
-      total += latest - earliest;
       // Records removed by retention before they were read are counted in no reason.
       let offset = Math.max(this.next.get(p) ?? earliest, earliest);
+      const held = this.held.get(p) ?? { records: 0, earliest };
+      // Retention removed records already read: as many as the offsets it dropped, at most.
+      if (earliest > held.earliest) held.records = Math.max(0, held.records - (earliest - held.earliest));
+      held.earliest = earliest;
+      if (this.next.get(p) !== undefined && this.next.get(p)! < earliest) held.records = 0;
       while (offset < latest && budget > 0) {
         const batch = await this.log.fetch(this.topic, p, offset, { maxRecords: Math.min(budget, 5_000) });
-        if (batch.records.length === 0) break;
         for (const r of batch.records) {
           if (r.value !== null) this.count(p, r.offset, r.value);
         }
         budget -= batch.records.length;
         read += batch.records.length;
+        held.records += batch.records.length;
+        // Nothing more, or only offsets without records (transaction markers) stepped over.
+        if (batch.nextOffset <= offset) break;
         offset = batch.nextOffset;
       }
+      this.held.set(p, held);
       this.next.set(p, offset);
+      total += held.records + Math.max(0, latest - offset);
     }
     this.total = total;
     this.trimRecent();

@@ -210,7 +210,7 @@ export function pipelineMetrics(registry: Registry, pipelines: RunningPipelines)
   snapshotMetric(
     r,
     'tributary_dlq_topic_records',
-    'Records a pipeline’s DLQ topic holds (what retention kept)',
+    'Records a pipeline’s DLQ topic holds (what retention kept), from its offsets (on Kafka an upper bound: transaction markers take offsets too)',
     'gauge',
     async () => {
       const out: Value[] = [];

@@ -22,6 +22,19 @@ export class TopicSource implements Source {
 
   async fetch(partition: number, offset: number, limits: FetchLimits): Promise<SourceBatch> {
     let values = await this.log.fetchValues(this.name, partition, offset, limits);
+    // A stretch without records (Kafka: aborted transactions, transaction markers, as in a
+    // DLQ written in transactions): read on from where the fetch stopped, or the batch
+    // would find nothing and the partition never get past it.
+    let from = offset;
+    const skipped = (v: ValueBatch) =>
+      v.count === 0 &&
+      v.nextOffset > from &&
+      v.nextOffset < v.highWatermark &&
+      (limits.lastOffset === undefined || v.nextOffset <= limits.lastOffset);
+    while (skipped(values)) {
+      from = values.nextOffset;
+      values = await this.log.fetchValues(this.name, partition, from, limits);
+    }
     if (
       limits.lastOffset !== undefined &&
       values.count > 0 &&
