@@ -22,34 +22,32 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Clock, systemClock } from '../core/clock.ts';
-import { isTributaryError, TributaryError } from '../core/errors.ts';
+import { TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
-import type { DeltaTable } from '../table/table.ts';
 import { BatchLatency, type LatencyInputs, latencyInputs } from './batch-latency.ts';
 import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
+import { type DlqOptions, type DlqProgressSink, DlqStage } from './dlq-stage.ts';
 import type { Membership } from './membership.ts';
 import { PipelineMetrics } from './metrics.ts';
 import type { StatefulSteps } from './partitioned.ts';
 import { type OnRetry, type RetryPolicy, runLoop } from './run-loop.ts';
 import { sweepStaleScratch } from './scratch.ts';
-import { DlqSink } from './sinks/dlq.ts';
 import { fetchUpTo } from './sources/exact-fetch.ts';
 import type { BatchPlan } from './stateful.ts';
-import {
-  advancedProgress,
-  type BatchView,
-  type Decoder,
-  type DeferredDecodedBatch,
-  type Progress,
-  type RejectedRecord,
-  type Sink,
-  type SinkResult,
-  type Source,
-  type SourceBatch,
-  type StepCheck,
+import type {
+  BatchView,
+  Decoder,
+  DeferredDecodedBatch,
+  Progress,
+  RejectedRecord,
+  Sink,
+  SinkResult,
+  Source,
+  SourceBatch,
+  StepCheck,
 } from './types.ts';
 
 export interface PipelineOptions {
@@ -73,7 +71,7 @@ export interface PipelineOptions {
    * Dead-letter topic (on `log`), and the Delta sink whose commits also record the DLQ's
    * progress.
    */
-  dlq?: { log: Log; topic: string; progressIn: DlqProgressSink };
+  dlq?: DlqOptions;
   /** SQL over a valid record: its event time in ms (for event-time latency). */
   eventTimeMs?: string;
   /** Minimum time between batch starts when the source is not backlogged (default 200 ms). */
@@ -106,12 +104,7 @@ export interface PipelineOptions {
   metrics?: PipelineMetrics;
 }
 
-/**
- * A sink that commits the DLQ's progress markers with its batches (`extraTxn`), and reads
- * them back: a Delta sink (txn actions of its table) or a database sink (`marker`).
- */
-export type DlqProgressSink = Sink &
-  ({ table: DeltaTable } | { marker(appId: string): Promise<number | undefined> });
+export type { DlqProgressSink };
 
 export interface BatchReport {
   records: number;
@@ -203,8 +196,7 @@ export class Pipeline {
   /** Per partition, its end as last seen (for each partition's share of a batch). */
   private ends: number[] = [];
   private readonly progress = new Map<Sink, Progress>();
-  private dlq?: DlqSink;
-  private dlqProgress: Progress = new Map();
+  private dlq?: DlqStage;
   private nextMaintenance = Number.POSITIVE_INFINITY;
   /** Latency inputs of batches some sink still buffers: recorded when the last sink commits them. */
   private readonly latency = new BatchLatency();
@@ -236,23 +228,6 @@ export class Pipeline {
     };
   }
 
-  private newDlq(): DlqSink {
-    const dlq = this.opts.dlq!;
-    return new DlqSink({
-      log: dlq.log,
-      topic: dlq.topic,
-      sourceTopic: this.opts.source.name,
-      sourcePartitions: this.partitions,
-      contract: this.opts.decoder?.contractName ?? this.opts.source.name,
-      clock: this.clock,
-      pipeline: this.opts.name,
-    });
-  }
-
-  dlqAppId(partition: number): string {
-    return `${this.opts.name}/dlq/${this.opts.source.name}/${partition}`;
-  }
-
   /** Loads every sink's committed progress (and the dedup state derived from it). */
   async open(): Promise<void> {
     this.partitions = await this.opts.source.partitions();
@@ -262,7 +237,14 @@ export class Pipeline {
     this.decodeConn = await openConnection();
     this.explainConns = [await openConnection(), await openConnection()];
     if (this.opts.dlq) {
-      this.dlq = this.newDlq();
+      this.dlq = new DlqStage({
+        ...this.opts.dlq,
+        pipeline: this.opts.name,
+        sourceTopic: this.opts.source.name,
+        contract: this.opts.decoder?.contractName ?? this.opts.source.name,
+        clock: this.clock,
+      });
+      await this.dlq.reset(this.partitions);
     }
     await this.loadProgress();
     if (this.opts.maintenanceIntervalMs !== undefined) {
@@ -288,20 +270,7 @@ export class Pipeline {
         this.owned,
       );
     }
-    if (this.dlq && this.opts.dlq) {
-      // A process owning every partition takes its fenced DLQ writers back, as a restart would.
-      if (!this.member) this.dlq.unfence();
-      this.dlqProgress = await this.dlq.open(this.owned);
-      const holder = this.opts.dlq.progressIn;
-      const snap = 'table' in holder ? await holder.table.snapshot() : undefined;
-      for (let p = 0; p < this.partitions; p++) {
-        const appId = this.dlqAppId(p);
-        const v = snap
-          ? snap.txnVersion(appId)
-          : await (holder as { marker(a: string): Promise<number | undefined> }).marker(appId);
-        if (v !== undefined && v > (this.dlqProgress.get(p) ?? -1)) this.dlqProgress.set(p, v);
-      }
-    }
+    await this.dlq?.load(this.partitions, this.owned, this.member !== undefined);
   }
 
   /** Per partition: the first offset some sink (or the DLQ) has not committed. */
@@ -310,7 +279,7 @@ export class Pipeline {
     for (let p = 0; p < this.partitions; p++) {
       let min = Number.POSITIVE_INFINITY;
       for (const prog of this.progress.values()) min = Math.min(min, prog.get(p) ?? -1);
-      if (this.dlq) min = Math.min(min, this.dlqProgress.get(p) ?? -1);
+      if (this.dlq) min = Math.min(min, this.dlq.progress.get(p) ?? -1);
       out.push(min + 1);
     }
     return out;
@@ -538,31 +507,11 @@ export class Pipeline {
           : [...explained, ...late].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
       stages.explain = this.clock.now() - dlqStart;
       let dlqTxn: Array<{ appId: string; version: number }> = [];
-      // A worker that may have lost its partitions does not try to write their dead
-      // letters (on Kafka its DLQ writers would be fenced anyway: sinks/dlq.ts).
-      if (this.dlq && rejected.length > 0 && this.member && !this.member.valid()) {
-        throw new TributaryError(
-          'GROUP_MEMBERSHIP_LOST',
-          `pipeline ${this.opts.name}: no answer from the consumer group for the session timeout; the batch's ${rejected.length} dead letters are not written, and the worker releases its partitions`,
-        );
-      }
       if (this.dlq) {
         const t0 = this.clock.now();
-        let written: number;
-        try {
-          written = await this.dlq.write({ ...prepView, rejected }, this.dlqProgress);
-        } catch (err) {
-          // Another worker claimed a partition's DLQ writer: this one lost the partition
-          // without being told. Like a lost session, it releases everything and joins again.
-          if (isTributaryError(err, 'LOG_WRITER_FENCED')) this.member?.lost?.();
-          throw err;
-        }
-        this.metrics.dlqWritten += written;
-        dlqTxn = advancedProgress(this.dlqProgress, lastOffsets).map((a) => ({
-          appId: this.dlqAppId(a.partition),
-          version: a.offset,
-        }));
-        for (const [p, o] of lastOffsets) if ((this.dlqProgress.get(p) ?? -1) < o) this.dlqProgress.set(p, o);
+        const r = await this.dlq.write({ ...prepView, rejected }, lastOffsets, this.member);
+        this.metrics.dlqWritten += r.written;
+        dlqTxn = r.txn;
         stages.dlq = this.clock.now() - t0;
       }
       return { rejected, dlqTxn };
@@ -672,10 +621,7 @@ export class Pipeline {
       // The topic gained partitions since this worker started: work on all of them (the
       // DLQ topic is grown to as many by DlqSink.open).
       this.partitions = await this.opts.source.partitions();
-      if (this.dlq) {
-        await this.dlq.close();
-        this.dlq = this.newDlq();
-      }
+      await this.dlq?.reset(this.partitions);
       if (max >= this.partitions) {
         throw new TributaryError(
           'CONFIG_INVALID',
