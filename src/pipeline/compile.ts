@@ -65,6 +65,8 @@ export interface RunContext extends Locations {
    * embedded one the command line opens.
    */
   registry?: SchemaRegistryClient;
+  /** A consumer group's worker: it loads no partition's state before the group assigns it some. */
+  grouped?: boolean;
 }
 
 export interface CompiledPipeline {
@@ -460,6 +462,7 @@ export async function compilePipeline(loaded: LoadedDefinition, ctx: RunContext)
     ...(ctx.clock && { clock: ctx.clock }),
     ...(ctx.sleep && { sleep: ctx.sleep }),
     ...(ctx.metrics && { metrics: ctx.metrics }),
+    ...(ctx.grouped && { grouped: true }),
   });
   await pipeline.open();
   return { pipeline, plan: p, tables, sinks };

@@ -102,6 +102,11 @@ export interface PipelineOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Counters to add to (default: new ones): a pipeline replacing another keeps counting in its metrics. */
   metrics?: PipelineMetrics;
+  /**
+   * A consumer group's worker (run with a membership): it owns no partition until the
+   * group assigns some, so opening loads no partition's window state or DLQ tail.
+   */
+  grouped?: boolean;
 }
 
 export type { DlqProgressSink };
@@ -212,6 +217,7 @@ export class Pipeline {
     this.metrics = opts.metrics ?? new PipelineMetrics();
     this.clock = opts.clock ?? systemClock;
     this.sleep = opts.sleep ?? realSleep;
+    if (opts.grouped) this.owned = new Set();
     const id = `${process.pid}_${++pipelines}`;
     this.rawTables = [0, 1].map((i) => `__stream_raw_${id}_${i}`);
   }

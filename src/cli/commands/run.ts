@@ -259,6 +259,7 @@ export async function run(args: string[]): Promise<number> {
           metrics,
           ...(pg && { postgres: pg.pool }),
           registry,
+          ...(values.group !== undefined && { grouped: true }),
         });
         for (const [sink, table] of sinkTables(compiled)) tablesOfSinks.set(sink, table);
         for (const [name, table] of compiled.tables) deltaTables.set(name, table);
