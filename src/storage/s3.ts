@@ -29,6 +29,11 @@ export interface S3StoreOptions {
   conflictRetries?: number;
   /** Keys per ListObjectsV2 page (default and maximum 1000). */
   listPageSize?: number;
+  /**
+   * A request whose connection is silent this long fails (STORAGE_IO, retried by the
+   * caller) instead of waiting forever (default 60 s; the SDK's own default is no limit).
+   */
+  requestTimeoutMs?: number;
 }
 
 /** Metadata key holding a random id per putIfAbsent call, to recognise our own write after a lost response. */
@@ -76,6 +81,11 @@ export class S3Store implements ObjectStore {
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
       credentials: opts.credentials,
+      requestHandler: {
+        requestTimeout: opts.requestTimeoutMs ?? 60_000,
+        throwOnRequestTimeout: true,
+        connectionTimeout: 10_000,
+      },
     });
   }
 

@@ -60,7 +60,7 @@ export async function split(
     }
     if (Date.now() > end) {
       throw new Error(
-        `${what}: the workers did not split the partitions in time: ${workers.map((w, i) => `${w.name} ${JSON.stringify(sets[i])}`).join(', ')}\n${workers.map((w) => `--- ${w.name}\n${w.stderr().slice(-2000)}`).join('\n')}`,
+        `${what}: the workers did not split the partitions in time: ${workers.map((w, i) => `${w.name} ${JSON.stringify(sets[i])}`).join(', ')}\n${workers.map((w) => `--- ${w.name}\n${w.stderr().slice(-6000)}`).join('\n')}`,
       );
     }
     await sleep(100);
