@@ -50,9 +50,12 @@ export async function split(
   what: string,
   ms = 60_000,
   partitions = PARTITIONS,
-): Promise<number[][]> {
+  /** Stop waiting (returning no split) once this holds, e.g. a worker armed to crash has died. */
+  unless?: () => boolean,
+): Promise<number[][] | undefined> {
   const end = Date.now() + ms;
   for (;;) {
+    if (unless?.()) return undefined;
     const sets = workers.map(owned);
     if (sets.every((s) => s !== undefined && s.length > 0)) {
       const all = (sets as number[][]).flat().sort((a, b) => a - b);
