@@ -293,6 +293,11 @@ export class PollingCapture implements ChangeCapture {
             "set_config('IntervalStyle', 'postgres', true), set_config('extra_float_digits', '1', true), " +
             "set_config('bytea_output', 'hex', true), floor(extract(epoch FROM now()) * 1000000)::bigint::text AS now_us",
         );
+        // The table's columns cannot change between reading them and the poll's SELECT: an
+        // ALTER TABLE waits for this transaction (it needs the lock this one conflicts
+        // with). Without it a column dropped in between failed the poll with "column does
+        // not exist" instead of CAPTURE_SCHEMA_CHANGED.
+        await s.query(`LOCK TABLE ${qualified(table)} IN ACCESS SHARE MODE`);
         const columns = await describeColumns(s, table, this.pool.target);
         for (const needed of [this.cursor, ...this.key]) {
           if (!columns.some((c) => c.name === needed)) {
