@@ -4,6 +4,7 @@
  * live workers split a topic's partitions.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Log } from '../../src/log/log.ts';
 import { BIN, type Exit } from '../helpers/cli-child.ts';
 
 export const PARTITIONS = 4;
@@ -67,5 +68,38 @@ export async function split(
       );
     }
     await sleep(100);
+  }
+}
+
+/**
+ * Waits until the group's committed offsets (each worker commits, after its batches, the
+ * next offset all its sinks still need) reach the end of every partition of the topic: the
+ * live workers have done all the work there is. A slow machine takes longer; it is not a
+ * reason to stop the workers with work left. Returns the wait in ms.
+ */
+export async function drained(
+  log: Log,
+  group: string,
+  topic: string,
+  workers: Worker[],
+  ms = 120_000,
+): Promise<number> {
+  const began = Date.now();
+  for (;;) {
+    const committed = await log.committedOffsets(group, topic);
+    const { partitions } = await log.describeTopic(topic);
+    const behind: string[] = [];
+    for (let p = 0; p < partitions; p++) {
+      const end = (await log.offsets(topic, p)).latest;
+      const at = committed.get(p) ?? 0;
+      if (at < end) behind.push(`${p}: ${at} of ${end}`);
+    }
+    if (behind.length === 0) return Date.now() - began;
+    if (Date.now() - began > ms) {
+      throw new Error(
+        `the workers did not drain ${topic} in ${ms} ms (partition: committed of end: ${behind.join(', ')})\n${workers.map((w) => `--- ${w.name}\n${w.stderr().slice(-3000)}`).join('\n')}`,
+      );
+    }
+    await sleep(250);
   }
 }
