@@ -49,7 +49,8 @@ import type { Pipeline } from '../src/stream/pipeline.ts';
 import { openConnection, readChanges } from '../src/table/index.ts';
 import { DeltaTable } from '../src/table/table.ts';
 import { BackendCpu } from './backend-cpu.ts';
-import { type BenchTarget, clockTicks, openTarget } from './postgres-target.ts';
+import { type BenchTarget, openTarget } from './postgres-target.ts';
+import { clockTicks } from './proc.ts';
 
 const T = '"2025em1100102_orders"';
 

@@ -13,12 +13,11 @@
  * background writer) are not counted: other databases use them too. PGlite runs in this
  * process, so `process.cpuUsage()` counts it already.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PostgresPool } from '../src/connectors/postgres/client.ts';
 import { EmbeddedPostgres } from '../src/connectors/postgres/embedded.ts';
 import { freshDatabase } from '../test/connectors/postgres/server.ts';
+import { processCpuMs } from './proc.ts';
 
 export interface BenchTarget {
   kind: 'postgres' | 'pglite';
@@ -32,31 +31,6 @@ export interface BenchTarget {
   /** CPU-ms of the server's backends for this database so far; undefined for PGlite or a remote server. */
   serverCpuMs(): Promise<number | undefined>;
   close(): Promise<void>;
-}
-
-let ticksPerSecond: number | undefined;
-/** Clock ticks per second, the unit of /proc/<pid>/stat's CPU times. */
-export function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
-
-/** utime + stime of a process in ms, or undefined when it is gone (or not on this machine). */
-export function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (in parentheses, which may hold spaces): state is field 3.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks();
-  } catch {
-    return undefined;
-  }
 }
 
 const isLoopback = (url: string) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);

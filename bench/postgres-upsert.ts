@@ -42,7 +42,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../src/connectors/postgres/embedded.ts';
 import { freshDatabase } from '../test/connectors/postgres/server.ts';
-import { processCpuMs } from './postgres-target.ts';
+import { processCpuMs } from './proc.ts';
 
 const { values: args } = parseArgs({
   options: {

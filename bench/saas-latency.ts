@@ -67,7 +67,7 @@ import { LocalStore } from '../src/storage/local.ts';
 import { openConnection, readChanges } from '../src/table/index.ts';
 import { commitPath } from '../src/table/log-files.ts';
 import { DeltaTable } from '../src/table/table.ts';
-import { clockTicks, processCpuMs } from './postgres-target.ts';
+import { mainThreadCpuMs, peakRssMiB, processCpuMs } from './proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -240,7 +240,7 @@ try {
   await new Promise((r) => setTimeout(r, Number(args.settle) * 1000));
   const cpuMs = (processCpuMs(run.pid!) ?? Number.NaN) - cpu0;
   const mainMs = (mainThreadCpuMs(run.pid!) ?? Number.NaN) - main0;
-  const peakRssMb = peakRss(run.pid!);
+  const peakRssMb = peakRssMiB(run.pid!);
   const stopProgress = lastProgress;
   run.kill('SIGINT');
   const runCode = await exited(run);
@@ -302,27 +302,6 @@ mkdirSync(out, { recursive: true });
 const file = join(out, `saas-latency${args.label ? `-${args.label}` : ''}.json`);
 writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 console.log(`wrote ${file}`);
-
-/** The peak resident memory of a process (VmHWM), MiB. */
-function peakRss(pid: number): number | undefined {
-  try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
-  } catch {
-    return undefined;
-  }
-}
-
-/** utime + stime of a process's main thread (JavaScript; DuckDB's work runs on its own threads), ms. */
-function mainThreadCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks();
-  } catch {
-    return undefined;
-  }
-}
 
 interface Quantiles {
   n: number;

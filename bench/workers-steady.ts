@@ -23,13 +23,14 @@
  * Prints the figures and writes bench/results/workers-steady.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLog } from '../src/log/open.ts';
 import { generateOrders } from '../src/scenarios/orders/generate.ts';
+import { processCpuMs, processTree } from './proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,30 +51,6 @@ const BIN = join(root, 'bin', 'tributary.js');
 const partitions = Number(args.partitions);
 const configs = args.workers.split(',').map(Number);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU seconds (user + system) of a live process. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** The processes under `pid` (the workers of `--workers N`), and `pid` itself. */
-function tree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    try {
-      // Node spawns from its main thread: the children are that task's.
-      const kids = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
-      if (kids) out.push(...kids.split(/\s+/).map(Number));
-    } catch {}
-  }
-  return out;
-}
 
 function start(argv: string[]): ChildProcess {
   return spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -152,8 +129,8 @@ async function measure(n: number, round: number): Promise<Run> {
     await sleep(Number(args.warmup) * 1000);
     const committed = async () =>
       [...(await log.committedOffsets(group, topic)).values()].reduce((a, b) => a + b, 0);
-    const cpu = () => tree(run.pid!).reduce((a, pid) => a + cpuOf(pid), 0);
-    const pids = tree(run.pid!);
+    const cpu = () => processTree(run.pid!).reduce((a, pid) => a + (processCpuMs(pid) ?? 0) / 1000, 0);
+    const pids = processTree(run.pid!);
     if (pids.length < n + (n > 1 ? 1 : 0))
       throw new Error(`expected ${n} workers, found processes ${pids}:\n${stderr}`);
     const load1 = loadavg()[0];

@@ -38,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openLog } from '../src/log/open.ts';
 import { generateOrders } from '../src/scenarios/orders/generate.ts';
+import { reapedChildrenCpuMs } from './proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,13 +59,8 @@ const events = Number(args.events);
 const partitions = Number(args.partitions);
 const configs = args.workers.split(',').map(Number);
 
-/** CPU seconds of this process's reaped children (cutime + cstime, in clock ticks of 1/100 s). */
-function childCpuSec(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 16 and 17 of stat(5) (cutime, cstime) are at 13 and 14 after the command name.
-  return (Number(fields[13]) + Number(fields[14])) / 100;
-}
+/** CPU seconds of this process's reaped children (the commands it ran, their workers included). */
+const childCpuSec = () => reapedChildrenCpuMs() / 1000;
 
 async function produce(topic: string, count = events): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-workers-gen-'));

@@ -87,8 +87,11 @@ export class DlqStage {
    * process without a group takes its fenced writers back, as a restart would.
    */
   async load(partitions: number, owned: ReadonlySet<number> | undefined, grouped: boolean): Promise<void> {
-    if (!this.sink) await this.reset(partitions);
-    const sink = this.sink!;
+    const sink = this.sink;
+    if (!sink)
+      throw new Error(
+        `pipeline ${this.opts.pipeline}: the DLQ stage was loaded before its writer was made (reset)`,
+      );
     if (!grouped) sink.unfence();
     this.done = await sink.open(owned);
     const holder = this.opts.progressIn;

@@ -24,32 +24,12 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import {
   type BatchPlan,
   type StatefulResult,
+  type StatefulSteps,
   StateKeeper,
   stageTable,
   type WindowStage,
 } from './stateful.ts';
 import type { Progress, StepCheck } from './types.ts';
-
-/** What the runtime asks of the stateful steps (a StateKeeper, or one per partition here). */
-export interface StatefulSteps {
-  readonly names: string[];
-  open(
-    conn: DuckDBConnection,
-    partitions: number,
-    sinkProgress: readonly Progress[],
-    owned?: ReadonlySet<number>,
-  ): Promise<void>;
-  nextReplay(): BatchPlan | undefined;
-  process(
-    conn: DuckDBConnection,
-    valid: string,
-    lastOffsets: ReadonlyMap<number, number>,
-    replay: BatchPlan | undefined,
-    startedAt: number,
-  ): Promise<StatefulResult>;
-  prune(sinkProgress: readonly Progress[]): Promise<void>;
-  close(conn: DuckDBConnection): Promise<void>;
-}
 
 /** A batch replaying plans of some partitions: each partition's plan (the others read nothing). */
 type PartitionsReplay = BatchPlan & { parts: ReadonlyMap<number, BatchPlan> };

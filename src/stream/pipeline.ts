@@ -32,11 +32,10 @@ import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import { type DlqOptions, type DlqProgressSink, DlqStage } from './dlq-stage.ts';
 import type { Membership } from './membership.ts';
 import { PipelineMetrics } from './metrics.ts';
-import type { StatefulSteps } from './partitioned.ts';
 import { type OnRetry, type RetryPolicy, runLoop } from './run-loop.ts';
 import { sweepStaleScratch } from './scratch.ts';
 import { fetchUpTo } from './sources/exact-fetch.ts';
-import type { BatchPlan } from './stateful.ts';
+import type { BatchPlan, StatefulSteps } from './stateful.ts';
 import type {
   BatchView,
   Decoder,

@@ -118,7 +118,28 @@ const pad = (id: number) => String(id).padStart(20, '0');
 const sameEnds = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
-export class StateKeeper {
+/** What the runtime asks of the stateful steps (a StateKeeper, or one per partition: partitioned.ts). */
+export interface StatefulSteps {
+  readonly names: string[];
+  open(
+    conn: DuckDBConnection,
+    partitions: number,
+    sinkProgress: readonly Progress[],
+    owned?: ReadonlySet<number>,
+  ): Promise<void>;
+  nextReplay(): BatchPlan | undefined;
+  process(
+    conn: DuckDBConnection,
+    valid: string,
+    lastOffsets: ReadonlyMap<number, number>,
+    replay: BatchPlan | undefined,
+    startedAt: number,
+  ): Promise<StatefulResult>;
+  prune(sinkProgress: readonly Progress[]): Promise<void>;
+  close(conn: DuckDBConnection): Promise<void>;
+}
+
+export class StateKeeper implements StatefulSteps {
   private readonly store: ObjectStore;
   private readonly windows: WindowStage[];
   private readonly pipeline: string;
