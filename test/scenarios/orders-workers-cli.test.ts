@@ -16,6 +16,7 @@ import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { startCli } from '../helpers/cli-child.ts';
 import { assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
+import { inGroup } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
@@ -51,12 +52,7 @@ test('--workers 2: two processes split the partitions, a SIGTERM stops both, tab
       'orders',
       '--workers',
       '2',
-      '--group',
-      group,
-      '--session-timeout-ms',
-      '3000',
-      '--heartbeat-interval-ms',
-      '250',
+      ...inGroup(group),
       '--max-records',
       '2000',
       '--progress-ms',
@@ -173,12 +169,7 @@ test('--workers 6 --until-caught-up on 4 partitions: every worker stops once the
       'orders',
       '--workers',
       '6',
-      '--group',
-      `tributary.wdrain-${randomUUID().slice(0, 8)}`,
-      '--session-timeout-ms',
-      '3000',
-      '--heartbeat-interval-ms',
-      '250',
+      ...inGroup(`tributary.wdrain-${randomUUID().slice(0, 8)}`),
       '--until-caught-up',
       ...where,
     ]).exit;

@@ -16,7 +16,7 @@ import { Admin } from '@platformatic/kafka';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
-import { split, start, type Worker } from './workers-helpers.ts';
+import { inGroup, split, start, type Worker } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
@@ -43,12 +43,7 @@ test('partitions added while workers run are assigned and processed; tables exac
     ...base,
     '--progress-ms',
     '200',
-    '--group',
-    `tributary.orders-grow-${randomUUID().slice(0, 8)}`,
-    '--session-timeout-ms',
-    '3000',
-    '--heartbeat-interval-ms',
-    '250',
+    ...inGroup(`tributary.orders-grow-${randomUUID().slice(0, 8)}`),
   ];
   const generate = async (seed: string) => {
     const g = await start('generator', [

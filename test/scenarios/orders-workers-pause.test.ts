@@ -22,7 +22,7 @@ import { test } from 'node:test';
 import { openLog } from '../../src/log/open.ts';
 import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
-import { owned, sleep, split, start, type Worker } from './workers-helpers.ts';
+import { inGroup, owned, sleep, split, start, type Worker } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
@@ -49,12 +49,7 @@ test('a worker frozen past its session cannot commit what it lost; tables exact'
     ...base,
     '--progress-ms',
     '200',
-    '--group',
-    `tributary.orders-pause-${randomUUID().slice(0, 8)}`,
-    '--session-timeout-ms',
-    '2000',
-    '--heartbeat-interval-ms',
-    '250',
+    ...inGroup(`tributary.orders-pause-${randomUUID().slice(0, 8)}`, 2000),
   ];
   const generator = start('generator', [
     'generate',

@@ -31,7 +31,7 @@ import { freshBucket, s3Env, s3Missing } from '../helpers/s3.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertGapless, assertWithinTenures, tableLog, tenures, watchLease } from './maintenance-history.ts';
 import { assertDeltaRsReads, assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
-import { sleep, split, start, type Worker } from './workers-helpers.ts';
+import { inGroup, sleep, split, start, type Worker } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
@@ -75,11 +75,7 @@ test('orders on Kafka workers with tables on S3: SIGKILL mid-batch, join, stop, 
     '200',
   ];
   const worker = (name: string, env: NodeJS.ProcessEnv = {}) =>
-    start(
-      name,
-      [...settings(name), '--group', group, '--session-timeout-ms', '3000', '--heartbeat-interval-ms', '250'],
-      env,
-    );
+    start(name, [...settings(name), ...inGroup(group)], env);
   const stores = TABLES.map((name) => openStore(`${lake}/${name}`));
   const watchers = stores.map((s) => watchLease(s));
   const generator = start('generator', [

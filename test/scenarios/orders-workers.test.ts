@@ -22,7 +22,7 @@ import { openOrdersTables } from '../../src/scenarios/orders/tables.ts';
 import { readTrace } from '../helpers/cli-child.ts';
 import { pythonSkip } from '../interop/helpers.ts';
 import { assertDeltaRsReads, assertOutputs, expectedFrom, readTopic } from './orders-oracle.ts';
-import { sleep, split, start, type Worker } from './workers-helpers.ts';
+import { inGroup, sleep, split, start, type Worker } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
@@ -49,15 +49,7 @@ test('orders on Kafka workers: split, SIGKILL mid-batch taken over, join, clean 
     '200',
     ...where,
   ];
-  const runArgs = [
-    ...base,
-    '--group',
-    group,
-    '--session-timeout-ms',
-    '3000',
-    '--heartbeat-interval-ms',
-    '250',
-  ];
+  const runArgs = [...base, ...inGroup(group)];
   const generator = start('generator', [
     'generate',
     'orders',

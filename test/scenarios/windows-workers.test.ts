@@ -30,7 +30,7 @@ import {
   userClicks,
 } from '../pipeline/partitioned-fixtures.ts';
 
-import { drained, sleep, split, start, type Worker } from './workers-helpers.ts';
+import { drained, inGroup, sleep, split, start, type Worker } from './workers-helpers.ts';
 
 const kafka = process.env.TRIBUTARY_TEST_KAFKA;
 if (!kafka && process.env.CI) throw new Error('TRIBUTARY_TEST_KAFKA is not set in CI');
@@ -66,21 +66,7 @@ test('windowed pipeline on Kafka workers, state per partition on S3: kill, join,
     kafka!,
   ];
   const worker = (name: string, env: NodeJS.ProcessEnv = {}) =>
-    start(
-      name,
-      [
-        ...settings(name),
-        '--progress-ms',
-        '200',
-        '--group',
-        group,
-        '--session-timeout-ms',
-        '3000',
-        '--heartbeat-interval-ms',
-        '250',
-      ],
-      env,
-    );
+    start(name, [...settings(name), '--progress-ms', '200', ...inGroup(group)], env);
   const log = await openLog({ dataDir: join(dir, 'producer'), kafka });
   const workers: Worker[] = [];
   const began = Date.now();

@@ -1,7 +1,8 @@
 /**
- * Worker processes of the scale-out tests (orders-workers*.test.ts): started with their
- * stderr readable while they run, the partitions each says it owns, and a wait until the
- * live workers split a topic's partitions.
+ * Worker processes of the scale-out tests (orders-workers*.test.ts, windows-workers.test.ts):
+ * started with their stderr readable while they run, their group flags, the partitions
+ * each says it owns, a wait until the live workers split a topic's partitions, and a wait
+ * until they have drained it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Log } from '../../src/log/log.ts';
@@ -103,3 +104,16 @@ export async function drained(
     await sleep(250);
   }
 }
+
+/**
+ * The flags of a worker in `group`: a short session (a killed worker's partitions move on
+ * within seconds) and frequent heartbeats (a rebalance reaches every member quickly).
+ */
+export const inGroup = (group: string, sessionMs = 3000): string[] => [
+  '--group',
+  group,
+  '--session-timeout-ms',
+  String(sessionMs),
+  '--heartbeat-interval-ms',
+  '250',
+];
