@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,20 +18,10 @@ import { readSalesTopic } from '../../src/scenarios/saas-sales/expected.ts';
 import { classify, dedup } from '../../src/scenarios/saas-sales/oracle.ts';
 import { openRegistry } from '../../src/server/registry/server.ts';
 import { decodeDeadLetter, originalBytes } from '../../src/stream/dead-letter.ts';
-import { BIN, exitWithin, startCli } from '../helpers/cli-child.ts';
+import { BIN, exitWithin, installedBin, startCli } from '../helpers/cli-child.ts';
 import { ROOT } from '../interop/helpers.ts';
 
 const EVENTS = 4000;
-
-/** `tributary` on the PATH, as an installed package puts it there. */
-function installedBin(dir: string): string {
-  const bin = join(dir, 'bin');
-  spawnSync('mkdir', ['-p', bin]);
-  const script = join(bin, 'tributary');
-  writeFileSync(script, `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`);
-  chmodSync(script, 0o755);
-  return bin;
-}
 
 /** The JSON rows of a query over the demo's tables. */
 function query(data: string, sql: string): Array<Record<string, unknown>> {

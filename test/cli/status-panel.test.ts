@@ -73,7 +73,7 @@ describe('status panel on a terminal', { skip: scriptSkip() }, () => {
         '--data-dir',
         dataDir,
       ]),
-      { cols: COLS, dir, env: { NO_COLOR: undefined, TRIBUTARY_PLAIN: undefined } },
+      { cols: COLS, dir, env: { NO_COLOR: undefined, TRIBUTARY_PLAIN: undefined, npm_command: undefined } },
     );
     assert.equal(await run.done, 0, run.output());
     const raw = run.output();
@@ -90,10 +90,17 @@ describe('status panel on a terminal', { skip: scriptSkip() }, () => {
     const title = screen.findIndex((l) => /^demo orders · stopped/.test(l));
     assert.ok(title >= 0, screen.join('\n'));
     assert.match(screen.slice(title, title + 2).join('\n'), /dashboard http:\/\/127\.0\.0\.1:\d+\/ui\//);
-    // The summary follows the panel, folded to the width.
+    // The summary follows the panel, folded to the width; then the commands to try, each
+    // on one line (to be copied whole), their titles folded.
     const summary = screen.findIndex((l) => /^generated 10000 {2}committed \d+/.test(l));
     assert.ok(summary > screen.indexOf(headers[0]), screen.join('\n'));
-    for (const l of screen.slice(summary)) assert.ok([...l].length < COLS, l);
+    const tryAt = screen.indexOf('try:');
+    assert.ok(tryAt > summary, screen.join('\n'));
+    for (const l of screen.slice(summary, tryAt)) assert.ok([...l].length < COLS, l);
+    assert.match(
+      raw,
+      /\r?\n {2}tributary query --data-dir \S+ "SELECT status, count\(\*\) AS orders, [^\n]+ORDER BY 2 DESC"\r?\n/,
+    );
 
     const sinks = sinkRows(screen);
     for (const t of ['orders_events', 'orders_current']) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CrashPointName } from '../../src/core/crash-points.ts';
 
@@ -119,4 +119,14 @@ export function assertKilledAt(trace: string, selfKilled: ReadonlyMap<number, st
       `the run killed by SIGKILL (pid ${pid}) was killed at ${point}`,
     );
   }
+}
+
+/** `tributary` on the PATH, as an installed package puts it there. */
+export function installedBin(dir: string): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const script = join(bin, 'tributary');
+  writeFileSync(script, `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`);
+  chmodSync(script, 0o755);
+  return bin;
 }

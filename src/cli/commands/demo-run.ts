@@ -38,8 +38,11 @@ export interface DemoPanel {
   tables?: ReadonlyMap<string, { store: ObjectStore }>;
 }
 
-/** Runs the demo's generator and pipeline together; resolves once the pipeline has drained (or stopped on request). */
-export async function generateAndDrain(demo: DemoRun): Promise<void> {
+/**
+ * Runs the demo's generator and pipeline together; resolves once the pipeline has drained
+ * (or stopped on request), with the number of records generated.
+ */
+export async function generateAndDrain(demo: DemoRun): Promise<number> {
   const { pipeline, signal, entry } = demo;
   const onError = entry && { onError: entry.onRetry() };
   let produced = 0;
@@ -98,6 +101,7 @@ export async function generateAndDrain(demo: DemoRun): Promise<void> {
     const line = await tick();
     await panel?.finish();
     printFolded(line, panel !== undefined);
+    return produced;
   } catch (err) {
     entry?.failed(err);
     throw err;

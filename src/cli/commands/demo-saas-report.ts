@@ -133,6 +133,15 @@ export interface Example {
   command: string;
 }
 
+/**
+ * How the user started this command, for the commands printed to try: `npx tributary`
+ * when through npx (npm sets npm_command=exec), as the README's commands are typed in a
+ * checkout; `tributary` otherwise (installed, on the PATH).
+ */
+export function cliName(): string {
+  return process.env.npm_command === 'exec' ? 'npx tributary' : 'tributary';
+}
+
 /** The options naming the demo's log and tables, for a command printed to try. */
 export function logFlags(dataDir: string, kafka: string | undefined): string {
   const data = `--data-dir ${shellWord(dataDir)}`;
@@ -143,9 +152,10 @@ export function logFlags(dataDir: string, kafka: string | undefined): string {
 export function examples(dataDir: string, kafka: string | undefined): Example[] {
   const data = `--data-dir ${shellWord(dataDir)}`;
   const logFlag = kafka ? `--kafka ${shellWord(kafka)}` : data;
-  const query = (sql: string) => `tributary query ${data} "${sql}"`;
+  const cli = cliName();
+  const query = (sql: string) => `${cli} query ${data} "${sql}"`;
   const fromTopic = (topic: string, sql: string) =>
-    `tributary consume ${topic} --from-beginning --timeout-ms 1000 ${logFlag} | ${query(sql)}`;
+    `${cli} consume ${topic} --from-beginning --timeout-ms 1000 ${logFlag} | ${query(sql)}`;
   return [
     {
       title: 'revenue by plan tier and region (gold; amounts of different currencies are never added)',

@@ -12,6 +12,7 @@ import { isLive, PLAIN_OPTION, PLAIN_USAGE, printFolded } from '../terminal.ts';
 import { CAPTURE_OPTIONS, CAPTURE_OPTIONS_USAGE } from './capture-args.ts';
 import { cdcDemo } from './demo-cdc.ts';
 import { clickstreamDemo } from './demo-clickstream.ts';
+import { ordersExamples, ordersSummary } from './demo-orders-report.ts';
 import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import { saasDemo } from './demo-saas.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
@@ -180,8 +181,9 @@ export async function run(args: string[]): Promise<number> {
   });
   let serving: ServingBeside | undefined;
   let pipeline: Awaited<ReturnType<typeof ordersPipeline>>['pipeline'];
+  let tables: Awaited<ReturnType<typeof ordersPipeline>>['tables'];
   try {
-    ({ pipeline } = await ordersPipeline({ dataDir, log }));
+    ({ pipeline, tables } = await ordersPipeline({ dataDir, log }));
     serving = await serve(log);
   } catch (err) {
     removeSignals();
@@ -198,7 +200,7 @@ export async function run(args: string[]): Promise<number> {
   printFolded(`demo orders: log ${log.description}, tables in ${dataDir}/tables, ${rate} events/s`, live);
   let prevRows = 0;
   try {
-    await generateAndDrain({
+    const produced = await generateAndDrain({
       pipeline,
       entry,
       signal: stop.signal,
@@ -211,6 +213,14 @@ export async function run(args: string[]): Promise<number> {
         return line;
       },
     });
+    for (const line of await ordersSummary(pipeline.metrics, produced, dataDir, tables))
+      printFolded(line, live);
+    console.log('\ntry:');
+    const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || undefined);
+    for (const e of ordersExamples(dataDir, kafka)) {
+      printFolded(`# ${e.title}`, live);
+      console.log(`  ${e.command}`); // whole, to be copied
+    }
     return 0;
   } finally {
     removeSignals();
