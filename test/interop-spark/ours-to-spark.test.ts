@@ -10,17 +10,18 @@ import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
-import { LocalStore } from '../../src/storage/local.ts';
-import { append, DeltaTable, optimize, readRows } from '../../src/table/index.ts';
+import { optimize, readRows } from '../../src/table/index.ts';
 import { cleanup, normRows, sortRows, tempDir } from '../interop/helpers.ts';
 import {
   copyFromCheckpoint,
+  equalityProbes,
   writeAllTypes,
   writeCheckpointed,
+  writeFourFiles,
   writeMutations,
   writeSmallFiles,
 } from '../interop/histories.ts';
-import { jsRows, row, SCHEMA, SCHEMA_ROWS } from './fixtures.ts';
+import { SCHEMA, SCHEMA_ROWS } from './fixtures.ts';
 import { Spark, sparkSkip } from './spark.ts';
 
 const skip = sparkSkip();
@@ -78,34 +79,24 @@ describe('tables Tributary writes, read by Spark (delta-spark)', { skip }, () =>
     // Several rows per file, so each file's min/max matter; Spark prunes files by them,
     // and a min too high or a max too low would make it miss rows.
     const path = join(dir, 'skipping');
-    const table = await DeltaTable.create(new LocalStore(path), { schema: SCHEMA });
-    const rows = Array.from({ length: 24 }, (_, n) => row(n));
-    for (let i = 0; i < 24; i += 6) await append(table, { rows: jsRows(rows.slice(i, i + 6)) });
+    const rows = await writeFourFiles(path, SCHEMA_ROWS);
     assert.equal((await spark.read(path)).files.length, 4);
 
-    const probes: Array<{ column: string; literal: (r: Row) => string }> = [
-      { column: 'id', literal: (r) => String(r.id) },
-      { column: 'ts', literal: (r) => `TIMESTAMP'${String(r.ts).replace('T', ' ').replace('Z', '')}'` },
-      { column: 'name', literal: (r) => sqlString(String(r.name)) },
-      { column: 'amount', literal: (r) => `CAST('${r.amount}' AS DECIMAL(10,2))` },
-      { column: 'big', literal: (r) => `CAST('${r.big}' AS DECIMAL(38,6))` },
-      { column: 'day', literal: (r) => `DATE'${r.day}'` },
-    ];
-    const branches: string[] = [];
-    const expected: Row[] = [];
-    for (const { column, literal } of probes) {
-      // Every third row: two per file, odd and even (long and short names). Each branch
-      // costs Spark a skipping job, so not all 24.
-      for (const [k, r] of rows.entries()) {
-        if (k % 3 !== 0) continue;
-        const probe = `${column} ${k}`;
-        branches.push(
-          `SELECT '${probe}' AS probe, CAST(id AS STRING) AS id FROM delta.\`${path}\` WHERE ${column} = ${literal(r)}`,
-        );
-        for (const x of rows) if (x[column] === r[column]) expected.push({ probe, id: x.id });
-      }
-    }
-    assert.deepEqual(await spark.sql(branches.join('\nUNION ALL\n')), sortRows(expected));
+    const literals: Record<string, (r: Row) => string> = {
+      id: (r) => String(r.id),
+      ts: (r) => `TIMESTAMP'${String(r.ts).replace('T', ' ').replace('Z', '')}'`,
+      name: (r) => sqlString(String(r.name)),
+      amount: (r) => `CAST('${r.amount}' AS DECIMAL(10,2))`,
+      big: (r) => `CAST('${r.big}' AS DECIMAL(38,6))`,
+      day: (r) => `DATE'${r.day}'`,
+    };
+    // Each branch costs Spark a skipping job, so not all 24 rows: every third.
+    const { probes, expected } = equalityProbes(rows, Object.keys(literals));
+    const branches = probes.map(
+      ({ probe, column, row }) =>
+        `SELECT '${probe}' AS probe, CAST(id AS STRING) AS id FROM delta.\`${path}\` WHERE ${column} = ${literals[column](row)}`,
+    );
+    assert.deepEqual(await spark.sql(branches.join('\nUNION ALL\n')), expected);
   });
 
   test('after MERGE, UPDATE and DELETE, each version reads as expected (time travel by version)', async () => {

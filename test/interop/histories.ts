@@ -54,6 +54,42 @@ export async function writeAllTypes(
 }
 
 /**
+ * An unpartitioned table of rows 0..23 in 4 files of 6 (one append each): a reader that
+ * skips files by their min/max statistics misses rows when a min is too high or a max too
+ * low. Returns the rows in order (row n at index n).
+ */
+export async function writeFourFiles(path: string, kind: RowKind): Promise<Row[]> {
+  const table = await DeltaTable.create(new LocalStore(path), { schema: kind.schema });
+  const rows = Array.from({ length: 24 }, (_, n) => kind.row(n));
+  for (let i = 0; i < 24; i += 6) await append(table, { rows: kind.jsRows(rows.slice(i, i + 6)) });
+  return rows;
+}
+
+/**
+ * Equality filters to check data skipping on writeFourFiles' table: for each column, every
+ * third row (two per file, odd and even: long and short names), named `<column> <n>`,
+ * with the ids of all rows holding that value (`value` reads a row's value as the reader
+ * sees it) as `{ probe, id }` rows, sorted.
+ */
+export function equalityProbes(
+  rows: Row[],
+  columns: string[],
+  value: (r: Row, column: string) => unknown = (r, column) => r[column],
+): { probes: Array<{ probe: string; column: string; row: Row }>; expected: Row[] } {
+  const probes: Array<{ probe: string; column: string; row: Row }> = [];
+  const expected: Row[] = [];
+  for (const column of columns) {
+    for (const [k, r] of rows.entries()) {
+      if (k % 3 !== 0) continue;
+      const probe = `${column} ${k}`;
+      probes.push({ probe, column, row: r });
+      for (const x of rows) if (value(x, column) === value(r, column)) expected.push({ probe, id: x.id });
+    }
+  }
+  return { probes, expected: sortRows(expected) };
+}
+
+/**
  * A table partitioned by `region` written as 12 small files: 6 appends (versions 1..6, a
  * second apart on `clock`) of one row in 'a:b' and one in the null partition, for
  * OPTIMIZE to compact into 2. Returns the table and its sorted rows.
