@@ -13,13 +13,15 @@
 # - The server (io.trino:trino-server:476:tar.gz, 821 MB) is downloaded once from Maven
 #   Central into .cache/trino/ (git-ignored) and checked against the .sha1 Maven Central
 #   serves beside it, then unpacked once into .cache/trino/trino-server-476/ keeping only
-#   the delta-lake plugin (Trino then starts in seconds, not a minute).
+#   the delta-lake plugin (Trino loads every plugin it finds at start; 394 MB of 896).
 # - Each server lives in .cache/trino/run/<port>/ (etc/ with its configuration, data/,
 #   the file metastore, server.log, pid); trino.stop.sh stops it and removes that folder.
 # - The catalog's local file system is rooted at `/` (local.location): tables are
 #   registered by their absolute path as local:///... locations, wherever the tests made
 #   them. (The local file system lists files as local:///...; the file metastore, given a
 #   file:/// directory, then finds no schemas, and SHOW SCHEMAS or DESCRIBE fail.)
+# - The first server of a Trino and Java pair writes a class-data sharing archive when it
+#   stops; later ones map it and start in about half the time (docs/testing.md).
 # - Environment: TRINO_START_TIMEOUT (seconds, default 240), TRINO_HEAP (the JVM's -Xmx,
 #   default 2G), TRINO_VERSION (default 476), TRINO_JAVA_HOME (the Java to run it).
 set -euo pipefail

@@ -7,7 +7,7 @@
 # first), and the `java` on the PATH. A JDK's version is read from its `release` file
 # (no JVM is started), else from `bin/java -version`.
 # Used by trino.start.sh and by test/interop-trino/trino.ts (to tell "no Java" from "not
-# started").
+# started"). TRINO_MIN_JAVA changes the minimum (to try the "no Java" path, say 99).
 set -euo pipefail
 min=${TRINO_MIN_JAVA:-24.0.1}
 
