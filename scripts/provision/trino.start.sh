@@ -16,6 +16,8 @@
 #   the delta-lake plugin (Trino loads every plugin it finds at start; 394 MB of 896).
 # - Each server lives in .cache/trino/run/<port>/ (etc/ with its configuration, data/,
 #   the file metastore, server.log, pid); trino.stop.sh stops it and removes that folder.
+#   A start that fails keeps it for its logs; the next start deletes folders whose server
+#   is gone.
 # - The catalog's local file system is rooted at `/` (local.location): tables are
 #   registered by their absolute path as local:///... locations, wherever the tests made
 #   them. (The local file system lists files as local:///...; the file metastore, given a
@@ -48,9 +50,11 @@ mkdir -p "$cache/run"
 # 0. A Java new enough. Without one the Trino tests skip; the run goes on.
 if ! java_home=$(bash "$here/find-java.sh" 2>"$cache/find-java.txt"); then
   say "$(cat "$cache/find-java.txt")"
+  rm -f "$cache/find-java.txt"
   say "not starting Trino: TRIBUTARY_TEST_TRINO stays unset and the tests in test/interop-trino are skipped"
   exit 0
 fi
+rm -f "$cache/find-java.txt"
 java="$java_home/bin/java"
 command -v python3 >/dev/null || fail "python3 not found; it picks the free port and checks that the server answers"
 
@@ -97,6 +101,18 @@ flock 9
 fetch_server
 flock -u 9
 exec 9>&-
+
+# Run folders of servers that are gone (a start that failed keeps its folder for its logs;
+# a run killed before trino.stop.sh): deleted. Those of running servers are left alone.
+for dir in "$cache"/run/*/; do
+  [ -d "$dir" ] || continue
+  dir=${dir%/}
+  if [ -f "$dir/pid" ]; then
+    grep -qa 'io.trino.server.TrinoServer' "/proc/$(cat "$dir/pid")/cmdline" 2>/dev/null || rm -rf "$dir"
+  elif [ -n "$(find "$dir" -maxdepth 0 -mmin +10)" ]; then
+    rm -rf "$dir"
+  fi
+done
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
