@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: checks lint and types, provisions what the tests need (Python
 # environments with delta-rs and with Spark + delta-spark, Chromium for the dashboard,
-# an Apache Kafka broker, a PostgreSQL server, an S3-compatible server), runs every
-# test, and stops what it started (docs/testing.md). Run through
+# an Apache Kafka broker, a PostgreSQL server, an S3-compatible server, a Trino server
+# when a Java 24.0.1+ is found), runs every test, and stops what it started
+# (docs/testing.md). Run through
 # `npm test`, so `node` is the project's Node.js 24. `npm test -- test/log/*.test.ts`
 # runs only the named test files.
 set -euo pipefail

@@ -15,6 +15,11 @@
  *   columns.
  * - long and decimal values are written as the exact digits DuckDB reports, never through
  *   a JS number (which would round above 2^53).
+ * - Decimals with more than 15 significant digits: min rounded down and max rounded up to
+ *   15 significant digits (omitted when that no longer fits the type). Trino's Delta Lake
+ *   connector parses statistics' JSON numbers as doubles, so 999999999999999999990.000001
+ *   reads as 1e21, above every value in the file, and it skipped files holding matching
+ *   rows; a decimal of at most 15 significant digits reads back exactly as a double.
  */
 import { quoteIdent } from '../core/sql.ts';
 import type { DataType, StructType } from './schema.ts';
@@ -90,6 +95,39 @@ export function timestampStat(micros: bigint, round: 'floor' | 'ceil'): string {
   return new Date(Number(ms)).toISOString();
 }
 
+/** Significant digits every double represents exactly, whatever the exponent. */
+export const DOUBLE_EXACT_DIGITS = 15;
+
+/**
+ * A decimal statistic as written: `text` (DuckDB's plain decimal text, scale digits after
+ * the point) when it has at most 15 significant digits, else rounded down (min) or up (max)
+ * to 15 significant digits, keeping its scale; undefined when the rounded value needs more
+ * integer digits than `decimal(precision, scale)` holds, or the text is not a plain decimal.
+ */
+export function decimalStat(
+  text: string,
+  round: 'floor' | 'ceil',
+  precision: number,
+  scale: number,
+): string | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const frac = m[3] ?? '';
+  const unscaled = BigInt(`${m[1]}${m[2]}${frac}`);
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().length;
+  if (digits <= DOUBLE_EXACT_DIGITS) return text;
+  const unit = 10n ** BigInt(digits - DOUBLE_EXACT_DIGITS);
+  let q = unscaled / unit; // truncates toward zero
+  const exact = q * unit === unscaled;
+  if (!exact && round === 'floor' && unscaled < 0n) q -= 1n;
+  if (!exact && round === 'ceil' && unscaled > 0n) q += 1n;
+  const bound = q * unit;
+  const abs = (bound < 0n ? -bound : bound).toString().padStart(frac.length + 1, '0');
+  const int = abs.slice(0, abs.length - frac.length);
+  if (int.replace(/^0+(?=\d)/, '').length > precision - scale) return undefined;
+  return `${bound < 0n ? '-' : ''}${int}${frac ? `.${abs.slice(int.length)}` : ''}`;
+}
+
 function minMax(
   type: DataType,
   stat: Map<string, string>,
@@ -125,8 +163,13 @@ function minMax(
     }
     default:
       if (typeof type === 'string' && parseDecimal(type)) {
-        if (!JSON_NUMBER.test(min) || !JSON_NUMBER.test(max)) return undefined;
-        return { min: new RawNumber(min), max: new RawNumber(max) };
+        const { precision, scale } = parseDecimal(type)!;
+        const lo = decimalStat(min, 'floor', precision, scale);
+        const hi = decimalStat(max, 'ceil', precision, scale);
+        return {
+          min: lo === undefined ? undefined : new RawNumber(lo),
+          max: hi === undefined ? undefined : new RawNumber(hi),
+        };
       }
       return undefined; // boolean, binary
   }

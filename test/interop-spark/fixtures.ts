@@ -4,6 +4,7 @@
  */
 import type { StructType } from '../../src/table/schema.ts';
 import { ALL_TYPES, allTypesRow, field, struct, toJsRows } from '../interop/fixtures.ts';
+import type { RowKind } from '../interop/histories.ts';
 
 type Row = Record<string, unknown>;
 
@@ -36,3 +37,6 @@ export function jsRows(rows: Row[]): Row[] {
           ),
   }));
 }
+
+/** SCHEMA's rows for the table histories of test/interop/histories.ts. */
+export const SCHEMA_ROWS: RowKind = { schema: SCHEMA, row, jsRows };

@@ -92,6 +92,60 @@ describe('stats', () => {
     const lossless = parseStats(stats)!;
     assert.deepEqual(lossless.maxValues.l, { raw: '9007199254740993' });
   });
+
+  test('buildStats: decimals beyond 15 significant digits get bounds that a reader parsing JSON numbers as doubles reads exactly', () => {
+    // Trino does (its Delta Lake connector, 476): the exact 999999999999999999990.000001
+    // read as 1e21, above every value of the file, and Trino skipped the file.
+    const schema: StructType = {
+      type: 'struct',
+      fields: [
+        field('big', 'decimal(38,6)'),
+        field('mid', 'decimal(18,2)'),
+        field('small', 'decimal(10,2)'),
+        field('edge', 'decimal(38,6)'),
+      ],
+    };
+    const col = (o: Record<string, string>) => new Map(Object.entries(o));
+    const stats = buildStats(
+      schema,
+      [],
+      2,
+      new Map([
+        ['"big"', col({ min: '999999999999999999990.000001', max: '999999999999999999995.000001' })],
+        ['"mid"', col({ min: '-1234567890123456.78', max: '1234567890123456.78' })],
+        ['"small"', col({ min: '-12345678.05', max: '12345678.05' })],
+        [
+          '"edge"',
+          col({
+            min: '-99999999999999999999999999999999.999999',
+            max: '99999999999999999999999999999999.999999',
+          }),
+        ],
+      ]),
+    );
+    const { minValues, maxValues } = parseStats(stats)!;
+    const text = (v: unknown) => (v as { raw: string } | undefined)?.raw;
+    assert.deepEqual(
+      Object.keys(minValues).map((k) => [k, text(minValues[k]), text(maxValues[k])]),
+      [
+        ['big', '999999999999999000000.000000', '1000000000000000000000.000000'],
+        ['mid', '-1234567890123460.00', '1234567890123460.00'],
+        ['small', '-12345678.05', '12345678.05'],
+      ],
+    );
+    // Rounded outwards, edge's bounds need 33 integer digits, more than decimal(38,6) holds: none.
+    assert.ok(!('edge' in minValues) && !('edge' in maxValues), stats);
+    // Each bound as a double's shortest text (what Trino gets back) is the bound itself.
+    const unscaled = (t: string, scale: number) => {
+      const [m, e = '0'] = t.toLowerCase().split('e');
+      const [int, frac = ''] = m.split('.');
+      return BigInt(`${int}${frac}`) * 10n ** BigInt(scale - frac.length + Number(e));
+    };
+    for (const bound of [...Object.values(minValues), ...Object.values(maxValues)]) {
+      const t = text(bound)!;
+      assert.equal(unscaled(String(Number(t)), 12), unscaled(t, 12), t);
+    }
+  });
 });
 
 describe('stats and partitions written by append', () => {

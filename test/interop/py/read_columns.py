@@ -3,7 +3,8 @@
 usage: read_columns.py <table path or URI (s3:// with the AWS environment, see storage.py)> <column>[,<column>...]
 Prints {"version": N, "columns": {name: [values...]}}; exit code 3 with {"error": ...}
 when delta-rs refuses the table. Cheaper than read_delta.py for large tables: no
-normalisation, only the columns asked for.
+normalisation, only the columns asked for; values JSON has no type for (decimals,
+timestamps) are printed as Python's str() of them (a decimal's exact text).
 """
 
 import json
@@ -24,7 +25,7 @@ def main():
         print(json.dumps({"error": f"{type(err).__name__}: {err}"}))
         return 3
     out = {"version": dt.version(), "columns": {c: table.column(c).to_pylist() for c in columns}}
-    print(json.dumps(out))
+    print(json.dumps(out, default=str))
     return 0
 
 
