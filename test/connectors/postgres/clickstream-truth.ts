@@ -150,6 +150,31 @@ export async function assertOutputs(opts: {
 }): Promise<Truth> {
   const truth = await truthFrom(opts.log, opts.kinds);
   const realtime = await readRealtime(opts.url);
+  const dlq = await readTopic(opts.log, `${CLICKSTREAM_TOPIC}.dlq`);
+  const letters = dlq.map((r) => decodeDeadLetter(r.value));
+  // On a difference, first say where: the keys that differ, and the DLQ's records that are
+  // not malformed ones (late, or refused for another reason), which the counts then miss.
+  const differing = (name: string, got: Map<string, number>, want: Map<string, number>) =>
+    [...new Set([...got.keys(), ...want.keys()])]
+      .filter((k) => got.get(k) !== want.get(k))
+      .slice(0, 10)
+      .map((k) => `${name} ${k}: ${got.get(k)} written, ${want.get(k)} in the records`);
+  const diffs = [
+    ...differing('events_per_minute', realtime.eventsPerMinute, truth.eventsPerMinute),
+    ...differing('logins_per_source', realtime.loginsPerSource, truth.loginsPerSource),
+    ...differing('purchases_per_minute', realtime.purchasesPerMinute, truth.purchasesPerMinute),
+  ];
+  if (diffs.length > 0) {
+    const malformed = new Set(truth.malformed);
+    const others = letters
+      .filter((d) => !malformed.has(Buffer.from(originalBytes(d) ?? []).toString('utf8')))
+      .slice(0, 10)
+      .map((d) => `${d.source_partition}/${d.source_offset} ${d.rule}: ${d.reason}`);
+    assert.fail(
+      `the realtime tables differ from the records:\n${diffs.join('\n')}\n` +
+        `DLQ records that are not malformed ones (${others.length}${others.length === 10 ? '+' : ''}):\n${others.join('\n') || '(none)'}`,
+    );
+  }
   assert.deepEqual(sorted(realtime.eventsPerMinute), sorted(truth.eventsPerMinute), 'events_per_minute');
   assert.deepEqual(sorted(realtime.loginsPerSource), sorted(truth.loginsPerSource), 'logins_per_source');
   assert.deepEqual(
@@ -161,9 +186,8 @@ export async function assertOutputs(opts: {
   const positions = bronze.rows.map((r) => `${r.source_partition}/${r.source_offset}`).sort();
   assert.equal(positions.length, truth.bronze.length, 'bronze: one row per valid record');
   assert.deepEqual(positions, truth.bronze, 'bronze: each valid record once');
-  const dlq = await readTopic(opts.log, `${CLICKSTREAM_TOPIC}.dlq`);
-  const bytes = dlq
-    .map((r) => originalBytes(decodeDeadLetter(r.value)))
+  const bytes = letters
+    .map((d) => originalBytes(d))
     .map((b) => Buffer.from(b ?? []).toString('utf8'))
     .sort();
   assert.deepEqual(bytes, truth.malformed, 'the DLQ: each malformed record once, with its bytes');
