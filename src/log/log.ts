@@ -171,6 +171,16 @@ export interface Log {
   fetch(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<FetchResult>;
   fetchValues(topic: string, partition: number, offset: number, options?: FetchOptions): Promise<ValueBatch>;
   offsets(topic: string, partition: number): Promise<PartitionOffsets>;
+  /**
+   * The end (the offset the next record will get) of each of `partitions`, all taken at
+   * one instant, when the log can tell without a round trip: the embedded log, whose
+   * produce calls append in this process. A batch that reads each partition up to these
+   * ends holds whole produce calls and no partition ahead of another (a window's
+   * watermark is the newest event time over all partitions: a partition read further
+   * than the others would make their records of the same moment late). Kafka has no
+   * such instant (its producers are elsewhere) and leaves it out.
+   */
+  endsNow?(topic: string, partitions: readonly number[]): number[];
   commitOffsets(
     group: string,
     offsets: { topic: string; partition: number; offset: number }[],

@@ -329,9 +329,18 @@ export class Pipeline {
     const stages: Record<string, number> = {};
     const replay = this.opts.stateful?.keeper.nextReplay();
     const owns = (p: number) => this.owned === undefined || this.owned.has(p);
-    // Each partition's share of the batch, by its backlog (batch-limits.ts); the ends are
-    // asked once, then known from each fetch.
-    if (!replay && this.ends.length < this.partitions) {
+    // Where the batch ends, when the source can say for all partitions at one instant
+    // (the embedded log): each partition is read up to there only, so no partition gets
+    // ahead of the others in event time (types.ts, Source.endsNow).
+    const owned = positions.flatMap((_, p) => (owns(p) ? [p] : []));
+    const snapshot = !replay && source.endsNow ? source.endsNow(owned) : undefined;
+    const until = new Map<number, number>();
+    if (snapshot) {
+      for (const [i, p] of owned.entries()) until.set(p, snapshot[i] - 1);
+      this.ends = positions.map((o, p) => (until.has(p) ? until.get(p)! + 1 : o));
+    } else if (!replay && this.ends.length < this.partitions) {
+      // Each partition's share of the batch, by its backlog (batch-limits.ts); the ends
+      // are asked once, then known from each fetch.
       this.ends = await Promise.all(positions.map((o, p) => (owns(p) ? source.latest(p) : o)));
     }
     const limits = batchLimits(
@@ -348,7 +357,10 @@ export class Pipeline {
         if (!owns(p)) return notOwned(p, offset);
         for (let i = 0; i <= p; i++) await nextTurn();
         if (replay) return fetchUpTo(source, p, offset, replay.ends[p] ?? -1);
-        return source.fetch(p, offset, limits[p]);
+        const last = until.get(p);
+        if (last === undefined) return source.fetch(p, offset, limits[p]);
+        if (last < offset) return { ...notOwned(p, offset), highWatermark: last + 1 };
+        return source.fetch(p, offset, { ...limits[p], lastOffset: last });
       }),
     );
     let records = 0;

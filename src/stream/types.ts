@@ -120,6 +120,11 @@ export interface Source {
   fetch(partition: number, offset: number, limits: FetchLimits): Promise<SourceBatch>;
   /** The offset the next record of `partition` will have (for lag). */
   latest(partition: number): Promise<number>;
+  /**
+   * The ends of `partitions` at one instant, when the source can give them without a
+   * round trip (Log.endsNow); a batch then reads each partition up to its end only.
+   */
+  endsNow?(partitions: readonly number[]): number[];
 }
 
 export interface FetchLimits {

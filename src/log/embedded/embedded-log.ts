@@ -297,6 +297,14 @@ export class EmbeddedLog implements Log {
     return { earliest: reader.earliest(), latest: this.highWatermark(info, partition, reader, undefined) };
   }
 
+  endsNow(topic: string, partitions: readonly number[]): number[] {
+    const info = this.topic(topic);
+    return partitions.map((p) => {
+      checkPartition(info, p);
+      return this.highWatermark(info, p, this.reader(info, p), undefined);
+    });
+  }
+
   async commitOffsets(
     group: string,
     offsets: { topic: string; partition: number; offset: number }[],

@@ -11,9 +11,13 @@ export class TopicSource implements Source {
   readonly name: string;
   readonly log: Log;
 
+  readonly endsNow?: (partitions: readonly number[]) => number[];
+
   constructor(log: Log, topic: string) {
     this.log = log;
     this.name = topic;
+    const endsNow = log.endsNow?.bind(log);
+    if (endsNow) this.endsNow = (partitions) => endsNow(topic, partitions);
   }
 
   async partitions(): Promise<number> {

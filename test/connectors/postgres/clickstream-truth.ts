@@ -164,14 +164,17 @@ export async function assertOutputs(opts: {
     ...differing('logins_per_source', realtime.loginsPerSource, truth.loginsPerSource),
     ...differing('purchases_per_minute', realtime.purchasesPerMinute, truth.purchasesPerMinute),
   ];
-  if (diffs.length > 0) {
-    const malformed = new Set(truth.malformed);
-    const others = letters
-      .filter((d) => !malformed.has(Buffer.from(originalBytes(d) ?? []).toString('utf8')))
-      .slice(0, 10)
-      .map((d) => `${d.source_partition}/${d.source_offset} ${d.rule}: ${d.reason}`);
+  const malformed = new Set(truth.malformed);
+  const others = letters
+    .filter((d) => !malformed.has(Buffer.from(originalBytes(d) ?? []).toString('utf8')))
+    .slice(0, 10)
+    .map((d) => {
+      const text = Buffer.from(originalBytes(d) ?? []).toString('utf8');
+      return `${d.source_partition}/${d.source_offset} (${opts.kinds.get(text) ?? 'not produced'}) ${d.rule}: ${d.reason}`;
+    });
+  if (diffs.length > 0 || others.length > 0) {
     assert.fail(
-      `the realtime tables differ from the records:\n${diffs.join('\n')}\n` +
+      `the realtime tables or the DLQ differ from the records:\n${diffs.join('\n') || '(realtime tables equal)'}\n` +
         `DLQ records that are not malformed ones (${others.length}${others.length === 10 ? '+' : ''}):\n${others.join('\n') || '(none)'}`,
     );
   }
