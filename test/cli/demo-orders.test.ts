@@ -5,14 +5,13 @@
  * and every command it prints after "try:" runs through a shell exactly as printed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openLog } from '../../src/log/open.ts';
 import { decodeDeadLetter } from '../../src/stream/dead-letter.ts';
-import { installedBin, startCli } from '../helpers/cli-child.ts';
+import { runPrintedCommands, startCli } from '../helpers/cli-child.ts';
 import { expectedFrom, readTopic } from '../scenarios/orders-oracle.ts';
 
 test('tributary demo orders: the closing counts equal the topic read in plain code; the printed commands run', {
@@ -61,29 +60,7 @@ test('tributary demo orders: the closing counts equal the topic read in plain co
     assert.deepEqual(now.slice(1).map(Number), [expected.events.size, expected.current.size]);
 
     // Every command printed after "try:" runs as printed, and shows rows.
-    const commands = out
-      .slice(out.indexOf('\ntry:\n'))
-      .split('\n')
-      .filter((l) => l.startsWith('  tributary '))
-      .map((l) => l.trim());
-    assert.equal(commands.length, 4, out);
-    const bin = installedBin(dir);
-    const outputs = commands.map((command) => {
-      const r = spawnSync('sh', ['-c', command], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          PATH: `${bin}:${process.env.PATH}`,
-          TRIBUTARY_DATA_DIR: '',
-          TRIBUTARY_KAFKA: '',
-        },
-      });
-      assert.equal(r.status, 0, `${command}\n${r.stderr}`);
-      const rows = /\((\d+) rows?\)\s*$/.exec(r.stdout);
-      assert.ok(rows && Number(rows[1]) > 0, `${command}\n${r.stdout}`);
-      return r.stdout;
-    });
+    const outputs = runPrintedCommands(out, dir, 4);
     // The DLQ by reason adds up to the invalid records, per rule as the DLQ topic says.
     const byRule = new Map<string, number>();
     for (const d of dlq) byRule.set(d.rule, (byRule.get(d.rule) ?? 0) + 1);

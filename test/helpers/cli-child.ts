@@ -4,7 +4,7 @@
  * with a time limit, read the trace of the crash points it reached.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CrashPointName } from '../../src/core/crash-points.ts';
@@ -129,4 +129,35 @@ export function installedBin(dir: string): string {
   writeFileSync(script, `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`);
   chmodSync(script, 0o755);
   return bin;
+}
+
+/**
+ * Runs, through a shell and exactly as printed, the commands a demo printed after "try:"
+ * (the lines `  tributary ...`), with `tributary` on the PATH as an installed package puts
+ * it there; each must succeed and show rows. Returns their outputs, in order.
+ */
+export function runPrintedCommands(out: string, dir: string, count: number): string[] {
+  const commands = out
+    .slice(out.indexOf('\ntry:\n'))
+    .split('\n')
+    .filter((l) => l.startsWith('  tributary '))
+    .map((l) => l.trim());
+  assert.equal(commands.length, count, out);
+  const bin = installedBin(dir);
+  return commands.map((command) => {
+    const r = spawnSync('sh', ['-c', command], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        TRIBUTARY_DATA_DIR: '',
+        TRIBUTARY_KAFKA: '',
+      },
+    });
+    assert.equal(r.status, 0, `${command}\n${r.stderr}`);
+    const rows = /\((\d+) rows?\)\s*$/.exec(r.stdout);
+    assert.ok(rows && Number(rows[1]) > 0, `${command}\n${r.stdout}`);
+    return r.stdout;
+  });
 }
