@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { TributaryError } from '../../core/errors.ts';
-import { GroupMember } from '../../log/kafka/membership.ts';
+import type { GroupMember } from '../../log/kafka/membership.ts';
 import type { PipelineDefinition } from '../../pipeline/definition.ts';
 import { intOption } from './log-args.ts';
 
@@ -133,6 +133,9 @@ export async function joinGroupFromArgs(
   ctx: { kafka: string; topic: string },
 ): Promise<GroupMember | undefined> {
   if (values.group === undefined) return undefined;
+  // Imported here: the Kafka client costs ~0.2 CPU-s to load, which a pipeline on the
+  // embedded log never needs.
+  const { GroupMember } = await import('../../log/kafka/membership.ts');
   const member = new GroupMember({
     brokers: ctx.kafka.split(','),
     group: values.group,
