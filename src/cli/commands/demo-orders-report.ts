@@ -7,7 +7,7 @@
 import { runQuery } from '../../query/run.ts';
 import type { PipelineMetrics } from '../../stream/metrics.ts';
 import type { DeltaTable } from '../../table/index.ts';
-import { cliName, type Example, logFlags, shellWord } from './demo-saas-report.ts';
+import { cliName, type Example, logFlags, shellWord } from './demo-try.ts';
 
 export const ORDERS_DLQ_TOPIC = 'orders.dlq';
 
@@ -19,10 +19,9 @@ export async function ordersSummary(
   tables: { events: DeltaTable; current: DeltaTable },
 ): Promise<string[]> {
   const events = m.sinks.get('orders_events');
-  const [{ rows: eventRows }, { rows: orders }] = await Promise.all(
-    ['SELECT count(*) AS n FROM orders_events', 'SELECT count(*) AS n FROM orders_current'].map((sql) =>
-      runQuery(sql, { dataDir }),
-    ),
+  const { rows } = await runQuery(
+    'SELECT (SELECT count(*) FROM orders_events) AS events, (SELECT count(*) FROM orders_current) AS orders',
+    { dataDir },
   );
   const [eventsVersion, currentVersion] = await Promise.all(
     [tables.events, tables.current].map(async (t) => (await t.snapshot()).version),
@@ -31,8 +30,8 @@ export async function ordersSummary(
     `this run: ${produced} events generated, ${events?.rows ?? 0} committed to orders_events, ` +
       `${m.dlqWritten} to the DLQ (${ORDERS_DLQ_TOPIC}: the record's bytes and the reason), ` +
       `${events?.duplicates ?? 0} duplicates dropped (an event_id seen before)`,
-    `tables now: orders_events ${Number(eventRows[0].n)} events (version ${eventsVersion}), ` +
-      `orders_current ${Number(orders[0].n)} orders, each in its latest state (version ${currentVersion})`,
+    `tables now: orders_events ${Number(rows[0].events)} events (version ${eventsVersion}), ` +
+      `orders_current ${Number(rows[0].orders)} orders, each in its latest state (version ${currentVersion})`,
   ];
 }
 

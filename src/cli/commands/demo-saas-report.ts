@@ -7,6 +7,7 @@ import type { Log } from '../../log/log.ts';
 import { runQuery } from '../../query/run.ts';
 import { decodeDeadLetter } from '../../stream/dead-letter.ts';
 import type { Histogram, PipelineMetrics } from '../../stream/metrics.ts';
+import { cliName, type Example, shellWord } from './demo-try.ts';
 
 /** Milliseconds as a person reads them: 850 ms, 2.4 s, 7.5 min. */
 export function duration(ms: number): string {
@@ -121,31 +122,6 @@ export function progressLines(m: PipelineMetrics, p: Progress, dlq: DeadLetterTa
     `${pad}DLQ ${dlq.total}${dlq.total > 0 ? ` (${dlq.reasons(4)})` : ''}  ` +
     `latency p50/p99 to silver ${sinkLatency(m, 'silver')}`
   );
-}
-
-/** A path or word as the shell reads it back unchanged. */
-export function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-export interface Example {
-  title: string;
-  command: string;
-}
-
-/**
- * How the user started this command, for the commands printed to try: `npx tributary`
- * when through npx (npm sets npm_command=exec), as the README's commands are typed in a
- * checkout; `tributary` otherwise (installed, on the PATH).
- */
-export function cliName(): string {
-  return process.env.npm_command === 'exec' ? 'npx tributary' : 'tributary';
-}
-
-/** The options naming the demo's log and tables, for a command printed to try. */
-export function logFlags(dataDir: string, kafka: string | undefined): string {
-  const data = `--data-dir ${shellWord(dataDir)}`;
-  return kafka ? `--kafka ${shellWord(kafka)} ${data}` : data;
 }
 
 /** The commands printed at the end: SQL over the tables, and the DLQ read with `tributary consume`. */

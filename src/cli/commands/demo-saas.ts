@@ -28,11 +28,11 @@ import {
   DeadLetterTally,
   duplicatesDropped,
   examples,
-  logFlags,
   progressLines,
   silverVersions,
   sinkLatency,
 } from './demo-saas-report.ts';
+import { logFlags, printExamples } from './demo-try.ts';
 import { intOption } from './log-args.ts';
 
 /** Confluent's port, used when free. */
@@ -277,8 +277,7 @@ export async function saasDemo({
       `gold: the windows ending after the watermark (about ${utcTime(Date.now() - WATERMARK_MS)} UTC) stay open until later events move it: ` +
         'run the demo again, or tributary run saas beside a producer',
     );
-    console.log('\ntry:');
-    for (const e of examples(dataDir, kafka)) console.log(`# ${e.title}\n  ${e.command}`);
+    printExamples(examples(dataDir, kafka), panel !== undefined);
     return 0;
   } finally {
     await pipeline.close();

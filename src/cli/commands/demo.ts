@@ -15,6 +15,7 @@ import { clickstreamDemo } from './demo-clickstream.ts';
 import { ordersExamples, ordersSummary } from './demo-orders-report.ts';
 import { type DemoPanel, generateAndDrain } from './demo-run.ts';
 import { saasDemo } from './demo-saas.ts';
+import { printExamples } from './demo-try.ts';
 import { intOption, LOG_OPTIONS, LOG_OPTIONS_USAGE, openLogFromArgs } from './log-args.ts';
 import { DEFAULT_DATA_DIR, parseCommand, scenarioArg } from './options.ts';
 import { POSTGRES_OPTIONS, POSTGRES_OPTIONS_USAGE } from './postgres-args.ts';
@@ -215,12 +216,8 @@ export async function run(args: string[]): Promise<number> {
     });
     for (const line of await ordersSummary(pipeline.metrics, produced, dataDir, tables))
       printFolded(line, live);
-    console.log('\ntry:');
     const kafka = values.kafka ?? (process.env.TRIBUTARY_KAFKA || undefined);
-    for (const e of ordersExamples(dataDir, kafka)) {
-      printFolded(`# ${e.title}`, live);
-      console.log(`  ${e.command}`); // whole, to be copied
-    }
+    printExamples(ordersExamples(dataDir, kafka), live);
     return 0;
   } finally {
     removeSignals();

@@ -133,7 +133,7 @@ export async function joinGroupFromArgs(
   ctx: { kafka: string; topic: string },
 ): Promise<GroupMember | undefined> {
   if (values.group === undefined) return undefined;
-  // Imported here: the Kafka client costs ~0.2 CPU-s to load, which a pipeline on the
+  // Imported here: the Kafka client costs ~0.4 CPU-s to load, which a pipeline on the
   // embedded log never needs.
   const { GroupMember } = await import('../../log/kafka/membership.ts');
   const member = new GroupMember({
