@@ -26,15 +26,14 @@ import { TributaryError } from '../core/errors.ts';
 import type { Log } from '../log/log.ts';
 import type { FileRef } from '../table/index.ts';
 import { openConnection } from '../table/index.ts';
+import { fetchBatch } from './batch-fetch.ts';
 import { BatchLatency, type LatencyInputs, latencyInputs } from './batch-latency.ts';
-import { batchLimits } from './batch-limits.ts';
 import { lateRejects, loadRows, validRows } from './batch-rows.ts';
 import { type DlqOptions, type DlqProgressSink, DlqStage } from './dlq-stage.ts';
 import type { Membership } from './membership.ts';
 import { PipelineMetrics } from './metrics.ts';
 import { type OnRetry, type RetryPolicy, runLoop } from './run-loop.ts';
 import { sweepStaleScratch } from './scratch.ts';
-import { fetchUpTo } from './sources/exact-fetch.ts';
 import type { BatchPlan, StatefulSteps } from './stateful.ts';
 import type {
   BatchView,
@@ -169,17 +168,7 @@ function recordsPast(batches: readonly SourceBatch[], progress: Progress): numbe
   return n;
 }
 
-/** A partition another worker owns: nothing read. */
-const notOwned = (partition: number, offset: number): SourceBatch => ({
-  partition,
-  count: 0,
-  lastOffset: offset - 1,
-  nextOffset: offset,
-  highWatermark: offset,
-});
-
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class Pipeline {
   readonly metrics: PipelineMetrics;
@@ -328,46 +317,20 @@ export class Pipeline {
     const startedAt = this.clock.now();
     const stages: Record<string, number> = {};
     const replay = this.opts.stateful?.keeper.nextReplay();
-    const owns = (p: number) => this.owned === undefined || this.owned.has(p);
-    // Where the batch ends, when the source can say for all partitions at one instant
-    // (the embedded log): each partition is read up to there only, so no partition gets
-    // ahead of the others in event time (types.ts, Source.endsNow).
-    const owned = positions.flatMap((_, p) => (owns(p) ? [p] : []));
-    const snapshot = !replay && source.endsNow ? source.endsNow(owned) : undefined;
-    const until = new Map<number, number>();
-    if (snapshot) {
-      for (const [i, p] of owned.entries()) until.set(p, snapshot[i] - 1);
-      this.ends = positions.map((o, p) => (until.has(p) ? until.get(p)! + 1 : o));
-    } else if (!replay && this.ends.length < this.partitions) {
-      // Each partition's share of the batch, by its backlog (batch-limits.ts); the ends
-      // are asked once, then known from each fetch.
-      this.ends = await Promise.all(positions.map((o, p) => (owns(p) ? source.latest(p) : o)));
-    }
-    const limits = batchLimits(
+    const { fetched, ends } = await fetchBatch({
+      source,
       positions,
-      this.ends,
-      this.opts.maxRecordsPerBatch ?? 200_000,
-      this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024,
-    );
-    // One partition per turn of the event loop: a log may read synchronously (the embedded
-    // one reads from the page cache), and a batch read ahead must not hold up the
-    // current batch's work for the time of every partition's read.
-    const fetched = await Promise.all(
-      positions.map(async (offset, p) => {
-        if (!owns(p)) return notOwned(p, offset);
-        for (let i = 0; i <= p; i++) await nextTurn();
-        if (replay) return fetchUpTo(source, p, offset, replay.ends[p] ?? -1);
-        const last = until.get(p);
-        if (last === undefined) return source.fetch(p, offset, limits[p]);
-        if (last < offset) return { ...notOwned(p, offset), highWatermark: last + 1 };
-        return source.fetch(p, offset, { ...limits[p], lastOffset: last });
-      }),
-    );
+      owns: (p) => this.owned === undefined || this.owned.has(p),
+      replay,
+      ends: this.ends,
+      maxRecords: this.opts.maxRecordsPerBatch ?? 200_000,
+      maxBytes: this.opts.maxBytesPerBatch ?? 64 * 1024 * 1024,
+    });
+    this.ends = ends;
     let records = 0;
     let backlog = false;
     const next = [...positions];
     for (const b of fetched) {
-      this.ends[b.partition] = Math.max(this.ends[b.partition] ?? 0, b.highWatermark);
       records += b.count;
       if (b.nextOffset < b.highWatermark) backlog = true;
       if (b.count > 0) next[b.partition] = b.lastOffset + 1;
